@@ -1,0 +1,90 @@
+"""Finds assignments on disk: a course root holds assignments/, rubrics/, solutions/ and skeleton/."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import GraderError, SpecError
+from grader.spec import AssignmentSpec, Rubric, TestsItem, load_model
+
+ROOT_ENV = "GRADER_ROOT"
+
+
+def default_root() -> Path:
+    """The course root: $GRADER_ROOT, else the repository this package was installed from."""
+    env = os.environ.get(ROOT_ENV)
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    root: Path
+    spec: AssignmentSpec
+    rubric: Rubric
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "assignments" / self.id
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.root / "solutions" / self.id
+
+    @property
+    def skeleton_dir(self) -> Path:
+        return self.root / "skeleton" / self.id
+
+    @property
+    def rubric_path(self) -> Path:
+        return self.root / "rubrics" / f"{self.id}.yaml"
+
+    def dataset(self, override: str | None = None) -> str | None:
+        if self.spec.dataset is None:
+            if override:
+                raise GraderError(f"assignment {self.id!r} declares no datasets, cannot use {override!r}")
+            return None
+        name = override or self.spec.dataset.default
+        if name not in self.spec.dataset.choices:
+            raise GraderError(f"assignment {self.id!r} has no dataset {name!r} (choices: {', '.join(sorted(self.spec.dataset.choices))})")
+        return name
+
+    def output_files(self) -> set[str]:
+        """Files the experiments write; a submission's copies are evidence, never inputs."""
+        return {e.log for e in self.spec.experiments}
+
+
+def list_ids(root: Path | None = None) -> list[str]:
+    root = root or default_root()
+    folder = root / "assignments"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / "assignment.yaml").is_file())
+
+
+def load(assignment_id: str, root: Path | None = None) -> Assignment:
+    root = root or default_root()
+    folder = root / "assignments" / assignment_id
+    if not (folder / "assignment.yaml").is_file():
+        known = ", ".join(list_ids(root)) or "none"
+        raise GraderError(f"unknown assignment {assignment_id!r} (known: {known})", root / "assignments")
+    spec = load_model(AssignmentSpec, folder / "assignment.yaml")
+    rubric_path = root / "rubrics" / f"{assignment_id}.yaml"
+    rubric = load_model(Rubric, rubric_path)
+    if rubric.assignment != assignment_id:
+        raise SpecError(f"field assignment: says {rubric.assignment!r}, expected {assignment_id!r}", rubric_path)
+    for item in rubric.items:
+        if isinstance(item, TestsItem) and not (folder / item.file).is_file():
+            raise SpecError(f"item {item.id}: hidden test file {item.file!r} not found in {folder}", rubric_path)
+    assignment = Assignment(assignment_id, root, spec, rubric)
+    for ds in (spec.dataset.choices if spec.dataset else [None]):
+        for item in rubric.items:
+            try:
+                item.max_points(ds)
+            except SpecError as exc:
+                raise SpecError(str(exc), rubric_path) from None
+    return assignment

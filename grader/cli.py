@@ -1,0 +1,232 @@
+"""The `grader` command line: parses options and calls grader.commands.*; no logic of its own."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from grader import __version__, catalog
+from grader.errors import GraderError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ASSIGNMENT = click.argument("assignment_id", metavar="ASSIGNMENT")
+BACKEND = click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True,
+                       help="Where submission code runs.")
+DATASET = click.option("--dataset", default=None, help="Dataset choice of the assignment (default: the assignment's own).")
+
+
+def _root(ctx: click.Context) -> Path:
+    return ctx.obj["root"]
+
+
+def _load(ctx: click.Context, assignment_id: str) -> catalog.Assignment:
+    return catalog.load(assignment_id, _root(ctx))
+
+
+def _pick_assignment(ctx: click.Context, assignment_id: str | None) -> catalog.Assignment:
+    if assignment_id:
+        return _load(ctx, assignment_id)
+    ids = catalog.list_ids(_root(ctx))
+    if len(ids) != 1:
+        raise GraderError(f"several assignments exist ({', '.join(ids)}): pass --assignment")
+    return _load(ctx, ids[0])
+
+
+def _runner(backend: str):
+    from grader.sandbox import make_runner
+
+    return make_runner(backend)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="grader")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Course root holding assignments/, rubrics/, solutions/, skeleton/ (default: ${catalog.ROOT_ENV} or this repository).")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None) -> None:
+    """Grade machine-learning assignments: run submissions in a sandbox, parse their logs, apply the rubric."""
+    ctx.obj = {"root": (root.resolve() if root else catalog.default_root())}
+    os.environ[catalog.ROOT_ENV] = str(ctx.obj["root"])
+
+
+@cli.command("list")
+@click.pass_context
+def list_cmd(ctx: click.Context) -> None:
+    """List the assignments in the course root."""
+    ids = catalog.list_ids(_root(ctx))
+    if not ids:
+        raise GraderError("no assignments found", _root(ctx) / "assignments")
+    for assignment_id in ids:
+        a = _load(ctx, assignment_id)
+        dataset = a.dataset()
+        console.print(f"{assignment_id:16} {a.spec.title}  (max {a.rubric.max_score(dataset):g} points"
+                      f"{', dataset ' + dataset if dataset else ''})")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--assignment", "assignment_id", default=None, help="Assignment ID (needed when several exist).")
+@BACKEND
+@DATASET
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True,
+              help="Folder for reports and the gradebook.")
+@click.option("--student-id", default=None, help="Student ID when a single path's name does not carry it.")
+@click.pass_context
+def grade(ctx, paths, assignment_id, backend, dataset, out, student_id) -> None:
+    """Grade submissions: zips, folders, single files, or folders of them.
+
+    Writes OUT/<submission>/report.json and report.html, OUT/grades.csv and OUT/index.html.
+    Exit code 0: all graded; 1: some ended in error or timeout; 2: bad usage or a rejected submission."""
+    from grader.commands.grade import exit_code, expand_sources, grade_all
+
+    assignment = _pick_assignment(ctx, assignment_id)
+    sources = expand_sources(list(paths), assignment)
+    reports = grade_all(sources, assignment, _runner(backend), out, dataset=dataset, student_id=student_id, console=console)
+    ctx.exit(exit_code(reports))
+
+
+@cli.command()
+@ASSIGNMENT
+@click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True, help="Your assignment folder, after running its experiments.")
+@DATASET
+@click.pass_context
+def check(ctx, assignment_id, folder, dataset) -> None:
+    """Your likely score, from the logs in your folder, with the same rubric code the TA uses."""
+    from grader.pipeline import check_own_logs
+    from grader.report import print_summary
+
+    report = check_own_logs(_load(ctx, assignment_id), folder.resolve(), _runner("local"), dataset=dataset)
+    print_summary(report, console)
+    console.print("hidden tests and the TA's re-run of your experiments decide the final score.")
+
+
+@cli.command("package")
+@ASSIGNMENT
+@click.option("--student-id", required=True, help="Your student ID (digits).")
+@click.option("--name", required=True, help="Your name as it should appear in the file name.")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."), show_default=True)
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="Folder to write studentID_name.zip into.")
+@click.pass_context
+def package_cmd(ctx, assignment_id, student_id, name, folder, out) -> None:
+    """Build studentID_name.zip for submission (no data, caches or checkpoints)."""
+    from grader.commands.package import package
+
+    target = package(_load(ctx, assignment_id), folder.resolve(), student_id, name, out)
+    console.print(f"wrote {target}")
+
+
+@cli.command()
+@click.argument("assignment_ids", nargs=-1, metavar="[ASSIGNMENT]...")
+@click.option("--check", "check_only", is_flag=True, help="Fail if the checked-in skeleton differs from what the solutions generate.")
+@click.pass_context
+def build(ctx, assignment_ids, check_only) -> None:
+    """Generate skeleton/<id> from solutions/<id> (marked solution code becomes TODO stubs)."""
+    from grader.commands.build import build as build_one, out_of_sync
+
+    stale_any = False
+    for assignment_id in assignment_ids or catalog.list_ids(_root(ctx)):
+        a = _load(ctx, assignment_id)
+        if check_only:
+            stale = out_of_sync(a)
+            stale_any |= bool(stale)
+            console.print(f"{assignment_id}: " + ("[red]out of sync[/]: " + "; ".join(stale) if stale else "[green]in sync[/]"))
+        else:
+            files = build_one(a)
+            console.print(f"{assignment_id}: wrote {len(files)} files to {a.skeleton_dir}")
+    if stale_any:
+        raise GraderError("skeleton out of sync with solutions: run `grader build`")
+
+
+@cli.command()
+@click.argument("assignment_ids", nargs=-1, metavar="[ASSIGNMENT]...")
+@BACKEND
+@DATASET
+@click.option("--skip-baselines", is_flag=True, help="Grade only the reference and the skeleton.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep the reports here.")
+@click.pass_context
+def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out) -> None:
+    """CI check: reference -> full marks, skeleton -> zero, baselines -> their declared points, skeleton in sync."""
+    from grader.commands.validate import validate as validate_one
+
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="grader-validate-out-") as tmp:
+        for assignment_id in assignment_ids or catalog.list_ids(_root(ctx)):
+            checks = validate_one(_load(ctx, assignment_id), _runner(backend), out or Path(tmp), console, dataset,
+                                  baselines=not skip_baselines)
+            for c in checks:
+                console.print(f"{assignment_id}: {'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} {c.what}: {c.detail}")
+                failed |= not c.ok
+    if failed:
+        err_console.print("validation failed")
+        ctx.exit(1)
+
+
+@cli.command()
+@ASSIGNMENT
+@click.option("-o", "--out", "dest", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to create.")
+@click.pass_context
+def handout(ctx, assignment_id, dest) -> None:
+    """Make the student handout: skeleton code, run.sh, README, rubric; no solutions, no hidden tests."""
+    from grader.commands.handout import make_handout
+
+    console.print(f"handout written to {make_handout(_load(ctx, assignment_id), dest)}")
+
+
+@cli.command()
+@ASSIGNMENT
+@click.option("--seeds", type=click.IntRange(1, 500), default=5, show_default=True, help="How many student seeds to try.")
+@BACKEND
+@DATASET
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True)
+@click.pass_context
+def calibrate(ctx, assignment_id, seeds, backend, dataset, out) -> None:
+    """Run the reference and the baselines over N seeds; print metric distributions and tier pass rates."""
+    from grader.commands.calibrate import calibrate as run_calibration
+
+    run_calibration(_load(ctx, assignment_id), _runner(backend), seeds, out, console, dataset)
+
+
+@cli.command()
+@click.argument("assignment_id", metavar="[ASSIGNMENT]", default="colored_mnist")
+@BACKEND
+@DATASET
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out/demo"), show_default=True)
+@click.pass_context
+def demo(ctx, assignment_id, backend, dataset, out) -> None:
+    """Grade the bundled example submissions (correct, untouched skeleton, wrong) and print the gradebook."""
+    from grader.commands.examples import make_examples
+    from grader.commands.grade import exit_code, grade_all
+
+    a = _load(ctx, assignment_id)
+    examples = make_examples(a, out / "submissions", [a.spec.validation_student_id], distinct_ids=True)
+    chosen = [e for e in examples if e.kind != "baseline"] + [e for e in examples if e.kind == "baseline"][:1]
+    reports = grade_all([e.zip_path for e in chosen], a, _runner(backend), out, dataset=dataset, student_id=None,
+                        console=console, detail=False)
+    ctx.exit(0 if exit_code(reports) < 2 else 2)
+
+
+def main() -> None:
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except GraderError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

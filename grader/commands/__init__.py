@@ -1,0 +1,1 @@
+"""One module per CLI verb; cli.py only parses options and calls these."""

@@ -1,0 +1,59 @@
+"""`grader calibrate`: grade the reference and the baselines over many student seeds and show,
+per metric item, the distribution of values and how often each tier is met. Thresholds are
+chosen from this: the reference must pass on every seed, the baselines fail on every seed."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from grader.catalog import Assignment
+from grader.commands.examples import make_examples
+from grader.pipeline import grade_submission
+from grader.sandbox import Runner
+from grader.spec import MetricItem
+
+
+def calibration_ids(n: int) -> list[str]:
+    """N student IDs whose last four digits (the seed) are spread out and distinct."""
+    return [f"2026{(1000 + 7919 * k) % 10000:04d}" for k in range(n)]
+
+
+def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, console: Console,
+              dataset: str | None = None) -> dict[str, dict[str, list[float | None]]]:
+    """Returns {submission label: {item id: [value per seed]}} and prints the table."""
+    dataset = assignment.dataset(dataset)
+    values: dict[str, dict[str, list[float | None]]] = {}
+    with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
+        examples = [e for e in make_examples(assignment, Path(tmp), calibration_ids(seeds)) if e.kind != "skeleton"]
+        for n, example in enumerate(examples, start=1):
+            console.print(f"[{n}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}")
+            report = grade_submission(example.zip_path, assignment, runner, out / "calibrate", dataset=dataset)
+            per_item = values.setdefault(example.label, {})
+            for item in report.items:
+                if item.kind == "metric":
+                    per_item.setdefault(item.id, []).append(item.value if isinstance(item.value, float) else None)
+    print_calibration(assignment, dataset, values, console)
+    return values
+
+
+def print_calibration(assignment: Assignment, dataset: str | None, values, console: Console) -> None:
+    table = Table(title=f"{assignment.id} calibration ({dataset})", header_style="bold")
+    for col in ("submission", "item", "n", "min", "mean", "max", "tier pass rates"):
+        table.add_column(col)
+    for label, per_item in values.items():
+        for item in assignment.rubric.items:
+            if not isinstance(item, MetricItem) or item.id not in per_item:
+                continue
+            got = [v for v in per_item[item.id] if v is not None]
+            rates = []
+            for tier in item.tiers_for(dataset):
+                met = sum(tier.met_by(v) for v in got)
+                rates.append(f"{tier.describe()}: {met}/{len(per_item[item.id])}")
+            row = [f"{min(got):.4f}", f"{statistics.fmean(got):.4f}", f"{max(got):.4f}"] if got else ["-", "-", "-"]
+            table.add_row(label, item.id, str(len(per_item[item.id])), *row, ", ".join(rates))
+    console.print(table)

@@ -1,0 +1,52 @@
+"""`grader package`: build studentID_name.zip in the layout the course requires."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import zipfile
+from pathlib import Path
+
+from grader.catalog import Assignment
+from grader.errors import GraderError
+from grader.skeleton import SKIP_NAMES, SKIP_SUFFIXES
+
+DATA_FOLDERS = {"data", "datasets", "checkpoints", "data_cache", ".venv", "venv", ".git", ".tmp"}
+ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same files give the same zip
+
+
+def _wanted(rel: Path, assignment: Assignment) -> bool:
+    if any(p in SKIP_NAMES or p in DATA_FOLDERS for p in rel.parts) or rel.suffix in SKIP_SUFFIXES:
+        return False
+    return not any(fnmatch.fnmatch(rel.name, pat) for pat in assignment.spec.intake.forbidden)
+
+
+def package(assignment: Assignment, folder: Path, student_id: str, name: str, out_dir: Path,
+            allow_missing: bool = False) -> Path:
+    if not re.fullmatch(r"\d+", student_id):
+        raise GraderError(f"student ID {student_id!r} must be digits only")
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise GraderError(f"name {name!r} cannot be used in a file name")
+    if not folder.is_dir():
+        raise GraderError("not a folder", folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and _wanted(p.relative_to(folder), assignment))
+    have = {p.relative_to(folder).as_posix() for p in files}
+    missing = [r for r in assignment.spec.required if r not in have]
+    if missing and not allow_missing:
+        raise GraderError(f"missing required files: {', '.join(missing)} (run the experiments first)", folder)
+    total = sum(p.stat().st_size for p in files)
+    limits = assignment.spec.intake
+    if total > limits.max_bytes or len(files) > limits.max_files:
+        raise GraderError(f"{len(files)} files, {total} bytes: over the limit of {limits.max_files} files "
+                          f"or {limits.max_bytes} bytes; remove data and checkpoints", folder)
+    stem = f"{student_id}_{name}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{stem}.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(f"{stem}/{path.relative_to(folder).as_posix()}", ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.flag_bits |= 0x800  # UTF-8 names, so non-ASCII student names survive any unzip tool
+            archive.writestr(info, path.read_bytes())
+    return target

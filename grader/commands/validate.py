@@ -1,0 +1,64 @@
+"""`grader validate`: prove an assignment is gradeable through the real pipeline: the
+reference gets full marks, the untouched skeleton zero, each baseline its declared points,
+and the checked-in skeleton matches what the solutions generate."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from grader.catalog import Assignment
+from grader.commands.build import out_of_sync
+from grader.commands.examples import make_examples
+from grader.pipeline import grade_submission
+from grader.report import Report, print_summary
+from grader.sandbox import Runner
+
+
+@dataclass
+class Check:
+    what: str
+    ok: bool
+    detail: str
+
+
+def _expectations(report: Report, kind: str, assignment: Assignment, label: str) -> list[str]:
+    problems: list[str] = []
+    if report.status != "graded":
+        return [f"status {report.status}: {report.message}"]
+    if kind == "reference":
+        if report.score != report.max_score:
+            problems.append(f"score {report.score:g}, expected full marks {report.max_score:g}")
+        problems += [f"{i.id}: {i.status} ({i.message})" for i in report.items if i.status != "passed"]
+    elif kind == "skeleton":
+        if report.score != 0:
+            problems.append(f"score {report.score:g}, expected 0")
+    else:
+        baseline = next(b for b in assignment.spec.baselines if b.name == label)
+        points = {i.id: i.points for i in report.items}
+        for item_id, expected in baseline.expect_items.items():
+            if points.get(item_id) != expected:
+                problems.append(f"{item_id}: {points.get(item_id)} points, expected {expected:g}")
+        if baseline.expect_score is not None and report.score != baseline.expect_score:
+            problems.append(f"score {report.score:g}, expected {baseline.expect_score:g}")
+    return problems
+
+
+def validate(assignment: Assignment, runner: Runner, out: Path, console: Console, dataset: str | None = None,
+             baselines: bool = True) -> list[Check]:
+    checks = []
+    stale = out_of_sync(assignment)
+    checks.append(Check("skeleton in sync", not stale, "; ".join(stale[:5]) or "skeleton matches solutions"))
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+        examples = make_examples(assignment, Path(tmp), [assignment.spec.validation_student_id], baselines)
+        for example in examples:
+            console.print(f"[bold]{assignment.id}[/]: grading the {example.kind} {example.label} ...")
+            report = grade_submission(example.zip_path, assignment, runner, out / assignment.id, dataset=dataset)
+            print_summary(report, console)
+            problems = _expectations(report, example.kind, assignment, example.label)
+            checks.append(Check(f"{example.kind} {example.label}", not problems,
+                                "; ".join(problems) or f"{report.score:g}/{report.max_score:g} as expected"))
+    return checks

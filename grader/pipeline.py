@@ -1,0 +1,210 @@
+"""The grading pipeline, one submission at a time:
+intake -> workspace -> sandbox run -> parse -> score -> report.
+
+Each step is its own module; this one only joins them and turns any failure of a single
+submission into a report with a status, so a batch always goes on."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import probes
+from grader.catalog import Assignment, default_root
+from grader.errors import GraderError, RejectedSubmission
+from grader.intake import Submission, open_submission
+from grader.parse import Summary, parse_log
+from grader.report import Report, RunRecord, write_report
+from grader.sandbox import Runner, RunRequest
+from grader.score import Evidence, score
+from grader.spec import MetricItem, ParamCountItem, SeedRule, TestsItem
+from grader.workspace import Workspace, prepare_workspace
+
+DATA_ENV = "GRADER_DATA"
+
+
+def data_root() -> Path:
+    """Where prepared datasets live; mounted read-only into sandboxes."""
+    return Path(os.environ.get(DATA_ENV) or default_root() / "data").resolve()
+
+
+def seed_for(student_id: str, rule: SeedRule) -> int:
+    digits = "".join(ch for ch in student_id if ch.isdigit())
+    if not digits:
+        raise GraderError(f"student ID {student_id!r} has no digits to take the seed from")
+    return int(digits[-rule.digits:])
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the placeholders in an assignment's commands stand for."""
+
+    seed: int
+    dataset: str | None
+    data_dir: Path
+    python: str
+
+    def substitute(self, template: str) -> str:
+        return template.format(seed=self.seed, dataset=self.dataset or "", data_dir=self.data_dir, python=self.python)
+
+    def argv(self, command: str) -> list[str]:
+        return [self.substitute(part) for part in shlex.split(command)]
+
+
+def dataset_env(assignment: Assignment, ctx: RunContext) -> dict[str, str]:
+    env = {"GRADER_SEED": str(ctx.seed)}
+    if assignment.spec.dataset and ctx.dataset:
+        env.update({k: ctx.substitute(v) for k, v in assignment.spec.dataset.choices[ctx.dataset].env.items()})
+    return env
+
+
+def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: RunContext, progress=None) -> tuple[list[RunRecord], dict[str, Summary]]:
+    records: list[RunRecord] = []
+    summaries: dict[str, Summary] = {}
+    env = dataset_env(assignment, ctx)
+    for experiment in assignment.spec.experiments:
+        if progress:
+            progress(f"running {experiment.name}")
+        argv = ctx.argv(experiment.command)
+        log_path = ws.path / experiment.log
+        log_path.unlink(missing_ok=True)
+        result = runner.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
+                                       env=env, data_dirs=(ctx.data_dir,)))
+        summary = parse_log(log_path)
+        if not result.ok and summary.ok:
+            # A Summary printed before a crash or a kill is not a finished run.
+            summary = Summary(None, f"the run did not finish ({result.describe()})", summary.lines_found, summary.curves)
+        elif not result.ok:
+            summary.error = f"the run failed ({result.describe()}); {summary.error}"
+        summaries[experiment.log] = summary
+        records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
+                                 outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
+                                 output_truncated=result.output_truncated, log=f"logs/{experiment.log}"))
+    return records, summaries
+
+
+def run_probes(assignment: Assignment, ws: Workspace, runner: Runner, evidence: Evidence, skip_tests: str | None = None) -> None:
+    limits = assignment.spec.limits
+    for item in assignment.rubric.items:
+        if isinstance(item, TestsItem):
+            if skip_tests:
+                evidence.skipped[item.id] = skip_tests
+            else:
+                evidence.tests[item.id] = probes.run_hidden_tests(item, assignment, ws.path, runner, limits)
+        elif isinstance(item, ParamCountItem):
+            evidence.params[item.id] = probes.count_parameters(item, ws.path, runner, limits)
+
+
+def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[str, Summary]) -> list[str]:
+    """Flag metrics the student reported that the grader's own run does not reproduce."""
+    flags: list[str] = []
+    tolerance = assignment.spec.log_tolerance
+    for item in assignment.rubric.items:
+        if not isinstance(item, MetricItem) or item.log not in ws.submitted_outputs:
+            continue
+        submitted = parse_log(ws.submitted_outputs[item.log])
+        ours = rerun.get(item.log)
+        if not (submitted.ok and ours and ours.ok) or item.key not in submitted.values or item.key not in ours.values:
+            continue
+        a, b = submitted.values[item.key], ours.values[item.key]
+        if abs(a - b) > tolerance:
+            flags.append(f"submitted logs differ from re-run: {item.log} {item.key} submitted {a:.4f}, re-run {b:.4f} (tolerance {tolerance:g})")
+    return flags
+
+
+def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> None:
+    logs = folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for experiment in assignment.spec.experiments:
+        src = ws.path / experiment.log
+        if src.is_file():
+            shutil.copyfile(src, logs / experiment.log)
+
+
+def report_folder(out: Path, stem: str) -> Path:
+    return out / stem
+
+
+def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: Path, *, dataset: str | None = None,
+                     student_id: str | None = None, progress=None) -> Report:
+    """Grade one submission and write its report; never raises for a problem of the submission."""
+    source = Path(source)
+    stem = source.name[:-4] if source.name.lower().endswith(".zip") else source.stem if source.is_file() else source.name
+    dataset = assignment.dataset(dataset)
+    report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=runner.name,
+                    status="error", max_score=assignment.rubric.max_score(dataset))
+    started = time.monotonic()
+    folder = report_folder(out, stem)
+    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+        try:
+            t = time.monotonic()
+            submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id)
+            report.student_id, report.name = submission.student_id, submission.name
+            report.seed = seed_for(submission.student_id, assignment.spec.seed)
+            report.timings["intake"] = round(time.monotonic() - t, 3)
+
+            t = time.monotonic()
+            ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+            report.warnings.extend(submission.warnings + ws.warnings)
+            report.timings["workspace"] = round(time.monotonic() - t, 3)
+
+            t = time.monotonic()
+            ctx = RunContext(report.seed, dataset, data_root(), runner.python())
+            report.runs, summaries = run_experiments(assignment, ws, runner, ctx, progress)
+            report.timings["experiments"] = round(time.monotonic() - t, 3)
+
+            t = time.monotonic()
+            evidence = Evidence(summaries=summaries, present=set(submission.files))
+            if progress:
+                progress("running checks")
+            run_probes(assignment, ws, runner, evidence)
+            report.timings["probes"] = round(time.monotonic() - t, 3)
+
+            result = score(assignment.rubric, dataset, evidence)
+            report.items, report.score, report.bonus_points = result.items, result.score, result.bonus_points
+            report.flags.extend(compare_submitted_logs(assignment, ws, summaries))
+            report.curves = {log: s.curves for log, s in summaries.items() if s.curves}
+            _copy_logs(ws, assignment, folder)
+            timed_out = [r.name for r in report.runs if r.outcome.startswith("killed after the wall-clock")]
+            report.status = "timeout" if timed_out else "graded"
+            if timed_out:
+                report.message = f"timed out: {', '.join(timed_out)} (limit {assignment.spec.limits.wall_seconds:g} s)"
+        except RejectedSubmission as exc:
+            report.status, report.message = "rejected", str(exc)
+        except GraderError as exc:
+            report.status, report.message = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
+            report.status, report.message = "error", f"internal error: {type(exc).__name__}: {exc}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "grader_error.txt").write_text(traceback.format_exc())
+    report.timings["total"] = round(time.monotonic() - started, 3)
+    write_report(report, folder)
+    return report
+
+
+def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, dataset: str | None = None,
+                   student_id: str | None = None) -> Report:
+    """A student's self-check: score the logs in their folder with the same rubric code.
+    Hidden tests are not in the handout, so those items are marked skipped."""
+    dataset = assignment.dataset(dataset)
+    report = Report(source=str(folder), stem=folder.name, assignment=assignment.id, dataset=dataset, backend=runner.name,
+                    status="graded", max_score=assignment.rubric.max_score(dataset))
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        submission: Submission = open_submission(folder, Path(tmp) / "submitted", assignment.spec.intake, student_id or "0")
+        report.student_id = student_id
+        ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+        report.warnings.extend(ws.warnings)
+        summaries = {log: parse_log(path) for log, path in ws.submitted_outputs.items()}
+        for log in assignment.output_files() - set(summaries):
+            summaries[log] = Summary(None, f"{log} not found in {folder}: run the experiments first")
+        evidence = Evidence(summaries=summaries, present=set(submission.files))
+        run_probes(assignment, ws, runner, evidence, skip_tests="hidden tests run only when the TA grades")
+        result = score(assignment.rubric, dataset, evidence)
+        report.items, report.score, report.bonus_points = result.items, result.score, result.bonus_points
+    return report

@@ -1,0 +1,133 @@
+"""Step 6, report: report.json and an HTML page per submission, a terminal summary,
+and the class gradebook (grades.csv plus an index page)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Literal
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from grader import __version__, plots
+from grader.score import ItemResult
+
+Status = Literal["graded", "error", "timeout", "rejected"]
+
+
+class RunRecord(BaseModel):
+    name: str
+    command: list[str]
+    exit_code: int | None
+    outcome: str
+    seconds: float
+    output_truncated: bool
+    log: str
+
+
+class Report(BaseModel):
+    grader_version: str = __version__
+    source: str
+    stem: str
+    student_id: str | None = None
+    name: str | None = None
+    assignment: str
+    dataset: str | None = None
+    seed: int | None = None
+    backend: str | None = None
+    status: Status
+    message: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    bonus_points: float = 0.0
+    items: list[ItemResult] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+    runs: list[RunRecord] = Field(default_factory=list)
+    curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+
+    def scores_only(self) -> dict:
+        """What must not change when the same submission is graded twice."""
+        return {"status": self.status, "score": self.score, "items": {i.id: (i.points, i.value) for i in self.items}}
+
+
+_env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
+_env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot)
+
+STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta"}
+ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
+
+
+def write_report(report: Report, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "report.json"
+    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    (folder / "report.html").write_text(_env.get_template("report.html.j2").render(r=report), encoding="utf-8")
+    return path
+
+
+def load_report(path: Path) -> Report:
+    return Report.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def print_summary(report: Report, console: Console) -> None:
+    style = STATUS_STYLE[report.status]
+    who = f"{report.student_id or '?'} {report.name or ''}".strip()
+    head = f"[bold]{escape(report.stem)}[/] ({escape(who)}, seed {report.seed}, {report.dataset or 'no dataset'}): "
+    head += f"[{style}]{report.status}[/] {report.score:g}/{report.max_score:g}"
+    if report.bonus_points:
+        head += f" (bonus {report.bonus_points:g} included)"
+    console.print(head)
+    if report.message:
+        console.print(f"  [{style}]{escape(report.message)}[/]")
+    if report.items:
+        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+        for col in ("item", "value", "threshold", "points", "status", "message"):
+            table.add_column(col, overflow="fold")
+        for item in report.items:
+            value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
+            pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " *")
+            table.add_row(item.id, escape(value), item.threshold or "-", pts, f"[{ITEM_STYLE[item.status]}]{item.status}[/]",
+                          escape(item.message))
+        console.print(table)
+    for warning in report.warnings + report.flags:
+        console.print(f"  [yellow]warning:[/] {escape(warning)}")
+
+
+GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags"]
+
+
+def write_gradebook(reports: list[Report], out: Path) -> Path:
+    item_ids: list[str] = []
+    for report in reports:
+        for item in report.items:
+            if item.id not in item_ids:
+                item_ids.append(item.id)
+    path = out / "grades.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(GRADEBOOK_FIXED + item_ids)
+        for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
+            points = {i.id: f"{i.points:g}" for i in report.items}
+            notes = report.flags + ([report.message] if report.status != "graded" and report.message else [])
+            writer.writerow([report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
+                             report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids])
+    (out / "index.html").write_text(_env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids), encoding="utf-8")
+    return path
+
+
+def print_gradebook(reports: list[Report], console: Console) -> None:
+    table = Table(title="Gradebook", header_style="bold")
+    for col in ("student", "name", "score", "status", "note"):
+        table.add_column(col, overflow="fold")
+    for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
+        note = r.message if r.status != "graded" else "; ".join(r.flags)
+        table.add_row(escape(r.student_id or "?"), escape(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
+                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", escape(note[:160]))
+    console.print(table)

@@ -1,0 +1,113 @@
+"""The local backend: a subprocess under rlimits. A convenience for students and for tests,
+not a security boundary (that is the Docker backend's job)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from grader.sandbox.base import TRUNCATION_NOTE, RunRequest, RunResult
+from grader.spec import SandboxLimits
+
+
+def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
+    """A scrubbed environment: nothing of the grader's own leaks into student code."""
+    threads = str(max(1, int(limits.cpus)))
+    return {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(home),
+        "TMPDIR": str(home / ".tmp"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "GRADER_SANDBOX": "1",
+    }
+
+
+def _limit_resources(limits: SandboxLimits):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        memory = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def _pump(stream, log_path: Path, cap: int, truncated: list[bool]) -> None:
+    written = 0
+    with open(log_path, "wb") as log:
+        while chunk := stream.read(65536):
+            if written < cap:
+                part = chunk[: cap - written]
+                log.write(part)
+                written += len(part)
+                if len(part) < len(chunk):
+                    truncated[0] = True
+                    log.write(TRUNCATION_NOTE.format(limit=cap).encode())
+            log.flush()
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class LocalRunner:
+    name = "local"
+
+    def python(self) -> str:
+        return sys.executable
+
+    def run(self, request: RunRequest) -> RunResult:
+        limits = request.limits
+        env = base_environment(limits, request.workspace)
+        env.update(request.env)
+        Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+        request.log_path.parent.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                request.argv,
+                cwd=request.workspace,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so the whole tree can be killed
+                preexec_fn=_limit_resources(limits),
+            )
+        except OSError as exc:
+            request.log_path.write_text(f"[grader] could not start {request.argv[0]}: {exc}\n")
+            return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}")
+        truncated = [False]
+        pump = threading.Thread(target=_pump, args=(proc.stdout, request.log_path, limits.output_bytes, truncated), daemon=True)
+        pump.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            # Children left behind (a daemon, a sleeping grandchild) go too, timeout or not.
+            _kill_group(proc.pid)
+            proc.wait()
+        pump.join(timeout=10)
+        seconds = time.monotonic() - start
+        if timed_out:
+            with open(request.log_path, "ab") as log:
+                log.write(f"\n[grader] killed after the wall-clock limit of {limits.wall_seconds:g} s\n".encode())
+        return RunResult(proc.returncode, timed_out, seconds, truncated[0])

@@ -1,0 +1,156 @@
+"""Step 5, score: apply a rubric to the evidence. Pure: no I/O, so `grader check` (the
+student's own logs) and `grader grade` (the grader's re-run) share every rule."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel
+
+from grader.parse import Summary
+from grader.probes import ParamCountOutcome, TestsOutcome
+from grader.spec import FilePresentItem, MetricItem, ParamCountItem, Rubric, TestsItem
+
+ItemStatus = Literal["passed", "partial", "failed", "error", "skipped"]
+
+
+class ItemResult(BaseModel):
+    id: str
+    title: str
+    kind: str
+    value: float | int | str | None
+    threshold: str | None
+    points: float
+    max_points: float
+    status: ItemStatus
+    message: str
+    bonus: bool = False
+    group: str | None = None
+    counted: bool = True  # False when another item of its group scored higher
+    tiers: list[dict] = []  # for plots: [{"op": ">=", "threshold": 0.6, "points": 15}]
+
+
+class ScoreResult(BaseModel):
+    items: list[ItemResult]
+    score: float
+    max_score: float
+    bonus_points: float
+
+
+@dataclass
+class Evidence:
+    summaries: dict[str, Summary] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+    tests: dict[str, TestsOutcome] = field(default_factory=dict)
+    params: dict[str, ParamCountOutcome] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # item id -> why it was not evaluated
+
+
+def _status(points: float, max_points: float) -> ItemStatus:
+    if max_points > 0 and points >= max_points:
+        return "passed"
+    return "partial" if points > 0 else "failed"
+
+
+def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemResult:
+    tiers = sorted(item.tiers_for(dataset), key=lambda t: t.points, reverse=True)
+    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.max_points(dataset), bonus=item.bonus,
+                group=item.group, tiers=[t.model_dump() for t in tiers])
+    summary = ev.summaries.get(item.log)
+    if summary is None or not summary.ok:
+        reason = summary.error if summary else f"log {item.log} was not produced"
+        return ItemResult(**base, value=None, threshold=None, points=0, status="error", message=f"{item.log}: {reason}")
+    if item.key not in summary.values:
+        return ItemResult(**base, value=None, threshold=None, points=0, status="error",
+                          message=f"{item.log}: Summary has no {item.key!r} (has {', '.join(summary.values) or 'nothing'})")
+    value = summary.values[item.key]
+    if math.isnan(value):
+        return ItemResult(**base, value=None, threshold=None, points=0, status="failed", message=f"{item.key} is NaN")
+    for tier in tiers:
+        if tier.met_by(value):
+            message = f"{item.key} = {value:.4f} meets {tier.describe()} for {tier.points:g} points"
+            return ItemResult(**base, value=value, threshold=tier.describe(), points=tier.points,
+                              status=_status(tier.points, base["max_points"]), message=message)
+    lowest = tiers[-1] if tiers else None
+    threshold = lowest.describe() if lowest else None
+    return ItemResult(**base, value=value, threshold=threshold, points=0, status="failed",
+                      message=f"{item.key} = {value:.4f} misses {threshold}" if threshold else f"{item.key} = {value:.4f}")
+
+
+def _score_tests(item: TestsItem, ev: Evidence) -> ItemResult:
+    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group)
+    outcome = ev.tests.get(item.id)
+    if outcome is None:
+        return ItemResult(**base, value=None, threshold=None, points=0, status="error", message="hidden tests did not run")
+    if not outcome.cases:
+        return ItemResult(**base, value=None, threshold=None, points=0, status="error", message=outcome.error or "no tests ran")
+    weight = {c.name: item.weights.get(c.name, 1.0) for c in outcome.cases}
+    total = sum(weight.values())
+    earned = sum(weight[c.name] for c in outcome.cases if c.passed)
+    points = round(item.points * earned / total, 4) if total else 0.0
+    passed = sum(c.passed for c in outcome.cases)
+    failures = [f"{c.name}: {c.message}" for c in outcome.cases if not c.passed]
+    message = f"{passed}/{len(outcome.cases)} hidden tests passed"
+    if failures:
+        message += "; " + "; ".join(failures)
+    if outcome.error:
+        message += f" ({outcome.error})"
+    return ItemResult(**base, value=f"{passed}/{len(outcome.cases)}", threshold="all tests pass", points=points,
+                      status=_status(points, item.points), message=message)
+
+
+def _score_params(item: ParamCountItem, ev: Evidence) -> ItemResult:
+    rule = f"== {item.exact:,}" if item.exact is not None else f"in [{item.min if item.min is not None else '-inf'}, {item.max if item.max is not None else 'inf'}]"
+    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group, threshold=rule)
+    outcome = ev.params.get(item.id)
+    if outcome is None or outcome.count is None:
+        return ItemResult(**base, value=None, points=0, status="error",
+                          message=outcome.error if outcome else "parameter count was not measured")
+    n = outcome.count
+    ok = (n == item.exact) if item.exact is not None else ((item.min is None or n >= item.min) and (item.max is None or n <= item.max))
+    what = "trainable parameters" if item.trainable_only else "parameters"
+    return ItemResult(**base, value=n, points=item.points if ok else 0, status="passed" if ok else "failed",
+                      message=f"{item.object} has {n:,} {what}, expected {rule}")
+
+
+def _score_file(item: FilePresentItem, ev: Evidence) -> ItemResult:
+    ok = item.path in ev.present
+    return ItemResult(id=item.id, title=item.title, kind=item.kind, value="present" if ok else "missing", threshold="present",
+                      points=item.points if ok else 0, max_points=item.points, status="passed" if ok else "failed",
+                      message=f"{item.path} {'was' if ok else 'was not'} submitted", bonus=item.bonus, group=item.group)
+
+
+def score(rubric: Rubric, dataset: str | None, evidence: Evidence) -> ScoreResult:
+    results: list[ItemResult] = []
+    for item in rubric.items:
+        if item.id in evidence.skipped:
+            results.append(ItemResult(id=item.id, title=item.title, kind=item.kind, value=None, threshold=None, points=0,
+                                      max_points=item.max_points(dataset), status="skipped", message=evidence.skipped[item.id],
+                                      bonus=item.bonus, group=item.group))
+        elif isinstance(item, MetricItem):
+            results.append(_score_metric(item, dataset, evidence))
+        elif isinstance(item, TestsItem):
+            results.append(_score_tests(item, evidence))
+        elif isinstance(item, ParamCountItem):
+            results.append(_score_params(item, evidence))
+        else:
+            results.append(_score_file(item, evidence))
+
+    best: dict[str, ItemResult] = {}
+    for result in results:
+        key = result.group or f"item:{result.id}"
+        if key not in best or result.points > best[key].points:
+            best[key] = result
+    for result in results:
+        chosen = best[result.group or f"item:{result.id}"]
+        result.counted = chosen is result
+        if not result.counted and result.points > 0:
+            result.message += f" (not counted: {chosen.id} scored higher in group {result.group})"
+    regular = sum(r.points for r in best.values() if not r.bonus)
+    bonus = sum(r.points for r in best.values() if r.bonus)
+    total = regular + bonus
+    if rubric.cap is not None:
+        total = min(total, rubric.cap)
+    return ScoreResult(items=results, score=round(total, 4), max_score=rubric.max_score(dataset), bonus_points=round(bonus, 4))

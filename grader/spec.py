@@ -1,0 +1,249 @@
+"""Typed schemas for the YAML files that make an assignment: assignment.yaml and its rubric.
+
+Assignments are data: everything the grader knows about one comes from these two files.
+Validation errors name the file, the field and the problem on one line.
+"""
+
+from __future__ import annotations
+
+import operator
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from grader.errors import SpecError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SandboxLimits(Strict):
+    """Every limit a sandboxed run gets, in one place. Defaults suit the shipped assignments
+    on a 2-core machine; an assignment overrides any of them under `limits:`."""
+
+    wall_seconds: float = Field(900, gt=0, description="Wall-clock time per command; the whole process tree is killed after it.")
+    cpu_seconds: int = Field(3600, gt=0, description="CPU time per command (all threads together).")
+    memory_mb: int = Field(6144, gt=0, description="Memory per command: cgroup limit in Docker, address space locally.")
+    cpus: float = Field(2.0, gt=0, description="CPU cores a command may use; also sets torch/BLAS thread counts.")
+    pids: int = Field(256, gt=0, description="Processes and threads a container may hold (fork bombs stop here).")
+    output_bytes: int = Field(2_000_000, gt=0, description="Bytes of stdout+stderr kept per command; the rest is dropped with a note.")
+    tmpfs_mb: int = Field(512, gt=0, description="Size of the writable /tmp inside a container.")
+
+
+class IntakeLimits(Strict):
+    """What a submission archive may hold before it is rejected unopened (zip bombs, datasets)."""
+
+    max_files: int = Field(200, gt=0)
+    max_bytes: int = Field(20_000_000, gt=0, description="Total bytes after extraction.")
+    forbidden: list[str] = Field(
+        default_factory=lambda: ["*-ubyte", "*-ubyte.gz", "*.npz", "*.npy", "*.pt", "*.pth", "*.ckpt", "*.pkl"],
+        description="fnmatch patterns (on the file name) of files that must not be submitted, e.g. datasets.",
+    )
+
+
+class SeedRule(Strict):
+    """How the experiment seed comes from the student ID: the course uses the last 4 digits."""
+
+    digits: int = Field(4, gt=0, le=9)
+
+
+class DatasetChoice(Strict):
+    description: str
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables the experiments get.")
+
+
+class DatasetSetting(Strict):
+    default: str
+    choices: dict[str, DatasetChoice]
+
+    @model_validator(mode="after")
+    def _default_is_a_choice(self) -> "DatasetSetting":
+        if self.default not in self.choices:
+            raise ValueError(f"default dataset {self.default!r} is not one of {sorted(self.choices)}")
+        return self
+
+
+class Experiment(Strict):
+    name: str
+    command: str = Field(description="Shell-like command; {python}, {seed}, {dataset} and {data_dir} are substituted.")
+    log: str = Field(description="File (in the workspace) that receives the command's stdout and stderr.")
+
+
+class Baseline(Strict):
+    """A known-wrong version of the editable files, with the points each item must get."""
+
+    name: str
+    path: str = Field(description="Folder, relative to the assignment folder, holding the replacement files.")
+    description: str = ""
+    expect_items: dict[str, float] = Field(default_factory=dict, description="item id -> exact points expected")
+    expect_score: float | None = None
+
+
+class AssignmentSpec(Strict):
+    title: str
+    editable: list[str] = Field(min_length=1, description="Files a student may change; all others are restored.")
+    required: list[str] = Field(default_factory=list, description="Files a submission must contain.")
+    experiments: list[Experiment] = Field(default_factory=list)
+    seed: SeedRule = SeedRule()
+    dataset: DatasetSetting | None = None
+    limits: SandboxLimits = SandboxLimits()
+    intake: IntakeLimits = IntakeLimits()
+    log_tolerance: float = Field(0.02, ge=0, description="Largest allowed gap between a submitted log's metric and the re-run's.")
+    validation_student_id: str = Field("20260001", pattern=r"^\d+$")
+    baselines: list[Baseline] = Field(default_factory=list)
+
+    @field_validator("editable", "required")
+    @classmethod
+    def _relative_paths(cls, paths: list[str]) -> list[str]:
+        for p in paths:
+            if p.startswith("/") or ".." in Path(p).parts:
+                raise ValueError(f"{p!r} must be a relative path inside the assignment")
+        return paths
+
+
+# ----------------------------------------------------------------------------- rubric
+
+COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+class Tier(Strict):
+    op: Literal[">=", ">", "<=", "<"] = ">="
+    threshold: float
+    points: float = Field(ge=0)
+
+    def met_by(self, value: float) -> bool:
+        return COMPARATORS[self.op](value, self.threshold)
+
+    def describe(self) -> str:
+        return f"{self.op} {self.threshold:g}"
+
+
+class ItemBase(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str
+    bonus: bool = Field(False, description="Bonus points count toward the total but never lift it past the cap.")
+    group: str | None = Field(None, description="Items in one group score the best of them, not their sum.")
+
+
+class MetricItem(ItemBase):
+    kind: Literal["metric"]
+    log: str
+    key: str
+    tiers: list[Tier] | dict[str, list[Tier]] = Field(description="Tiers, or tiers per dataset.")
+
+    def tiers_for(self, dataset: str | None) -> list[Tier]:
+        if isinstance(self.tiers, list):
+            return self.tiers
+        if dataset not in self.tiers:
+            raise SpecError(f"item {self.id!r} has no tiers for dataset {dataset!r} (has {sorted(self.tiers)})")
+        return self.tiers[dataset]
+
+    def max_points(self, dataset: str | None) -> float:
+        return max((t.points for t in self.tiers_for(dataset)), default=0.0)
+
+
+class ParamCountItem(ItemBase):
+    kind: Literal["param_count"]
+    module: str = Field(description="Python file in the workspace, e.g. model.py")
+    object: str = Field(description="Callable in that module returning an nn.Module, e.g. CNN")
+    args: list = Field(default_factory=list)
+    kwargs: dict = Field(default_factory=dict)
+    trainable_only: bool = False
+    exact: int | None = None
+    min: int | None = None
+    max: int | None = None
+    points: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "ParamCountItem":
+        if self.exact is None and self.min is None and self.max is None:
+            raise ValueError("give exact, or min and/or max")
+        return self
+
+    def max_points(self, dataset: str | None) -> float:
+        return self.points
+
+
+class TestsItem(ItemBase):
+    kind: Literal["tests"]
+    file: str = Field(description="Hidden pytest file, relative to the assignment folder.")
+    points: float = Field(ge=0)
+    weights: dict[str, float] = Field(default_factory=dict, description="test name -> weight (default 1 each)")
+
+    def max_points(self, dataset: str | None) -> float:
+        return self.points
+
+
+class FilePresentItem(ItemBase):
+    kind: Literal["file_present"]
+    path: str
+    points: float = Field(ge=0)
+
+    def max_points(self, dataset: str | None) -> float:
+        return self.points
+
+
+RubricItem = Annotated[Union[MetricItem, ParamCountItem, TestsItem, FilePresentItem], Field(discriminator="kind")]
+
+
+class Rubric(Strict):
+    assignment: str
+    cap: float | None = Field(None, gt=0, description="Most points a submission can get, bonus included.")
+    items: list[RubricItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Rubric":
+        seen: set[str] = set()
+        for item in self.items:
+            if item.id in seen:
+                raise ValueError(f"item id {item.id!r} is used twice")
+            seen.add(item.id)
+        return self
+
+    def max_score(self, dataset: str | None) -> float:
+        """Full marks: the best of each group, regular items only, under the cap."""
+        best: dict[str, float] = {}
+        for item in self.items:
+            if item.bonus:
+                continue
+            key = item.group or f"item:{item.id}"
+            best[key] = max(best.get(key, 0.0), item.max_points(dataset))
+        total = sum(best.values())
+        return min(total, self.cap) if self.cap is not None else total
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _format_validation_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after")) or "(top level)"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"field {where}: {first['msg']}{more}"
+
+
+def load_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("file not found", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read: {exc}", path) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}", path) from None
+
+
+def load_model(model: type[BaseModel], path: Path):
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise SpecError("expected a mapping at the top level", path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_validation_error(exc), path) from None
