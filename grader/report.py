@@ -86,16 +86,12 @@ def print_summary(report: Report, console: Console) -> None:
     console.print(head)
     if report.message:
         console.print(f"  [{style}]{escape(report.message)}[/]")
-    if report.items:
-        table = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
-        for col in ("item", "value", "threshold", "points", "status", "message"):
-            table.add_column(col, overflow="fold")
-        for item in report.items:
-            value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
-            pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " *")
-            table.add_row(item.id, escape(value), item.threshold or "-", pts, f"[{ITEM_STYLE[item.status]}]{item.status}[/]",
-                          escape(item.message))
-        console.print(table)
+    for item in report.items:
+        value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
+        pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
+        message = item.message if len(item.message) <= 110 else item.message[:107] + "..."
+        console.print(f"  [{ITEM_STYLE[item.status]}]{item.status:7}[/] {escape(item.id)}: {escape(value)}"
+                      f" ({escape(item.threshold or '-')}) {pts} - {escape(message)}", soft_wrap=True)
     for warning in report.warnings + report.flags:
         console.print(f"  [yellow]warning:[/] {escape(warning)}")
 

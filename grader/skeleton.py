@@ -69,6 +69,18 @@ def strip_source(text: str, where: str) -> tuple[str, list[str]]:
     return "\n".join(out) + ("\n" if text.endswith("\n") else ""), removed
 
 
+def strip_markers(text: str) -> str:
+    """The solution as plain code: marker comments removed, solution code kept."""
+    kept = []
+    for line in text.splitlines():
+        if BEGIN.match(line) or END.match(line):
+            continue
+        if (m := ONE_LINE.match(line)) and not line.lstrip().startswith("#"):
+            line = m["indent"] + m["code"]
+        kept.append(line)
+    return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
+
+
 def _check_no_leak(original_kept: str, generated: str, removed: list[str], where: str) -> None:
     kept_lines = {ln.strip() for ln in original_kept.splitlines()}
     generated_lines = {ln.strip() for ln in generated.splitlines()}
@@ -120,12 +132,14 @@ def generate(solution_dir: Path, dest: Path, exclude: set[str] = frozenset()) ->
         rel = path.relative_to(solution_dir)
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        where = f"solutions/{solution_dir.name}/{rel.as_posix()}"
-        if path.suffix == ".py":
-            target.write_text(strip_python(path.read_text(encoding="utf-8"), where), encoding="utf-8")
-        elif path.suffix == ".ipynb":
-            target.write_text(strip_notebook(path.read_text(encoding="utf-8"), where), encoding="utf-8")
-        else:
+        try:
+            if path.suffix == ".py":
+                target.write_text(strip_python(path.read_text(encoding="utf-8"), rel.as_posix()), encoding="utf-8")
+            elif path.suffix == ".ipynb":
+                target.write_text(strip_notebook(path.read_text(encoding="utf-8"), rel.as_posix()), encoding="utf-8")
+        except MarkerError as exc:
+            raise MarkerError(str(exc).split(": ", 1)[1], path) from None
+        if path.suffix not in (".py", ".ipynb"):
             shutil.copyfile(path, target)
         shutil.copymode(path, target)
         written.append(rel.as_posix())

@@ -72,14 +72,28 @@ class Experiment(Strict):
     log: str = Field(description="File (in the workspace) that receives the command's stdout and stderr.")
 
 
-class Baseline(Strict):
-    """A known-wrong version of the editable files, with the points each item must get."""
+class Edit(Strict):
+    file: str
+    old: str = Field(min_length=1, description="Text that must occur exactly once in the reference file.")
+    new: str
 
-    name: str
-    path: str = Field(description="Folder, relative to the assignment folder, holding the replacement files.")
+
+class Baseline(Strict):
+    """A known-wrong version of the editable files, with the points each item must get: either
+    a folder of replacement files, or small edits to the reference solution."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     description: str = ""
+    path: str | None = Field(None, description="Folder, relative to the assignment folder, holding the replacement files.")
+    edits: list[Edit] = Field(default_factory=list, description="Edits applied to the reference's editable files.")
     expect_items: dict[str, float] = Field(default_factory=dict, description="item id -> exact points expected")
     expect_score: float | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Baseline":
+        if (self.path is None) == (not self.edits):
+            raise ValueError(f"baseline {self.name!r}: give either path or edits")
+        return self
 
 
 class AssignmentSpec(Strict):

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from grader.catalog import Assignment
 from grader.commands.package import package
+from grader.errors import SpecError
+from grader.skeleton import strip_markers
+from grader.spec import Baseline
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,35 @@ def _editable_copy(assignment: Assignment, source: Path, dest: Path) -> Path:
     return dest
 
 
+def _baseline_source(assignment: Assignment, baseline: Baseline, tmp: Path) -> Path:
+    if baseline.path is not None:
+        return assignment.folder / baseline.path
+    folder = tmp / f"edits-{baseline.name}"
+    folder.mkdir()
+    for rel in assignment.spec.editable:
+        source = assignment.solution_dir / rel
+        if source.is_file():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(strip_markers(source.read_text(encoding="utf-8")), encoding="utf-8")
+    for edit in baseline.edits:
+        target = folder / edit.file
+        text = target.read_text(encoding="utf-8") if target.is_file() else ""
+        if text.count(edit.old) != 1:
+            raise SpecError(f"baseline {baseline.name}: the text to edit occurs {text.count(edit.old)} times in "
+                            f"{edit.file} (must be once): {edit.old[:60]!r}", assignment.folder / "assignment.yaml")
+        target.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
+    return folder
+
+
 def make_examples(assignment: Assignment, out_dir: Path, student_ids: list[str], baselines: bool = True,
                   distinct_ids: bool = False) -> list[Example]:
     """One zip per example, each example under every student ID given; with distinct_ids,
     example k gets the first ID plus k instead (one gradebook row each)."""
-    sources = [("reference", "reference", assignment.solution_dir), ("skeleton", "skeleton", assignment.skeleton_dir)]
-    if baselines:
-        sources += [("baseline", b.name, assignment.folder / b.path) for b in assignment.spec.baselines]
     examples = []
     with tempfile.TemporaryDirectory(prefix="grader-examples-") as tmp:
+        sources = [("reference", "reference", assignment.solution_dir), ("skeleton", "skeleton", assignment.skeleton_dir)]
+        if baselines:
+            sources += [("baseline", b.name, _baseline_source(assignment, b, Path(tmp))) for b in assignment.spec.baselines]
         for k, (kind, label, source) in enumerate(sources):
             folder = _editable_copy(assignment, source, Path(tmp) / label)
             for sid in ([str(int(student_ids[0]) + k)] if distinct_ids else student_ids):

@@ -29,7 +29,7 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--eta", type=float, default=0.05, help="Group DRO step size")
     p.add_argument("--lam", type=float, default=50.0, help="IRM penalty weight")
-    p.add_argument("--beta", type=float, default=10.0, help="V-REx variance weight")
+    p.add_argument("--beta", type=float, default=100.0, help="V-REx variance weight")
     p.add_argument("--tau", type=float, default=1.0, help="ANDMask agreement threshold")
     p.add_argument("--log_every", type=int, default=100)
     return p.parse_args(argv)

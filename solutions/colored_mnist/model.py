@@ -83,7 +83,7 @@ class VREx(nn.Module):
     """V-REx (Krueger et al., 2021), bonus: mean of the environment risks plus beta times
     their variance. Use the population variance (divide by the number of environments)."""
 
-    def __init__(self, n_envs, beta=10.0):
+    def __init__(self, n_envs, beta=100.0):
         super().__init__()
         self.n_envs = n_envs
         self.beta = beta

@@ -1,0 +1,113 @@
+"""Colored MNIST environments (course version).
+
+Three environments of up to 20,000 digits: two for training (colour agrees with the label
+with probability 0.9 and 0.6), one for testing (0.1). Label: digit >= 5, flipped with
+probability 0.2, so the best colour-blind classifier scores 80%.
+"""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ENV_SIZE = 20_000
+LABEL_NOISE = 0.2
+COLOUR_FLIP = (0.1, 0.4, 0.9)  # train, train, test
+MEAN = (0.1307, 0.1307, 0.0)
+STD = 0.3081
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+SOURCES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+
+
+def _read_idx(path):
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load_digits(dataset, data_dir, download=False):
+    """The 60,000 training digits of MNIST or Fashion-MNIST as (uint8 N x 28 x 28, int labels).
+
+    Reads torchvision's raw layout under data_dir (downloading it when allowed and online);
+    for Fashion-MNIST it also reads Debian's dataset-fashion-mnist package."""
+    if dataset not in SOURCES:
+        raise SystemExit(f"unknown dataset {dataset!r}: choose one of {', '.join(SOURCES)}")
+    raw = Path(data_dir) / SOURCES[dataset] / "raw"
+    for folder, suffix in ((raw, ""), (raw, ".gz"), (DEBIAN_FASHION if dataset == "fashion_mnist" else None, ".gz")):
+        if folder is None:
+            continue
+        images, labels = folder / f"train-images-idx3-ubyte{suffix}", folder / f"train-labels-idx1-ubyte{suffix}"
+        if images.is_file() and labels.is_file():
+            return _read_idx(images), _read_idx(labels).astype(np.int64)
+    if download:
+        from torchvision import datasets
+
+        ds = getattr(datasets, SOURCES[dataset])(root=str(data_dir), train=True, download=True)
+        return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
+    raise SystemExit(f"{dataset} not found under {raw} (pass --download when online, or set --data_dir)")
+
+
+def generate(dataset, data_dir, seed, download=False):
+    """Digits, labels, colour ids and environment ids, drawn from `seed`."""
+    digits, classes = load_digits(dataset, data_dir, download)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(digits))
+    size = min(ENV_SIZE, len(digits) // len(COLOUR_FLIP))
+    parts = {k: [] for k in ("images", "y", "z", "env")}
+    for env, p_colour in enumerate(COLOUR_FLIP):
+        idx = order[env * size:(env + 1) * size]
+        preliminary = (classes[idx] >= 5).astype(np.int64)
+        y = preliminary ^ (rng.random(size) < LABEL_NOISE)
+        z = y ^ (rng.random(size) < p_colour)
+        parts["images"].append(digits[idx])
+        parts["y"].append(y.astype(np.int64))
+        parts["z"].append(z.astype(np.int64))
+        parts["env"].append(np.full(size, env, dtype=np.int64))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def cached(dataset, data_dir, seed, cache_dir="data_cache", download=False):
+    """Generate once per (dataset, seed); later runs read the cache."""
+    path = Path(cache_dir) / f"colored_{dataset}_seed{seed}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}, True
+    data = generate(dataset, data_dir, seed, download)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **data)
+    os.replace(tmp, path)
+    return data, False
+
+
+def to_inputs(images, z):
+    """3x28x28 images, red (channel 0) when z = 1 else green, normalised and flattened to 2,352."""
+    n = len(images)
+    x = torch.zeros(n, 3, 28, 28)
+    digits = torch.from_numpy(images).float() / 255.0
+    red = torch.from_numpy(z).bool()
+    x[red, 0] = digits[red]
+    x[~red, 1] = digits[~red]
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    return ((x - mean) / STD).reshape(n, -1)
+
+
+def split(data, seed, val_fraction=0.2):
+    """Tensors for train (both training environments, 80%), validation (20%) and test."""
+    rng = np.random.default_rng(seed + 1)
+    x, y, env = to_inputs(data["images"], data["z"]), torch.from_numpy(data["y"]).float(), torch.from_numpy(data["env"])
+    out = {"train": [], "val": []}
+    for e in (0, 1):
+        idx = np.flatnonzero(data["env"] == e)
+        rng.shuffle(idx)
+        cut = int(len(idx) * (1 - val_fraction))
+        out["train"].append(torch.from_numpy(idx[:cut]))
+        out["val"].append(torch.from_numpy(idx[cut:]))
+    test = torch.from_numpy(np.flatnonzero(data["env"] == 2))
+    pick = lambda idx: (x[idx], y[idx], env[idx])
+    return {"train": pick(torch.cat(out["train"])), "val": pick(torch.cat(out["val"])), "test": pick(test)}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every Colored MNIST experiment with the seed taken from your student ID.
+# Usage: ./run.sh STUDENT_ID        (e.g. ./run.sh 12332426 -> seed 2426)
+# Environment: DATASET=fashion_mnist|mnist (default fashion_mnist, as graded), PYTHON=python3
+set -euo pipefail
+cd "$(dirname "$0")"
+id="${1:-}"
+if [[ ! "$id" =~ ^[0-9]{4,}$ ]]; then
+    echo "usage: ./run.sh STUDENT_ID   (digits; the seed is its last four)" >&2
+    exit 2
+fi
+seed=$((10#${id: -4}))
+python="${PYTHON:-python3}"
+common=(--seed "$seed" --dataset "${DATASET:-fashion_mnist}" --no_cuda)
+run() {  # run LOG ARGS...: one experiment, its output shown and kept in LOG
+    local log="$1"; shift
+    echo "== $log"
+    "$python" main.py "${common[@]}" "$@" 2>&1 | tee "$log"
+}
+run ERM_log.txt --trainer ERM
+run IRM_log.txt --reg_name IRM
+run groupDRO_log.txt --trainer groupDRO
+run VREx_log.txt --reg_name VREx        # bonus
+run ANDMask_log.txt --trainer ANDMask   # bonus
+echo "logs written; check your likely score with: grader check colored_mnist --dir ."
