@@ -4,6 +4,7 @@ chosen from this: the reference must pass on every seed, the baselines fail on e
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 from pathlib import Path
@@ -37,7 +38,11 @@ def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, con
             for item in report.items:
                 if item.kind == "metric":
                     per_item.setdefault(item.id, []).append(item.value if isinstance(item.value, float) else None)
+    out.mkdir(parents=True, exist_ok=True)
+    record = out / f"calibration_{assignment.id}_{dataset}.json"
+    record.write_text(json.dumps({"assignment": assignment.id, "dataset": dataset, "seeds": seeds, "values": values}, indent=1))
     print_calibration(assignment, dataset, values, console)
+    console.print(f"values saved to {record}")
     return values
 
 
