@@ -18,7 +18,7 @@ from pathlib import Path
 from grader import probes
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
-from grader.intake import Submission, open_submission
+from grader.intake import Submission, open_submission, parse_stem
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.sandbox import Runner, RunRequest
@@ -105,9 +105,11 @@ def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[st
     """Flag metrics the student reported that the grader's own run does not reproduce."""
     flags: list[str] = []
     tolerance = assignment.spec.log_tolerance
+    compared: set[tuple[str, str]] = set()
     for item in assignment.rubric.items:
-        if not isinstance(item, MetricItem) or item.log not in ws.submitted_outputs:
+        if not isinstance(item, MetricItem) or item.log not in ws.submitted_outputs or (item.log, item.key) in compared:
             continue
+        compared.add((item.log, item.key))
         submitted = parse_log(ws.submitted_outputs[item.log])
         ours = rerun.get(item.log)
         if not (submitted.ok and ours and ours.ok) or item.key not in submitted.values or item.key not in ours.values:
@@ -139,6 +141,9 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
     dataset = assignment.dataset(dataset)
     report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=runner.name,
                     status="error", max_score=assignment.rubric.max_score(dataset))
+    # Known before intake, so even a rejected archive lands on the right gradebook row.
+    report.student_id, report.name = parse_stem(stem) or (None, None)
+    report.student_id = student_id or report.student_id
     started = time.monotonic()
     folder = report_folder(out, stem)
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:

@@ -31,15 +31,15 @@ with open(out, "w") as f:
 
 
 @dataclass
-class TestCaseOutcome:
+class CaseOutcome:
     name: str
     passed: bool
     message: str = ""
 
 
 @dataclass
-class TestsOutcome:
-    cases: list[TestCaseOutcome] = field(default_factory=list)
+class HiddenTestsOutcome:
+    cases: list[CaseOutcome] = field(default_factory=list)
     error: str | None = None
 
 
@@ -81,7 +81,7 @@ def count_parameters(item: ParamCountItem, workspace: Path, runner: Runner, limi
         return ParamCountOutcome(None, "the parameter-count probe wrote an unreadable result")
 
 
-def parse_junit(path: Path) -> list[TestCaseOutcome]:
+def parse_junit(path: Path) -> list[CaseOutcome]:
     root = ET.parse(path).getroot()
     cases = []
     for case in root.iter("testcase"):
@@ -89,15 +89,15 @@ def parse_junit(path: Path) -> list[TestCaseOutcome]:
         skipped = next((c for c in case if c.tag == "skipped"), None)
         if problem is not None:
             message = (problem.get("message") or problem.text or problem.tag).strip().splitlines()
-            cases.append(TestCaseOutcome(case.get("name", "?"), False, (message[0] if message else problem.tag)[:500]))
+            cases.append(CaseOutcome(case.get("name", "?"), False, (message[0] if message else problem.tag)[:500]))
         elif skipped is not None:
-            cases.append(TestCaseOutcome(case.get("name", "?"), False, "skipped: " + (skipped.get("message") or "")[:200]))
+            cases.append(CaseOutcome(case.get("name", "?"), False, "skipped: " + (skipped.get("message") or "")[:200]))
         else:
-            cases.append(TestCaseOutcome(case.get("name", "?"), True))
+            cases.append(CaseOutcome(case.get("name", "?"), True))
     return cases
 
 
-def run_hidden_tests(item: TestsItem, assignment: Assignment, workspace: Path, runner: Runner, limits: SandboxLimits) -> TestsOutcome:
+def run_hidden_tests(item: TestsItem, assignment: Assignment, workspace: Path, runner: Runner, limits: SandboxLimits) -> HiddenTestsOutcome:
     tests_dir = workspace / ".hidden_tests"
     tests_dir.mkdir(exist_ok=True)
     source = assignment.folder / item.file
@@ -115,13 +115,13 @@ def run_hidden_tests(item: TestsItem, assignment: Assignment, workspace: Path, r
     finally:
         shutil.rmtree(tests_dir, ignore_errors=True)  # hidden tests never outlive their step
     if not junit.is_file():
-        return TestsOutcome(error=f"hidden tests did not run: {_failure(run, log)}")
+        return HiddenTestsOutcome(error=f"hidden tests did not run: {_failure(run, log)}")
     try:
         cases = parse_junit(junit)
     except ET.ParseError as exc:
-        return TestsOutcome(error=f"hidden test results unreadable: {exc}")
+        return HiddenTestsOutcome(error=f"hidden test results unreadable: {exc}")
     if run.timed_out:
-        return TestsOutcome(cases=cases, error=f"hidden tests {run.describe()}")
+        return HiddenTestsOutcome(cases=cases, error=f"hidden tests {run.describe()}")
     if not cases:
-        return TestsOutcome(error=f"no hidden test ran: {_tail(log)}")
-    return TestsOutcome(cases=cases)
+        return HiddenTestsOutcome(error=f"no hidden test ran: {_tail(log)}")
+    return HiddenTestsOutcome(cases=cases)

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from grader.parse import Summary
-from grader.probes import ParamCountOutcome, TestsOutcome
+from grader.probes import ParamCountOutcome, HiddenTestsOutcome
 from grader.spec import FilePresentItem, MetricItem, ParamCountItem, Rubric, TestsItem
 
 ItemStatus = Literal["passed", "partial", "failed", "error", "skipped"]
@@ -43,7 +43,7 @@ class ScoreResult(BaseModel):
 class Evidence:
     summaries: dict[str, Summary] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
-    tests: dict[str, TestsOutcome] = field(default_factory=dict)
+    tests: dict[str, HiddenTestsOutcome] = field(default_factory=dict)
     params: dict[str, ParamCountOutcome] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # item id -> why it was not evaluated
 

@@ -28,6 +28,8 @@ def _is_batch_folder(folder: Path, assignment: Assignment) -> bool:
 def expand_sources(paths: list[Path], assignment: Assignment) -> list[Path]:
     sources: list[Path] = []
     for path in paths:
+        if not path.exists():
+            raise GraderError("no such file or folder", path)
         if path.is_dir() and _is_batch_folder(path, assignment):
             sources.extend(sorted(p for p in path.iterdir()
                                   if p.suffix.lower() == ".zip" or (p.is_dir() and parse_stem(p.name))))

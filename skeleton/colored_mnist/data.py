@@ -22,8 +22,7 @@ SOURCES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 
 
 def _read_idx(path):
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
+    with gzip.open(path, "rb") as f:
         raw = f.read()
     ndim = raw[3]
     shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
@@ -37,19 +36,22 @@ def load_digits(dataset, data_dir, download=False):
     for Fashion-MNIST it also reads Debian's dataset-fashion-mnist package."""
     if dataset not in SOURCES:
         raise SystemExit(f"unknown dataset {dataset!r}: choose one of {', '.join(SOURCES)}")
-    raw = Path(data_dir) / SOURCES[dataset] / "raw"
-    for folder, suffix in ((raw, ""), (raw, ".gz"), (DEBIAN_FASHION if dataset == "fashion_mnist" else None, ".gz")):
-        if folder is None:
-            continue
-        images, labels = folder / f"train-images-idx3-ubyte{suffix}", folder / f"train-labels-idx1-ubyte{suffix}"
-        if images.is_file() and labels.is_file():
-            return _read_idx(images), _read_idx(labels).astype(np.int64)
-    if download:
-        from torchvision import datasets
+    from torchvision import datasets
 
-        ds = getattr(datasets, SOURCES[dataset])(root=str(data_dir), train=True, download=True)
+    cls = getattr(datasets, SOURCES[dataset])
+    try:
+        ds = cls(root=str(data_dir), train=True, download=False)
         return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
-    raise SystemExit(f"{dataset} not found under {raw} (pass --download when online, or set --data_dir)")
+    except RuntimeError:  # not in data_dir
+        pass
+    if dataset == "fashion_mnist" and (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").is_file():
+        return (_read_idx(DEBIAN_FASHION / "train-images-idx3-ubyte.gz"),
+                _read_idx(DEBIAN_FASHION / "train-labels-idx1-ubyte.gz").astype(np.int64))
+    if download:
+        ds = cls(root=str(data_dir), train=True, download=True)
+        return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
+    raise SystemExit(f"{dataset} not found under {Path(data_dir) / SOURCES[dataset] / 'raw'} "
+                     "(pass --download when online, or --data_dir)")
 
 
 def generate(dataset, data_dir, seed, download=False):

@@ -54,3 +54,6 @@ def test_eval_mode_does_not_update_q():
     dro.eval()
     dro.combine(risks(1.0, 2.0))
     assert torch.allclose(dro.q, torch.tensor([0.5, 0.5])), "q must not change in eval mode (evaluation is not training)"
+    dro.train()
+    dro.combine(risks(1.0, 2.0))
+    assert torch.allclose(dro.q, Q_AFTER_ONE, atol=1e-5), f"back in training mode q should update, got {dro.q.tolist()}"

@@ -1,0 +1,55 @@
+"""Shared fixtures: a copy of the tiny assignment (seconds to grade, no torch) and zip builders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import catalog
+from grader.sandbox import LocalRunner
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = Path(__file__).resolve().parent / "fixtures" / "tiny"
+
+
+@pytest.fixture
+def tiny_root(tmp_path: Path) -> Path:
+    root = tmp_path / "course"
+    shutil.copytree(TINY, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture
+def tiny(tiny_root: Path) -> catalog.Assignment:
+    return catalog.load("tiny", tiny_root)
+
+
+@pytest.fixture
+def runner() -> LocalRunner:
+    return LocalRunner()
+
+
+def write_zip(path: Path, files: dict[str, bytes | str], folder: str | None = None) -> Path:
+    """A zip holding `files` (name -> content), optionally inside one folder."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, content in files.items():
+            z.writestr(f"{folder}/{name}" if folder else name, content)
+    return path
+
+
+def student_files(assignment: catalog.Assignment, source: str = "solution") -> dict[str, str]:
+    base = assignment.solution_dir if source == "solution" else assignment.skeleton_dir
+    return {rel: (base / rel).read_text() for rel in assignment.spec.editable}
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The real `grader` command, as a user runs it."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd or REPO, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)

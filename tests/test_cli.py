@@ -1,0 +1,115 @@
+"""End-to-end: the real `grader` command on the tiny assignment, as a TA and a student use it."""
+
+import csv
+import json
+
+import pytest
+
+from conftest import run_cli, student_files, write_zip
+
+COMMANDS = ["list", "grade", "check", "package", "build", "validate", "handout", "calibrate", "demo"]
+
+
+@pytest.mark.parametrize("command", [None] + COMMANDS)
+def test_every_command_has_help(command):
+    result = run_cli(*([command] if command else []), "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_grade_a_batch_with_a_broken_submission(tmp_path, tiny_root, tiny):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "20250001_good.zip", student_files(tiny), folder="20250001_good")
+    write_zip(batch / "20250002_skeleton.zip", student_files(tiny, "skeleton"))
+    (batch / "20250003_broken.zip").write_bytes(b"not a zip at all")
+    write_zip(batch / "20250004_evil.zip", {"answer.py": "", "../../etc/cron.d/x": "boom"})
+    result = run_cli("--root", str(tiny_root), "grade", str(batch), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stderr  # a rejected submission is bad input
+    assert "Traceback" not in result.stdout + result.stderr
+    rows = {r["student_id"]: r for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
+    assert {k: (r["status"], r["score"]) for k, r in rows.items()} == {
+        "20250001": ("graded", "16"), "20250002": ("graded", "0"),
+        "20250003": ("rejected", "0"), "20250004": ("rejected", "0")}
+    assert "not a readable zip archive" in rows["20250003"]["flags"]
+    assert rows["20250001"]["accuracy"] == "10" and rows["20250001"]["answer_tests"] == "3"
+    html = (tmp_path / "out" / "20250001_good" / "report.html").read_text()
+    assert "16 / 15" in html and "<svg" in html
+    assert "20250001_good/report.html" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_grade_one_zip_exit_code_zero(tmp_path, tiny_root, tiny):
+    z = write_zip(tmp_path / "20250001_good.zip", student_files(tiny))
+    result = run_cli("--root", str(tiny_root), "grade", str(z), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "graded 16/15" in result.stdout and "passed  accuracy: 0.9000 (>= 0.85) 10/10" in result.stdout
+
+
+def test_timeout_exit_code_one(tmp_path, tiny_root, tiny):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 1"))
+    files = student_files(tiny)
+    files["answer.py"] = "while True:\n    pass\n"
+    z = write_zip(tmp_path / "20250001_loop.zip", files)
+    result = run_cli("--root", str(tiny_root), "grade", str(z), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1 and "timeout" in result.stdout
+
+
+def test_student_journey_check_package_grade_agree(tmp_path, tiny_root, tiny):
+    handout = tmp_path / "handout"
+    assert run_cli("--root", str(tiny_root), "handout", "tiny", "-o", str(handout)).returncode == 0
+    assert not (handout / "tests").exists() and (handout / "rubric.yaml").is_file()
+    (handout / "answer.py").write_text(student_files(tiny)["answer.py"])
+    experiment = run_cli("--version")  # any python will do; run the experiment as the student would
+    import subprocess, sys
+    log = subprocess.run([sys.executable, "experiment.py", "--seed", "42"], cwd=handout, capture_output=True, text=True).stdout
+    (handout / "result_log.txt").write_text(log)
+    check = run_cli("--root", str(tiny_root), "check", "tiny", "--dir", str(handout))
+    assert check.returncode == 0 and "accuracy: 0.9000 (>= 0.85) 10/10" in check.stdout
+    assert "skipped answer_tests" in check.stdout
+    pkg = run_cli("--root", str(tiny_root), "package", "tiny", "--student-id", "20250042", "--name", "ana",
+                  "--dir", str(handout), "-o", str(tmp_path))
+    assert pkg.returncode == 0, pkg.stderr
+    graded = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"), "--out", str(tmp_path / "out"))
+    assert graded.returncode == 0 and "accuracy: 0.9000 (>= 0.85) 10/10" in graded.stdout
+    report = json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())
+    assert report["flags"] == [] and report["seed"] == 42
+
+
+def test_validate_and_build_check(tiny_root):
+    result = run_cli("--root", str(tiny_root), "validate", "tiny")
+    assert result.returncode == 0, result.stdout
+    assert "ok   reference reference" in result.stdout and "ok   baseline first_only" in result.stdout
+    answer = tiny_root / "skeleton" / "tiny" / "answer.py"
+    answer.write_text(answer.read_text() + "\n# edited by hand\n")
+    stale = run_cli("--root", str(tiny_root), "build", "--check")
+    assert stale.returncode == 2 and "out of sync" in stale.stdout and "differs answer.py" in stale.stdout
+    assert run_cli("--root", str(tiny_root), "build").returncode == 0
+    assert run_cli("--root", str(tiny_root), "build", "--check").returncode == 0
+
+
+def test_validate_catches_a_skeleton_that_scores(tiny_root):
+    solution = tiny_root / "solutions" / "tiny" / "answer.py"
+    solution.write_text(solution.read_text().replace("    # BEGIN SOLUTION: the arithmetic mean\n", "")
+                        .replace("    return sum(values) / len(values)\n    # END SOLUTION\n", "    return sum(values) / len(values)\n"))
+    assert run_cli("--root", str(tiny_root), "build").returncode == 0
+    result = run_cli("--root", str(tiny_root), "validate", "tiny", "--skip-baselines")
+    assert result.returncode == 1 and "FAIL skeleton skeleton: score" in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["grade", "missing.zip", "--assignment", "tiny"], "missing.zip: no such file or folder"),
+    (["grade", "x.zip", "--assignment", "nope"], "unknown assignment 'nope'"),
+    (["check", "tiny", "--dataset", "mnist"], "declares no datasets"),
+    (["package", "tiny", "--student-id", "abc", "--name", "x"], "student ID 'abc' must be digits only"),
+])
+def test_bad_input_is_one_line_without_traceback(tmp_path, tiny_root, args, message):
+    result = run_cli("--root", str(tiny_root), *args, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2 and message in output and "Traceback" not in output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_broken_rubric_is_reported_with_its_file(tiny_root):
+    (tiny_root / "rubrics" / "tiny.yaml").write_text("assignment: tiny\nitems: []\n")
+    result = run_cli("--root", str(tiny_root), "list")
+    assert result.returncode == 2 and "rubrics/tiny.yaml: field items: List should have at least 1 item" in result.stderr

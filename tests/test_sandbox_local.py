@@ -1,0 +1,83 @@
+import os
+import sys
+import time
+
+from grader.sandbox import LocalRunner, RunRequest
+from grader.spec import SandboxLimits
+
+
+def run(tmp_path, code, **limits):
+    req = RunRequest(argv=[sys.executable, "-c", code], workspace=tmp_path, log_path=tmp_path / "log.txt",
+                     limits=SandboxLimits(**{"wall_seconds": 20, **limits}))
+    return LocalRunner().run(req), (tmp_path / "log.txt").read_text(errors="replace")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie counts as dead
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_timeout_kills_the_whole_process_tree(tmp_path):
+    code = ("import subprocess, sys, time\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+            "open('child.pid', 'w').write(str(child.pid))\n"
+            "print('started', flush=True)\n"
+            "time.sleep(600)\n")
+    start = time.monotonic()
+    result, log = run(tmp_path, code, wall_seconds=2)
+    assert result.timed_out and not result.ok and time.monotonic() - start < 15
+    assert "started" in log and "killed after the wall-clock limit of 2 s" in log
+    child = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child), "the sleeping grandchild survived the timeout"
+
+
+def test_children_left_behind_are_killed_after_a_normal_exit(tmp_path):
+    code = ("import subprocess, sys\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+            "open('child.pid', 'w').write(str(child.pid))\n")
+    result, _ = run(tmp_path, code)
+    assert result.ok
+    time.sleep(0.2)
+    assert not alive(int((tmp_path / "child.pid").read_text()))
+
+
+def test_output_flood_is_capped_with_a_note(tmp_path):
+    result, log = run(tmp_path, "import sys\nfor _ in range(200000): sys.stdout.write('x' * 100 + '\\n')\nprint('Summary: {}')",
+                      output_bytes=10_000)
+    assert result.ok and result.output_truncated
+    assert len(log.encode()) < 10_200 and log.endswith("[grader] output truncated after 10000 bytes\n")
+
+
+def test_stdin_is_closed(tmp_path):
+    start = time.monotonic()
+    result, log = run(tmp_path, "import sys\nprint(repr(sys.stdin.read()))\ninput('press enter: ')")
+    assert not result.ok and "''" in log and "EOFError" in log and time.monotonic() - start < 10
+
+
+def test_environment_is_scrubbed(tmp_path, monkeypatch):
+    monkeypatch.setenv("TA_SECRET_TOKEN", "hunter2")
+    result, log = run(tmp_path, "import os\nprint(sorted(os.environ))\nprint(os.environ['HOME'])")
+    assert result.ok and "TA_SECRET_TOKEN" not in log and str(tmp_path) in log
+
+
+def test_memory_limit(tmp_path):
+    result, log = run(tmp_path, "x = bytearray(2_000_000_000)\nprint('allocated')", memory_mb=500)
+    assert not result.ok and "MemoryError" in log and "allocated" not in log
+
+
+def test_exit_code_and_missing_program(tmp_path):
+    result, _ = run(tmp_path, "raise SystemExit(3)")
+    assert result.exit_code == 3 and result.describe() == "exit code 3"
+    req = RunRequest(argv=["/nonexistent/python"], workspace=tmp_path, log_path=tmp_path / "l.txt", limits=SandboxLimits())
+    missing = LocalRunner().run(req)
+    assert not missing.ok and "could not start /nonexistent/python" in missing.describe()

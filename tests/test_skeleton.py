@@ -1,0 +1,98 @@
+import nbformat
+import pytest
+
+from grader import catalog
+from grader.skeleton import MarkerError, check_in_sync, generate, strip_markers, strip_notebook, strip_python
+
+SOURCE = '''def penalty(logits, y):
+    """Squared gradient of the risk (docstring stays)."""
+    # BEGIN SOLUTION: compute the IRMv1 penalty
+    scale = torch.ones((), requires_grad=True)
+    return grad_of(scale) ** 2
+    # END SOLUTION
+
+
+def eta():
+    return 0.05  # SOLUTION: the step size
+'''
+
+
+def test_blocks_become_stubs_that_raise_and_keep_docstrings():
+    out = strip_python(SOURCE, "model.py")
+    assert '"""Squared gradient of the risk (docstring stays)."""' in out
+    assert "    # TODO: compute the IRMv1 penalty\n    raise NotImplementedError('TODO (model.py): compute the IRMv1 penalty')" in out
+    assert "    raise NotImplementedError('TODO (model.py): the step size')" in out
+    for leaked in ("requires_grad=True", "grad_of", "0.05", "SOLUTION"):
+        assert leaked not in out
+    namespace: dict = {}
+    exec(compile(out, "model.py", "exec"), namespace)
+    with pytest.raises(NotImplementedError, match="compute the IRMv1 penalty"):
+        namespace["penalty"](None, None)
+
+
+def test_strip_markers_keeps_the_solution():
+    plain = strip_markers(SOURCE)
+    assert "SOLUTION" not in plain and "return grad_of(scale) ** 2" in plain and "    return 0.05\n" in plain
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("# BEGIN SOLUTION\nx = 1\n", "line 1: BEGIN SOLUTION is never closed"),
+    ("x = 1\n# END SOLUTION\n", "line 2: END SOLUTION without BEGIN SOLUTION"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "line 2: BEGIN SOLUTION inside the block opened at line 1"),
+])
+def test_unbalanced_markers_name_the_line(text, problem):
+    with pytest.raises(MarkerError, match=problem):
+        strip_python(text, "model.py")
+
+
+def test_solution_text_repeated_outside_a_block_is_caught():
+    text = "# BEGIN SOLUTION\nanswer = compute_the_secret(42)\n# END SOLUTION\n# hint: answer = compute_the_secret(42)\n"
+    # the same line outside the block is the author's choice; a line only in the block must not survive
+    assert "compute_the_secret" in strip_python(text, "m.py")
+    with pytest.raises(MarkerError, match="leak"):
+        from grader import skeleton
+        skeleton._check_no_leak("", "answer = compute_the_secret(42)\n", ["answer = compute_the_secret(42)"], "m.py")
+
+
+def test_notebook_cells_outputs_and_metadata_are_cleared():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["solution_notes"] = "the answer is 42"
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell("def kl(mu):\n    # BEGIN SOLUTION\n    return 0.5 * mu ** 2\n    # END SOLUTION\n")
+    cell.outputs = [nbformat.v4.new_output("stream", text="1.306853")]
+    cell.execution_count = 7
+    cell.metadata["tags"] = ["graded"]
+    cell.metadata["solution"] = "0.5 * mu ** 2"
+    nb.cells = [nbformat.v4.new_markdown_cell("# Task"), cell]
+    out = strip_notebook(nbformat.writes(nb), "cvae.ipynb")
+    result = nbformat.reads(out, as_version=4)
+    code = result.cells[1]
+    assert "raise NotImplementedError" in code.source and "0.5 * mu" not in out and "42" not in out
+    assert code.outputs == [] and code.execution_count is None and code.metadata == {"tags": ["graded"]}
+    assert "kernelspec" in result.metadata
+    nbformat.validate(result)
+
+
+def test_generate_and_check_in_sync(tmp_path):
+    solution = tmp_path / "solutions" / "a"
+    solution.mkdir(parents=True)
+    (solution / "model.py").write_text(SOURCE)
+    (solution / "run.sh").write_text("#!/bin/sh\n")
+    (solution / "run.sh").chmod(0o755)
+    (solution / "IRM_log.txt").write_text("Summary: {}")
+    skeleton = tmp_path / "skeleton" / "a"
+    assert sorted(generate(solution, skeleton, {"IRM_log.txt"})) == ["model.py", "run.sh"]
+    assert (skeleton / "run.sh").stat().st_mode & 0o111
+    assert check_in_sync(solution, skeleton, {"IRM_log.txt"}) == []
+    (solution / "model.py").write_text(SOURCE.replace("0.05", "0.1"))
+    (skeleton / "stale.py").write_text("")
+    assert check_in_sync(solution, skeleton, {"IRM_log.txt"}) == ["extra stale.py"]
+    (solution / "model.py").write_text(SOURCE + "\nX = 1\n")
+    assert "differs model.py" in check_in_sync(solution, skeleton, {"IRM_log.txt"})
+
+
+def test_shipped_skeletons_are_in_sync():
+    from grader.commands.build import out_of_sync
+
+    for assignment_id in catalog.list_ids():
+        assert out_of_sync(catalog.load(assignment_id)) == [], f"run `grader build {assignment_id}`"
