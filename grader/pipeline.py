@@ -91,13 +91,13 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
 
 def run_probes(assignment: Assignment, ws: Workspace, runner: Runner, evidence: Evidence, skip_tests: str | None = None) -> None:
     limits = assignment.spec.limits
+    tests = [item for item in assignment.rubric.items if isinstance(item, TestsItem)]
+    if skip_tests:
+        evidence.skipped.update({item.id: skip_tests for item in tests})
+    else:
+        evidence.tests.update(probes.run_hidden_tests(tests, assignment, ws.path, runner, limits))
     for item in assignment.rubric.items:
-        if isinstance(item, TestsItem):
-            if skip_tests:
-                evidence.skipped[item.id] = skip_tests
-            else:
-                evidence.tests[item.id] = probes.run_hidden_tests(item, assignment, ws.path, runner, limits)
-        elif isinstance(item, ParamCountItem):
+        if isinstance(item, ParamCountItem):
             evidence.params[item.id] = probes.count_parameters(item, ws.path, runner, limits)
 
 

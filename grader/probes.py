@@ -15,6 +15,7 @@ from grader.sandbox.base import RunRequest, RunResult, Runner
 from grader.spec import ParamCountItem, SandboxLimits, TestsItem
 
 PROBE_DIR = ".grader"
+HIDDEN_DIR = ".hidden_tests"
 
 PARAM_COUNT_SCRIPT = r"""
 import importlib.util, json, sys
@@ -35,6 +36,7 @@ class CaseOutcome:
     name: str
     passed: bool
     message: str = ""
+    module: str = ""  # the test file's stem
 
 
 @dataclass
@@ -85,43 +87,62 @@ def parse_junit(path: Path) -> list[CaseOutcome]:
     root = ET.parse(path).getroot()
     cases = []
     for case in root.iter("testcase"):
+        # classname is "<dir>.<module>[.<Class>]"; a module that failed to import is reported with
+        # an empty classname and the module path as its name.
+        dotted = case.get("classname") or case.get("name", "")
+        parts = [p for p in dotted.split(".") if p]
+        module = next((p for p in parts if p.startswith("test")), parts[-1] if parts else "")
         problem = next((c for c in case if c.tag in ("failure", "error")), None)
         skipped = next((c for c in case if c.tag == "skipped"), None)
         if problem is not None:
-            message = (problem.get("message") or problem.text or problem.tag).strip().splitlines()
-            cases.append(CaseOutcome(case.get("name", "?"), False, (message[0] if message else problem.tag)[:500]))
+            lines = (problem.get("message") or problem.text or problem.tag).strip().splitlines()
+            message = lines[0] if lines else problem.tag
+            if problem.tag == "error":  # e.g. "collection failure": the cause is in the traceback's E lines
+                cause = [ln[1:].strip() for ln in (problem.text or "").splitlines() if ln.startswith("E ")]
+                message = f"{message}: {cause[-1]}" if cause else message
+            cases.append(CaseOutcome(case.get("name", "?"), False, message[:500], module))
         elif skipped is not None:
-            cases.append(CaseOutcome(case.get("name", "?"), False, "skipped: " + (skipped.get("message") or "")[:200]))
+            cases.append(CaseOutcome(case.get("name", "?"), False, "skipped: " + (skipped.get("message") or "")[:200], module))
         else:
-            cases.append(CaseOutcome(case.get("name", "?"), True))
+            cases.append(CaseOutcome(case.get("name", "?"), True, module=module))
     return cases
 
 
-def run_hidden_tests(item: TestsItem, assignment: Assignment, workspace: Path, runner: Runner, limits: SandboxLimits) -> HiddenTestsOutcome:
-    tests_dir = workspace / ".hidden_tests"
+def run_hidden_tests(items: list[TestsItem], assignment: Assignment, workspace: Path, runner: Runner,
+                     limits: SandboxLimits) -> dict[str, HiddenTestsOutcome]:
+    """All hidden test files in one pytest run (one interpreter start, one torch import);
+    each item gets the cases of its own file."""
+    if not items:
+        return {}
+    tests_dir = workspace / HIDDEN_DIR
     tests_dir.mkdir(exist_ok=True)
-    source = assignment.folder / item.file
-    target = tests_dir / source.name
-    shutil.copyfile(source, target)
+    for item in items:
+        shutil.copyfile(assignment.folder / item.file, tests_dir / Path(item.file).name)
     probe_dir = workspace / PROBE_DIR
     probe_dir.mkdir(exist_ok=True)
-    junit = probe_dir / f"junit_{item.id}.xml"
+    junit = probe_dir / "junit.xml"
     junit.unlink(missing_ok=True)
-    log = probe_dir / f"tests_{item.id}.log"
+    log = probe_dir / "hidden_tests.log"
     argv = [runner.python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", ".",
-            f"--junitxml={PROBE_DIR}/{junit.name}", f".hidden_tests/{source.name}"]
+            f"--junitxml={PROBE_DIR}/{junit.name}", HIDDEN_DIR]
     try:
         run = runner.run(RunRequest(argv=argv, workspace=workspace, log_path=log, limits=limits))
     finally:
         shutil.rmtree(tests_dir, ignore_errors=True)  # hidden tests never outlive their step
     if not junit.is_file():
-        return HiddenTestsOutcome(error=f"hidden tests did not run: {_failure(run, log)}")
+        failure = HiddenTestsOutcome(error=f"hidden tests did not run: {_failure(run, log)}")
+        return {item.id: failure for item in items}
     try:
         cases = parse_junit(junit)
     except ET.ParseError as exc:
-        return HiddenTestsOutcome(error=f"hidden test results unreadable: {exc}")
-    if run.timed_out:
-        return HiddenTestsOutcome(cases=cases, error=f"hidden tests {run.describe()}")
-    if not cases:
-        return HiddenTestsOutcome(error=f"no hidden test ran: {_tail(log)}")
-    return HiddenTestsOutcome(cases=cases)
+        failure = HiddenTestsOutcome(error=f"hidden test results unreadable: {exc}")
+        return {item.id: failure for item in items}
+    outcomes = {}
+    for item in items:
+        module = Path(item.file).stem
+        mine = [c for c in cases if c.module == module]
+        error = f"hidden tests {run.describe()}" if run.timed_out else None
+        if not mine:
+            error = f"no hidden test of {Path(item.file).name} ran: {_tail(log)}"
+        outcomes[item.id] = HiddenTestsOutcome(cases=mine, error=error)
+    return outcomes

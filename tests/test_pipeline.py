@@ -88,3 +88,14 @@ def test_check_and_grade_agree_on_the_same_logs(tmp_path, tiny, runner):
             assert item.kind == "tests"
             continue
         assert (item.points, item.value) == (by_id[item.id].points, by_id[item.id].value)
+
+
+def test_syntax_error_in_the_student_file_explains_itself(tmp_path, tiny, runner):
+    files = student_files(tiny)
+    files["answer.py"] = "def mean(values):\n    return (\n"
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    by_id = {i.id: i for i in report.items}
+    assert report.status == "graded" and report.score == 0
+    assert "collection failure: SyntaxError: '(' was never closed" in by_id["answer_tests"].message
+    assert by_id["answer_tests"].points == 0 and by_id["params"].status == "error"
+    assert "could not build Net from answer.py" in by_id["params"].message
