@@ -78,18 +78,36 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True,
               help="Folder for reports and the gradebook.")
 @click.option("--student-id", default=None, help="Student ID when a single path's name does not carry it.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Submissions graded at once; each gets its share of the cores.")
+@click.option("--force", is_flag=True, help="Re-grade submissions whose cached report is still valid.")
 @click.pass_context
-def grade(ctx, paths, assignment_id, backend, dataset, out, student_id) -> None:
+def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force) -> None:
     """Grade submissions: zips, folders, single files, or folders of them.
 
-    Writes OUT/<submission>/report.json and report.html, OUT/grades.csv and OUT/index.html.
+    Writes OUT/<submission>/report.json, report.html and Gradescope's results.json, and
+    OUT/grades.csv and OUT/index.html. Unchanged submissions already graded in OUT are not re-run
+    (Ctrl-C, then the same command, resumes). Of two submissions of one student, the newest wins.
     Exit code 0: all graded; 1: some ended in error or timeout; 2: bad usage or a rejected submission."""
     from grader.commands.grade import exit_code, expand_sources, grade_all
 
     assignment = _pick_assignment(ctx, assignment_id)
     sources = expand_sources(list(paths), assignment)
-    reports = grade_all(sources, assignment, _runner(backend), out, dataset=dataset, student_id=student_id, console=console)
+    reports = grade_all(sources, assignment, _runner(backend), out, dataset=dataset, student_id=student_id,
+                        console=console, jobs=jobs, force=force)
     ctx.exit(exit_code(reports))
+
+
+@cli.command()
+@ASSIGNMENT
+@click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
+              show_default=True)
+@click.pass_context
+def gradescope(ctx, assignment_id, target) -> None:
+    """Build a Gradescope autograder bundle (setup.sh, run_autograder) that runs this rubric there."""
+    from grader.gradescope import build_bundle
+
+    console.print(f"wrote {build_bundle(_load(ctx, assignment_id), target)}")
 
 
 @cli.command()

@@ -134,13 +134,13 @@ def report_folder(out: Path, stem: str) -> Path:
 
 
 def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: Path, *, dataset: str | None = None,
-                     student_id: str | None = None, progress=None) -> Report:
+                     student_id: str | None = None, progress=None, cache_key: str | None = None) -> Report:
     """Grade one submission and write its report; never raises for a problem of the submission."""
     source = Path(source)
     stem = source.name[:-4] if source.name.lower().endswith(".zip") else source.stem if source.is_file() else source.name
     dataset = assignment.dataset(dataset)
     report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=runner.name,
-                    status="error", max_score=assignment.rubric.max_score(dataset))
+                    status="error", max_score=assignment.rubric.max_score(dataset), cache_key=cache_key)
     # Known before intake, so even a rejected archive lands on the right gradebook row.
     report.student_id, report.name = parse_stem(stem) or (None, None)
     report.student_id = student_id or report.student_id

@@ -51,6 +51,7 @@ class Report(BaseModel):
     runs: list[RunRecord] = Field(default_factory=list)
     curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
+    cache_key: str | None = None  # hash of submission, assignment and grader: a re-run reuses a match
 
     def scores_only(self) -> dict:
         """What must not change when the same submission is graded twice."""

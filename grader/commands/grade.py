@@ -1,18 +1,26 @@
-"""`grader grade`: grade submissions (zips, folders, files) and write reports and a gradebook."""
+"""`grader grade`: grade submissions (zips, folders, files) in parallel and write reports,
+Gradescope results and the gradebook. Finished submissions are cached by a hash of the
+submission, the assignment and the grader version, so an interrupted batch resumes."""
 
 from __future__ import annotations
 
-import zipfile
+import dataclasses
+import hashlib
+import os
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from grader import __version__
 from grader.catalog import Assignment
 from grader.errors import GraderError
+from grader.gradescope import write_results
 from grader.intake import parse_stem
-from grader.pipeline import grade_submission
-from grader.report import Report, print_gradebook, print_summary, write_gradebook
+from grader.pipeline import grade_submission, report_folder
+from grader.report import Report, load_report, print_gradebook, print_summary, write_gradebook
 from grader.sandbox import Runner
 
 
@@ -40,31 +48,133 @@ def expand_sources(paths: list[Path], assignment: Assignment) -> list[Path]:
     return sources
 
 
+def latest_per_student(sources: list[Path]) -> tuple[list[Path], dict[Path, str]]:
+    """Two submissions of one student ID: the newest file wins; the others are dropped with a note."""
+    by_id: dict[str, list[Path]] = {}
+    keep: list[Path] = []
+    for source in sources:
+        stem = source.name[:-4] if source.name.lower().endswith(".zip") else source.name
+        parsed = parse_stem(stem)
+        if parsed:
+            by_id.setdefault(parsed[0], []).append(source)
+        else:
+            keep.append(source)
+    notes: dict[Path, str] = {}
+    for student_id, paths in by_id.items():
+        paths.sort(key=lambda p: (p.stat().st_mtime, p.name))
+        winner = paths[-1]
+        keep.append(winner)
+        if len(paths) > 1:
+            notes[winner] = (f"student {student_id} submitted {len(paths)} times; graded the latest ({winner.name}), "
+                             f"ignored {', '.join(p.name for p in paths[:-1])}")
+    return [s for s in sources if s in keep], notes
+
+
+def _hash_tree(digest, root: Path) -> None:
+    if root.is_file():
+        digest.update(root.read_bytes())
+        return
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+
+
+def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend: str) -> str:
+    """Changes when the submission, the assignment (spec, rubric, tests, skeleton) or the grader does."""
+    digest = hashlib.sha256(f"{__version__}|{dataset}|{backend}".encode())
+    for root in (source, assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
+        digest.update(b"\1")
+        if root.exists():
+            _hash_tree(digest, root)
+    return digest.hexdigest()
+
+
+def _cached(folder: Path, key: str) -> Report | None:
+    path = folder / "report.json"
+    if not path.is_file():
+        return None
+    try:
+        report = load_report(path)
+    except (ValueError, OSError):
+        return None
+    return report if report.cache_key == key and report.status != "error" else None
+
+
+def with_cpu_share(assignment: Assignment, jobs: int) -> Assignment:
+    """Each parallel job gets its share of the cores (and so of torch's threads)."""
+    cores = os.cpu_count() or 1
+    share = max(1.0, min(assignment.spec.limits.cpus, cores / jobs))
+    limits = assignment.spec.limits.model_copy(update={"cpus": share})
+    return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))
+
+
 def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: Path, *, dataset: str | None,
-              student_id: str | None, console: Console, detail: bool = True) -> list[Report]:
+              student_id: str | None, console: Console, detail: bool = True, jobs: int = 1,
+              force: bool = False) -> list[Report]:
     out.mkdir(parents=True, exist_ok=True)
-    reports: list[Report] = []
+    dataset = assignment.dataset(dataset)
+    sources, duplicate_notes = latest_per_student(sources)
+    job_assignment = with_cpu_share(assignment, jobs)
+    reports: dict[Path, Report] = {}
+    lock = threading.Lock()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("failed {task.fields[failed]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("grading", total=len(sources), failed=0)
-        for source in sources:
-            def step(what: str, name=source.name) -> None:
-                progress.update(task, description=f"{name}: {what}")
-            step("intake")
-            report = grade_submission(source, assignment, runner, out, dataset=dataset,
-                                      student_id=student_id if len(sources) == 1 else None, progress=step)
-            reports.append(report)
-            failed = sum(r.status != "graded" for r in reports)
+               TextColumn("failed {task.fields[failed]}, cached {task.fields[cached]}"), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn()]
+
+    def finish(source: Path, report: Report, progress: Progress, task) -> None:
+        if source in duplicate_notes and duplicate_notes[source] not in report.flags:
+            report.flags.append(duplicate_notes[source])
+        folder = report_folder(out, report.stem)
+        write_results(report, folder / "results.json")
+        with lock:
+            reports[source] = report
+            failed = sum(r.status != "graded" for r in reports.values())
             progress.update(task, advance=1, failed=failed)
             if detail:
-                progress.console.print()
                 print_summary(report, progress.console)
-    write_gradebook(reports, out)
-    if len(reports) > 1:
-        print_gradebook(reports, console)
-    console.print(f"reports in {out} (grades.csv, index.html)")
-    return reports
+
+    def grade_one(source: Path, key: str, progress: Progress, task) -> Report:
+        report = grade_submission(source, job_assignment, runner, out, dataset=dataset,
+                                  student_id=student_id if len(sources) == 1 else None,
+                                  progress=lambda what: progress.update(task, description=f"{source.name}: {what}"),
+                                  cache_key=key)
+        return report
+
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("grading", total=len(sources), failed=0, cached=0)
+        todo: list[tuple[Path, str]] = []
+        for source in sources:
+            key = cache_key(source, assignment, dataset, runner.name)
+            stem = source.name[:-4] if source.name.lower().endswith(".zip") else source.stem if source.is_file() else source.name
+            hit = None if force else _cached(report_folder(out, stem), key)
+            if hit is not None:
+                progress.update(task, cached=progress.tasks[0].fields["cached"] + 1)
+                finish(source, hit, progress, task)
+            else:
+                todo.append((source, key))
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        try:
+            pending = {pool.submit(grade_one, source, key, progress, task): source for source, key in todo}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(pending.pop(future), future.result(), progress, task)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            cancel = getattr(runner, "cancel_all", None)
+            if cancel:
+                cancel()
+            console.print(f"[yellow]interrupted[/]: {len(reports)} of {len(sources)} graded; run the same command to resume")
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    ordered = [reports[s] for s in sources if s in reports]
+    write_gradebook(ordered, out)
+    if len(ordered) > 1:
+        print_gradebook(ordered, console)
+    console.print(f"reports in {out} (grades.csv, index.html, per submission report.json, report.html, results.json)")
+    return ordered
 
 
 def exit_code(reports: list[Report]) -> int:

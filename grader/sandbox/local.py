@@ -69,6 +69,16 @@ def _kill_group(pgid: int) -> None:
 class LocalRunner:
     name = "local"
 
+    def __init__(self) -> None:
+        self._live: set[int] = set()  # process groups still running, for cancel_all
+        self._lock = threading.Lock()
+
+    def cancel_all(self) -> None:
+        """Kill every command still running (Ctrl-C of a batch): their groups do not get the SIGINT."""
+        with self._lock:
+            for pgid in list(self._live):
+                _kill_group(pgid)
+
     def python(self) -> str:
         return sys.executable
 
@@ -93,6 +103,8 @@ class LocalRunner:
         except OSError as exc:
             request.log_path.write_text(f"[grader] could not start {request.argv[0]}: {exc}\n")
             return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}")
+        with self._lock:
+            self._live.add(proc.pid)
         truncated = [False]
         pump = threading.Thread(target=_pump, args=(proc.stdout, request.log_path, limits.output_bytes, truncated), daemon=True)
         pump.start()
@@ -105,6 +117,8 @@ class LocalRunner:
             # Children left behind (a daemon, a sleeping grandchild) go too, timeout or not.
             _kill_group(proc.pid)
             proc.wait()
+            with self._lock:
+                self._live.discard(proc.pid)
         pump.join(timeout=10)
         seconds = time.monotonic() - start
         if timed_out:

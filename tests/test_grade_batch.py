@@ -1,0 +1,154 @@
+"""Grading a whole class: parallel jobs, resumable runs, latest-wins, Gradescope output."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.commands.grade import grade_all
+from grader.gradescope import build_bundle
+from grader.report import load_report
+
+from conftest import REPO, student_files, write_zip
+
+SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
+
+
+@pytest.fixture
+def quiet_console():
+    from rich.console import Console
+
+    return Console(file=open(os.devnull, "w"), width=200)
+
+
+def make_batch(folder: Path, tiny) -> Path:
+    folder.mkdir()
+    good = student_files(tiny)
+    write_zip(folder / "20250001_good.zip", good, folder="20250001_good")
+    wrong = dict(good, **{"answer.py": good["answer.py"].replace("return sum(values) / len(values)", "return values[0]")})
+    write_zip(folder / "20250002_wrong.zip", wrong)
+    (folder / "20250003_broken.zip").write_bytes(b"PK\x03\x04 truncated")
+    write_zip(folder / "20250004_loop.zip", dict(good, **{"answer.py": "while True:\n    pass\n"}))
+    write_zip(folder / "20250005_escape.zip", {"answer.py": "", "../../../tmp/owned.py": "x"})
+    return folder
+
+
+def short_timeout(tiny_root):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 3"))
+
+
+def test_parallel_batch_gives_one_row_each_with_the_right_status(tmp_path, tiny_root, runner, quiet_console):
+    short_timeout(tiny_root)
+    from grader import catalog
+
+    tiny = catalog.load("tiny", tiny_root)
+    batch = make_batch(tmp_path / "batch", tiny)
+    reports = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "out", dataset=None, student_id=None,
+                        console=quiet_console, jobs=2)
+    got = {r.student_id: (r.status, r.score) for r in reports}
+    assert got == {"20250001": ("graded", 16), "20250002": ("graded", 9), "20250003": ("rejected", 0),
+                   "20250004": ("timeout", 0), "20250005": ("rejected", 0)}
+    rows = list(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
+    assert [r["student_id"] for r in rows] == ["20250001", "20250002", "20250003", "20250004", "20250005"]
+    assert not Path("/tmp/owned.py").exists()
+    for report in reports:
+        results = json.loads((tmp_path / "out" / report.stem / "results.json").read_text())
+        jsonschema.validate(results, SCHEMA)
+        assert results["score"] == report.score
+
+
+def test_finished_submissions_are_not_regraded(tmp_path, tiny, runner, quiet_console):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "20250001_a.zip", student_files(tiny))
+    write_zip(batch / "20250002_b.zip", student_files(tiny, "skeleton"))
+    out = tmp_path / "out"
+    first = grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console)
+    stamp = (out / "20250001_a" / "report.json").stat().st_mtime_ns
+    again = grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console)
+    assert [r.scores_only() for r in again] == [r.scores_only() for r in first]
+    assert (out / "20250001_a" / "report.json").stat().st_mtime_ns == stamp, "a cached report was graded again"
+    # a changed submission is graded again; --force re-grades everything
+    write_zip(batch / "20250002_b.zip", student_files(tiny))
+    changed = grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console)
+    assert [r.score for r in changed] == [16, 16]
+    grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console, force=True)
+    assert (out / "20250001_a" / "report.json").stat().st_mtime_ns != stamp
+
+
+def test_latest_submission_of_a_student_wins(tmp_path, tiny, runner, quiet_console):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    old = write_zip(batch / "20250001_first.zip", student_files(tiny, "skeleton"))
+    new = write_zip(batch / "20250001_second.zip", student_files(tiny))
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    reports = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "out", dataset=None, student_id=None,
+                        console=quiet_console)
+    assert [(r.stem, r.score) for r in reports] == [("20250001_second", 16)]
+    assert "submitted 2 times; graded the latest (20250001_second.zip), ignored 20250001_first.zip" in reports[0].flags[0]
+    row = next(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
+    assert "submitted 2 times" in row["flags"]
+
+
+def test_interrupted_batch_resumes(tmp_path, tiny_root, tiny):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "20250001_fast.zip", student_files(tiny))
+    write_zip(batch / "20250002_slow.zip", dict(student_files(tiny), **{"SLEEP": "30"}))
+    # the experiment sleeps when a SLEEP file exists; let it through as an editable file
+    spec.write_text(spec.read_text().replace("editable: [answer.py]", "editable: [answer.py, SLEEP]"))
+    write_zip(batch / "20250003_fast.zip", student_files(tiny))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(batch), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "20250001_fast" / "report.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the slow one is now sleeping in its experiment
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in output and "Traceback" not in output
+    assert not (out / "20250003_fast" / "report.json").exists()
+    stamp = (out / "20250001_fast" / "report.json").stat().st_mtime_ns
+    (batch / "20250002_slow.zip").unlink()
+    write_zip(batch / "20250002_slow.zip", student_files(tiny))
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stdout
+    assert (out / "20250001_fast" / "report.json").stat().st_mtime_ns == stamp
+    assert load_report(out / "20250003_fast" / "report.json").score == 16
+
+
+def test_gradescope_bundle_has_the_scripts_and_no_solutions(tmp_path, tiny):
+    bundle = build_bundle(tiny, tmp_path / "autograder.zip")
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+        modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
+        text = b"".join(z.read(n) for n in names)
+    assert "setup.sh" in names and "run_autograder" in names and modes["run_autograder"] & 0o111
+    assert "course/rubrics/tiny.yaml" in names and "course/assignments/tiny/tests/test_answer.py" in names
+    assert "grader_src/grader/pipeline.py" in names and "grader_src/pyproject.toml" in names
+    assert not any(n.startswith("course/solutions") for n in names)
+    assert b"return sum(values) / len(values)" not in text
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(tmp_path / "unpacked")
+    from grader import catalog
+
+    shipped = catalog.load("tiny", tmp_path / "unpacked" / "course")
+    assert shipped.spec.baselines == [] and shipped.spec.editable == tiny.spec.editable
+
+
+def test_gradescope_command_runs(tmp_path, tiny_root):
+    from conftest import run_cli
+
+    result = run_cli("--root", str(tiny_root), "gradescope", "tiny", "-o", str(tmp_path / "ag.zip"))
+    assert result.returncode == 0 and (tmp_path / "ag.zip").is_file()
