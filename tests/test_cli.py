@@ -113,3 +113,11 @@ def test_broken_rubric_is_reported_with_its_file(tiny_root):
     (tiny_root / "rubrics" / "tiny.yaml").write_text("assignment: tiny\nitems: []\n")
     result = run_cli("--root", str(tiny_root), "list")
     assert result.returncode == 2 and "rubrics/tiny.yaml: field items: List should have at least 1 item" in result.stderr
+
+
+def test_demo_grades_the_bundled_examples(tmp_path, tiny_root):
+    result = run_cli("--root", str(tiny_root), "demo", "tiny", "--out", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {r["name"]: (r["score"], r["status"]) for r in csv.DictReader(open(tmp_path / "demo" / "grades.csv"))}
+    assert rows == {"reference": ("16", "graded"), "skeleton": ("0", "graded"), "first_only": ("9", "graded")}
+    assert "Gradebook" in result.stdout
