@@ -17,8 +17,10 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 ASSIGNMENT = click.argument("assignment_id", metavar="ASSIGNMENT")
-BACKEND = click.option("--backend", type=click.Choice(["local"]), default="local", show_default=True,
-                       help="Where submission code runs.")
+BACKEND = click.option("--backend", type=click.Choice(["auto", "local", "docker"]), default=None,
+                       help="Where submission code runs: docker (containers), local (a subprocess; not a security "
+                            "boundary) or auto: docker when a daemon answers and the image is built "
+                            "[default: $GRADER_BACKEND or auto].")
 DATASET = click.option("--dataset", default=None, help="Dataset choice of the assignment (default: the assignment's own).")
 
 
@@ -39,10 +41,10 @@ def _pick_assignment(ctx: click.Context, assignment_id: str | None) -> catalog.A
     return _load(ctx, ids[0])
 
 
-def _runner(backend: str):
+def _runner(backend: str | None):
     from grader.sandbox import make_runner
 
-    return make_runner(backend)
+    return make_runner(backend, notice=lambda text: err_console.print(text, style="yellow"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -230,6 +232,27 @@ def demo(ctx, assignment_id, backend, dataset, out) -> None:
     reports = grade_all([e.zip_path for e in chosen], a, _runner(backend), out, dataset=dataset, student_id=None,
                         console=console, detail=False)
     ctx.exit(0 if exit_code(reports) < 2 else 2)
+
+
+@cli.group()
+def image() -> None:
+    """The Docker image submissions run in."""
+
+
+@image.command("build")
+def image_build() -> None:
+    """Build the grading image (base via debootstrap when absent); its tag hashes its contents."""
+    from grader.image import build_image
+
+    console.print(f"grading image: {build_image(echo=console.print)}")
+
+
+@image.command("tag")
+def image_tag_cmd() -> None:
+    """Print the tag the current sources give the grading image."""
+    from grader.image import image_tag
+
+    console.print(image_tag())
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from grader.report import Report, RunRecord, write_report
 from grader.sandbox import Runner, RunRequest
 from grader.score import Evidence, score
 from grader.spec import MetricItem, ParamCountItem, SeedRule, TestsItem
-from grader.workspace import Workspace, prepare_workspace
+from grader.workspace import Workspace, prepare_workspace, restore_protected
 
 DATA_ENV = "GRADER_DATA"
 
@@ -71,6 +71,7 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
     for experiment in assignment.spec.experiments:
         if progress:
             progress(f"running {experiment.name}")
+        restore_protected(assignment, ws)  # an earlier run may have rewritten them
         argv = ctx.argv(experiment.command)
         log_path = ws.path / experiment.log
         log_path.unlink(missing_ok=True)
@@ -95,9 +96,11 @@ def run_probes(assignment: Assignment, ws: Workspace, runner: Runner, evidence: 
     if skip_tests:
         evidence.skipped.update({item.id: skip_tests for item in tests})
     else:
+        restore_protected(assignment, ws)
         evidence.tests.update(probes.run_hidden_tests(tests, assignment, ws.path, runner, limits))
     for item in assignment.rubric.items:
         if isinstance(item, ParamCountItem):
+            restore_protected(assignment, ws)
             evidence.params[item.id] = probes.count_parameters(item, ws.path, runner, limits)
 
 

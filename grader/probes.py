@@ -18,8 +18,9 @@ PROBE_DIR = ".grader"
 HIDDEN_DIR = ".hidden_tests"
 
 PARAM_COUNT_SCRIPT = r"""
-import importlib.util, json, sys
+import importlib.util, json, os, sys
 module_path, attr, args, kwargs, trainable_only, out = sys.argv[1:7]
+sys.path.insert(0, os.getcwd())  # the module imports its siblings, as in a normal run
 spec = importlib.util.spec_from_file_location("probed_module", module_path)
 module = importlib.util.module_from_spec(spec)
 sys.modules["probed_module"] = module

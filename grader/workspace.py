@@ -78,3 +78,37 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
         shown = ", ".join(ws.ignored[:5]) + (f" and {len(ws.ignored) - 5} more" if len(ws.ignored) > 5 else "")
         ws.warnings.append(f"ignored files that are not part of the assignment: {shown}")
     return ws
+
+
+CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pth", ".so"}
+
+
+def restore_protected(assignment: Assignment, ws: Workspace) -> None:
+    """Before each step: put back every skeleton file a student may not edit, and remove code
+    an earlier step left behind (a `torch.py` shadowing a library, an unchecked .pyc standing
+    in for a restored module), so code run in one step cannot change what the next one runs."""
+    editable = set(assignment.spec.editable)
+    pristine: set[str] = set()
+    for source in assignment.skeleton_dir.rglob("*"):
+        rel = source.relative_to(assignment.skeleton_dir)
+        if not source.is_file() or "__pycache__" in rel.parts:
+            continue
+        pristine.add(rel.as_posix())
+        if rel.as_posix() in editable:
+            continue
+        target = ws.path / rel
+        if target.is_symlink():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+        if not target.is_file() or not filecmp.cmp(source, target, shallow=False):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    for path in sorted(ws.path.rglob("*"), reverse=True):
+        rel = path.relative_to(ws.path).as_posix()
+        if path.is_symlink():
+            path.unlink()
+        elif path.is_dir() and path.name == "__pycache__":
+            shutil.rmtree(path)
+        elif path.is_file() and path.suffix in CODE_SUFFIXES and rel not in pristine and rel not in editable:
+            path.unlink()

@@ -153,3 +153,10 @@ def test_validate_colored_mnist_through_the_cli():
     for line in ("ok   skeleton in sync", "ok   reference reference: 20/20", "ok   skeleton skeleton: 0/20",
                  "ok   baseline erm_everywhere", "ok   baseline irm_pooled", "ok   baseline dro_q_reset"):
         assert line in result.stdout
+
+
+def test_evaluation_never_imports_the_student_file():
+    code = ("import sys; sys.path.insert(0, '.'); import evaluate; "
+            "print('model' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=SOLUTION, capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr

@@ -48,3 +48,18 @@ def test_no_solution_or_hidden_tests_in_workspace(tmp_path, tiny):
     names = {p.name for p in ws.path.rglob("*")}
     assert "test_answer.py" not in names
     assert "sum(values) / len(values)" not in (ws.path / "answer.py").read_text()
+
+
+def test_restore_removes_code_left_by_an_earlier_step(tmp_path, tiny):
+    from grader.workspace import restore_protected
+
+    ws = submit(tmp_path, tiny, {"answer.py": "# mine\n"})
+    (ws.path / "experiment.py").write_text("print('forged')")
+    (ws.path / "json.py").write_text("# shadows the standard library")
+    (ws.path / "__pycache__").mkdir()
+    (ws.path / "__pycache__" / "experiment.cpython-311.pyc").write_bytes(b"unchecked hash-based pyc")
+    (ws.path / "result_log.txt").write_text("kept: outputs are data")
+    restore_protected(tiny, ws)
+    assert (ws.path / "experiment.py").read_text() == (tiny.skeleton_dir / "experiment.py").read_text()
+    assert not (ws.path / "json.py").exists() and not (ws.path / "__pycache__").exists()
+    assert (ws.path / "answer.py").read_text() == "# mine\n" and (ws.path / "result_log.txt").is_file()

@@ -1,14 +1,34 @@
 """Step 3, sandbox: run a command under limits. Backends share the Runner interface."""
 
+import os
+
 from grader.sandbox.base import RunRequest, RunResult, Runner
 from grader.sandbox.local import LocalRunner
 
-__all__ = ["RunRequest", "RunResult", "Runner", "LocalRunner", "make_runner"]
+__all__ = ["RunRequest", "RunResult", "Runner", "LocalRunner", "make_runner", "BACKENDS"]
+
+BACKENDS = ["auto", "local", "docker"]
+BACKEND_ENV = "GRADER_BACKEND"
 
 
-def make_runner(backend: str) -> Runner:
+def make_runner(backend: str | None = None, notice=None) -> Runner:
+    """`auto` takes Docker when a daemon answers and the current grading image is built,
+    else the local backend, and says so through `notice`."""
+    from grader.errors import GraderError
+    from grader.image import image_tag
+    from grader.sandbox import docker
+
+    backend = backend or os.environ.get(BACKEND_ENV) or "auto"
     if backend == "local":
         return LocalRunner()
-    from grader.errors import GraderError
-
-    raise GraderError(f"unknown backend {backend!r} (available: local)")
+    if backend == "docker":
+        return docker.DockerRunner(image_tag())
+    if backend == "auto":
+        tag = image_tag()
+        if docker.daemon_answers() and docker.image_present(tag):
+            return docker.DockerRunner(tag)
+        if notice:
+            why = "no Docker daemon answers" if not docker.daemon_answers() else f"image {tag} is not built (`grader image build`)"
+            notice(f"notice: {why}; running submissions with the local backend, which is not a security boundary")
+        return LocalRunner()
+    raise GraderError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -45,7 +45,7 @@ def _limit_resources(limits: SandboxLimits):
     return apply
 
 
-def _pump(stream, log_path: Path, cap: int, truncated: list[bool]) -> None:
+def pump_output(stream, log_path: Path, cap: int, truncated: list[bool]) -> None:
     written = 0
     with open(log_path, "wb") as log:
         while chunk := stream.read(65536):
@@ -106,7 +106,7 @@ class LocalRunner:
         with self._lock:
             self._live.add(proc.pid)
         truncated = [False]
-        pump = threading.Thread(target=_pump, args=(proc.stdout, request.log_path, limits.output_bytes, truncated), daemon=True)
+        pump = threading.Thread(target=pump_output, args=(proc.stdout, request.log_path, limits.output_bytes, truncated), daemon=True)
         pump.start()
         timed_out = False
         try:

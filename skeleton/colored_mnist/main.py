@@ -9,8 +9,9 @@ import torch
 
 import data as colored
 import losses
-from metrics import summarise
-from trainer import N_TRAIN_ENVS, test, train
+from metrics import summarise, test
+from network import save_weights
+from trainer import N_TRAIN_ENVS, train
 
 
 def parse_args(argv=None):
@@ -32,6 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--beta", type=float, default=100.0, help="V-REx variance weight")
     p.add_argument("--tau", type=float, default=1.0, help="ANDMask agreement threshold")
     p.add_argument("--log_every", type=int, default=100)
+    p.add_argument("--save_weights", default=None, metavar="PREFIX",
+                   help="save each restart's trained weights to PREFIX_restart<k>.npz (for evaluate.py)")
     return p.parse_args(argv)
 
 
@@ -49,6 +52,8 @@ def main(argv=None):
     for restart in range(args.restarts):
         objective = losses.build(args.trainer, args.reg_name, N_TRAIN_ENVS, args)
         net = train(data, objective, args, restart, log=lambda msg: print(msg, flush=True))
+        if args.save_weights:
+            save_weights(net, f"{args.save_weights}_restart{restart}.npz")
         metrics = test(net, data["test"])
         print(f"restart {restart} test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
         results.append(metrics)

@@ -2,6 +2,7 @@
 population std over restarts."""
 
 import numpy as np
+import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
 
@@ -13,6 +14,16 @@ def evaluate(logits, y):
         "AUC": float(roc_auc_score(y, logits)),
         "F1_macro": float(f1_score(y, pred, average="macro")),
     }
+
+
+@torch.no_grad()
+def test(net, split):
+    """Metrics of a network on one split (x, y, env)."""
+    x, y, _ = split
+    net.eval()
+    logits = net(x)
+    net.train()
+    return evaluate(logits.numpy(), y.numpy())
 
 
 def summarise(per_restart):

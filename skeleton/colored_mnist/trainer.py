@@ -3,7 +3,7 @@
 import torch
 
 import model
-from metrics import evaluate
+from metrics import test
 from network import MLP
 from risks import env_risks
 
@@ -55,12 +55,3 @@ def train(data, objective, args, restart, log):
             break
     objective.eval()
     return net
-
-
-@torch.no_grad()
-def test(net, split):
-    x, y, _ = split
-    net.eval()
-    logits = net(x)
-    net.train()
-    return evaluate(logits.numpy(), y.numpy())

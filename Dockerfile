@@ -1,0 +1,20 @@
+# The grading image: every submission's code runs in a container of it (`grader image build`
+# assembles the build context: this file, a wheelhouse and the grader package; never the
+# solutions or the hidden tests).
+ARG BASE=grader-base:bookworm
+FROM ${BASE}
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3 python3-venv dataset-fashion-mnist >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
+COPY wheelhouse /tmp/wheelhouse
+COPY grader_src /tmp/grader_src
+# Wheels only, from the wheelhouse: the same pinned builds every time, no index needed.
+RUN python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install -q --no-index --find-links /tmp/wheelhouse \
+      -r /tmp/wheelhouse/requirements.txt /tmp/grader_src \
+ && rm -rf /tmp/wheelhouse /tmp/grader_src /root/.cache
+RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin student
+ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1
+USER 10001
+WORKDIR /work
