@@ -40,7 +40,7 @@ case "${1:-demo}" in
     test)   shift
             # The HTML reports are checked in a real headless browser.
             command -v chromium >/dev/null || apt_install chromium
-            exec "$VENV/bin/python" -m pytest -q "$@" ;;
+            exec "$VENV/bin/python" -m pytest -q -rs "$@" ;;
     grader) shift; exec "$VENV/bin/grader" "$@" ;;
     *)      echo "usage: ./run.sh [demo | test [PYTEST ARGS] | grader ARGS]" >&2; exit 2 ;;
 esac

@@ -81,3 +81,25 @@ def test_exit_code_and_missing_program(tmp_path):
     req = RunRequest(argv=["/nonexistent/python"], workspace=tmp_path, log_path=tmp_path / "l.txt", limits=SandboxLimits())
     missing = LocalRunner().run(req)
     assert not missing.ok and "could not start /nonexistent/python" in missing.describe()
+
+
+def test_auto_backend_falls_back_to_local_with_a_notice(monkeypatch):
+    from grader.sandbox import docker, make_runner
+
+    monkeypatch.setattr(docker, "daemon_answers", lambda: False)
+    notices = []
+    runner = make_runner("auto", notice=notices.append)
+    assert isinstance(runner, LocalRunner)
+    assert notices == ["notice: no Docker daemon answers; running submissions with the local backend, "
+                       "which is not a security boundary"]
+
+
+def test_docker_backend_without_a_daemon_is_a_clear_error(monkeypatch):
+    import pytest
+
+    from grader.errors import GraderError
+    from grader.sandbox import docker, make_runner
+
+    monkeypatch.setattr(docker, "daemon_answers", lambda: False)
+    with pytest.raises(GraderError, match="the Docker daemon does not answer"):
+        make_runner("docker")

@@ -12,8 +12,7 @@ import uuid
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.sandbox.base import RunRequest, RunResult
-from grader.sandbox.local import pump_output
+from grader.sandbox.base import RunRequest, RunResult, supervise
 
 LABEL = "org.grader.sandbox=1"
 SANDBOX_UID = 10001
@@ -113,18 +112,7 @@ class DockerRunner:
         try:
             proc = subprocess.Popen(self.docker_argv(request, name), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True)
-            truncated = [False]
-            pump = threading.Thread(target=pump_output, args=(proc.stdout, request.log_path, limits.output_bytes, truncated),
-                                    daemon=True)
-            pump.start()
-            timed_out = False
-            try:
-                proc.wait(timeout=limits.wall_seconds)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _docker("kill", name)
-                proc.wait()
-            pump.join(timeout=10)
+            timed_out, truncated = supervise(proc, request, stop=lambda late: late and _docker("kill", name))
             seconds = time.monotonic() - start
             state = _docker("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name).stdout.split()
         finally:
@@ -133,16 +121,13 @@ class DockerRunner:
                 self._live.discard(name)
         oom = bool(state) and state[0] == "true"
         exit_code = int(state[1]) if len(state) > 1 else proc.returncode
-        if timed_out:
-            with open(request.log_path, "ab") as log:
-                log.write(f"\n[grader] killed after the wall-clock limit of {limits.wall_seconds:g} s\n".encode())
         if oom:
             with open(request.log_path, "ab") as log:
                 log.write(f"\n[grader] killed: out of memory (limit {limits.memory_mb} MB)\n".encode())
-            return RunResult(exit_code, timed_out, seconds, truncated[0], error=f"killed: out of memory (limit {limits.memory_mb} MB)")
+            return RunResult(exit_code, timed_out, seconds, truncated, error=f"killed: out of memory (limit {limits.memory_mb} MB)")
         if exit_code == 125 and not timed_out:  # docker itself refused to start the container
-            return RunResult(exit_code, False, seconds, truncated[0], error=f"the container did not start: {_tail(request.log_path)}")
-        return RunResult(exit_code, timed_out, seconds, truncated[0])
+            return RunResult(exit_code, False, seconds, truncated, error=f"the container did not start: {_tail(request.log_path)}")
+        return RunResult(exit_code, timed_out, seconds, truncated)
 
 
 def _tail(path: Path) -> str:

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader.sandbox.base import TRUNCATION_NOTE, RunRequest, RunResult
+from grader.sandbox.base import RunRequest, RunResult, supervise
 from grader.spec import SandboxLimits
 
 
@@ -43,20 +43,6 @@ def _limit_resources(limits: SandboxLimits):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
-
-
-def pump_output(stream, log_path: Path, cap: int, truncated: list[bool]) -> None:
-    written = 0
-    with open(log_path, "wb") as log:
-        while chunk := stream.read(65536):
-            if written < cap:
-                part = chunk[: cap - written]
-                log.write(part)
-                written += len(part)
-                if len(part) < len(chunk):
-                    truncated[0] = True
-                    log.write(TRUNCATION_NOTE.format(limit=cap).encode())
-            log.flush()
 
 
 def _kill_group(pgid: int) -> None:
@@ -105,23 +91,10 @@ class LocalRunner:
             return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}")
         with self._lock:
             self._live.add(proc.pid)
-        truncated = [False]
-        pump = threading.Thread(target=pump_output, args=(proc.stdout, request.log_path, limits.output_bytes, truncated), daemon=True)
-        pump.start()
-        timed_out = False
         try:
-            proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
             # Children left behind (a daemon, a sleeping grandchild) go too, timeout or not.
-            _kill_group(proc.pid)
-            proc.wait()
+            timed_out, truncated = supervise(proc, request, stop=lambda _: _kill_group(proc.pid))
+        finally:
             with self._lock:
                 self._live.discard(proc.pid)
-        pump.join(timeout=10)
-        seconds = time.monotonic() - start
-        if timed_out:
-            with open(request.log_path, "ab") as log:
-                log.write(f"\n[grader] killed after the wall-clock limit of {limits.wall_seconds:g} s\n".encode())
-        return RunResult(proc.returncode, timed_out, seconds, truncated[0])
+        return RunResult(proc.returncode, timed_out, time.monotonic() - start, truncated)
