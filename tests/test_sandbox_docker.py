@@ -152,3 +152,28 @@ def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, runner
     assert dro.value is None and "the run failed" in dro.message
     train_log = (tmp_path / "out" / "20260001_forger" / "logs" / "groupDRO_train_log.txt").read_text()
     assert "0.99" in train_log  # it did print the fake line, where it is not scored
+
+
+def test_batch_of_hostile_submissions_keeps_going_and_repeats_exactly(tmp_path, tiny_root, runner):
+    import os
+
+    from rich.console import Console
+
+    from grader.commands.grade import grade_all
+
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 5"))
+    tiny = catalog.load("tiny", tiny_root)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    good = student_files(tiny)
+    write_zip(batch / "20250001_good.zip", good)
+    write_zip(batch / "20250002_loop.zip", {"answer.py": "while True:\n    pass\n"})
+    write_zip(batch / "20250003_hog.zip", {"answer.py": "hog = b'x' * 3_000_000_000\n" + good["answer.py"]})
+    write_zip(batch / "20250004_bomb.zip", {"answer.py": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"})
+    quiet = Console(file=open(os.devnull, "w"))
+    first = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "a", dataset=None, student_id=None, console=quiet, jobs=2)
+    assert [(r.student_id, r.score) for r in first] == [("20250001", 16), ("20250002", 0), ("20250003", 0), ("20250004", 0)]
+    assert first[1].status == "timeout" and no_containers_left()
+    second = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "b", dataset=None, student_id=None, console=quiet, jobs=2)
+    assert [r.scores_only() for r in second] == [r.scores_only() for r in first]
