@@ -161,3 +161,26 @@ def test_evaluation_never_imports_the_student_file():
             "print('model' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=SOLUTION, capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.slow
+def test_student_journey_handout_run_check_package_grade(tmp_path):
+    """As the student README says: handout -> fill model.py -> ./run.sh ID -> check -> package -> grade."""
+    handout = tmp_path / "handout"
+    assert run_cli("handout", "colored_mnist", "-o", str(handout)).returncode == 0
+    assert not (handout / "evaluate.py").read_text().count("BEGIN SOLUTION")
+    shutil.copyfile(SOLUTION / "model.py", handout / "model.py")  # the student's work
+    env = {**__import__("os").environ, "BONUS": "0", "PYTHON": sys.executable}
+    run = subprocess.run(["./run.sh", "12332426"], cwd=handout, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert {"ERM_log.txt", "IRM_log.txt", "groupDRO_log.txt"} <= {p.name for p in handout.iterdir()}
+    check = run_cli("check", "colored_mnist", "--dir", str(handout))
+    assert check.returncode == 0 and "graded 20/20" in check.stdout, check.stdout
+    pkg = run_cli("package", "colored_mnist", "--student-id", "12332426", "--name", "zhouyifan", "--dir", str(handout),
+                  "-o", str(tmp_path))
+    assert pkg.returncode == 0, pkg.stderr
+    graded = run_cli("grade", str(tmp_path / "12332426_zhouyifan.zip"), "--out", str(tmp_path / "out"), timeout=1500,
+                     env={"GRADER_BACKEND": "auto"})
+    assert graded.returncode == 0, graded.stdout[-3000:]
+    report = __import__("json").loads((tmp_path / "out" / "12332426_zhouyifan" / "report.json").read_text())
+    assert report["score"] == 20 and report["seed"] == 2426 and report["flags"] == [], report["flags"]

@@ -119,7 +119,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
     reports: dict[Path, Report] = {}
     lock = threading.Lock()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("failed {task.fields[failed]}, cached {task.fields[cached]}"), TimeElapsedColumn(),
+               TextColumn("failed {task.fields[failed]}, remaining {task.fields[remaining]}, cached {task.fields[cached]}"), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn()]
 
     def finish(source: Path, report: Report, progress: Progress, task) -> None:
@@ -130,7 +130,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
         with lock:
             reports[source] = report
             failed = sum(r.status != "graded" for r in reports.values())
-            progress.update(task, advance=1, failed=failed)
+            progress.update(task, advance=1, failed=failed, remaining=len(sources) - len(reports))
             if detail:
                 print_summary(report, progress.console)
 
@@ -142,7 +142,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
         return report
 
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("grading", total=len(sources), failed=0, cached=0)
+        task = progress.add_task("grading", total=len(sources), failed=0, cached=0, remaining=len(sources))
         todo: list[tuple[Path, str]] = []
         for source in sources:
             key = cache_key(source, assignment, dataset, runner.name)
