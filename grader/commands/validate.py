@@ -59,6 +59,7 @@ def validate(assignment: Assignment, runner: Runner, out: Path, console: Console
             report = grade_submission(example.zip_path, assignment, runner, out / assignment.id, dataset=dataset)
             print_summary(report, console)
             problems = _expectations(report, example.kind, assignment, example.label)
-            checks.append(Check(f"{example.kind} {example.label}", not problems,
+            what = example.kind if example.kind == example.label else f"{example.kind} {example.label}"
+            checks.append(Check(what, not problems,
                                 "; ".join(problems) or f"{report.score:g}/{report.max_score:g} as expected"))
     return checks
