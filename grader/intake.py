@@ -19,6 +19,9 @@ from grader.spec import IntakeLimits
 
 STEM_PATTERN = re.compile(r"^(?P<id>\d+)_(?P<name>.+)$")
 JUNK = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints", "Thumbs.db"}
+# What a student's working folder holds that is never part of a submission.
+NOT_SUBMITTED = JUNK | {"data", "datasets", "checkpoints", "weights", "data_cache", ".venv", "venv", ".git", ".tmp",
+                        ".pytest_cache", ".grader"}
 UTF8_FLAG = 0x800
 
 
@@ -156,6 +159,20 @@ def _copy_folder(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / rel, dest / rel)
     return files
+
+
+def student_folder_files(folder: Path, limits: IntakeLimits) -> list[Path]:
+    """The files of a student's working folder that belong in a submission: no data, caches,
+    checkpoints or environments (what `package` zips and `check` reads)."""
+    wanted = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if not path.is_file() or path.is_symlink() or any(p in NOT_SUBMITTED for p in rel.parts):
+            continue
+        if rel.suffix in (".pyc", ".pyo") or any(fnmatch.fnmatch(rel.name, pat) for pat in limits.forbidden):
+            continue
+        wanted.append(path)
+    return wanted
 
 
 def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: str | None = None) -> Submission:

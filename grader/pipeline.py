@@ -18,7 +18,7 @@ from pathlib import Path
 from grader import probes
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
-from grader.intake import Submission, open_submission, parse_stem
+from grader.intake import Submission, open_submission, parse_stem, student_folder_files
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.sandbox import Runner, RunRequest
@@ -204,7 +204,12 @@ def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, data
     report = Report(source=str(folder), stem=folder.name, assignment=assignment.id, dataset=dataset, backend=runner.name,
                     status="graded", max_score=assignment.rubric.max_score(dataset))
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
-        submission: Submission = open_submission(folder, Path(tmp) / "submitted", assignment.spec.intake, student_id or "0")
+        submitted = Path(tmp) / "submitted"
+        for path in student_folder_files(folder, assignment.spec.intake):  # leaves data and caches out
+            target = submitted / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        submission: Submission = open_submission(submitted, Path(tmp) / "checked", assignment.spec.intake, student_id or "0")
         report.student_id = student_id
         ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
         report.warnings.extend(ws.warnings)

@@ -99,3 +99,16 @@ def test_syntax_error_in_the_student_file_explains_itself(tmp_path, tiny, runner
     assert "collection failure: SyntaxError: '(' was never closed" in by_id["answer_tests"].message
     assert by_id["answer_tests"].points == 0 and by_id["params"].status == "error"
     assert "could not build Net from answer.py" in by_id["params"].message
+
+
+def test_check_ignores_data_and_caches_in_the_students_folder(tmp_path, tiny, runner):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    for rel, text in {**student_files(tiny), "result_log.txt": LOG}.items():
+        (folder / rel).write_text(text)
+    (folder / "data_cache").mkdir()
+    (folder / "data_cache" / "colored.npz").write_bytes(b"\0" * (tiny.spec.intake.max_bytes + 1))
+    (folder / "weights").mkdir()
+    (folder / "weights" / "w.npz").write_bytes(b"\0")
+    report = check_own_logs(tiny, folder, runner)
+    assert next(i for i in report.items if i.id == "accuracy").points == 10

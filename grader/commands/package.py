@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import zipfile
 from pathlib import Path
 
 from grader.catalog import Assignment
 from grader.errors import GraderError
-from grader.skeleton import SKIP_NAMES, SKIP_SUFFIXES
+from grader.intake import student_folder_files
 
-DATA_FOLDERS = {"data", "datasets", "checkpoints", "data_cache", ".venv", "venv", ".git", ".tmp"}
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same files give the same zip
-
-
-def _wanted(rel: Path, assignment: Assignment) -> bool:
-    if any(p in SKIP_NAMES or p in DATA_FOLDERS for p in rel.parts) or rel.suffix in SKIP_SUFFIXES:
-        return False
-    return not any(fnmatch.fnmatch(rel.name, pat) for pat in assignment.spec.intake.forbidden)
 
 
 def package(assignment: Assignment, folder: Path, student_id: str, name: str, out_dir: Path,
@@ -29,7 +21,7 @@ def package(assignment: Assignment, folder: Path, student_id: str, name: str, ou
         raise GraderError(f"name {name!r} cannot be used in a file name")
     if not folder.is_dir():
         raise GraderError("not a folder", folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and _wanted(p.relative_to(folder), assignment))
+    files = student_folder_files(folder, assignment.spec.intake)
     have = {p.relative_to(folder).as_posix() for p in files}
     missing = [r for r in assignment.spec.required if r not in have]
     if missing and not allow_missing:
