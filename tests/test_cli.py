@@ -121,3 +121,24 @@ def test_demo_grades_the_bundled_examples(tmp_path, tiny_root):
     rows = {r["name"]: (r["score"], r["status"]) for r in csv.DictReader(open(tmp_path / "demo" / "grades.csv"))}
     assert rows == {"reference": ("16", "graded"), "skeleton": ("0", "graded"), "first_only": ("9", "graded")}
     assert "Gradebook" in result.stdout
+
+
+def test_list_shows_each_assignment(tiny_root):
+    result = run_cli("--root", str(tiny_root), "list")
+    assert result.returncode == 0 and "tiny" in result.stdout and "Tiny averaging assignment" in result.stdout
+    assert "max 15 points" in result.stdout
+
+
+def test_calibrate_prints_distributions_and_saves_values(tmp_path, tiny_root):
+    result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tiny calibration" in result.stdout and ">= 0.85: 2/2" in result.stdout and ">= 0.85: 0/2" in result.stdout
+    saved = json.loads((tmp_path / "calibration_tiny.json").read_text())
+    assert saved["values"]["reference"]["accuracy"] == [0.9, 0.9] and saved["values"]["first_only"]["accuracy"] == [0.8, 0.8]
+
+
+def test_image_tag_names_the_content_hash():
+    import re
+
+    result = run_cli("image", "tag")
+    assert result.returncode == 0 and re.fullmatch(r"grader-sandbox:[0-9a-f]{12}", result.stdout.strip())

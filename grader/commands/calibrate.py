@@ -39,7 +39,7 @@ def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, con
                 if item.kind == "metric":
                     per_item.setdefault(item.id, []).append(item.value if isinstance(item.value, float) else None)
     out.mkdir(parents=True, exist_ok=True)
-    record = out / f"calibration_{assignment.id}_{dataset}.json"
+    record = out / f"calibration_{assignment.id}{'_' + dataset if dataset else ''}.json"
     record.write_text(json.dumps({"assignment": assignment.id, "dataset": dataset, "seeds": seeds, "values": values}, indent=1))
     print_calibration(assignment, dataset, values, console)
     console.print(f"values saved to {record}")
