@@ -39,6 +39,14 @@ class Submission:
         return self.files_dir / rel
 
 
+def submission_stem(source: Path) -> str:
+    """The name a submission goes by (and its report folder): the zip or file name without its
+    extension, or the folder name."""
+    if source.name.lower().endswith(".zip"):
+        return source.name[:-4]
+    return source.stem if source.is_file() else source.name
+
+
 def parse_stem(stem: str) -> tuple[str, str] | None:
     m = STEM_PATTERN.match(stem)
     return (m["id"], m["name"]) if m else None
@@ -183,14 +191,12 @@ def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: 
     if source.is_symlink():
         raise RejectedSubmission("is a symbolic link", source)
     dest.mkdir(parents=True, exist_ok=True)
+    stem = submission_stem(source)
     if source.is_dir():
-        stem = source.name
         files = _copy_folder(source, dest, limits)
     elif zipfile.is_zipfile(source) or source.suffix.lower() == ".zip":
-        stem = source.name[: -len(".zip")] if source.name.lower().endswith(".zip") else source.stem
         files = _extract_zip(source, dest, limits)
     else:
-        stem = source.stem
         if source.stat().st_size > limits.max_bytes:
             raise RejectedSubmission(f"file is larger than the limit of {limits.max_bytes} bytes", source)
         _check_forbidden(source.name, limits, source)

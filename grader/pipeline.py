@@ -18,7 +18,7 @@ from pathlib import Path
 from grader import probes
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
-from grader.intake import Submission, open_submission, parse_stem, student_folder_files
+from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.sandbox import Runner, RunRequest
@@ -140,7 +140,7 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
                      student_id: str | None = None, progress=None, cache_key: str | None = None) -> Report:
     """Grade one submission and write its report; never raises for a problem of the submission."""
     source = Path(source)
-    stem = source.name[:-4] if source.name.lower().endswith(".zip") else source.stem if source.is_file() else source.name
+    stem = submission_stem(source)
     dataset = assignment.dataset(dataset)
     report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=runner.name,
                     status="error", max_score=assignment.rubric.max_score(dataset), cache_key=cache_key)

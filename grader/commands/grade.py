@@ -18,7 +18,7 @@ from grader import __version__
 from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.gradescope import write_results
-from grader.intake import parse_stem
+from grader.intake import parse_stem, submission_stem
 from grader.pipeline import grade_submission, report_folder
 from grader.report import Report, load_report, print_gradebook, print_summary, write_gradebook
 from grader.sandbox import Runner
@@ -53,8 +53,7 @@ def latest_per_student(sources: list[Path]) -> tuple[list[Path], dict[Path, str]
     by_id: dict[str, list[Path]] = {}
     keep: list[Path] = []
     for source in sources:
-        stem = source.name[:-4] if source.name.lower().endswith(".zip") else source.name
-        parsed = parse_stem(stem)
+        parsed = parse_stem(submission_stem(source))
         if parsed:
             by_id.setdefault(parsed[0], []).append(source)
         else:
@@ -146,8 +145,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
         todo: list[tuple[Path, str]] = []
         for source in sources:
             key = cache_key(source, assignment, dataset, runner.name)
-            stem = source.name[:-4] if source.name.lower().endswith(".zip") else source.stem if source.is_file() else source.name
-            hit = None if force else _cached(report_folder(out, stem), key)
+            hit = None if force else _cached(report_folder(out, submission_stem(source)), key)
             if hit is not None:
                 progress.update(task, cached=progress.tasks[0].fields["cached"] + 1)
                 finish(source, hit, progress, task)
