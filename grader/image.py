@@ -17,11 +17,13 @@ from grader.errors import GraderError
 BASE_TAG = "grader-base:bookworm"
 IMAGE_REPO = "grader-sandbox"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-# torch's CPU build: as fast on the CPU as the CUDA build students install, a fraction of its
-# size. Without torchvision, which does not import beside it; the assignments read the raw
-# dataset files themselves and need torchvision only to download.
+# The same torch and torchvision the handouts' requirements.txt pin, so a submission meets the
+# libraries its author ran. That is the CUDA build (about 9.5 GB of image): PyPI's torchvision
+# does not import beside the small CPU build of torch 2.13.0, and the CNN assignment needs
+# torchvision (transforms, ImageFolder, ResNet-18). It runs on the CPU in the container.
 SANDBOX_REQUIREMENTS = [
-    "torch==2.13.0",
+    "torch==2.14.1",
+    "torchvision==0.29.1",
     "numpy==2.4.6",
     "scikit-learn==1.9.1",
     "pytest==9.2.0",

@@ -53,3 +53,18 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
     full_env = {**os.environ, "COLUMNS": "200", "GRADER_BACKEND": "local", **(env or {})}
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd or REPO, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+def hidden_test_results(assignment: catalog.Assignment, student_dir: Path, work: Path) -> dict[str, bool]:
+    """Every hidden test of the assignment against the editable files in student_dir (the rest
+    from the skeleton), as the grader's probe runs them; {test name: passed}."""
+    from grader.probes import parse_junit
+
+    shutil.copytree(assignment.skeleton_dir, work)
+    for rel in assignment.spec.editable:
+        if (student_dir / rel).is_file():
+            shutil.copyfile(student_dir / rel, work / rel)
+    shutil.copytree(assignment.folder / "tests", work / "hidden")
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", ".",
+                    "--junitxml=junit.xml", "hidden"], cwd=work, capture_output=True, timeout=300)
+    return {c.name: c.passed for c in parse_junit(work / "junit.xml")}

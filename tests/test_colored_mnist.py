@@ -15,9 +15,8 @@ import pytest
 from grader import catalog
 from grader.commands.examples import _baseline_source
 from grader.parse import parse_summary_text
-from grader.probes import parse_junit
 
-from conftest import REPO, run_cli
+from conftest import REPO, hidden_test_results, run_cli
 
 ASSIGNMENT = catalog.load("colored_mnist")
 SOLUTION = ASSIGNMENT.solution_dir
@@ -25,13 +24,10 @@ SOLUTION = ASSIGNMENT.solution_dir
 
 def hidden_tests(tmp_path: Path, model_source: Path) -> dict[str, bool]:
     """Run every hidden test against a model.py; {test name: passed}."""
-    work = tmp_path / "work"
-    shutil.copytree(ASSIGNMENT.skeleton_dir, work)
-    shutil.copyfile(model_source, work / "model.py")
-    shutil.copytree(ASSIGNMENT.folder / "tests", work / "hidden")
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", ".",
-                    "--junitxml=junit.xml", "hidden"], cwd=work, capture_output=True, timeout=300)
-    return {c.name: c.passed for c in parse_junit(work / "junit.xml")}
+    student = tmp_path / "student"
+    student.mkdir()
+    shutil.copyfile(model_source, student / "model.py")
+    return hidden_test_results(ASSIGNMENT, student, tmp_path / "work")
 
 
 def test_reference_passes_every_hidden_test(tmp_path):

@@ -1,0 +1,89 @@
+"""Spurious-channel digits.
+
+Each 28x28 digit is drawn in one of 10 channels of a 10x28x28 input (the others are zero).
+Labels are noisy: with probability LABEL_NOISE a label is replaced by a different, random
+class, in every split, so no classifier of the digit's shape can beat about 1 - LABEL_NOISE.
+In training the channel equals the (noisy) label with probability CHANNEL_AGREEMENT and is
+another channel otherwise; in validation and test the channel is uniform. A model that reads
+the channel is right in training and near chance at test.
+"""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import torch
+
+N_CLASSES = 10
+LABEL_NOISE = 0.23
+CHANNEL_AGREEMENT = 0.9
+N_TRAIN, N_VAL, N_TEST = 60_000, 100, 2_000  # as many training digits as the source has, less val and test
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+SOURCES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+
+
+def _read_idx(path):
+    with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def _read_raw(folder):
+    for suffix in ("", ".gz"):
+        images, labels = folder / f"train-images-idx3-ubyte{suffix}", folder / f"train-labels-idx1-ubyte{suffix}"
+        if images.is_file() and labels.is_file():
+            return _read_idx(images), _read_idx(labels).astype(np.int64)
+    return None
+
+
+def load_digits(dataset, data_dir, download=False):
+    """Training digits of MNIST or Fashion-MNIST: torchvision's raw layout under data_dir,
+    Debian's dataset-fashion-mnist, or (with download, online) torchvision's download."""
+    if dataset not in SOURCES:
+        raise SystemExit(f"unknown dataset {dataset!r}: choose one of {', '.join(SOURCES)}")
+    raw = Path(data_dir) / SOURCES[dataset] / "raw"
+    found = _read_raw(raw) or (_read_raw(DEBIAN_FASHION) if dataset == "fashion_mnist" else None)
+    if found is not None:
+        return found
+    if download:
+        from torchvision import datasets
+        ds = getattr(datasets, SOURCES[dataset])(root=str(data_dir), train=True, download=True)
+        return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
+    raise SystemExit(f"{dataset} not found under {raw} (pass --download when online, or --data_dir)")
+
+
+def _noisy(labels, rng):
+    flip = rng.random(len(labels)) < LABEL_NOISE
+    other = (labels + rng.integers(1, N_CLASSES, size=len(labels))) % N_CLASSES
+    return np.where(flip, other, labels)
+
+
+def generate(dataset, data_dir, seed, download=False):
+    """{split: (images uint8 N x 28 x 28, channels int64 N, labels int64 N, clean int64 N)}."""
+    images, clean = load_digits(dataset, data_dir, download)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(clean))
+    n_train = min(N_TRAIN, len(order) - N_VAL - N_TEST)
+    parts = {"train": order[:n_train], "val": order[n_train:n_train + N_VAL],
+             "test": order[n_train + N_VAL:n_train + N_VAL + N_TEST]}
+    splits = {}
+    for name, idx in parts.items():
+        labels = _noisy(clean[idx], rng)
+        if name == "train":
+            agree = rng.random(len(idx)) < CHANNEL_AGREEMENT
+            other = (labels + rng.integers(1, N_CLASSES, size=len(idx))) % N_CLASSES
+            channels = np.where(agree, labels, other)
+        else:
+            channels = rng.integers(0, N_CLASSES, size=len(idx))
+        splits[name] = (images[idx], channels.astype(np.int64), labels.astype(np.int64), clean[idx])
+    return splits
+
+
+def to_inputs(images, channels):
+    """uint8 images (N, 28, 28) and channels (N,) -> float tensor (N, 10, 28, 28) in [0, 1]."""
+    images = torch.as_tensor(np.asarray(images), dtype=torch.float32) / 255.0
+    x = torch.zeros(len(images), N_CLASSES, 28, 28)
+    x[torch.arange(len(images)), torch.as_tensor(np.asarray(channels))] = images
+    return x

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the CNN, imbalance and transfer experiments with the seed taken from your student ID.
+# Usage: ./run.sh STUDENT_ID        (e.g. ./run.sh 12332426 -> seed 2426)
+# Environment: DATASET=fashion_mnist|course (default fashion_mnist, as graded),
+#              DATA_DIR=folder with the course's dogs/ and dogcat/ (DATASET=course),
+#              PYTHON=python3, TRANSFER=0 to skip the (slow) ResNet-18 run
+set -euo pipefail
+cd "$(dirname "$0")"
+id="${1:-}"
+if [[ ! "$id" =~ ^[0-9]{4,}$ ]]; then
+    echo "usage: ./run.sh STUDENT_ID   (digits; the seed is its last four)" >&2
+    exit 2
+fi
+seed=$((10#${id: -4}))
+python="${PYTHON:-python3}"
+dataset="${DATASET:-fashion_mnist}"
+if [ "$dataset" = course ]; then
+    export DOGS_DATA="${DATA_DIR:?set DATA_DIR to the course data}/dogs" DOGCAT_DATA="$DATA_DIR/dogcat"
+    "$python" make_data.py --dataset course --data_dir "$DATA_DIR"
+elif [ ! -d data/dogs ] || [ ! -d data/dogcat ]; then
+    "$python" make_data.py --dataset "$dataset" --data_dir "${DATA_DIR:-data}" --out data
+fi
+run() {  # run LOG SCRIPT ARGS...: one experiment, its output shown and kept in LOG
+    local log="$1"; shift
+    echo "== $log"
+    "$python" "$@" 2>&1 | tee "$log"
+}
+run cnn_log.txt train.py --seed "$seed"
+run imbalance_log.txt imbalance.py --seed "$seed"
+if [ "${TRANSFER:-1}" != 0 ]; then
+    run transfer_log.txt transfer.py --seed "$seed"
+fi
+echo "logs written; check your likely score with: grader check cnn_transfer --dir ."
