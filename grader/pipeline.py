@@ -78,16 +78,31 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
         result = runner.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
                                        env=env, data_dirs=(ctx.data_dir,)))
         summary = parse_log(log_path)
-        if not result.ok and summary.ok:
+        stopped = "" if result.ok else _last_line(log_path)
+        because = f"{result.describe()}" + (f": {stopped}" if stopped else "")
+        if not result.ok and summary.ok and not experiment.partial:
             # A Summary printed before a crash or a kill is not a finished run.
-            summary = Summary(None, f"the run did not finish ({result.describe()})", summary.lines_found, summary.curves)
-        elif not result.ok:
-            summary.error = f"the run failed ({result.describe()}); {summary.error}"
+            summary = Summary(None, f"the run did not finish ({because})", summary.lines_found, summary.curves)
+        elif not result.ok and not summary.ok:
+            summary.error = f"the run failed ({because}); {summary.error}"
         summaries[experiment.log] = summary
         records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
                                  outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
-                                 output_truncated=result.output_truncated, log=f"logs/{experiment.log}"))
+                                 output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
+                                 artifacts=[f"artifacts/{a}" for a in experiment.artifacts if (ws.path / a).is_file()]))
     return records, summaries
+
+
+def _experiment(assignment: Assignment, name: str):
+    return next(e for e in assignment.spec.experiments if e.name == name)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1][:300] if lines else ""
 
 
 def run_probes(assignment: Assignment, ws: Workspace, runner: Runner, evidence: Evidence, skip_tests: str | None = None) -> None:
@@ -124,12 +139,13 @@ def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[st
 
 
 def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> None:
-    logs = folder / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    """Logs into logs/, and each experiment's artifacts (an executed notebook) into artifacts/."""
     for experiment in assignment.spec.experiments:
-        src = ws.path / experiment.log
-        if src.is_file():
-            shutil.copyfile(src, logs / experiment.log)
+        for name, sub in [(experiment.log, "logs")] + [(a, "artifacts") for a in experiment.artifacts]:
+            src = ws.path / name
+            if src.is_file():
+                (folder / sub / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, folder / sub / name)
 
 
 def report_folder(out: Path, stem: str) -> Path:
@@ -165,6 +181,8 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
             t = time.monotonic()
             ctx = RunContext(report.seed, dataset, data_root(), runner.python())
             report.runs, summaries = run_experiments(assignment, ws, runner, ctx, progress)
+            report.warnings.extend(f"{r.name} stopped early: {r.stopped}" for r in report.runs
+                                   if r.stopped and _experiment(assignment, r.name).partial)
             report.timings["experiments"] = round(time.monotonic() - t, 3)
 
             t = time.monotonic()

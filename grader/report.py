@@ -28,6 +28,8 @@ class RunRecord(BaseModel):
     seconds: float
     output_truncated: bool
     log: str
+    stopped: str = ""  # the log's last line when the run did not finish: where and why it stopped
+    artifacts: list[str] = Field(default_factory=list)
 
 
 class Report(BaseModel):

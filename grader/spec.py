@@ -70,6 +70,10 @@ class Experiment(Strict):
     name: str
     command: str = Field(description="Shell-like command; {python}, {seed}, {dataset} and {data_dir} are substituted.")
     log: str = Field(description="File (in the workspace) that receives the command's stdout and stderr.")
+    partial: bool = Field(False, description="A run that stops early is still graded on the last Summary it printed "
+                                             "(notebooks are graded on what they produced); the report says where it stopped.")
+    artifacts: list[str] = Field(default_factory=list, description="Files the run writes (in the workspace) that the "
+                                                                   "report keeps, e.g. the executed notebook.")
 
 
 class Edit(Strict):

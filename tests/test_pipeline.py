@@ -33,7 +33,8 @@ def test_skeleton_scores_zero_with_reasons(tmp_path, tiny, runner):
     report = grade_submission(z, tiny, runner, tmp_path / "out")
     assert report.status == "graded" and report.score == 0
     accuracy = next(i for i in report.items if i.id == "accuracy")
-    assert accuracy.status == "error" and "the run failed (exit code 1)" in accuracy.message
+    # the reason names the failing line of the log, not only the exit code
+    assert accuracy.status == "error" and "the run failed (exit code 1: NotImplementedError: TODO (answer.py)" in accuracy.message
     tests = next(i for i in report.items if i.id == "answer_tests")
     assert "0/3 hidden tests passed" in tests.message and "NotImplementedError" in tests.message
 

@@ -1,0 +1,147 @@
+"""Notebooks as submissions: run one headless, cell by cell, and import its function cells.
+
+Runs inside the sandbox, as an experiment's command (`python -m grader.notebook execute ...`):
+each cell's printed output goes to stdout as it comes, so the experiment's log holds the
+notebook's `Summary: {...}` lines like any script's; the executed notebook is saved after
+every cell, so a kill keeps what was done. A cell that raises, a cell over its time limit and
+the total time limit each stop the run with one line naming the cell and the error.
+
+Convention for course authors: code cells tagged `functions` hold definitions only (imports,
+functions, classes, constants). `import_function_cells` builds a module from those cells
+alone, so hidden tests call the student's functions without re-running the training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import nbformat
+
+FUNCTIONS_TAG = "functions"
+STOP_PREFIX = "Notebook stopped"
+
+
+class NotebookError(Exception):
+    """A notebook that cannot be read or run; the message names the file."""
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except FileNotFoundError:
+        raise NotebookError(f"{path}: file not found") from None
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for a broken file
+        raise NotebookError(f"{path}: not a readable notebook ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _cell_label(index: int, cell) -> str:
+    first = next((line for line in cell.source.splitlines() if line.strip()), "").strip()
+    return f"cell {index + 1} ({first[:50]!r})" if first else f"cell {index + 1}"
+
+
+def _echo_outputs(cell, start: int) -> None:
+    for output in cell.outputs[start:]:
+        if output.output_type == "stream":
+            (sys.stdout if output.name == "stdout" else sys.stderr).write(output.text)
+        elif output.output_type in ("execute_result", "display_data") and "text/plain" in output.get("data", {}):
+            sys.stdout.write(output["data"]["text/plain"] + "\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _sandbox_friendly_environment() -> None:
+    """Kernels write runtime files under $HOME; the sandbox's root is read-only."""
+    scratch = Path(tempfile.gettempdir())
+    os.environ.setdefault("JUPYTER_RUNTIME_DIR", str(scratch / "jupyter-runtime"))
+    os.environ.setdefault("IPYTHONDIR", str(scratch / "ipython"))
+    os.environ.setdefault("MPLCONFIGDIR", str(scratch / "matplotlib"))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
+
+
+def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float) -> int:
+    """Run every code cell in order; returns 0 when all ran, 1 when the run stopped early."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    _sandbox_friendly_environment()
+    nb = read_notebook(path)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(nb, kernel_name="python3", timeout=cell_timeout, allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent.resolve())}})
+    deadline = time.monotonic() + total_timeout
+    stopped = None
+    kernel_log = output.with_suffix(".kernel.log")  # the kernel's own chatter, kept out of the experiment log
+    with open(kernel_log, "w") as chatter, client.setup_kernel(stdout=chatter, stderr=chatter):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            if time.monotonic() > deadline:
+                stopped = f"the total time limit of {total_timeout:g} s was reached before {_cell_label(index, cell)}"
+                break
+            client.timeout = max(1, int(min(cell_timeout, deadline - time.monotonic()) + 0.999))
+            try:
+                client.execute_cell(cell, index)
+            except CellTimeoutError:
+                stopped = f"{_cell_label(index, cell)} ran past its time limit of {client.timeout} s"
+            except CellExecutionError as exc:
+                stopped = f"{_cell_label(index, cell)} raised {exc.ename}: {str(exc.evalue)[:200]}"
+            except DeadKernelError:
+                stopped = f"the kernel died in {_cell_label(index, cell)} (out of memory?)"
+            finally:
+                _echo_outputs(cell, 0)
+                nbformat.write(nb, str(output))
+            if stopped:
+                break
+    nbformat.write(nb, str(output))
+    if stopped:
+        print(f"{STOP_PREFIX}: {stopped}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def function_cells_source(nb: nbformat.NotebookNode, tag: str = FUNCTIONS_TAG) -> str:
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", [])]
+    # IPython magics and shell escapes mean nothing outside a kernel
+    lines = [line for src in cells for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines) + "\n"
+
+
+def import_function_cells(path: str | Path, name: str = "notebook_functions", tag: str = FUNCTIONS_TAG) -> types.ModuleType:
+    """A module made of the notebook's cells tagged `tag`: its functions and classes, no training."""
+    path = Path(path)
+    source = function_cells_source(read_notebook(path), tag)
+    if not source.strip():
+        raise NotebookError(f"{path}: no code cell is tagged {tag!r}")
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    sys.modules[name] = module
+    exec(compile(source, f"{path}[{tag} cells]", "exec"), module.__dict__)  # noqa: S102 - student code, in the sandbox
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.notebook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="verb", required=True)
+    run = sub.add_parser("execute", help="run a notebook headless, cell by cell")
+    run.add_argument("notebook", type=Path)
+    run.add_argument("--output", type=Path, required=True, help="where the executed notebook is saved (after every cell)")
+    run.add_argument("--cell-timeout", type=float, default=600, help="seconds one cell may take (default 600)")
+    run.add_argument("--timeout", type=float, default=1800, help="seconds for the whole notebook (default 1800)")
+    args = parser.parse_args(argv)
+    try:
+        return execute(args.notebook, args.output, args.cell_timeout, args.timeout)
+    except NotebookError as exc:
+        print(f"{STOP_PREFIX}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
