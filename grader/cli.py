@@ -17,6 +17,8 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 ASSIGNMENT = click.argument("assignment_id", metavar="ASSIGNMENT")
+JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+                    help="Submissions graded at once; each gets its share of the cores.")
 BACKEND = click.option("--backend", type=click.Choice(["auto", "local", "docker"]), default=None,
                        help="Where submission code runs: docker (containers), local (a subprocess; not a security "
                             "boundary) or auto: docker when a daemon answers and the image is built "
@@ -80,8 +82,7 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True,
               help="Folder for reports and the gradebook.")
 @click.option("--student-id", default=None, help="Student ID when a single path's name does not carry it.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Submissions graded at once; each gets its share of the cores.")
+@JOBS
 @click.option("--force", is_flag=True, help="Re-grade submissions whose cached report is still valid.")
 @click.pass_context
 def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force) -> None:
@@ -172,8 +173,9 @@ def build(ctx, assignment_ids, check_only) -> None:
 @DATASET
 @click.option("--skip-baselines", is_flag=True, help="Grade only the reference and the skeleton.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep the reports here.")
+@JOBS
 @click.pass_context
-def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out) -> None:
+def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs) -> None:
     """CI check: reference -> full marks, skeleton -> zero, baselines -> their declared points, skeleton in sync."""
     from grader.commands.validate import validate as validate_one
 
@@ -181,7 +183,7 @@ def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out) -> None
     with tempfile.TemporaryDirectory(prefix="grader-validate-out-") as tmp:
         for assignment_id in assignment_ids or catalog.list_ids(_root(ctx)):
             checks = validate_one(_load(ctx, assignment_id), _runner(backend), out or Path(tmp), console, dataset,
-                                  baselines=not skip_baselines)
+                                  baselines=not skip_baselines, jobs=jobs)
             for c in checks:
                 console.print(f"{assignment_id}: {'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} {c.what}: {c.detail}")
                 failed |= not c.ok

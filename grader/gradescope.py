@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from grader.catalog import Assignment, default_root
+from grader.catalog import Assignment
 from grader.report import Report
 
 STATUS_TEXT = {"graded": "Graded", "error": "Grading failed", "timeout": "Timed out", "rejected": "Submission rejected"}

@@ -12,10 +12,11 @@ import shutil
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from grader import probes
+from grader.assets import ensure_assets
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
@@ -49,9 +50,11 @@ class RunContext:
     dataset: str | None
     data_dir: Path
     python: str
+    assets: Path | None = None
 
     def substitute(self, template: str) -> str:
-        return template.format(seed=self.seed, dataset=self.dataset or "", data_dir=self.data_dir, python=self.python)
+        return template.format(seed=self.seed, dataset=self.dataset or "", data_dir=self.data_dir, python=self.python,
+                               assets=self.assets or "")
 
     def argv(self, command: str) -> list[str]:
         return [self.substitute(part) for part in shlex.split(command)]
@@ -180,8 +183,9 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
 
             t = time.monotonic()
             ctx = RunContext(report.seed, dataset, data_root(), runner.python())
+            ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, runner, ctx.substitute, progress))
             report.runs, summaries = run_experiments(assignment, ws, runner, ctx, progress)
-            report.warnings.extend(f"{r.name} stopped early: {r.stopped}" for r in report.runs
+            report.warnings.extend(f"{r.name}: {r.stopped}" for r in report.runs
                                    if r.stopped and _experiment(assignment, r.name).partial)
             report.timings["experiments"] = round(time.monotonic() - t, 3)
 

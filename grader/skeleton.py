@@ -81,6 +81,32 @@ def strip_markers(text: str) -> str:
     return "\n".join(kept) + ("\n" if text.endswith("\n") else "")
 
 
+def _map_code_cells(text: str, change) -> str:
+    nb = nbformat.reads(text, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = change(cell.source)
+    return nbformat.writes(nb) + "\n"
+
+
+def plain_solution(text: str, name: str) -> str:
+    """strip_markers for a .py file, or for each code cell of a notebook (keeps it valid JSON)."""
+    return _map_code_cells(text, strip_markers) if name.endswith(".ipynb") else strip_markers(text)
+
+
+def count_in_source(text: str, name: str, old: str) -> int:
+    if name.endswith(".ipynb") and text.strip():
+        return sum(c.source.count(old) for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "code")
+    return text.count(old)
+
+
+def replace_in_source(text: str, name: str, old: str, new: str) -> str:
+    """Replace in a .py file's text, or in a notebook's code cells (the text a course author sees)."""
+    if name.endswith(".ipynb"):
+        return _map_code_cells(text, lambda source: source.replace(old, new))
+    return text.replace(old, new)
+
+
 def _check_no_leak(original_kept: str, generated: str, removed: list[str], where: str) -> None:
     kept_lines = {ln.strip() for ln in original_kept.splitlines()}
     generated_lines = {ln.strip() for ln in generated.splitlines()}

@@ -68,12 +68,22 @@ class DatasetSetting(Strict):
 
 class Experiment(Strict):
     name: str
-    command: str = Field(description="Shell-like command; {python}, {seed}, {dataset} and {data_dir} are substituted.")
+    command: str = Field(description="Shell-like command; {python}, {seed}, {dataset}, {data_dir} and {assets} are substituted.")
     log: str = Field(description="File (in the workspace) that receives the command's stdout and stderr.")
     partial: bool = Field(False, description="A run that stops early is still graded on the last Summary it printed "
                                              "(notebooks are graded on what they produced); the report says where it stopped.")
     artifacts: list[str] = Field(default_factory=list, description="Files the run writes (in the workspace) that the "
                                                                    "report keeps, e.g. the executed notebook.")
+
+
+class Asset(Strict):
+    """Something the grader builds once per dataset and reuses for every submission (a reference
+    classifier, say): the command runs in the sandbox, in a copy of the handout, and what it
+    writes is kept in a cache under the data folder, read-only to submissions as {assets}."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    command: str = Field(description="Run in a copy of the handout; {python}, {dataset} and {data_dir} are substituted.")
+    outputs: list[str] = Field(min_length=1, description="Files the command must write (relative names).")
 
 
 class Edit(Strict):
@@ -105,6 +115,7 @@ class AssignmentSpec(Strict):
     editable: list[str] = Field(min_length=1, description="Files a student may change; all others are restored.")
     required: list[str] = Field(default_factory=list, description="Files a submission must contain.")
     experiments: list[Experiment] = Field(default_factory=list)
+    assets: list[Asset] = Field(default_factory=list, description="Built once per dataset, cached; {assets} in commands.")
     seed: SeedRule = SeedRule()
     dataset: DatasetSetting | None = None
     limits: SandboxLimits = SandboxLimits()

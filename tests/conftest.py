@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,12 +18,21 @@ from grader.sandbox import LocalRunner
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = Path(__file__).resolve().parent / "fixtures" / "tiny"
+TINY_NB = Path(__file__).resolve().parent / "fixtures" / "tiny_nb"
 
 
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     root = tmp_path / "course"
     shutil.copytree(TINY, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture
+def tiny_nb_root(tmp_path: Path) -> Path:
+    """A copy of the tiny notebook assignment (a kernel start per run, no torch)."""
+    root = tmp_path / "course_nb"
+    shutil.copytree(TINY_NB, root, ignore=shutil.ignore_patterns("__pycache__"))
     return root
 
 
@@ -68,3 +79,14 @@ def hidden_test_results(assignment: catalog.Assignment, student_dir: Path, work:
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", ".",
                     "--junitxml=junit.xml", "hidden"], cwd=work, capture_output=True, timeout=300)
     return {c.name: c.passed for c in parse_junit(work / "junit.xml")}
+
+
+@contextmanager
+def solution_module(assignment: catalog.Assignment, name: str):
+    """A module of the assignment's reference solution, imported for the duration."""
+    sys.path.insert(0, str(assignment.solution_dir))
+    try:
+        yield importlib.import_module(name)
+    finally:
+        sys.path.remove(str(assignment.solution_dir))
+        sys.modules.pop(name, None)

@@ -79,6 +79,9 @@ def test_validate_and_build_check(tiny_root):
     result = run_cli("--root", str(tiny_root), "validate", "tiny")
     assert result.returncode == 0, result.stdout
     assert "ok   reference" in result.stdout and "ok   baseline first_only" in result.stdout
+    parallel = run_cli("--root", str(tiny_root), "validate", "tiny", "--jobs", "2")
+    assert parallel.returncode == 0 and "(2 at a time)" in parallel.stdout, parallel.stdout
+    assert parallel.stdout.count("as expected") == 3  # reference, skeleton, baseline
     answer = tiny_root / "skeleton" / "tiny" / "answer.py"
     answer.write_text(answer.read_text() + "\n# edited by hand\n")
     stale = run_cli("--root", str(tiny_root), "build", "--check")

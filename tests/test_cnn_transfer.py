@@ -14,35 +14,12 @@ import pytest
 from PIL import Image
 
 from grader import catalog
-from grader.commands.examples import _baseline_source
 from grader.parse import parse_summary_text
 
-from conftest import hidden_test_results, run_cli
+from conftest import run_cli
 
 ASSIGNMENT = catalog.load("cnn_transfer")
 SOLUTION = ASSIGNMENT.solution_dir
-N_HIDDEN_TESTS = 22
-
-
-def test_reference_passes_every_hidden_test(tmp_path):
-    results = hidden_test_results(ASSIGNMENT, SOLUTION, tmp_path / "work")
-    assert len(results) == N_HIDDEN_TESTS and all(results.values()), results
-
-
-def test_skeleton_fails_every_hidden_test(tmp_path):
-    results = hidden_test_results(ASSIGNMENT, ASSIGNMENT.skeleton_dir, tmp_path / "work")
-    assert len(results) == N_HIDDEN_TESTS and not any(results.values()), results
-
-
-@pytest.mark.parametrize("name,failing", [
-    ("conv1_padding_one", {"test_layer_output_sizes"}),
-    ("frozen_after_replacing_fc", {"test_only_the_final_layer_trains", "test_two_classes"}),
-    ("precision_as_accuracy", {"test_precision"}),
-])
-def test_baselines_fail_exactly_the_tests_of_their_mistake(tmp_path, name, failing):
-    baseline = next(b for b in ASSIGNMENT.spec.baselines if b.name == name)
-    results = hidden_test_results(ASSIGNMENT, _baseline_source(ASSIGNMENT, baseline, tmp_path), tmp_path / "work")
-    assert {t for t, ok in results.items() if not ok} == failing
 
 
 def run_script(workdir: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -138,7 +115,7 @@ print(start, stats, fresh)
 @pytest.mark.slow
 def test_validate_cnn_transfer_through_the_cli():
     """Reference full marks, skeleton zero, every baseline its declared points, skeleton in sync."""
-    result = run_cli("validate", "cnn_transfer", timeout=1500, env={"GRADER_BACKEND": "auto"})
+    result = run_cli("validate", "cnn_transfer", "-j", "2", timeout=1500, env={"GRADER_BACKEND": "auto"})
     assert result.returncode == 0, result.stdout[-3000:]
     for line in ("ok   skeleton in sync", "ok   reference: 20/20", "ok   skeleton: 0/20", "ok   baseline conv1_padding_one",
                  "ok   baseline frozen_after_replacing_fc", "ok   baseline precision_as_accuracy"):

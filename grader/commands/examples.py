@@ -11,7 +11,7 @@ from pathlib import Path
 from grader.catalog import Assignment
 from grader.commands.package import package
 from grader.errors import SpecError
-from grader.skeleton import strip_markers
+from grader.skeleton import count_in_source, plain_solution, replace_in_source
 from grader.spec import Baseline
 
 
@@ -41,14 +41,15 @@ def _baseline_source(assignment: Assignment, baseline: Baseline, tmp: Path) -> P
         source = assignment.solution_dir / rel
         if source.is_file():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_text(strip_markers(source.read_text(encoding="utf-8")), encoding="utf-8")
+            (folder / rel).write_text(plain_solution(source.read_text(encoding="utf-8"), rel), encoding="utf-8")
     for edit in baseline.edits:
         target = folder / edit.file
         text = target.read_text(encoding="utf-8") if target.is_file() else ""
-        if text.count(edit.old) != 1:
-            raise SpecError(f"baseline {baseline.name}: the text to edit occurs {text.count(edit.old)} times in "
+        found = count_in_source(text, edit.file, edit.old)
+        if found != 1:
+            raise SpecError(f"baseline {baseline.name}: the text to edit occurs {found} times in "
                             f"{edit.file} (must be once): {edit.old[:60]!r}", assignment.folder / "assignment.yaml")
-        target.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
+        target.write_text(replace_in_source(text, edit.file, edit.old, edit.new), encoding="utf-8")
     return folder
 
 

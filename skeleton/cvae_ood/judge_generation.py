@@ -1,0 +1,96 @@
+"""An objective check of class-conditional generation (given; restored when you are graded).
+
+`train` fits a small reference classifier on the in-distribution classes (seeded; the grader
+does this once and caches it). `judge` asks the exported generator for N images of each class,
+with latent codes it samples itself, and reports the fraction the classifier assigns to the
+class asked for. It never imports the notebook: the generator comes from torch.export's file.
+
+Usage: python judge_generation.py train --out judge.npz
+       python judge_generation.py judge --judge judge.npz --generator weights/generator --seed SEED
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import cvae_data
+
+JUDGE_SEED, JUDGE_EPOCHS, JUDGE_TRAIN = 0, 2, 20_000
+
+
+def make_judge():
+    return nn.Sequential(nn.Conv2d(1, 16, 5, stride=2, padding=2), nn.ReLU(), nn.Conv2d(16, 32, 5, stride=2, padding=2),
+                         nn.ReLU(), nn.Flatten(), nn.Linear(32 * 8 * 8, 64), nn.ReLU(), nn.Linear(64, len(cvae_data.ID_CLASSES)))
+
+
+def train(out):
+    torch.manual_seed(JUDGE_SEED)
+    images, labels = cvae_data.load_fashion()
+    rng = np.random.default_rng(JUDGE_SEED)
+    idx = rng.permutation(np.flatnonzero(np.isin(labels, cvae_data.ID_CLASSES)))
+    remap = {c: i for i, c in enumerate(cvae_data.ID_CLASSES)}
+    x, y = cvae_data.to_tensor(images[idx]), torch.tensor([remap[c] for c in labels[idx]])
+    x_train, y_train, x_val, y_val = x[:JUDGE_TRAIN], y[:JUDGE_TRAIN], x[JUDGE_TRAIN:JUDGE_TRAIN + 2000], y[JUDGE_TRAIN:JUDGE_TRAIN + 2000]
+    net = make_judge()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for _ in range(JUDGE_EPOCHS):
+        for batch in torch.randperm(len(x_train)).split(128):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(net(x_train[batch]), y_train[batch]).backward()
+            optimizer.step()
+    with torch.no_grad():
+        accuracy = (net(x_val).argmax(1) == y_val).float().mean().item()
+    np.savez(out, **{k: v.numpy() for k, v in net.state_dict().items()})
+    print(f"judge trained: held-out accuracy {accuracy:.4f} on {len(y_val)} real images")
+
+
+def load_judge(path):
+    net = make_judge()
+    with np.load(path, allow_pickle=False) as arrays:
+        net.load_state_dict({k: torch.from_numpy(arrays[k]) for k in arrays.files})
+    return net.eval()
+
+
+def judge(judge_path, generator_dir, seed):
+    generator_dir = Path(generator_dir)
+    if not (generator_dir / "generator.pt2").is_file():
+        raise SystemExit(f"{generator_dir / 'generator.pt2'} not found: the notebook did not export its generator")
+    shape = json.loads((generator_dir / "generator.json").read_text())
+    latent_dim, per_class = int(shape["latent_dim"]), int(shape["batch"])
+    generator = torch.export.load(str(generator_dir / "generator.pt2")).module()
+    net = load_judge(judge_path)
+    torch.manual_seed(seed)
+    results = {}
+    with torch.no_grad():
+        for label, name in enumerate(cvae_data.CLASS_NAMES):
+            labels = torch.full((per_class,), label, dtype=torch.int64)
+            images = generator(labels, torch.randn(per_class, latent_dim)).reshape(per_class, 1, 32, 32).clamp(0, 1)
+            results[name] = (net(images).argmax(1) == label).float().mean().item()
+            print(f"{name}: {results[name]:.3f} of {per_class} generated images judged {name}")
+    print("Summary: " + repr({"generation_consistency": round(float(np.mean(list(results.values()))), 4),
+                              **{f"consistency_{k}": round(v, 4) for k, v in results.items()}}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="verb", required=True)
+    t = sub.add_parser("train")
+    t.add_argument("--out", required=True)
+    j = sub.add_parser("judge")
+    j.add_argument("--judge", required=True)
+    j.add_argument("--generator", required=True, help="folder the notebook exported its generator to")
+    j.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if args.verb == "train":
+        train(args.out)
+    else:
+        judge(args.judge, args.generator, args.seed)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Every shipped assignment's hidden tests, run as the grader's probe runs them: the reference
+passes them all, the untouched skeleton none, and each known-wrong baseline fails exactly the
+tests that describe its mistake (no training needed: seconds per assignment)."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader import catalog
+from grader.commands.examples import _baseline_source
+
+from conftest import hidden_test_results
+
+# assignment -> (number of hidden tests, {baseline: the tests it must fail; None: all of them})
+EXPECTED = {
+    "colored_mnist": (13, {
+        "erm_everywhere": None,
+        "irm_pooled": {"test_penalty_is_averaged_per_environment_not_pooled", "test_lambda_weights_the_penalty"},
+        "dro_q_reset": {"test_q_accumulates_over_steps"},  # from a uniform q, one step is still right
+    }),
+    "cnn_transfer": (22, {
+        "conv1_padding_one": {"test_layer_output_sizes"},
+        "frozen_after_replacing_fc": {"test_only_the_final_layer_trains", "test_two_classes"},
+        "precision_as_accuracy": {"test_precision"},
+        "no_zero_grad": {"test_train_epoch_steps_once_per_batch_and_learns"},
+    }),
+    "channel_shift": (5, {
+        # uniform over items is uniform inside each group too, and both keep the q update
+        "plain_in_disguise": {"test_balanced_indices_draw_every_group_equally", "test_worst_group_loss_value_and_weights"},
+        "balanced_mean_loss": {"test_worst_group_loss_value_and_weights"},
+    }),
+    "cvae_ood": (7, {
+        "class_blind_generator": {"test_generate_follows_the_requested_class"},
+        "auc_inverted": {"test_auc_takes_ood_as_positive"},
+        "syntax_error_in_export": set(),  # the broken cell is not a functions cell: graded by its runs
+    }),
+}
+CASES = [(a, b, failing) for a, (_, baselines) in EXPECTED.items() for b, failing in baselines.items()]
+
+
+def test_every_baseline_is_in_the_table():
+    for assignment_id, (_, baselines) in EXPECTED.items():
+        assert {b.name for b in catalog.load(assignment_id).spec.baselines} == set(baselines)
+
+
+@pytest.mark.parametrize("assignment_id", sorted(EXPECTED))
+def test_reference_passes_every_hidden_test(tmp_path, assignment_id):
+    assignment = catalog.load(assignment_id)
+    results = hidden_test_results(assignment, assignment.solution_dir, tmp_path / "work")
+    assert len(results) == EXPECTED[assignment_id][0] and all(results.values()), results
+
+
+@pytest.mark.parametrize("assignment_id", sorted(EXPECTED))
+def test_skeleton_fails_every_hidden_test(tmp_path, assignment_id):
+    assignment = catalog.load(assignment_id)
+    results = hidden_test_results(assignment, assignment.skeleton_dir, tmp_path / "work")
+    assert len(results) == EXPECTED[assignment_id][0] and not any(results.values()), results
+
+
+@pytest.mark.parametrize("assignment_id,baseline_name,failing", CASES, ids=[f"{a}-{b}" for a, b, _ in CASES])
+def test_baselines_fail_exactly_the_tests_of_their_mistake(tmp_path, assignment_id, baseline_name, failing):
+    assignment = catalog.load(assignment_id)
+    baseline = next(b for b in assignment.spec.baselines if b.name == baseline_name)
+    results = hidden_test_results(assignment, _baseline_source(assignment, baseline, tmp_path), tmp_path / "work")
+    assert {t for t, ok in results.items() if not ok} == (set(results) if failing is None else failing)

@@ -1,0 +1,183 @@
+"""Notebooks: headless execution cell by cell (errors, per-cell and total time limits), the
+`functions` cells as a module, and notebook submissions graded end to end on the tiny
+notebook assignment (partial results, the failing cell in the report, cached assets)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from grader import catalog
+from grader.assets import assets_folder, ensure_assets
+from grader.notebook import NotebookError, function_cells_source, import_function_cells
+from grader.pipeline import data_root, grade_submission
+from grader.skeleton import count_in_source, plain_solution, replace_in_source
+
+from conftest import run_cli, write_zip
+
+FUNCTIONS = {"tags": ["functions"]}
+
+
+def notebook(path: Path, *sources: str, tagged: int = 0) -> Path:
+    cells = [new_code_cell(src, metadata=FUNCTIONS if i < tagged else {}) for i, src in enumerate(sources)]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}),
+                   str(path))
+    return path
+
+
+def execute(path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader.notebook", "execute", str(path), "--output",
+                           str(path.parent / "out" / path.name), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=path.parent)
+
+
+def test_outputs_stream_to_stdout_and_the_executed_notebook_is_saved(tmp_path):
+    result = execute(notebook(tmp_path / "a.ipynb", "x = 21", "print('Summary:', {'v': x * 2})", "x"))
+    assert result.returncode == 0, result.stderr
+    assert "Summary: {'v': 42}" in result.stdout and "21" in result.stdout
+    executed = nbformat.read(str(tmp_path / "out" / "a.ipynb"), as_version=4)
+    assert executed.cells[1].outputs[0]["text"].startswith("Summary:")
+
+
+def test_an_error_stops_the_run_naming_the_cell(tmp_path):
+    result = execute(notebook(tmp_path / "e.ipynb", "print('before')", "1 / 0", "print('after')"))
+    assert result.returncode == 1 and "before" in result.stdout and "after" not in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "Notebook stopped: cell 2 ('1 / 0') raised ZeroDivisionError: division by zero"
+
+
+def test_a_syntax_error_is_reported_like_any_error(tmp_path):
+    result = execute(notebook(tmp_path / "s.ipynb", "print('ok')", "def broken(:\n    pass"))
+    assert result.returncode == 1 and "cell 2 ('def broken(:') raised SyntaxError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_cell_over_its_time_limit_is_stopped(tmp_path):
+    result = execute(notebook(tmp_path / "t.ipynb", "print('Summary:', {'a': 1})", "while True:\n    pass"),
+                     "--cell-timeout", "2")
+    assert result.returncode == 1 and "Summary: {'a': 1}" in result.stdout
+    assert "cell 2 ('while True:') ran past its time limit of 2 s" in result.stderr
+
+
+def test_the_total_time_limit_stops_between_or_inside_cells(tmp_path):
+    result = execute(notebook(tmp_path / "total.ipynb", "import time; time.sleep(1.5)", "time.sleep(1.5)", "print('late')"),
+                     "--timeout", "2", "--cell-timeout", "60")
+    assert result.returncode == 1 and "late" not in result.stdout
+    assert "time limit" in result.stderr
+
+
+def test_an_unreadable_notebook_is_one_line(tmp_path):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    result = execute(bad)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"Notebook stopped: {bad}: not a readable notebook")
+
+
+def test_function_cells_import_without_running_the_rest(tmp_path):
+    path = notebook(tmp_path / "f.ipynb", "%matplotlib inline\ndef double(x):\n    return 2 * x", "raise SystemExit('training')",
+                    tagged=1)
+    module = import_function_cells(path)
+    assert module.double(4) == 8
+    assert "SystemExit" not in function_cells_source(nbformat.read(str(path), as_version=4))
+    with pytest.raises(NotebookError, match="no code cell is tagged 'functions'"):
+        import_function_cells(notebook(tmp_path / "none.ipynb", "x = 1"))
+
+
+def test_baseline_edits_and_plain_solutions_work_on_cell_sources(tmp_path):
+    text = nbformat.writes(new_notebook(cells=[new_code_cell('def f():\n    # BEGIN SOLUTION: hint\n    return "a"\n    # END SOLUTION')]))
+    plain = plain_solution(text, "x.ipynb")
+    assert nbformat.reads(plain, as_version=4).cells[0].source == 'def f():\n    return "a"'
+    assert count_in_source(plain, "x.ipynb", 'return "a"') == 1  # the JSON text holds it escaped, the cell plainly
+    edited = replace_in_source(plain, "x.ipynb", 'return "a"', 'return "b"')
+    assert nbformat.reads(edited, as_version=4).cells[0].source.endswith('return "b"')
+
+
+# ----------------------------------------------------------------------------- end to end
+
+@pytest.fixture
+def tiny_nb(tiny_nb_root: Path, tmp_path: Path, monkeypatch) -> catalog.Assignment:
+    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
+    return catalog.load("tiny_nb", tiny_nb_root)
+
+
+def submit(tmp_path: Path, assignment: catalog.Assignment, edit: tuple[str, str] | None = None) -> Path:
+    text = plain_solution((assignment.solution_dir / "tiny.ipynb").read_text(), "tiny.ipynb")
+    if edit:
+        text = replace_in_source(text, "tiny.ipynb", *edit)
+    return write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": text})
+
+
+def items(report) -> dict[str, float]:
+    return {i.id: i.points for i in report.items}
+
+
+def test_reference_notebook_gets_full_marks_with_the_executed_notebook_kept(tmp_path, tiny_nb, runner):
+    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, runner, tmp_path / "out")
+    assert report.status == "graded" and report.score == 6 == report.max_score, report.items
+    executed = tmp_path / "out" / "20250042_ana" / "artifacts" / "executed" / "tiny.ipynb"
+    assert nbformat.read(str(executed), as_version=4).cells[2].outputs, "outputs kept in the report"
+    assert report.runs[0].artifacts == ["artifacts/executed/tiny.ipynb"]
+    assert "artifacts/executed/tiny.ipynb" in (tmp_path / "out" / "20250042_ana" / "report.html").read_text()
+
+
+def test_syntax_error_notebook_is_graded_on_what_it_produced(tmp_path, tiny_nb, runner):
+    report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "results['second'] = mean([2, 4]")),
+                              tiny_nb, runner, tmp_path / "out")
+    assert report.status == "graded" and items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
+    stop = "notebook: Notebook stopped: cell 4 (\"results['second'] = mean([2, 4]\") raised SyntaxError"
+    assert any(w.startswith(stop) for w in report.warnings), report.warnings
+    assert "Summary has no 'second' (has first)" in next(i for i in report.items if i.id == "second").message
+
+
+def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_path, tiny_nb, runner):
+    report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "while True:\n    pass")),
+                              tiny_nb, runner, tmp_path / "out")
+    assert items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
+    assert any("ran past its time limit of 4 s" in w for w in report.warnings), report.warnings
+
+
+def test_skeleton_notebook_scores_zero_with_a_clean_report(tmp_path, tiny_nb, runner):
+    zip_path = write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": (tiny_nb.skeleton_dir / "tiny.ipynb").read_text()})
+    report = grade_submission(zip_path, tiny_nb, runner, tmp_path / "out")
+    assert report.status == "graded" and report.score == 0
+    assert any("raised NotImplementedError: TODO (tiny.ipynb): the arithmetic mean" in w for w in report.warnings)
+
+
+def test_assets_are_built_once_and_reused(tmp_path, tiny_nb, runner):
+    calls = []
+
+    class Counting:
+        name = "counting"
+
+        def python(self):
+            return runner.python()
+
+        def run(self, request):
+            calls.append(request.argv)
+            return runner.run(request)
+
+    folder = ensure_assets(tiny_nb, None, data_root(), Counting(), lambda s: s.format(python=runner.python()))
+    assert folder == assets_folder(tiny_nb, None, data_root()) and (folder / "scale.txt").read_text() == "10\n"
+    assert ensure_assets(tiny_nb, None, data_root(), Counting(), lambda s: s) == folder
+    assert len(calls) == 1, "the second call reads the cache"
+    assert [p.name for p in folder.parent.iterdir() if p.name.startswith("build-")] == [], "no build folder left behind"
+
+
+def test_a_failing_asset_is_one_clear_error(tmp_path, tiny_nb, runner):
+    (tiny_nb.skeleton_dir / "make_asset.py").write_text("raise SystemExit('no data here')\n")
+    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, runner, tmp_path / "out")
+    assert report.status == "error" and report.message.startswith("building asset scale failed (exit code 1")
+    assert "no data here" in report.message
+
+
+def test_validate_a_notebook_assignment_through_the_cli(tiny_nb_root, tmp_path):
+    result = run_cli("--root", str(tiny_nb_root), "validate", "--jobs", "2", env={"GRADER_DATA": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stdout
+    for line in ("tiny_nb: ok   skeleton in sync", "tiny_nb: ok   reference: 6/6 as expected", "tiny_nb: ok   skeleton: 0/6 as expected"):
+        assert line in result.stdout
+    assert "(2 at a time)" in result.stdout
