@@ -209,12 +209,15 @@ def handout(ctx, assignment_id, dest) -> None:
 @BACKEND
 @DATASET
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True)
+@click.option("--skip-baselines", is_flag=True, help="Only the reference.")
+@JOBS
 @click.pass_context
-def calibrate(ctx, assignment_id, seeds, backend, dataset, out) -> None:
+def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, jobs) -> None:
     """Run the reference and the baselines over N seeds; print metric distributions and tier pass rates."""
     from grader.commands.calibrate import calibrate as run_calibration
 
-    run_calibration(_load(ctx, assignment_id), _runner(backend), seeds, out, console, dataset)
+    run_calibration(_load(ctx, assignment_id), _runner(backend), seeds, out, console, dataset,
+                    baselines=not skip_baselines, jobs=jobs)
 
 
 @cli.command()

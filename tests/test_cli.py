@@ -138,6 +138,11 @@ def test_calibrate_prints_distributions_and_saves_values(tmp_path, tiny_root):
     assert "tiny calibration" in result.stdout and ">= 0.85: 2/2" in result.stdout and ">= 0.85: 0/2" in result.stdout
     saved = json.loads((tmp_path / "calibration_tiny.json").read_text())
     assert saved["values"]["reference"]["accuracy"] == [0.9, 0.9] and saved["values"]["first_only"]["accuracy"] == [0.8, 0.8]
+    quick = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "3", "--skip-baselines", "-j", "2",
+                    "--out", str(tmp_path / "quick"))
+    assert quick.returncode == 0, quick.stdout + quick.stderr
+    saved = json.loads((tmp_path / "quick" / "calibration_tiny.json").read_text())
+    assert list(saved["values"]) == ["reference"] and saved["values"]["reference"]["accuracy"] == [0.9] * 3
 
 
 def test_image_tag_names_the_content_hash():

@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.catalog import Assignment
-from grader.commands.examples import make_examples
-from grader.pipeline import grade_submission
+from grader.commands.examples import grade_examples, make_examples
 from grader.sandbox import Runner
 from grader.spec import MetricItem
 
@@ -25,15 +24,15 @@ def calibration_ids(n: int) -> list[str]:
 
 
 def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, console: Console,
-              dataset: str | None = None) -> dict[str, dict[str, list[float | None]]]:
+              dataset: str | None = None, baselines: bool = True, jobs: int = 1) -> dict[str, dict[str, list[float | None]]]:
     """Returns {submission label: {item id: [value per seed]}} and prints the table."""
     dataset = assignment.dataset(dataset)
     values: dict[str, dict[str, list[float | None]]] = {}
     with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
-        examples = [e for e in make_examples(assignment, Path(tmp), calibration_ids(seeds)) if e.kind != "skeleton"]
-        for n, example in enumerate(examples, start=1):
-            console.print(f"[{n}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}")
-            report = grade_submission(example.zip_path, assignment, runner, out / "calibrate", dataset=dataset)
+        examples = [e for e in make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines) if e.kind != "skeleton"]
+        graded = grade_examples(examples, assignment, runner, out / "calibrate", dataset, jobs)
+        for n, (example, report) in enumerate(graded, start=1):
+            console.print(f"[{n}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}: {report.score:g}")
             per_item = values.setdefault(example.label, {})
             for item in report.items:
                 if item.kind == "metric":

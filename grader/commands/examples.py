@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,3 +68,19 @@ def make_examples(assignment: Assignment, out_dir: Path, student_ids: list[str],
             for sid in ([str(int(student_ids[0]) + k)] if distinct_ids else student_ids):
                 examples.append(Example(kind, label, package(assignment, folder, sid, label, out_dir, allow_missing=True)))
     return examples
+
+
+def grade_examples(examples: list[Example], assignment: Assignment, runner, out: Path, dataset: str | None,
+                   jobs: int = 1):
+    """Grade examples `jobs` at a time, each job with its share of the cores; yields
+    (example, report) in the examples' order as each becomes known."""
+    from grader.commands.grade import with_cpu_share
+    from grader.pipeline import grade_submission
+
+    job_assignment = with_cpu_share(assignment, jobs)
+
+    def grade(example: Example):
+        return grade_submission(example.zip_path, job_assignment, runner, out, dataset=dataset)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        yield from zip(examples, pool.map(grade, examples))

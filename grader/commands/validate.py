@@ -5,7 +5,6 @@ and the checked-in skeleton matches what the solutions generate."""
 from __future__ import annotations
 
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +12,7 @@ from rich.console import Console
 
 from grader.catalog import Assignment
 from grader.commands.build import out_of_sync
-from grader.commands.examples import make_examples
-from grader.commands.grade import with_cpu_share
-from grader.pipeline import grade_submission
+from grader.commands.examples import grade_examples, make_examples
 from grader.report import Report, print_summary
 from grader.sandbox import Runner
 
@@ -54,20 +51,14 @@ def validate(assignment: Assignment, runner: Runner, out: Path, console: Console
     checks = []
     stale = out_of_sync(assignment)
     checks.append(Check("skeleton in sync", not stale, "; ".join(stale[:5]) or "skeleton matches solutions"))
-    job_assignment = with_cpu_share(assignment, jobs)
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         examples = make_examples(assignment, Path(tmp), [assignment.spec.validation_student_id], baselines)
         console.print(f"[bold]{assignment.id}[/]: grading {', '.join(e.label for e in examples)}"
                       + (f" ({jobs} at a time)" if jobs > 1 else "") + " ...")
-
-        def grade(example) -> Report:
-            return grade_submission(example.zip_path, job_assignment, runner, out / assignment.id, dataset=dataset)
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for example, report in zip(examples, pool.map(grade, examples)):  # reported in order, as each is known
-                print_summary(report, console)
-                problems = _expectations(report, example.kind, assignment, example.label)
-                what = example.kind if example.kind == example.label else f"{example.kind} {example.label}"
-                checks.append(Check(what, not problems,
-                                    "; ".join(problems) or f"{report.score:g}/{report.max_score:g} as expected"))
+        for example, report in grade_examples(examples, assignment, runner, out / assignment.id, dataset, jobs):
+            print_summary(report, console)
+            problems = _expectations(report, example.kind, assignment, example.label)
+            what = example.kind if example.kind == example.label else f"{example.kind} {example.label}"
+            checks.append(Check(what, not problems,
+                                "; ".join(problems) or f"{report.score:g}/{report.max_score:g} as expected"))
     return checks
