@@ -14,6 +14,7 @@ from pathlib import Path
 
 from grader.catalog import Assignment
 from grader.errors import GraderError
+from grader.probes import log_tail
 from grader.sandbox.base import RunRequest, Runner
 
 CACHE_DIR = ".grader-assets"
@@ -58,10 +59,10 @@ def ensure_assets(assignment: Assignment, dataset: str | None, data_dir: Path, r
                                                data_dirs=(data_dir,)))
                 missing = [o for o in asset.outputs if not (build / o).is_file()]
                 if not result.ok or missing:
-                    tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.is_file() else []
+                    tail = log_tail(log, lines=1)
                     raise GraderError(f"building asset {asset.name} failed ({result.describe()}"
                                       f"{'; missing ' + ', '.join(missing) if missing else ''})"
-                                      f"{': ' + tail[0][:200] if tail else ''}")
+                                      f"{': ' + tail if tail else ''}")
             folder.mkdir(parents=True, exist_ok=True)
             for asset in assignment.spec.assets:
                 for output in asset.outputs:

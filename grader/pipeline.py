@@ -81,7 +81,7 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
         result = runner.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
                                        env=env, data_dirs=(ctx.data_dir,)))
         summary = parse_log(log_path)
-        stopped = "" if result.ok else _last_line(log_path)
+        stopped = "" if result.ok else probes.log_tail(log_path, lines=1)
         because = f"{result.describe()}" + (f": {stopped}" if stopped else "")
         if not result.ok and summary.ok and not experiment.partial:
             # A Summary printed before a crash or a kill is not a finished run.
@@ -94,18 +94,6 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
                                  output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
                                  artifacts=[f"artifacts/{a}" for a in experiment.artifacts if (ws.path / a).is_file()]))
     return records, summaries
-
-
-def _experiment(assignment: Assignment, name: str):
-    return next(e for e in assignment.spec.experiments if e.name == name)
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return ""
-    return lines[-1][:300] if lines else ""
 
 
 def run_probes(assignment: Assignment, ws: Workspace, runner: Runner, evidence: Evidence, skip_tests: str | None = None) -> None:
@@ -185,8 +173,8 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
             ctx = RunContext(report.seed, dataset, data_root(), runner.python())
             ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, runner, ctx.substitute, progress))
             report.runs, summaries = run_experiments(assignment, ws, runner, ctx, progress)
-            report.warnings.extend(f"{r.name}: {r.stopped}" for r in report.runs
-                                   if r.stopped and _experiment(assignment, r.name).partial)
+            report.warnings.extend(f"{run.name}: {run.stopped}" for experiment, run in zip(assignment.spec.experiments, report.runs)
+                                   if run.stopped and experiment.partial)
             report.timings["experiments"] = round(time.monotonic() - t, 3)
 
             t = time.monotonic()

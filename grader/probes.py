@@ -52,7 +52,8 @@ class ParamCountOutcome:
     error: str | None = None
 
 
-def _tail(path: Path, lines: int = 3) -> str:
+def log_tail(path: Path, lines: int = 3) -> str:
+    """The last lines of a log, on one line (for messages)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
@@ -61,7 +62,7 @@ def _tail(path: Path, lines: int = 3) -> str:
 
 
 def _failure(run: RunResult, log: Path) -> str:
-    tail = _tail(log)
+    tail = log_tail(log)
     return f"{run.describe()}" + (f": {tail}" if tail else "")
 
 
@@ -144,6 +145,6 @@ def run_hidden_tests(items: list[TestsItem], assignment: Assignment, workspace: 
         mine = [c for c in cases if c.module == module]
         error = f"hidden tests {run.describe()}" if run.timed_out else None
         if not mine:
-            error = f"no hidden test of {Path(item.file).name} ran: {_tail(log)}"
+            error = f"no hidden test of {Path(item.file).name} ran: {log_tail(log)}"
         outcomes[item.id] = HiddenTestsOutcome(cases=mine, error=error)
     return outcomes
