@@ -34,13 +34,18 @@ def _load(ctx: click.Context, assignment_id: str) -> catalog.Assignment:
     return catalog.load(assignment_id, _root(ctx))
 
 
-def _pick_assignment(ctx: click.Context, assignment_id: str | None) -> catalog.Assignment:
+def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[Path]) -> catalog.Assignment:
+    """--assignment, the only one, or the one whose editable files the submissions hold."""
+    from grader.commands.grade import guess_assignment
+
     if assignment_id:
         return _load(ctx, assignment_id)
     ids = catalog.list_ids(_root(ctx))
-    if len(ids) != 1:
-        raise GraderError(f"several assignments exist ({', '.join(ids)}): pass --assignment")
-    return _load(ctx, ids[0])
+    if len(ids) == 1:
+        return _load(ctx, ids[0])
+    assignment = guess_assignment(paths, [_load(ctx, i) for i in ids])
+    err_console.print(f"assignment: {assignment.id} (from the submitted files; --assignment to choose)")
+    return assignment
 
 
 def _runner(backend: str | None):
@@ -76,7 +81,8 @@ def list_cmd(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--assignment", "assignment_id", default=None, help="Assignment ID (needed when several exist).")
+@click.option("--assignment", "assignment_id", default=None,
+              help="Assignment ID (default: the only one, or the one whose editable files the submissions hold).")
 @BACKEND
 @DATASET
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True,
@@ -94,7 +100,7 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     Exit code 0: all graded; 1: some ended in error or timeout; 2: bad usage or a rejected submission."""
     from grader.commands.grade import exit_code, expand_sources, grade_all
 
-    assignment = _pick_assignment(ctx, assignment_id)
+    assignment = _pick_assignment(ctx, assignment_id, list(paths))
     sources = expand_sources(list(paths), assignment)
     reports = grade_all(sources, assignment, _runner(backend), out, dataset=dataset, student_id=student_id,
                         console=console, jobs=jobs, force=force)

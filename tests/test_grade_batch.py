@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,11 +14,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from grader import catalog
 from grader.commands.grade import grade_all
 from grader.gradescope import build_bundle
 from grader.report import load_report
 
-from conftest import REPO, student_files, write_zip
+from conftest import REPO, run_cli, student_files, write_zip
 
 SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
 
@@ -152,3 +154,38 @@ def test_gradescope_command_runs(tmp_path, tiny_root):
 
     result = run_cli("--root", str(tiny_root), "gradescope", "tiny", "-o", str(tmp_path / "ag.zip"))
     assert result.returncode == 0 and (tmp_path / "ag.zip").is_file()
+
+
+@pytest.fixture(scope="module")
+def shipped_examples(tmp_path_factory):
+    """Reference and skeleton zips of every shipped assignment (packaging only, no grading)."""
+    from grader.commands.examples import make_examples
+
+    out = tmp_path_factory.mktemp("shipped")
+    assignments = [catalog.load(i) for i in catalog.list_ids(catalog.default_root())]
+    return assignments, {a.id: make_examples(a, out / a.id, ["20261111"], baselines=False) for a in assignments}
+
+
+def test_the_assignment_is_told_from_the_submitted_files(shipped_examples):
+    from grader.commands.grade import guess_assignment
+
+    assignments, examples = shipped_examples
+    for assignment_id, made in examples.items():  # a cnn_transfer zip holds a model.py, as colored_mnist's does
+        for example in made:
+            assert guess_assignment([example.zip_path], assignments).id == assignment_id, example.zip_path
+        assert guess_assignment([made[0].zip_path.parent], assignments).id == assignment_id  # a batch folder
+
+
+def test_mixed_or_unknown_submissions_need_assignment(shipped_examples, tmp_path):
+    assignments, examples = shipped_examples
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for assignment_id in ("cnn_transfer", "cvae_ood"):
+        shutil.copy(examples[assignment_id][0].zip_path, mixed / f"2026000{len(list(mixed.iterdir()))}_{assignment_id}.zip")
+    result = run_cli("grade", str(mixed))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot tell which assignment to grade (submissions fit: cnn_transfer (1), cvae_ood (1)" in result.stderr
+    assert result.stderr.strip().endswith("pass --assignment")
+    stray = write_zip(tmp_path / "20260009_x.zip", {"notes.txt": "hello"})
+    result = run_cli("grade", str(stray))
+    assert result.returncode == 2 and "none holds all the editable files of one" in result.stderr

@@ -8,8 +8,9 @@ import dataclasses
 import hashlib
 import os
 import threading
+import zipfile
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -46,6 +47,47 @@ def expand_sources(paths: list[Path], assignment: Assignment) -> list[Path]:
     if not sources:
         raise GraderError("no submissions found in " + ", ".join(map(str, paths)))
     return sources
+
+
+def _file_names(path: Path, limit: int = 2000) -> set[str]:
+    """Base names of the files one submission (zip, folder or file) holds."""
+    if path.is_file() and path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return {PurePosixPath(n).name for n in archive.namelist()[:limit]}
+        except (zipfile.BadZipFile, OSError):
+            return set()  # intake rejects it later, with the reason
+    if path.is_dir():
+        return {p.name for _, p in zip(range(limit), path.rglob("*"))}
+    return {path.name}
+
+
+def _best_fit(names: set[str], assignments: list[Assignment]) -> list[Assignment]:
+    """Assignments whose editable files are all there; of those, the ones with most editable
+    files (a CNN submission holds a model.py too)."""
+    fits = [a for a in assignments if {Path(rel).name for rel in a.spec.editable} <= names]
+    most = max((len(a.spec.editable) for a in fits), default=0)
+    return [a for a in fits if len(a.spec.editable) == most]
+
+
+def guess_assignment(paths: list[Path], assignments: list[Assignment]) -> Assignment:
+    """The assignment the submissions are for, from the files they hold. Every submission that
+    fits one must fit the same; ambiguity is an error, never a guess."""
+    submissions = []
+    for path in paths:
+        batch = path.is_dir() and any(p.suffix.lower() == ".zip" or (p.is_dir() and parse_stem(p.name)) for p in path.iterdir())
+        submissions += sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip" or p.is_dir()) if batch else [path]
+    votes: dict[str, int] = {}
+    for submission in submissions:
+        best = _best_fit(_file_names(submission), assignments)
+        key = best[0].id if len(best) == 1 else " or ".join(a.id for a in best)
+        if key:
+            votes[key] = votes.get(key, 0) + 1
+    if len(votes) == 1 and " or " not in next(iter(votes)):
+        return next(a for a in assignments if a.id == next(iter(votes)))
+    seen = ", ".join(f"{k} ({n})" for k, n in votes.items()) or "none holds all the editable files of one"
+    raise GraderError(f"cannot tell which assignment to grade (submissions fit: {seen}; assignments: "
+                      f"{', '.join(a.id for a in assignments)}): pass --assignment")
 
 
 def latest_per_student(sources: list[Path]) -> tuple[list[Path], dict[Path, str]]:
