@@ -1,6 +1,8 @@
-"""Every shipped assignment's hidden tests, run as the grader's probe runs them: the reference
-passes them all, the untouched skeleton none, and each known-wrong baseline fails exactly the
-tests that describe its mistake (no training needed: seconds per assignment)."""
+"""Every shipped assignment, from one table. Its hidden tests, run as the grader's probe runs
+them: the reference passes them all, the untouched skeleton none, each known-wrong baseline
+fails exactly the tests that describe its mistake (seconds, no training). And (slow) the whole
+assignment validated through the real CLI: reference full marks, skeleton zero, every
+baseline exactly its declared points, skeleton in sync."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 from grader import catalog
 from grader.commands.examples import _baseline_source
 
-from conftest import hidden_test_results
+from conftest import hidden_test_results, run_cli
 
 # assignment -> (number of hidden tests, {baseline: the tests it must fail; None: all of them})
 EXPECTED = {
@@ -63,3 +65,14 @@ def test_baselines_fail_exactly_the_tests_of_their_mistake(tmp_path, assignment_
     baseline = next(b for b in assignment.spec.baselines if b.name == baseline_name)
     results = hidden_test_results(assignment, _baseline_source(assignment, baseline, tmp_path), tmp_path / "work")
     assert {t for t, ok in results.items() if not ok} == (set(results) if failing is None else failing)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment_id", sorted(EXPECTED))
+def test_validate_through_the_cli(assignment_id):
+    # auto: in containers when the grading image is built (CI builds it), else the local backend
+    result = run_cli("validate", assignment_id, "-j", "2", timeout=1500, env={"GRADER_BACKEND": "auto"})
+    assert result.returncode == 0, result.stdout[-3000:]
+    baselines = [f"ok   baseline {b}:" for b in EXPECTED[assignment_id][1]]
+    for line in ["ok   skeleton in sync", "ok   reference: 20/20", "ok   skeleton: 0/20", *baselines]:
+        assert f"{assignment_id}: {line}" in result.stdout
