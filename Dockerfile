@@ -7,13 +7,15 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       python3 python3-venv dataset-fashion-mnist >/dev/null \
  && rm -rf /var/lib/apt/lists/*
-COPY wheelhouse /tmp/wheelhouse
-COPY grader_src /tmp/grader_src
 # Wheels only, from the wheelhouse: the same pinned builds every time, no index needed.
+# The heavy layer (torch) holds the third-party wheels alone, so a change to the grader
+# rebuilds only the thin layer below it.
+COPY wheelhouse /tmp/wheelhouse
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install -q --no-index --find-links /tmp/wheelhouse \
-      -r /tmp/wheelhouse/requirements.txt /tmp/grader_src \
- && rm -rf /tmp/wheelhouse /tmp/grader_src /root/.cache
+ && /opt/venv/bin/pip install -q --no-index --find-links /tmp/wheelhouse -r /tmp/wheelhouse/requirements.txt \
+ && rm -rf /tmp/wheelhouse /root/.cache
+COPY grader_src /tmp/grader_src
+RUN /opt/venv/bin/pip install -q --no-index --no-deps /tmp/grader_src && rm -rf /tmp/grader_src /root/.cache
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin student
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1
 USER 10001

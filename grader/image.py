@@ -5,6 +5,7 @@ image is never used silently."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from grader.errors import GraderError
 BASE_TAG = "grader-base:bookworm"
 IMAGE_REPO = "grader-sandbox"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+WHEEL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader" / "wheelhouse"
 # The same torch and torchvision the handouts' requirements.txt pin, so a submission meets the
 # libraries its author ran. That is the CUDA build (about 9.5 GB of image): PyPI's torchvision
 # does not import beside the small CPU build of torch 2.13.0, and the CNN assignment needs
@@ -26,6 +28,7 @@ SANDBOX_REQUIREMENTS = [
     "torchvision==0.29.1",
     "numpy==2.4.6",
     "scikit-learn==1.9.1",
+    "matplotlib==3.11.2",  # students plot in their notebooks; an import the image lacks would cost them the run
     "pytest==9.2.0",
 ]
 
@@ -65,9 +68,14 @@ def build_image(echo=print) -> str:
         context = Path(tmp)
         wheelhouse = context / "wheelhouse"
         echo("collecting wheels")
+        # Kept between builds: pip skips wheels already there, and an unchanged wheelhouse keeps
+        # Docker's cache of the heavy layer.
+        cache = WHEEL_CACHE
+        cache.mkdir(parents=True, exist_ok=True)
         _run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
-              "-d", str(wheelhouse), *SANDBOX_REQUIREMENTS, *_grader_requirements()], "pip download of the sandbox wheels")
-        (wheelhouse / "requirements.txt").write_text("\n".join(SANDBOX_REQUIREMENTS) + "\n")
+              "-d", str(cache), *SANDBOX_REQUIREMENTS, *_grader_requirements()], "pip download of the sandbox wheels")
+        shutil.copytree(cache, wheelhouse)
+        (wheelhouse / "requirements.txt").write_text("\n".join(SANDBOX_REQUIREMENTS + _grader_requirements()) + "\n")
         source = context / "grader_src"
         shutil.copytree(PACKAGE_ROOT / "grader", source / "grader", ignore=shutil.ignore_patterns("__pycache__"))
         for name in ("pyproject.toml", "README.md"):
