@@ -109,6 +109,10 @@ class ClassAnalytics:
     flagged: list[Flagged]
     similar_pairs: int = 0  # pairs at or above the similarity threshold
 
+    @property
+    def score_thresholds(self) -> list[Threshold]:
+        return [Threshold(self.max_score, f"full marks {self.max_score:g}", sum(s >= self.max_score for s in self.scores))]
+
 
 def numeric_value(item) -> float | None:
     """A value to plot: a metric's value, a test item's share passed ("3/4" -> 0.75), a count."""

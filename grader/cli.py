@@ -108,10 +108,10 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
 
 
 @cli.command()
-@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--assignment", "assignment_id", default=None,
               help="Assignment ID (default: a graded folder's, the only one, or the one whose editable files the submissions hold).")
-@click.option("--against", multiple=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--against", multiple=True, type=click.Path(path_type=Path),
               help="Earlier terms' submissions (folder or zip; repeatable), compared with this term's, not among themselves.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Pairs whose larger share of matched code reaches this are listed in the HTML report.")
@@ -129,9 +129,10 @@ def similarity(ctx, sources, assignment_id, against, threshold, top, out, jobs) 
     counts. Writes OUT/similarity.html (pairs at or above the threshold, ranked, side by side
     with the matches marked) and OUT/similarity.csv (every pair).
     Exit code 0: done; 1: some submissions could not be read (listed); 2: bad usage."""
-    from grader.commands.similarity import assignment_from_reports, run_similarity
+    from grader.commands.similarity import assignment_hint, run_similarity
 
-    assignment = _pick_assignment(ctx, assignment_id or assignment_from_reports(list(sources)), list(sources))
+    hint = assignment_hint(list(sources) + list(against))
+    assignment = _pick_assignment(ctx, assignment_id or hint, list(sources))
     result = run_similarity(list(sources), assignment, out, against=list(against), threshold=threshold, top=top,
                             jobs=jobs, console=console)
     ctx.exit(1 if result.skipped else 0)

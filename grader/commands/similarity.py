@@ -54,8 +54,11 @@ def _graded_reports(folder: Path) -> list[Path]:
     return sorted(folder.glob("*/report.json"))
 
 
-def assignment_from_reports(paths: list[Path]) -> str | None:
-    """The assignment a graded --out folder among `paths` was graded for."""
+def assignment_hint(paths: list[Path]) -> str | None:
+    """The assignment a graded --out folder among `paths` was graded for; every path must exist."""
+    for path in paths:
+        if not path.exists():
+            raise GraderError("no such file or folder", path)
     for path in paths:
         if path.is_dir():
             for report in _graded_reports(path):
