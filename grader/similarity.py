@@ -20,6 +20,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -103,8 +104,14 @@ def _fingerprint(job: tuple[str, str, list[int]]):
     from copydetect import CodeFingerprint
 
     rel, code, boilerplate = job
-    return CodeFingerprint(rel, NOISE_TOKENS, WINDOW, boilerplate=boilerplate, fp=io.StringIO(code),
-                           language=_language(rel))
+    fingerprint = CodeFingerprint(rel, NOISE_TOKENS, WINDOW, boilerplate=boilerplate, fp=io.StringIO(code),
+                                  language=_language(rel))
+    # Plain ints instead of numpy scalars: the fingerprints travel to the comparing workers, and
+    # numpy scalars pickle and hash several times slower. The text stays with the Document.
+    fingerprint.hashes = {int(h) for h in fingerprint.hashes}
+    fingerprint.hash_idx = {int(h): [int(i) for i in idx] for h, idx in fingerprint.hash_idx.items()}
+    fingerprint.raw_code = ""
+    return fingerprint
 
 
 def _compare_block(task) -> list[tuple[int, int, int, int]]:
@@ -118,8 +125,8 @@ def _compare_block(task) -> list[tuple[int, int, int, int]]:
         matched_i = matched_j = 0
         for rel, fp_i in fingerprints[i].items():
             fp_j = fingerprints[j].get(rel)
-            if fp_j is None or not fp_i.hashes or not fp_j.hashes:
-                continue
+            if fp_j is None or fp_i.hashes.isdisjoint(fp_j.hashes):
+                continue  # nothing shared: compare_files would say 0, only slower
             overlap, (sim_i, sim_j), _ = compare_files(fp_i, fp_j)
             if overlap:
                 matched_i += int(overlap)
@@ -130,26 +137,24 @@ def _compare_block(task) -> list[tuple[int, int, int, int]]:
 
 
 @contextmanager
-def worker_pool(jobs: int) -> Iterator[multiprocessing.pool.Pool]:
-    """Spawned workers with a fixed hash seed (see the module docstring)."""
-    context = multiprocessing.get_context("spawn")
+def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """Spawned workers with a fixed hash seed (see the module docstring). The executor starts
+    workers as work arrives, so the seed stays in the environment while it is open. A worker
+    that dies raises BrokenProcessPool rather than being restarted forever."""
     previous = os.environ.get("PYTHONHASHSEED")
     os.environ["PYTHONHASHSEED"] = HASH_SEED
+    pool = ProcessPoolExecutor(max(1, jobs), mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker)
     try:
-        pool = context.Pool(max(1, jobs), initializer=_quiet_worker)
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
+        pool.shutdown(wait=True)
         if previous is None:
             os.environ.pop("PYTHONHASHSEED", None)
         else:
             os.environ["PYTHONHASHSEED"] = previous
-    try:
-        yield pool
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
 
 
 # ----------------------------------------------------------------------------- steps
@@ -158,11 +163,11 @@ def fingerprint_documents(pool, documents: list[Document], skeleton: dict[str, s
                           advance: Callable[[int], None] = lambda n: None) -> list[dict]:
     """Per document, {editable file: copydetect CodeFingerprint} with the skeleton's version
     of that file as boilerplate."""
-    boilerplate = {rel: sorted(int(h) for h in fp.hashes)
+    boilerplate = {rel: sorted(fp.hashes)
                    for rel, fp in zip(skeleton, pool.map(_fingerprint, [(rel, code, []) for rel, code in skeleton.items()]))}
     jobs = [(n, rel, (rel, code, boilerplate.get(rel, []))) for n, d in enumerate(documents) for rel, code in d.files.items()]
     result: list[dict] = [{} for _ in documents]
-    for (n, rel, _), fingerprint in zip(jobs, pool.imap(_fingerprint, [j[2] for j in jobs], chunksize=8)):
+    for (n, rel, _), fingerprint in zip(jobs, pool.map(_fingerprint, [j[2] for j in jobs], chunksize=8)):
         result[n][rel] = fingerprint
         advance(1)
     return result
@@ -195,7 +200,7 @@ def compare_documents(pool, documents: list[Document], fingerprints: list[dict],
         needed = {n for pair in block_pairs for n in pair}
         tasks.append((block_pairs, {n: fingerprints[n] for n in needed}))
     matched: dict[tuple[int, int], tuple[int, int]] = {}
-    for task, found in zip(tasks, pool.imap(_compare_block, tasks)):
+    for task, found in zip(tasks, pool.map(_compare_block, tasks)):
         for i, j, m_i, m_j in found:
             matched[(i, j)] = (m_i, m_j)
         advance(len(task[0]))
