@@ -13,8 +13,8 @@ from __future__ import annotations
 import csv
 import os
 import random
-import resource
 import re
+import resource
 import subprocess
 import sys
 import tempfile

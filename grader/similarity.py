@@ -127,7 +127,7 @@ def _compare_block(task) -> list[tuple[int, int, int, int]]:
             fp_j = fingerprints[j].get(rel)
             if fp_j is None or fp_i.hashes.isdisjoint(fp_j.hashes):
                 continue  # nothing shared: compare_files would say 0, only slower
-            overlap, (sim_i, sim_j), _ = compare_files(fp_i, fp_j)
+            overlap, (_, sim_j), _ = compare_files(fp_i, fp_j)
             if overlap:
                 matched_i += int(overlap)
                 matched_j += int(round(float(sim_j) * fp_j.token_coverage))

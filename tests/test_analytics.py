@@ -7,16 +7,24 @@ from __future__ import annotations
 import csv
 
 import pytest
+from conftest import CHROMIUM, REPO, chromium_dom
 
 from grader import catalog
-from grader.analytics import (SIMILARITY_COLUMNS, SimilarPair, class_analytics, failed_tests, flagged, hidden_failures,
-                              item_stats, numeric_value, read_similarity)
+from grader.analytics import (
+    SIMILARITY_COLUMNS,
+    SimilarPair,
+    class_analytics,
+    failed_tests,
+    flagged,
+    hidden_failures,
+    item_stats,
+    numeric_value,
+    read_similarity,
+)
 from grader.parse import Summary
 from grader.probes import CaseOutcome, HiddenTestsOutcome
 from grader.report import Report, write_gradebook
 from grader.score import Evidence, score
-
-from conftest import CHROMIUM, REPO, chromium_dom
 
 DATASET = "fashion_mnist"
 TESTS = {"groupdro_tests": ["test_q_update", "test_weighted_sum", "test_eval_mode"],

@@ -10,13 +10,12 @@ import re
 
 import nbformat
 import pytest
+from conftest import CHROMIUM, REPO, chromium_dom, run_cli, student_files, write_zip
 
 from grader import catalog
 from grader.commands.similarity import run_similarity
 from grader.similarity import UnreadableCode, code_of
 from grader.skeleton import plain_solution
-
-from conftest import REPO, chromium_dom, CHROMIUM, run_cli, student_files, write_zip
 
 # An independent, correct implementation of every TODO of colored_mnist's model.py: the same
 # task in a student's own words, which must not look copied.
@@ -238,7 +237,7 @@ def graded_tiny(tmp_path_factory):
 
 
 def test_cli_on_a_graded_folder_never_touches_the_grades(graded_tiny):
-    root, out, before, result = graded_tiny
+    _, out, before, result = graded_tiny
     assert result.returncode == 1, result.stderr  # the rejected zip could not be read either
     assert "Traceback" not in result.stdout + result.stderr
     assert _digest(out) == before  # report.json, report.html, results.json, grades.csv, logs

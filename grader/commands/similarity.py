@@ -13,15 +13,33 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
+from grader.analytics import SIMILARITY_COLUMNS, SIMILARITY_CSV, SIMILARITY_HTML
 from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.intake import open_submission, parse_stem, submission_stem
-from grader.analytics import SIMILARITY_COLUMNS, SIMILARITY_CSV, SIMILARITY_HTML
-from grader.similarity import (GUARANTEE_TOKENS, NOISE_TOKENS, Document, PairScore, UnreadableCode, code_of,
-                               compare_documents, file_matches, fingerprint_documents, worker_pool)
+from grader.similarity import (
+    GUARANTEE_TOKENS,
+    NOISE_TOKENS,
+    Document,
+    PairScore,
+    UnreadableCode,
+    code_of,
+    compare_documents,
+    file_matches,
+    fingerprint_documents,
+    pairs_to_compare,
+    worker_pool,
+)
 from grader.workspace import _find_submitted
 
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
@@ -110,8 +128,9 @@ def find_sources(paths: list[Path], against: list[Path], assignment: Assignment)
     for path, archive in [(p, False) for p in paths] + [(p, True) for p in against]:
         if not path.exists():
             raise GraderError("no such file or folder", path)
+        skipped_before = len(skipped)
         found = _expand(path, assignment, archive, skipped)
-        if not found and not skipped:
+        if not found and len(skipped) == skipped_before:
             raise GraderError("no submissions found (zips, studentID_name folders or a graded --out folder)", path)
         (archived if archive else current).extend(found)
     current, notes = _latest_per_student(_unique(current))
@@ -267,14 +286,8 @@ def run_similarity(paths: list[Path], assignment: Assignment, out: Path, *, agai
     with worker_pool(jobs) as pool, _progress(console) as progress:
         task = progress.add_task("fingerprinting", total=sum(len(d.files) for d in documents))
         fingerprints = fingerprint_documents(pool, documents, skeleton, lambda n: progress.advance(task, n))
-        pairs_task = progress.add_task("comparing pairs", total=None)
-        total_pairs = [0]
-
-        def advance(n: int) -> None:
-            total_pairs[0] += n
-            progress.update(pairs_task, completed=total_pairs[0])
-
-        pairs = compare_documents(pool, documents, fingerprints, advance)
+        pairs_task = progress.add_task("comparing pairs", total=len(pairs_to_compare(documents)))
+        pairs = compare_documents(pool, documents, fingerprints, lambda n: progress.advance(pairs_task, n))
     result = SimilarityResult(documents, pairs, threshold, skipped, notes)
     out.mkdir(parents=True, exist_ok=True)
     result.csv_path = write_csv(result, out / SIMILARITY_CSV)
