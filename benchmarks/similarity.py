@@ -166,7 +166,7 @@ def main() -> None:
                 continue  # written once its original exists
             roll = rng.random()
             codes[stem] = skeleton if roll < 0.04 else submission(skeleton, bodies, rng, 0.5 if roll < 0.15 else 1.0)
-        for pair in planted:
+        for pair in sorted(planted, key=sorted):  # a set's order changes with the hash salt
             copy, original = sorted(pair)
             codes[copy] = disguise(codes[original], rng)
         for stem, code in codes.items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import itertools
 import json
 import re
 
@@ -14,7 +16,7 @@ from conftest import CHROMIUM, REPO, chromium_dom, run_cli, student_files, write
 
 from grader import catalog
 from grader.commands.similarity import run_similarity
-from grader.similarity import UnreadableCode, code_of
+from grader.similarity import NOISE_TOKENS, WINDOW, UnreadableCode, code_of, matched_tokens
 from grader.skeleton import plain_solution
 
 # An independent, correct implementation of every TODO of colored_mnist's model.py: the same
@@ -127,6 +129,27 @@ def test_near_copies_are_the_top_pair_and_the_skeleton_scores_nothing(result):
     assert len(skeleton_pairs) == 7
     assert all(p.similarity == 0 and p.matched_a == p.matched_b == 0 for p in skeleton_pairs)
     assert [pair_keys(res, p) for p in res.above()] == [{"1001_ana", "1002_bob"}]
+
+
+def test_pair_scores_count_what_copydetect_compare_files_counts(colored_mnist):
+    from copydetect import CodeFingerprint, compare_files
+
+    skeleton = (colored_mnist.skeleton_dir / "model.py").read_text()
+    reference = reference_model(colored_mnist)
+    half_done = skeleton.replace(
+        "        raise NotImplementedError('TODO (model.py): mean risk + beta * population variance of the risks')",
+        INDEPENDENT["mean risk"])
+    boilerplate = sorted(CodeFingerprint("model.py", NOISE_TOKENS, WINDOW, fp=io.StringIO(skeleton)).hashes)
+    fingerprints = [CodeFingerprint("model.py", NOISE_TOKENS, WINDOW, boilerplate=boilerplate, fp=io.StringIO(code))
+                    for code in (reference, near_copy(reference), independent_model(colored_mnist), skeleton, half_done)]
+    checked = 0
+    for a, b in itertools.permutations(fingerprints, 2):
+        overlap, (_, similarity_b), _ = compare_files(a, b)
+        shared = a.hashes & b.hashes
+        assert matched_tokens(a.hash_idx, shared) == overlap
+        assert matched_tokens(b.hash_idx, shared) == round(similarity_b * b.token_coverage)
+        checked += overlap > 0
+    assert checked >= 8  # most pairs share code: the agreement is not only on zeros
 
 
 def test_csv_lists_every_pair_and_the_html_shows_the_matches_side_by_side(result):
