@@ -22,6 +22,7 @@ import io
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -101,6 +102,9 @@ class FileMatch:
 def _quiet_worker() -> None:
     # copydetect logs a warning for every file it cannot tokenise; the report says so once.
     logging.getLogger().setLevel(logging.ERROR)
+    # Ctrl-C reaches the whole process group: the parent stops the pool and says so once,
+    # instead of every worker printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _fingerprint(job: tuple[str, str, list[int]]):
