@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader import __version__, plots
+from grader.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
 from grader.score import ItemResult
 
 Status = Literal["graded", "error", "timeout", "rejected"]
@@ -61,7 +62,7 @@ class Report(BaseModel):
 
 
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
-_env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot)
+_env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta"}
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
@@ -117,7 +118,19 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
             notes = report.flags + ([report.message] if report.status != "graded" and report.message else [])
             writer.writerow([report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
                              report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids])
-    (out / "index.html").write_text(_env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids), encoding="utf-8")
+    write_index(reports, out)
+    return path
+
+
+def write_index(reports: list[Report], out: Path) -> Path:
+    """index.html: the gradebook table and the class analytics (with `grader similarity`'s
+    pairs when its CSV is in the folder)."""
+    item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
+    analytics = class_analytics(reports, read_similarity(out / SIMILARITY_CSV))
+    page = _env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
+                                                     similarity_page=SIMILARITY_HTML if (out / SIMILARITY_HTML).is_file() else None)
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
     return path
 
 
