@@ -22,7 +22,7 @@ from grader.analytics import (
     read_similarity,
 )
 from grader.parse import Summary
-from grader.probes import CaseOutcome, HiddenTestsOutcome
+from grader.checker import CaseOutcome, HiddenTestsOutcome
 from grader.report import Report, write_gradebook
 from grader.score import Evidence, score
 
