@@ -30,9 +30,15 @@ def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, con
     values: dict[str, dict[str, list[float | None]]] = {}
     with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
         examples = [e for e in make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines) if e.kind != "skeleton"]
-        graded = grade_examples(examples, assignment, runner, out / "calibrate", dataset, jobs)
-        for n, (example, report) in enumerate(graded, start=1):
-            console.print(f"[{n}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}: {report.score:g}")
+        done = [0]
+
+        def show(example, report) -> None:
+            done[0] += 1
+            console.print(f"[{done[0]}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}: "
+                          f"{report.score:g}")
+
+        for example, report in grade_examples(examples, assignment, runner, out / "calibrate", dataset, console, jobs,
+                                              on_report=show):
             per_item = values.setdefault(example.label, {})
             for item in report.items:
                 if item.kind == "metric":
