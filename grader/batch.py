@@ -21,7 +21,7 @@ import time
 import uuid
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -101,7 +101,10 @@ def guess_assignment(paths: list[Path], assignments: list[Assignment]) -> Assign
     submissions = []
     for path in paths:
         batch = path.is_dir() and any(_is_submission_entry(p) for p in path.iterdir())
-        submissions += sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip" or p.is_dir()) if batch else [path]
+        if batch:
+            submissions += sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip" or p.is_dir())
+        else:
+            submissions.append(path)
     votes: dict[str, int] = {}
     for submission in submissions:
         best = _best_fit(_file_names(submission), assignments)

@@ -23,7 +23,7 @@ from grader.batch import BatchContext, Job, Outcome, failed_report
 from grader.errors import GraderError, RejectedSubmission
 from grader.intake import open_submission
 from grader.report import Report, load_report, write_report
-from grader.worker import REPORT_TOTAL_CAP, CourseMismatch, course_fingerprint
+from grader.worker import REPORT_TOTAL_CAP, CourseMismatch
 
 INSECURE_WARNING = (
     "warning: --insecure: plain tcp:// carries submissions unencrypted, and anyone who can reach the "
@@ -88,7 +88,8 @@ def security_for(certs: Path | None, role: str = "client"):
 
     folder = certs or (Path(os.environ[CERTS_ENV]) if os.environ.get(CERTS_ENV) else None)
     if folder is None:
-        raise GraderError(f"tls:// needs certificates: --certs DIR or ${CERTS_ENV} (made by `grader cluster certs DIR`)")
+        raise GraderError(f"tls:// needs certificates: --certs DIR or ${CERTS_ENV} "
+                          "(made by `grader cluster certs DIR`)")
     cert, key = (folder / name for name in CERT_FILES[role])
     for path in (folder / "ca.pem", cert, key):
         if not path.is_file():
@@ -109,6 +110,9 @@ def make_certs(folder: Path, days: int = 365) -> list[Path]:
         raise GraderError("certificates exist already (remove the folder to make new ones)", folder)
     folder.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
+    valid_from, valid_to = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=days)
+    usage = {"content_commitment": False, "key_encipherment": False, "data_encipherment": False,
+             "key_agreement": False, "encipher_only": False, "decipher_only": False}
 
     def name(common: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "grader course cluster"),
@@ -123,11 +127,10 @@ def make_certs(folder: Path, days: int = 365) -> list[Path]:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (x509.CertificateBuilder().subject_name(name("grader cluster CA")).issuer_name(name("grader cluster CA"))
                .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+               .not_valid_before(valid_from).not_valid_after(valid_to)
                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                            content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                            key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage),
+                              critical=True)
                .sign(ca_key, hashes.SHA256()))
     written = [folder / "ca.pem", folder / "ca-key.pem"]
     (folder / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
@@ -136,10 +139,10 @@ def make_certs(folder: Path, days: int = 365) -> list[Path]:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (x509.CertificateBuilder().subject_name(name(f"grader {role}")).issuer_name(ca_cert.subject)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=days))
+                .not_valid_before(valid_from).not_valid_after(valid_to)
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-                               critical=False)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                      ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName(f"grader-{role}")]), critical=False)
                 .sign(ca_key, hashes.SHA256()))
         (folder / cert_name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))

@@ -149,7 +149,7 @@ def grade_task(task: dict) -> dict:
     return {"files": files, "dropped": dropped, "worker": _where(), "seconds": time.monotonic() - started}
 
 
-def prepare(backend: str, console=None) -> list[tuple[str, bool, str]]:
+def prepare(backend: str) -> list[tuple[str, bool, str]]:
     """What a machine needs to grade: the course, the grading image (docker), the data.
     Returns (check, ok, detail) rows."""
     from grader.pipeline import data_root
@@ -158,12 +158,15 @@ def prepare(backend: str, console=None) -> list[tuple[str, bool, str]]:
     root = catalog.default_root()
     ids = catalog.list_ids(root)
     rows.append(("course", bool(ids), f"{root}: {', '.join(ids) or 'no assignments'}"))
+    needs_data = []
     for assignment_id in ids:
         try:
-            catalog.load(assignment_id, root)
+            if catalog.load(assignment_id, root).spec.dataset is not None:
+                needs_data.append(assignment_id)
         except GraderError as exc:
             rows.append((f"assignment {assignment_id}", False, str(exc)))
-    rows.append(("fingerprint", True, f"{course_fingerprint(root, backend)} ({backend} backend); the client must show the same"))
+    fingerprint = course_fingerprint(root, backend)
+    rows.append(("fingerprint", True, f"{fingerprint} ({backend} backend); the client must show the same"))
     if backend == "docker":
         from grader.image import image_tag
         from grader.sandbox import docker
@@ -174,7 +177,12 @@ def prepare(backend: str, console=None) -> list[tuple[str, bool, str]]:
         present = answers and docker.image_present(tag)
         rows.append(("image", present, f"{tag} " + ("present" if present else "missing: run `grader image build`")))
     data = data_root()
-    rows.append(("data", data.is_dir() and any(data.iterdir()), f"{data} " + ("present" if data.is_dir() else "missing")))
+    has_data = data.is_dir() and any(data.iterdir())
+    if needs_data:
+        rows.append(("data", has_data, f"{data} " + ("present" if has_data else "missing or empty") +
+                     f" (needed by {', '.join(needs_data)})"))
+    else:
+        rows.append(("data", True, "no assignment reads a dataset"))
     return rows
 
 
@@ -185,5 +193,5 @@ def dask_setup(worker) -> None:
     if not catalog.list_ids(root):
         raise GraderError(f"no assignments under {root}: set GRADER_ROOT to the course root", root)
     backend = os.environ.get("GRADER_BACKEND", "docker")
-    print(f"[grader] worker {worker.address}: course {root}, fingerprint {course_fingerprint(root, backend)} ({backend})",
-          flush=True)
+    fingerprint = course_fingerprint(root, backend)
+    print(f"[grader] worker {worker.address}: course {root}, fingerprint {fingerprint} ({backend})", flush=True)

@@ -24,12 +24,14 @@ def calibration_ids(n: int) -> list[str]:
 
 
 def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, console: Console,
-              dataset: str | None = None, baselines: bool = True, jobs: int = 1) -> dict[str, dict[str, list[float | None]]]:
+              dataset: str | None = None, baselines: bool = True,
+              jobs: int = 1) -> dict[str, dict[str, list[float | None]]]:
     """Returns {submission label: {item id: [value per seed]}} and prints the table."""
     dataset = assignment.dataset(dataset)
     values: dict[str, dict[str, list[float | None]]] = {}
     with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
-        examples = [e for e in make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines) if e.kind != "skeleton"]
+        made = make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines)
+        examples = [e for e in made if e.kind != "skeleton"]
         done = [0]
 
         def show(example, report) -> None:
@@ -45,7 +47,8 @@ def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, con
                     per_item.setdefault(item.id, []).append(item.value if isinstance(item.value, float) else None)
     out.mkdir(parents=True, exist_ok=True)
     record = out / f"calibration_{assignment.id}{'_' + dataset if dataset else ''}.json"
-    record.write_text(json.dumps({"assignment": assignment.id, "dataset": dataset, "seeds": seeds, "values": values}, indent=1))
+    record.write_text(json.dumps({"assignment": assignment.id, "dataset": dataset, "seeds": seeds, "values": values},
+                                 indent=1))
     print_calibration(assignment, dataset, values, console)
     console.print(f"values saved to {record}")
     return values

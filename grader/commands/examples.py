@@ -63,13 +63,16 @@ def make_examples(assignment: Assignment, out_dir: Path, student_ids: list[str],
     example k gets the first ID plus k instead (one gradebook row each)."""
     examples = []
     with tempfile.TemporaryDirectory(prefix="grader-examples-") as tmp:
-        sources = [("reference", "reference", assignment.solution_dir), ("skeleton", "skeleton", assignment.skeleton_dir)]
+        sources = [("reference", "reference", assignment.solution_dir),
+                   ("skeleton", "skeleton", assignment.skeleton_dir)]
         if baselines:
-            sources += [("baseline", b.name, _baseline_source(assignment, b, Path(tmp))) for b in assignment.spec.baselines]
+            sources += [("baseline", b.name, _baseline_source(assignment, b, Path(tmp)))
+                        for b in assignment.spec.baselines]
         for k, (kind, label, source) in enumerate(sources):
             folder = _editable_copy(assignment, source, Path(tmp) / label)
             for sid in ([str(int(student_ids[0]) + k)] if distinct_ids else student_ids):
-                examples.append(Example(kind, label, package(assignment, folder, sid, label, out_dir, allow_missing=True)))
+                zipped = package(assignment, folder, sid, label, out_dir, allow_missing=True)
+                examples.append(Example(kind, label, zipped))
     return examples
 
 
