@@ -114,6 +114,10 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
 
     if force and retry_failed:
         raise click.UsageError("--force re-grades everything; --retry-failed only the failed ones: pick one")
+    if cluster:
+        from grader.cluster import check_address
+
+        check_address(cluster, insecure)  # before any work: a refused address is bad usage
     assignment = _pick_assignment(ctx, assignment_id, list(paths))
     sources = expand_sources(list(paths), assignment)
     if cluster:
@@ -367,7 +371,7 @@ def main() -> None:
         err_console.print("interrupted")
         sys.exit(getattr(exc.__cause__, "exit_code", 130))
     except GraderError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
         err_console.print("interrupted")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import io
 import ipaddress
+import logging
 import os
 import socket
 import tempfile
@@ -166,6 +167,11 @@ def connect(address: str, *, certs: Path | None, insecure: bool, warn=None):
     from distributed import Client, LocalCluster
 
     scheme = check_address(address, insecure, warn)
+    # Its reconnect attempts and tracebacks would bury the one line the batch prints when the
+    # scheduler is lost.
+    for name in ["distributed", *logging.root.manager.loggerDict]:
+        if name.startswith("distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     if scheme == "local":
         with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
             cluster = LocalCluster(n_workers=int(address.split(":", 1)[1]), threads_per_worker=1, processes=True,
@@ -341,7 +347,7 @@ class DaskExecutor:
                 write_report(report, folder)
             return Outcome(job, report, folder)
         if future.status == "cancelled":
-            raise ClusterLost(f"the Dask scheduler at {self.address} went away; the finished reports are kept: "
+            raise ClusterLost(f"lost the Dask scheduler at {self.address}; the finished reports are kept: "
                               "run the same command to resume")
         exc = future.exception()
         if isinstance(exc, KilledWorker):

@@ -17,7 +17,7 @@ from rich.table import Table
 from grader import __version__, plots
 from grader.score import ItemResult
 
-Status = Literal["graded", "error", "timeout", "rejected", "crashed"]  # crashed: killed the worker grading it twice
+Status = Literal["graded", "error", "timeout", "rejected", "crashed"]  # crashed: killed its worker twice
 
 
 class RunRecord(BaseModel):
@@ -63,7 +63,8 @@ class Report(BaseModel):
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot)
 
-STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta", "crashed": "red"}
+STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
+                "crashed": "red"}
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 

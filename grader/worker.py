@@ -58,30 +58,33 @@ def course_fingerprint(root: Path, backend: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _where() -> str:
-    try:
-        from distributed import get_worker
+def _where(dask_worker=None) -> str:
+    if dask_worker is None:
+        try:
+            from distributed import get_worker
 
-        return f"worker {get_worker().address} ({socket.gethostname()})"
-    except (ImportError, ValueError):
-        return f"worker on {socket.gethostname()}"
+            dask_worker = get_worker()
+        except (ImportError, ValueError):
+            return f"worker on {socket.gethostname()}"
+    return f"worker {dask_worker.address} ({socket.gethostname()})"
 
 
-def check_course(expected: str, backend: str) -> str:
-    """Raise CourseMismatch (one line) unless this machine's course gives the client's fingerprint."""
+def check_course(expected: str, backend: str, dask_worker=None) -> str:
+    """Raise CourseMismatch (one line) unless this machine's course gives the client's fingerprint.
+    (`client.run` passes dask_worker.)"""
     root = catalog.default_root()
     mine = course_fingerprint(root, backend)
     if mine != expected:
         raise CourseMismatch(
-            f"{_where()} refuses: its course {root} has fingerprint {mine}, the client's is {expected} "
-            f"(assignments, rubrics, skeleton, tests, grader version or image differ); update it and restart it"
+            f"{_where(dask_worker)} refuses: its course {root} has fingerprint {mine}, the client's is {expected} "
+            "(assignments, rubrics, skeleton, tests, grader or image differ): give it the client's course"
         )
     if backend == "docker":
         from grader.image import image_tag
         from grader.sandbox import docker
 
         if not docker.image_present(image_tag()):
-            raise CourseMismatch(f"{_where()} refuses: grading image {image_tag()} is not built there "
+            raise CourseMismatch(f"{_where(dask_worker)} refuses: grading image {image_tag()} is not built there "
                                  "(`grader image build` on that machine)")
     return mine
 
