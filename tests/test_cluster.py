@@ -115,7 +115,8 @@ def test_a_cluster_grades_as_a_local_run_does_and_shares_its_cache(tmp_path, tin
     good = student_files(tiny)
     write_zip(batch / "20250001_good.zip", good, folder="20250001_good")
     write_zip(batch / "20250002_skeleton.zip", student_files(tiny, "skeleton"))
-    wrong = dict(good, **{"answer.py": good["answer.py"].replace("return sum(values) / len(values)", "return values[0]")})
+    wrong = dict(good, **{"answer.py": good["answer.py"].replace("return sum(values) / len(values)",
+                                                                  "return values[0]")})
     write_zip(batch / "20250003_wrong.zip", wrong)
     (batch / "20250004_broken.zip").write_bytes(b"not a zip")
     (batch / "20250005_folder").mkdir()  # a student's folder travels zipped, after intake checked it here
@@ -183,7 +184,8 @@ def test_a_submission_that_kills_its_worker_twice_is_crashed_and_the_batch_goes_
     assert result.returncode == 1, result.stdout + result.stderr
     rows = {r["student_id"]: (r["status"], r["score"]) for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
     assert rows == {"20250001": ("crashed", "0"), "20250002": ("graded", "16")}
-    assert "the workers grading it died 2 times" in load_report(tmp_path / "out" / "20250001_killer" / "report.json").message
+    crashed = load_report(tmp_path / "out" / "20250001_killer" / "report.json")
+    assert "the workers grading it died 2 times" in crashed.message
 
 
 def test_a_worker_with_another_course_refuses_in_one_line(tmp_path, tiny_root, tiny):
@@ -193,7 +195,8 @@ def test_a_worker_with_another_course_refuses_in_one_line(tmp_path, tiny_root, t
     rubric.write_text(rubric.read_text() + "\n# edited on this worker only\n")
     write_zip(tmp_path / "20250001_good.zip", student_files(tiny))
     with dask_cluster([other], tmp_path / "logs") as cluster:
-        result = grade(tiny_root, str(tmp_path / "20250001_good.zip"), "--out", str(tmp_path / "out"), "--cluster", cluster.address)
+        result = grade(tiny_root, str(tmp_path / "20250001_good.zip"), "--out", str(tmp_path / "out"),
+                       "--cluster", cluster.address)
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
