@@ -294,6 +294,7 @@ class LocalExecutor:
         self._done: queue.Queue[Outcome] = queue.Queue()
         self._lock = threading.Lock()
         self._activity: dict[str, str] = {}
+        self._threads: list[threading.Thread] = []
 
     def parallelism(self) -> int:
         return self.jobs
@@ -308,7 +309,9 @@ class LocalExecutor:
             slot = f"job {n + 1}"
             self._activity[slot] = "idle"
             # Daemon threads: a stopped batch exits without waiting for a pipeline to notice.
-            threading.Thread(target=self._work, args=(slot, job_assignment, ctx), daemon=True).start()
+            thread = threading.Thread(target=self._work, args=(slot, job_assignment, ctx), daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def _work(self, slot: str, assignment: Assignment, ctx: BatchContext) -> None:
         while not self.runner.stopped.is_set():
@@ -345,9 +348,15 @@ class LocalExecutor:
     def activity(self) -> list[tuple[str, str]]:
         return sorted(self._activity.items())
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> None:
         with self._lock:
             self._todo.clear()
+        self.runner.cancel_all()
+        # A thread may have been starting a command as the first cancel ran: let the pipelines
+        # notice the stop, then kill whatever they started meanwhile.
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         self.runner.cancel_all()
 
     def close(self) -> None:

@@ -388,7 +388,7 @@ class DaskExecutor:
                 processing = self.client.processing()
             except Exception:  # noqa: BLE001 - shown as stale until the scheduler answers again
                 return self._activity
-            stems = {key: job.stem for key, (job, _) in self._futures.items()}
+            stems = {key: job.stem for key, (job, _) in list(self._futures.items())}  # list(): one atomic copy
             self._activity = [(worker, ", ".join(stems.get(k, "?") for k in keys) or "idle")
                               for worker, keys in sorted(processing.items())]
         return self._activity
