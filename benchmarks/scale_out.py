@@ -139,7 +139,7 @@ def real(count: int, tmp: Path) -> None:
     from grader.cluster import DaskExecutor
     from grader.commands.examples import make_examples
     from grader.sandbox import LocalRunner
-    from grader.worker import course_fingerprint
+    from grader.worker import WORKERS_ENV, course_fingerprint
 
     os.environ.pop(catalog.ROOT_ENV, None)
     assignment = catalog.load("colored_mnist", REPO)
@@ -147,6 +147,7 @@ def real(count: int, tmp: Path) -> None:
                              baselines=False)
     sources = [e.zip_path for e in examples if e.kind == "reference"]
     local_wall, local_reports = run_batch(sources, assignment, LocalExecutor(LocalRunner(), 2), tmp / "real-local")
+    os.environ[WORKERS_ENV] = "2"  # as `--cluster local:2` does: the two workers share the cores like -j 2
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     executor = DaskExecutor(Client(cluster), "local", course_fingerprint(REPO, "local"), "local:2", cluster)
     dask_wall, dask_reports = run_batch(sources, assignment, executor, tmp / "real-dask")
@@ -160,10 +161,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10/80/256 synthetic and 2 real submissions")
     parser.add_argument("--skip-real", action="store_true", help="leave out the colored_mnist part")
+    parser.add_argument("--skip-synthetic", action="store_true", help="only the colored_mnist part")
     args = parser.parse_args()
     counts = {1: 10, 8: 80, 64: 256} if args.quick else {1: 100, 8: 1000, 64: 1000}
     with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
-        synthetic(counts, Path(tmp))
+        if not args.skip_synthetic:
+            synthetic(counts, Path(tmp))
         if not args.skip_real:
             real(2 if args.quick else 4, Path(tmp))
         shutil.rmtree(tmp, ignore_errors=True)

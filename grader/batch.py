@@ -320,17 +320,21 @@ class LocalExecutor:
                     break
                 job = self._todo.popleft()
             self._activity[slot] = job.stem
-            folder = ctx.job_folder()
+            folder = ctx.staging / uuid.uuid4().hex
 
             def note(what: str, stem: str = job.stem) -> None:
                 self._activity[slot] = f"{stem}: {what}"
 
             try:
+                folder.mkdir(parents=True)
                 report = grade_submission(job.source, assignment, self.runner, folder, dataset=ctx.dataset,
                                           student_id=job.student_id, progress=note, cache_key=job.key)
-            except Exception as exc:  # noqa: BLE001 - writing the report failed; the batch goes on
+            except Exception as exc:  # noqa: BLE001 - e.g. writing the report failed; the batch goes on
                 report = failed_report(job, ctx, "error", f"internal error: {type(exc).__name__}: {exc}", self.backend)
-                write_report(report, folder / job.stem)
+                try:
+                    write_report(report, folder / job.stem)
+                except OSError:
+                    pass  # the commit names the problem
             self._done.put(Outcome(job, report, folder / job.stem))
         self._activity[slot] = "idle"
 
@@ -540,8 +544,10 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
                 for outcome in executor.next_done(0.25):
                     if stop.event.is_set():
                         break  # finished after the stop: its commands may have been killed, so not a result
-                    target = out / outcome.job.stem
-                    _commit(outcome.folder, target, ctx.staging)
+                    try:
+                        _commit(outcome.folder, out / outcome.job.stem, ctx.staging)
+                    except OSError as exc:
+                        raise GraderError(f"cannot put the report of {outcome.job.stem} in place: {exc}", out) from None
                     if "total" in outcome.report.timings:
                         durations.append(outcome.report.timings["total"])
                     waiting.discard(outcome.job.source)

@@ -332,6 +332,7 @@ def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> No
             raise GraderError("tls:// needs certificates: --certs DIR or $GRADER_CLUSTER_CERTS")
         argv += tls_arguments(folder, "worker")
     os.environ["GRADER_BACKEND"] = chosen
+    os.environ["GRADER_WORKERS_PER_MACHINE"] = str(nworkers)  # each submission gets its share of the cores
     console.print("starting: " + " ".join(argv), highlight=False, markup=False)
     os.execv(sys.executable, argv)
 

@@ -24,7 +24,7 @@ from grader.batch import BatchContext, Job, Outcome, failed_report
 from grader.errors import GraderError, RejectedSubmission
 from grader.intake import open_submission
 from grader.report import Report, load_report, write_report
-from grader.worker import REPORT_TOTAL_CAP, CourseMismatch
+from grader.worker import REPORT_TOTAL_CAP, WORKERS_ENV, CourseMismatch
 
 INSECURE_WARNING = (
     "warning: --insecure: plain tcp:// carries submissions unencrypted, and anyone who can reach the "
@@ -173,6 +173,7 @@ def connect(address: str, *, certs: Path | None, insecure: bool, warn=None):
         if name.startswith("distributed"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     if scheme == "local":
+        os.environ[WORKERS_ENV] = address.split(":", 1)[1]  # the spawned workers share this machine's cores
         with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
             cluster = LocalCluster(n_workers=int(address.split(":", 1)[1]), threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=50)
@@ -333,12 +334,13 @@ class DaskExecutor:
 
         job, _ = self._futures.pop(future.key)
         if future.status == "finished":
-            result = future.result()
             folder = self._ctx.job_folder() / job.stem
+            result: dict = {}
             try:
+                result = future.result()
                 write_report_files(result["files"], folder)
                 report: Report = load_report(folder / "report.json")
-            except (GraderError, OSError, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - a result that did not arrive or does not parse
                 return self._local_outcome(job, "error", f"{result.get('worker', 'a worker')} returned no usable "
                                            f"report: {exc}")
             if result.get("dropped"):

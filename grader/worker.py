@@ -23,6 +23,7 @@ from grader.errors import GraderError
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
 REPORT_TOTAL_CAP = 64 * 1024 * 1024  # a whole report folder
 COURSE_PARTS = ("assignments", "rubrics", "skeleton")
+WORKERS_ENV = "GRADER_WORKERS_PER_MACHINE"  # worker processes started together on one machine
 
 
 class CourseMismatch(GraderError):
@@ -135,7 +136,9 @@ def grade_task(task: dict) -> dict:
         threads = get_worker().state.nthreads
     except (ImportError, ValueError):
         threads = 1
-    assignment = with_cpu_share(assignment, threads)
+    # Sibling worker processes on this machine (`grader worker --nworkers`, local:N) share its cores.
+    siblings = int(os.environ.get(WORKERS_ENV, "1") or 1)
+    assignment = with_cpu_share(assignment, threads * max(1, siblings))
     runner = make_runner(task["backend"])
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
