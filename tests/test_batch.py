@@ -167,10 +167,18 @@ def test_a_signal_stops_the_batch_within_seconds_and_a_rerun_resumes(tmp_path, t
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + 60
     sleepers: list[psutil.Process] = []
-    while time.monotonic() < deadline and len(sleepers) < 2:  # both slow ones are sleeping in their experiment
+    fast_done = out / "20250001_fast" / "report.json"
+    # the first fast one is in place and both slow ones are sleeping in their experiment
+    while time.monotonic() < deadline and not (len(sleepers) == 2 and fast_done.exists()):
         time.sleep(0.2)
-        sleepers = [c for c in psutil.Process(proc.pid).children(recursive=True) if "experiment.py" in c.cmdline()]
-    assert len(sleepers) == 2 and (out / "20250001_fast" / "report.json").exists()
+        sleepers = []
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            try:
+                if "experiment.py" in child.cmdline():
+                    sleepers.append(child)
+            except psutil.NoSuchProcess:
+                pass
+    assert len(sleepers) == 2 and fast_done.exists()
     sent = time.monotonic()
     proc.send_signal(sig)
     output, _ = proc.communicate(timeout=30)
