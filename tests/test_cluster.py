@@ -82,11 +82,12 @@ def dask_cluster(worker_roots: list[Path], logs: Path, certs: Path | None = None
                  *(tls_arguments(certs, "worker") if certs else [])],
                 stdout=open(logs / f"worker{n}.log", "w"), stderr=subprocess.STDOUT,
                 env={**env, catalog.ROOT_ENV: str(root)}))
-        client = cluster.client()
-        try:
-            client.wait_for_workers(len(worker_roots), timeout=60)
-        finally:
-            client.close()
+        if worker_roots:
+            client = cluster.client()
+            try:
+                client.wait_for_workers(len(worker_roots), timeout=60)
+            finally:
+                client.close()
         yield cluster
     finally:
         _stop(cluster.workers + [scheduler])
@@ -186,6 +187,30 @@ def test_a_submission_that_kills_its_worker_twice_is_crashed_and_the_batch_goes_
     assert rows == {"20250001": ("crashed", "0"), "20250002": ("graded", "16")}
     crashed = load_report(tmp_path / "out" / "20250001_killer" / "report.json")
     assert "the workers grading it died 2 times" in crashed.message
+
+
+def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny_root, tiny):
+    write_zip(tmp_path / "20250001_good.zip", student_files(tiny))
+    with dask_cluster([], tmp_path / "logs") as cluster:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "grader", "--root", str(tiny_root), "worker", cluster.address, "--backend", "local"],
+            stdout=open(tmp_path / "logs" / "grader-worker.log", "w"), stderr=subprocess.STDOUT)
+        try:
+            client = cluster.client()
+            try:
+                client.wait_for_workers(1, timeout=60)
+            finally:
+                client.close()
+            result = grade(tiny_root, str(tmp_path / "20250001_good.zip"), "--out", str(tmp_path / "out"),
+                           "--cluster", cluster.address)
+        finally:
+            _stop([worker])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert load_report(tmp_path / "out" / "20250001_good" / "report.json").score == 16
+    log = (tmp_path / "logs" / "grader-worker.log").read_text()
+    fingerprint = course_fingerprint(tiny_root, "local")
+    assert f"ok   fingerprint: {fingerprint} (local backend)" in log
+    assert f"fingerprint {fingerprint} (local)" in log  # said again by the preload inside the worker
 
 
 def test_a_worker_with_another_course_refuses_in_one_line(tmp_path, tiny_root, tiny):
