@@ -93,7 +93,8 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--retry-failed", is_flag=True,
               help="Re-grade only the submissions whose cached report is timeout, error or crashed.")
 @click.option("--cluster", default=None, metavar="ADDRESS",
-              help="Grade on a Dask cluster: tls://HOST:PORT, tcp://127.0.0.1:PORT, or local:N to start N workers here.")
+              help="Grade on a Dask cluster: tls://HOST:PORT, tcp://127.0.0.1:PORT, "
+                   "or local:N to start N workers here.")
 @click.option("--certs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Certificates folder for tls:// (from `grader cluster certs`) [default: $GRADER_CLUSTER_CERTS].")
 @click.option("--insecure", is_flag=True, help="Allow plain tcp:// to another machine (unencrypted, unauthenticated).")
@@ -297,11 +298,13 @@ def image_tag_cmd() -> None:
 @click.argument("scheduler", metavar="ADDRESS")
 @BACKEND
 @click.option("--certs", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Certificates folder for tls:// (worker.pem from `grader cluster certs`) [default: $GRADER_CLUSTER_CERTS].")
+              help="Certificates folder for tls:// (worker.pem from `grader cluster certs`) "
+                   "[default: $GRADER_CLUSTER_CERTS].")
 @click.option("--insecure", is_flag=True, help="Allow plain tcp:// to another machine (unencrypted, unauthenticated).")
 @click.option("--nworkers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Worker processes on this machine, each grading one submission at a time.")
-@click.option("--check", "check_only", is_flag=True, help="Only check this machine (course, image, data); start nothing.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only check this machine (course, image, data); start nothing.")
 @click.pass_context
 def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> None:
     """Prepare this machine to grade for a cluster and start a Dask worker on it.
@@ -344,7 +347,8 @@ def cluster() -> None:
 
 @cluster.command("certs")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True, help="Validity of the certificates.")
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
+              help="Validity of the certificates.")
 def cluster_certs(folder, days) -> None:
     """Make a course's certificate authority and scheduler, worker and client certificates in FOLDER.
 
