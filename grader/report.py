@@ -18,7 +18,7 @@ from grader import __version__, plots
 from grader.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
 from grader.score import ItemResult
 
-Status = Literal["graded", "error", "timeout", "rejected"]
+Status = Literal["graded", "error", "timeout", "rejected", "crashed"]  # crashed: killed its worker twice
 
 
 class RunRecord(BaseModel):
@@ -64,7 +64,8 @@ class Report(BaseModel):
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
 
-STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta"}
+STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
+                "crashed": "red"}
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 
