@@ -90,8 +90,16 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--student-id", default=None, help="Student ID when a single path's name does not carry it.")
 @JOBS
 @click.option("--force", is_flag=True, help="Re-grade submissions whose cached report is still valid.")
+@click.option("--lms", type=click.Choice(["canvas", "moodle"]), default=None,
+              help="Read names as the LMS's bulk download gives them: Canvas lastfirst[_LATE]_USERID_SUBMISSIONID_NAME "
+                   "files (the student ID from NAME), Moodle 'Full Name_ID_assignsubmission_file_' folders.")
+@click.option("--id-pattern", default=None, metavar="REGEX",
+              help="Regular expression the submission's file name must match, with named groups student_id "
+                   "(required), name and late, e.g. '(?P<student_id>\\d+)-(?P<name>\\w+)\\.zip'.")
+@click.option("--extensions", "extensions_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="CSV of per-student extensions for the rubric's late policy: student_id and due (date) or days.")
 @click.pass_context
-def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force) -> None:
+def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force, lms, id_pattern, extensions_csv) -> None:
     """Grade submissions: zips, folders, single files, or folders of them.
 
     Writes OUT/<submission>/report.json, report.html and Gradescope's results.json, and
@@ -100,10 +108,19 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     Exit code 0: all graded; 1: some ended in error or timeout; 2: bad usage or a rejected submission."""
     from grader.commands.grade import exit_code, expand_sources, grade_all
 
-    assignment = _pick_assignment(ctx, assignment_id, list(paths))
-    sources = expand_sources(list(paths), assignment)
+    from grader.late import load_extensions
+    from grader import lms as lms_names
+
+    pattern = lms_names.compile_pattern(id_pattern)
+    identities = lms_names.discover(list(paths), lms, pattern) if (lms or pattern) else None
+    found = [i.source for i in identities] if identities is not None else list(paths)
+    assignment = _pick_assignment(ctx, assignment_id, found if identities is not None else list(paths))
+    sources = found if identities is not None else expand_sources(list(paths), assignment)
+    extensions = load_extensions(extensions_csv) if extensions_csv else None
+    if extensions and assignment.rubric.late is None:
+        err_console.print(f"warning: rubric {assignment.rubric_path} has no late policy; --extensions changes nothing")
     reports = grade_all(sources, assignment, _runner(backend), out, dataset=dataset, student_id=student_id,
-                        console=console, jobs=jobs, force=force)
+                        console=console, jobs=jobs, force=force, identities=identities, extensions=extensions)
     ctx.exit(exit_code(reports))
 
 

@@ -20,6 +20,7 @@ from grader.assets import ensure_assets
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
+from grader.lms import Identity, SubmissionOrigin, file_time
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.sandbox import Runner, RunRequest
@@ -144,9 +145,11 @@ def report_folder(out: Path, stem: str) -> Path:
 
 
 def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: Path, *, dataset: str | None = None,
-                     student_id: str | None = None, progress=None, cache_key: str | None = None) -> Report:
-    """Grade one submission and write its report; never raises for a problem of the submission."""
-    source = Path(source)
+                     student_id: str | None = None, progress=None, cache_key: str | None = None,
+                     identity: Identity | None = None) -> Report:
+    """Grade one submission and write its report; never raises for a problem of the submission.
+    `identity` (from grader.lms) says whose it is when the name is an LMS's, not studentID_name."""
+    source = Path(identity.source if identity else source)
     stem = submission_stem(source)
     dataset = assignment.dataset(dataset)
     report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=runner.name,
@@ -154,13 +157,20 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
     # Known before intake, so even a rejected archive lands on the right gradebook row.
     report.student_id, report.name = parse_stem(stem) or (None, None)
     report.student_id = student_id or report.student_id
+    report.origin = identity.origin if identity else SubmissionOrigin(file_name=source.name, submitted_at=file_time(source))
+    if identity and not student_id:
+        report.student_id, report.name = identity.student_id, identity.name
+        student_id = identity.student_id
     started = time.monotonic()
     folder = report_folder(out, stem)
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         try:
+            if identity and identity.error and not student_id:
+                raise RejectedSubmission(identity.error, source)
             t = time.monotonic()
             submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id)
-            report.student_id, report.name = submission.student_id, submission.name
+            report.student_id = submission.student_id
+            report.name = identity.name if identity and identity.name and not identity.error else submission.name
             report.seed = seed_for(submission.student_id, assignment.spec.seed)
             report.timings["intake"] = round(time.monotonic() - t, 3)
 

@@ -15,6 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader import __version__, plots
+from grader.late import LateOutcome
+from grader.lms import SubmissionOrigin
 from grader.score import ItemResult
 
 Status = Literal["graded", "error", "timeout", "rejected"]
@@ -54,6 +56,8 @@ class Report(BaseModel):
     curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
     cache_key: str | None = None  # hash of submission, assignment and grader: a re-run reuses a match
+    origin: SubmissionOrigin | None = None  # file name and time, and what the LMS said about it
+    late: LateOutcome | None = None  # the late policy's verdict; score is after its penalty
 
     def scores_only(self) -> dict:
         """What must not change when the same submission is graded twice."""
@@ -89,6 +93,8 @@ def print_summary(report: Report, console: Console) -> None:
     console.print(head)
     if report.message:
         console.print(f"  [{style}]{escape(report.message)}[/]")
+    if report.late and report.late.note:
+        console.print(f"  [yellow]{escape(report.late.note)}[/]", soft_wrap=True)
     for item in report.items:
         value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
         pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
@@ -99,7 +105,8 @@ def print_summary(report: Report, console: Console) -> None:
         console.print(f"  [yellow]warning:[/] {escape(warning)}")
 
 
-GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags"]
+GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags", "late_penalty",
+                   "submitted_at"]
 
 
 def write_gradebook(reports: list[Report], out: Path) -> Path:
@@ -115,8 +122,11 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
         for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
             points = {i.id: f"{i.points:g}" for i in report.items}
             notes = report.flags + ([report.message] if report.status != "graded" and report.message else [])
+            notes += [report.late.note] if report.late and report.late.note else []
             writer.writerow([report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
-                             report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids])
+                             report.status, report.stem, " | ".join(notes),
+                             f"{report.late.penalty:g}" if report.late else "",
+                             report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids])
     (out / "index.html").write_text(_env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids), encoding="utf-8")
     return path
 

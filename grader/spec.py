@@ -6,6 +6,7 @@ Validation errors name the file, the field and the problem on one line.
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -150,11 +151,16 @@ class Tier(Strict):
         return f"{self.op} {self.threshold:g}"
 
 
+Visibility = Literal["visible", "after_due_date", "after_published", "hidden"]
+
+
 class ItemBase(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     title: str
     bonus: bool = Field(False, description="Bonus points count toward the total but never lift it past the cap.")
     group: str | None = Field(None, description="Items in one group score the best of them, not their sum.")
+    visibility: Visibility = Field("visible", description="When a student sees the item (Gradescope's vocabulary); "
+                                                          "hidden items count but only the TA sees them.")
 
 
 class MetricItem(ItemBase):
@@ -162,6 +168,8 @@ class MetricItem(ItemBase):
     log: str
     key: str
     tiers: list[Tier] | dict[str, list[Tier]] = Field(description="Tiers, or tiers per dataset.")
+    leaderboard: bool | str = Field(False, description="Put the value on Gradescope's leaderboard (true, or the column name).")
+    leaderboard_order: Literal["asc", "desc"] = Field("desc", description="desc: higher is better.")
 
     def tiers_for(self, dataset: str | None) -> list[Tier]:
         if isinstance(self.tiers, list):
@@ -218,9 +226,28 @@ class FilePresentItem(ItemBase):
 RubricItem = Annotated[Union[MetricItem, ParamCountItem, TestsItem, FilePresentItem], Field(discriminator="kind")]
 
 
+class LatePolicy(Strict):
+    """Lateness costs penalty_per_unit percent of the full marks per day (or hour) started after
+    the due date and its grace period, up to max_penalty_percent; never below zero points."""
+
+    due: dt.datetime = Field(description="Due date and time with a time zone, e.g. 2026-11-20T23:59:00+01:00.")
+    grace_minutes: float = Field(0, ge=0)
+    unit: Literal["day", "hour"] = "day"
+    penalty_per_unit: float = Field(10, ge=0, le=100, description="Percent of the full marks per unit late.")
+    max_penalty_percent: float = Field(100, ge=0, le=100, description="Cap on the total penalty, in percent.")
+
+    @field_validator("due")
+    @classmethod
+    def _has_time_zone(cls, due: dt.datetime) -> dt.datetime:
+        if due.tzinfo is None:
+            raise ValueError("give the due date a time zone (e.g. +01:00 or Z)")
+        return due
+
+
 class Rubric(Strict):
     assignment: str
     cap: float | None = Field(None, gt=0, description="Most points a submission can get, bonus included.")
+    late: LatePolicy | None = Field(None, description="Late policy; without it lateness is recorded, not charged.")
     items: list[RubricItem] = Field(min_length=1)
 
     @model_validator(mode="after")

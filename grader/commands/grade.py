@@ -20,8 +20,10 @@ from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.gradescope import write_results
 from grader.intake import parse_stem, submission_stem
+from grader.late import Extension, apply_late
+from grader.lms import Identity, latest_per_student as latest_per_identity
 from grader.pipeline import grade_submission, report_folder
-from grader.report import Report, load_report, print_gradebook, print_summary, write_gradebook
+from grader.report import Report, load_report, print_gradebook, print_summary, write_gradebook, write_report
 from grader.sandbox import Runner
 
 
@@ -152,10 +154,18 @@ def with_cpu_share(assignment: Assignment, jobs: int) -> Assignment:
 
 def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: Path, *, dataset: str | None,
               student_id: str | None, console: Console, detail: bool = True, jobs: int = 1,
-              force: bool = False) -> list[Report]:
+              force: bool = False, identities: list[Identity] | None = None,
+              extensions: dict[str, Extension] | None = None) -> list[Report]:
+    """`identities` (grader.lms.discover) replace `sources` for LMS downloads and --id-pattern."""
     out.mkdir(parents=True, exist_ok=True)
     dataset = assignment.dataset(dataset)
-    sources, duplicate_notes = latest_per_student(sources)
+    if identities is not None:
+        identities, duplicate_notes = latest_per_identity(identities)
+        identity_of = {i.source: i for i in identities}
+        sources = list(identity_of)
+    else:
+        sources, duplicate_notes = latest_per_student(sources)
+        identity_of = {}
     job_assignment = with_cpu_share(assignment, jobs)
     reports: dict[Path, Report] = {}
     lock = threading.Lock()
@@ -167,6 +177,9 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
         if source in duplicate_notes and duplicate_notes[source] not in report.flags:
             report.flags.append(duplicate_notes[source])
         folder = report_folder(out, report.stem)
+        if assignment.rubric.late is not None:
+            apply_late(report, assignment.rubric.late, extensions)
+            write_report(report, folder)
         write_results(report, folder / "results.json")
         with lock:
             reports[source] = report
@@ -179,7 +192,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
         report = grade_submission(source, job_assignment, runner, out, dataset=dataset,
                                   student_id=student_id if len(sources) == 1 else None,
                                   progress=lambda what: progress.update(task, description=f"{source.name}: {what}"),
-                                  cache_key=key)
+                                  cache_key=key, identity=identity_of.get(source))
         return report
 
     with Progress(*columns, console=console, transient=True) as progress:
