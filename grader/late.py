@@ -100,7 +100,9 @@ def assess(score: float, max_score: float, policy: LatePolicy, submitted_at: dt.
     elif marked_late is False:
         units = 0
     percent = min(units * policy.penalty_per_unit, policy.max_penalty_percent)
-    penalty = round(min(score, max_score * percent / 100), 4)
+    # Percent of the full marks, or of the score where bonus points lift it above them, so that
+    # a 100% penalty leaves nothing.
+    penalty = round(min(score, max(max_score, score) * percent / 100), 4)
     when = submitted_at.isoformat(timespec="minutes") if submitted_at else "unknown time"
     if units == 0:
         note = ""
