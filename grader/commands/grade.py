@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from grader import __version__
 from grader.catalog import Assignment
 from grader.errors import GraderError
-from grader.gradescope import write_results
+from grader.gradescope import write_student_outputs
 from grader.intake import parse_stem, submission_stem
 from grader.late import Extension, apply_late
 from grader.lms import Identity, latest_per_student as latest_per_identity
@@ -180,7 +180,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
         if assignment.rubric.late is not None:
             apply_late(report, assignment.rubric.late, extensions)
             write_report(report, folder)
-        write_results(report, folder / "results.json")
+        write_student_outputs(report, folder, assignment.rubric.late.due if assignment.rubric.late else None)
         with lock:
             reports[source] = report
             failed = sum(r.status != "graded" for r in reports.values())
