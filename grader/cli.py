@@ -124,6 +124,34 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     ctx.exit(exit_code(reports))
 
 
+@cli.command("export")
+@click.argument("graded", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="GRADED_OUT")
+@click.option("--lms", type=click.Choice(["canvas", "moodle", "generic"]), default="generic", show_default=True,
+              help="canvas: a CSV for Canvas's gradebook import; generic (and moodle): student_id, name, score, ... "
+                   "Feedback files are named for this LMS's bulk upload.")
+@click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write.")
+@click.option("--assignment-name", default=None, help="Canvas: the assignment's name (default: the assignment's ID).")
+@click.option("--canvas-assignment-id", default=None,
+              help="Canvas: the assignment's numeric ID, so the import updates it ('Name (id)') instead of adding a column.")
+@click.option("--roster", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Canvas: a gradebook export, to copy each student's Canvas ID, login and section from.")
+@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the feedback files (default: next to the CSV, FILE_feedback/, and FILE_feedback.zip).")
+@click.option("--published", is_flag=True, help="Grades are published: feedback shows after_published items too.")
+@click.pass_context
+def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir, published) -> None:
+    """Write GRADED_OUT's grades (late penalty applied) as an LMS gradebook CSV, and one feedback
+    file per student, named for the LMS's bulk upload; hidden items never reach feedback."""
+    from grader.export import export
+
+    result = export(graded, target, lms=lms, assignment_name=assignment_name, canvas_assignment_id=canvas_assignment_id,
+                    roster=roster, feedback_dir=feedback_dir, published=published)
+    for line in result.skipped:
+        err_console.print(f"skipped {line}", markup=False)
+    console.print(f"wrote {result.gradebook} ({result.rows} students), feedback in {result.feedback_dir} "
+                  f"and {result.feedback_zip}")
+
+
 @cli.command()
 @ASSIGNMENT
 @click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
