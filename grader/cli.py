@@ -169,13 +169,18 @@ def gradescope(ctx, assignment_id, target) -> None:
 @click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="Your assignment folder, after running its experiments.")
 @DATASET
+@click.option("--student-id", default=None, help="Your student ID: logs made with another seed are flagged.")
 @click.pass_context
-def check(ctx, assignment_id, folder, dataset) -> None:
+def check(ctx, assignment_id, folder, dataset, student_id) -> None:
     """Your likely score, from the logs in your folder, with the same rubric code the TA uses."""
+    from grader.commands.package import seed_mismatches
     from grader.pipeline import check_own_logs
     from grader.report import print_summary
 
-    report = check_own_logs(_load(ctx, assignment_id), folder.resolve(), _runner("local"), dataset=dataset)
+    assignment = _load(ctx, assignment_id)
+    report = check_own_logs(assignment, folder.resolve(), _runner("local"), dataset=dataset, student_id=student_id)
+    if student_id:
+        report.warnings.extend(seed_mismatches(assignment, folder.resolve(), student_id))
     print_summary(report, console)
     console.print("hidden tests and the TA's re-run of your experiments decide the final score.")
 

@@ -229,7 +229,11 @@ def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, data
             target = submitted / path.relative_to(folder)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-        submission: Submission = open_submission(submitted, Path(tmp) / "checked", assignment.spec.intake, student_id or "0")
+        try:
+            submission: Submission = open_submission(submitted, Path(tmp) / "checked", assignment.spec.intake,
+                                                     student_id or "0")
+        except GraderError as exc:  # it names the temporary copy: name the student's folder instead
+            raise GraderError(str(exc).removeprefix(f"{exc.path}: "), folder) from None
         report.student_id = student_id
         ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
         report.warnings.extend(ws.warnings)
