@@ -88,3 +88,20 @@ def test_check_and_package_work_from_the_handout_alone(installed_handout):
     assert not (fresh / "20250007_bo.zip").exists()
     flagged = student_cli("check", "tiny", "--dir", ".", "--student-id", "20250007", cwd=fresh, site=site)
     assert "made with seed 42" in flagged.stdout
+
+
+@pytest.mark.parametrize("assignment", ["colored_mnist", "channel_shift"])
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
+    shutil.copyfile(Path(__file__).resolve().parent.parent / "skeleton" / assignment / "run.sh", tmp_path / "run.sh")
+    fake = tmp_path / "fake_python"
+    fake.write_text('#!/usr/bin/env bash\necho "$@" >> calls.txt\n')
+    fake.chmod(0o755)
+    args = ["bash", "run.sh", "12332426"] + (["--download"] if how == "flag" else [])
+    env = {**os.environ, "PYTHON": str(fake), "BONUS": "0", **({"DOWNLOAD": "1"} if how == "env" else {})}
+    done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls and all("--download" in c and "--seed 2426" in c for c in calls)
+    wrong = subprocess.run(["bash", "run.sh", "12332426", "--donwload"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "unknown option --donwload" in wrong.stderr
