@@ -13,8 +13,16 @@ from rich.console import Console
 from grader import __version__, catalog
 from grader.errors import GraderError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(stream) -> Console:
+    """Off a terminal (a pipe, a CI log, a file) lines are never wrapped mid-sentence: each
+    message stays one line that grep and the next program can read."""
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stream is sys.stderr, highlight=False)
+    return Console(stderr=stream is sys.stderr, highlight=False, soft_wrap=True, width=1000)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr)
 
 ASSIGNMENT = click.argument("assignment_id", metavar="ASSIGNMENT")
 JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,

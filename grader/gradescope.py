@@ -151,8 +151,7 @@ Gradescope's autograder settings:
 
 - Base image: any Ubuntu image (Python 3.10 or newer; setup.sh installs Python 3.11 with uv where
   the image's is older, which needs the network during the build).
-- Memory: at least {memory_gb:g} GB ({memory_mb} MB per sandboxed step plus about 1 GB for the grader;
-  Gradescope's default of 768 MB is too little).
+- Memory: {memory_line}
 - CPUs: {cpus:g} or more (each step is limited to {cpus:g}).
 - Timeout: at least {timeout_min} minutes ({steps} steps of at most {wall:g} s each in the worst case).
 
@@ -212,8 +211,15 @@ def bundle_readme(assignment: Assignment) -> str:
     steps = len(assignment.spec.experiments) + len(assignment.spec.assets) + sum(
         1 for item in assignment.rubric.items if item.kind == "param_count") + (
         1 if any(item.kind == "tests" for item in assignment.rubric.items) else 0)
-    memory_gb = math.ceil((limits.memory_mb + 1024) / 512) / 2
-    return BUNDLE_README.format(assignment=assignment.id, memory_gb=memory_gb, memory_mb=limits.memory_mb, cpus=limits.cpus,
+    peak = assignment.spec.peak_memory_mb
+    if peak:
+        memory_line = (f"at least {math.ceil((peak + 1024) / 512) / 2:g} GB (a step peaks at {peak} MB resident, plus "
+                       "about 1 GB for the grader; Gradescope's default of 768 MB is too little).")
+    else:
+        memory_line = (f"not measured for this assignment: allow one step's peak resident memory plus about 1 GB "
+                       f"(measure a reference run, e.g. with /usr/bin/time -v); the sandbox's {limits.memory_mb} MB "
+                       "limit caps address space, which is far above resident use with torch.")
+    return BUNDLE_README.format(assignment=assignment.id, memory_line=memory_line, cpus=limits.cpus,
                                 timeout_min=math.ceil(steps * limits.wall_seconds / 60) + 1, steps=steps,
                                 wall=limits.wall_seconds, account=STUDENT_ACCOUNT)
 

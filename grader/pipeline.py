@@ -20,6 +20,7 @@ from grader.assets import ensure_assets
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
+from grader.diagnose import root_cause, scrub
 from grader.lms import Identity, SubmissionOrigin, file_time
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
@@ -140,6 +141,16 @@ def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> None:
                 shutil.copyfile(src, folder / sub / name)
 
 
+def _name_student_paths(report: Report, tmp: Path) -> None:
+    """Messages name the student's files (model.py), never the grader's temporary folders."""
+    report.message = scrub(report.message, tmp)
+    report.warnings = [scrub(w, tmp) for w in report.warnings]
+    for item in report.items:
+        item.message = scrub(item.message, tmp)
+    for run in report.runs:
+        run.stopped = scrub(run.stopped, tmp)
+
+
 def report_folder(out: Path, stem: str) -> Path:
     return out / stem
 
@@ -211,6 +222,8 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
             report.status, report.message = "error", f"internal error: {type(exc).__name__}: {exc}"
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "grader_error.txt").write_text(traceback.format_exc())
+        _name_student_paths(report, Path(tmp))
+    report.cause = root_cause(report, folder)
     report.timings["total"] = round(time.monotonic() - started, 3)
     write_report(report, folder)
     return report

@@ -58,6 +58,7 @@ class Report(BaseModel):
     cache_key: str | None = None  # hash of submission, assignment and grader: a re-run reuses a match
     origin: SubmissionOrigin | None = None  # file name and time, and what the LMS said about it
     late: LateOutcome | None = None  # the late policy's verdict; score is after its penalty
+    cause: str | None = None  # below full marks: why, in one line (grader.diagnose)
 
     def scores_only(self) -> dict:
         """What must not change when the same submission is graded twice."""
@@ -93,6 +94,8 @@ def print_summary(report: Report, console: Console) -> None:
     console.print(head)
     if report.message:
         console.print(f"  [{style}]{escape(report.message)}[/]")
+    if report.cause and report.cause != report.message:
+        console.print(f"  cause: {escape(report.cause)}", soft_wrap=True)
     if report.late and report.late.note:
         console.print(f"  [yellow]{escape(report.late.note)}[/]", soft_wrap=True)
     for item in report.items:
@@ -121,7 +124,9 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
         writer.writerow(GRADEBOOK_FIXED + item_ids)
         for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
             points = {i.id: f"{i.points:g}" for i in report.items}
-            notes = report.flags + ([report.message] if report.status != "graded" and report.message else [])
+            notes = ([report.cause] if report.cause else []) + report.flags
+            if report.status != "graded" and report.message and report.message != report.cause:
+                notes.append(report.message)
             notes += [report.late.note] if report.late and report.late.note else []
             writer.writerow([report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
                              report.status, report.stem, " | ".join(notes),
@@ -136,7 +141,8 @@ def print_gradebook(reports: list[Report], console: Console) -> None:
     for col in ("student", "name", "score", "status", "note"):
         table.add_column(col, overflow="fold")
     for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
-        note = r.message if r.status != "graded" else "; ".join(r.flags)
+        note = "; ".join(([r.cause] if r.cause else []) + ([r.message] if r.status != "graded" and r.message != r.cause else [])
+                         + r.flags)
         table.add_row(escape(r.student_id or "?"), escape(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
                       f"[{STATUS_STYLE[r.status]}]{r.status}[/]", escape(note[:160]))
     console.print(table)

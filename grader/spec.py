@@ -122,6 +122,9 @@ class AssignmentSpec(Strict):
     limits: SandboxLimits = SandboxLimits()
     intake: IntakeLimits = IntakeLimits()
     log_tolerance: float = Field(0.02, ge=0, description="Largest allowed gap between a submitted log's metric and the re-run's.")
+    peak_memory_mb: int | None = Field(None, gt=0, description="Measured peak resident memory of one step, for a host's "
+                                                                "settings (the Gradescope bundle's README); limits.memory_mb "
+                                                                "is an address-space cap, far above it with torch.")
     validation_student_id: str = Field("20260001", pattern=r"^\d+$")
     baselines: list[Baseline] = Field(default_factory=list)
 

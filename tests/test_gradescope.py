@@ -119,7 +119,11 @@ def test_single_submission_ignores_mac_junk(tmp_path):
 
 def test_bundle_readme_states_the_settings(tmp_path, tiny):
     text = bundle_readme(tiny)
-    assert "Memory: at least 2 GB" in text and "CPUs: 2" in text and "Timeout: at least" in text
+    assert "Memory: not measured" in text and "CPUs: 2" in text and "Timeout: at least" in text
+    import dataclasses
+
+    measured = dataclasses.replace(tiny, spec=tiny.spec.model_copy(update={"peak_memory_mb": 2800}))
+    assert "Memory: at least 4 GB (a step peaks at 2800 MB resident" in bundle_readme(measured)
     with zipfile.ZipFile(build_bundle(tiny, tmp_path / "ag.zip")) as z:
         assert z.read("README.md").decode() == text
         setup = z.read("setup.sh").decode()
