@@ -152,3 +152,21 @@ def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_pa
         log = (tmp_path / "log.txt").read_text()
         assert result.ok, log
         assert "uid 65534" in log and "DENIED" in log and "READ" not in log and (work / "mine.txt").is_file()
+
+
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
+def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, assignment_id):
+    from grader import catalog
+
+    from test_handout import _solution_only_lines
+
+    assignment = catalog.load(assignment_id, REPO)
+    with zipfile.ZipFile(build_bundle(assignment, tmp_path / "ag.zip")) as z:
+        names = z.namelist()
+        text = "\n".join(z.read(n).decode(errors="replace") for n in names if not n.startswith("grader_src/"))
+        readme = z.read("README.md").decode()
+    leaked = {line for line in _solution_only_lines(assignment) if line in text}
+    assert not leaked, sorted(leaked)[:3]
+    assert not any(n.startswith("course/solutions") or "/baselines/" in n for n in names)
+    assert f"course/rubrics/{assignment_id}.yaml" in names and "run_autograder" in names
+    assert "Memory: " in readme and "Timeout: at least" in readme and "CPUs: 2" in readme

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 SOLUTION_LINE = "return sum(values) / len(values)"
 HIDDEN_TEST_TEXT = "mean([1, 2, 3]) should be 2"
@@ -105,3 +105,40 @@ def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
     assert calls and all("--download" in c and "--seed 2426" in c for c in calls)
     wrong = subprocess.run(["bash", "run.sh", "12332426", "--donwload"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert wrong.returncode == 2 and "unknown option --donwload" in wrong.stderr
+
+
+def _solution_only_lines(assignment) -> set[str]:
+    """Lines of the reference solution that the skeleton does not hold: what must never leak."""
+    lines: set[str] = set()
+    for path in assignment.solution_dir.rglob("*"):
+        if not path.is_file() or path.suffix not in (".py", ".ipynb"):
+            continue
+        skeleton = assignment.skeleton_dir / path.relative_to(assignment.solution_dir)
+        theirs = skeleton.read_text(errors="replace") if skeleton.is_file() else ""
+        # A line the skeleton holds anywhere (a hint may quote one) is public already.
+        lines |= {line.strip() for line in path.read_text(errors="replace").splitlines()
+                  if len(line.strip()) > 25 and line.strip() not in theirs and "SOLUTION" not in line}
+    return lines
+
+
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
+def test_shipped_handouts_hold_no_solution_or_hidden_test_and_their_tool_installs(tmp_path, assignment_id):
+    from grader import catalog
+    from grader.commands.handout import make_handout
+
+    assignment = catalog.load(assignment_id, REPO)
+    fresh = make_handout(assignment, tmp_path / "handout")
+    text = "\n".join(p.read_text(errors="replace") for p in fresh.rglob("*") if p.is_file() and p.suffix != ".pyc")
+    leaked = {line for line in _solution_only_lines(assignment) if line in text}
+    assert not leaked, sorted(leaked)[:3]
+    for hidden in (assignment.folder / "tests").rglob("*.py"):
+        # The checks themselves: test names and their assertions (imports are shared with the skeleton).
+        body = [l.strip() for l in hidden.read_text().splitlines() if l.strip().startswith(("def test_", "assert "))]
+        assert body and not [l for l in body if l in text], hidden
+    assert not any("baselines" in p.parts for p in fresh.rglob("*"))
+    site = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                          "--target", str(site), "./grader-tool"], cwd=fresh, capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    listed = student_cli("list", cwd=fresh, site=site)
+    assert listed.returncode == 0 and listed.stdout.split()[0] == assignment_id, listed.stdout + listed.stderr
