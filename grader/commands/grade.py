@@ -226,7 +226,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
     write_gradebook(ordered, out)
     if len(ordered) > 1:
         print_gradebook(ordered, console)
-    console.print(f"reports in {out} (grades.csv, index.html, per submission report.json, report.html, results.json)")
+    console.print(f"reports in {out} (grades.csv, index.html, per submission report.json, report.html, results.json, student.html)")
     return ordered
 
 
