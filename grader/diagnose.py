@@ -58,7 +58,8 @@ def root_cause(report: Report, folder: Path) -> str | None:
         return report.message or None
     if report.status == "graded" and report.score >= report.max_score:
         return None
-    failed = [run for run in report.runs if run.outcome != "ok"]
+    # A run skipped because its input failed shares that failure: only the first is a cause.
+    failed = [run for run in report.runs if run.outcome not in ("ok", "skipped")]
     if failed:
         causes = []
         for run in failed:
@@ -66,8 +67,12 @@ def root_cause(report: Report, folder: Path) -> str | None:
             text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else run.stopped
             causes.append(crash_site(text) or f"{run.outcome}" + (f": {run.stopped}" if run.stopped else ""))
         if len(set(causes)) == 1:
-            scope = "every experiment failed" if len(failed) == len(report.runs) else \
-                f"{', '.join(r.name for r in failed)} failed"
+            skipped = [r for r in report.runs if r.outcome == "skipped"]
+            if len(failed) + len(skipped) == len(report.runs):
+                scope = "every experiment failed"
+            else:
+                scope = f"{', '.join(r.name for r in failed)} failed" + (
+                    f" ({', '.join(r.name for r in skipped)} skipped)" if skipped else "")
             return f"{causes[0]}, {scope}"
         return "; ".join(f"{run.name}: {cause}" for run, cause in zip(failed, causes))
     lost = [i for i in report.items if i.counted and not i.bonus and i.points < i.max_points]

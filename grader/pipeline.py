@@ -20,7 +20,7 @@ from grader.assets import ensure_assets
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
-from grader.diagnose import root_cause, scrub
+from grader.diagnose import crash_site, root_cause, scrub
 from grader.lms import Identity, SubmissionOrigin, file_time
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
@@ -73,11 +73,20 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
     records: list[RunRecord] = []
     summaries: dict[str, Summary] = {}
     env = dataset_env(assignment, ctx)
+    outcomes: dict[str, str] = {}  # experiment name -> "" when it succeeded, else why not
     for experiment in assignment.spec.experiments:
+        argv = ctx.argv(experiment.command)
+        broken = [name for name in experiment.needs if outcomes.get(name)]
+        if broken:
+            why = f"skipped: {broken[0]} failed ({outcomes[broken[0]]})"
+            outcomes[experiment.name] = outcomes[broken[0]]
+            summaries[experiment.log] = Summary(None, why)
+            records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome="skipped", seconds=0.0,
+                                     output_truncated=False, log=f"logs/{experiment.log}", stopped=why))
+            continue
         if progress:
             progress(f"running {experiment.name}")
         restore_protected(assignment, ws)  # an earlier run may have rewritten them
-        argv = ctx.argv(experiment.command)
         log_path = ws.path / experiment.log
         log_path.unlink(missing_ok=True)
         result = runner.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
@@ -91,6 +100,11 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
         elif not result.ok and not summary.ok:
             summary.error = f"the run failed ({because}); {summary.error}"
         summaries[experiment.log] = summary
+        if not result.ok:
+            text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() else ""
+            outcomes[experiment.name] = crash_site(text) or because
+        else:
+            outcomes[experiment.name] = ""
         records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
                                  outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
                                  output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,

@@ -75,6 +75,9 @@ class Experiment(Strict):
                                              "(notebooks are graded on what they produced); the report says where it stopped.")
     artifacts: list[str] = Field(default_factory=list, description="Files the run writes (in the workspace) that the "
                                                                    "report keeps, e.g. the executed notebook.")
+    needs: list[str] = Field(default_factory=list, description="Earlier experiments whose output this one reads: when "
+                                                               "one of them failed, this one is skipped, not run and "
+                                                               "charged a second failure.")
 
 
 class Asset(Strict):
@@ -127,6 +130,16 @@ class AssignmentSpec(Strict):
                                                                 "is an address-space cap, far above it with torch.")
     validation_student_id: str = Field("20260001", pattern=r"^\d+$")
     baselines: list[Baseline] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs_earlier_experiments(self) -> "AssignmentSpec":
+        seen: set[str] = set()
+        for experiment in self.experiments:
+            unknown = [n for n in experiment.needs if n not in seen]
+            if unknown:
+                raise ValueError(f"experiment {experiment.name!r} needs {unknown[0]!r}, which is not an earlier experiment")
+            seen.add(experiment.name)
+        return self
 
     @field_validator("editable", "required")
     @classmethod

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from grader.diagnose import crash_site, scrub
 
 from conftest import REPO, run_cli, student_files, write_zip
@@ -60,3 +62,32 @@ def test_output_off_a_terminal_does_not_wrap(tmp_path, tiny_root):
     assert done.returncode == 2
     message = next(line for line in done.stdout.splitlines() if "not a readable zip archive" in line)
     assert long_name in message  # the whole path and the reason on one line
+
+
+def test_a_step_whose_input_failed_is_skipped_not_run_and_charged_again(tmp_path, tiny_root, tiny):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n"
+                                             "  - name: evaluate\n    command: \"{python} experiment.py --seed {seed}\"\n"
+                                             "    log: eval_log.txt\n    needs: [main]\n", 1))
+    from grader import catalog
+    from grader.pipeline import grade_submission
+    from grader.sandbox import LocalRunner
+
+    assignment = catalog.load("tiny", tiny_root)
+    files = student_files(assignment)
+    files["answer.py"] = files["answer.py"].replace("def mean(values):", "def mean(values)")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), assignment, LocalRunner(), tmp_path / "out")
+    main, evaluate = report.runs
+    assert main.outcome == "exit code 1" and evaluate.outcome == "skipped" and evaluate.seconds == 0
+    assert evaluate.stopped.startswith("skipped: main failed (answer.py:") and "SyntaxError" in evaluate.stopped
+    assert report.cause.endswith("SyntaxError: expected ':', every experiment failed")
+
+
+def test_needs_must_name_an_earlier_experiment(tiny_root):
+    from grader import catalog
+    from grader.errors import SpecError
+
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n    needs: [later]\n", 1))
+    with pytest.raises(SpecError, match="needs 'later', which is not an earlier experiment"):
+        catalog.load("tiny", tiny_root)
