@@ -34,7 +34,9 @@ from rich.table import Table
 from grader import __version__
 from grader.catalog import Assignment
 from grader.errors import GraderError
-from grader.gradescope import write_results
+from grader.gradescope import write_student_outputs
+from grader.late import Extension, apply_late
+from grader.lms import Identity
 from grader.intake import parse_stem, submission_stem
 from grader.pipeline import grade_submission
 from grader.report import Report, load_report, write_report
@@ -207,6 +209,7 @@ class Job:
     stem: str
     key: str
     student_id: str | None = None  # for one submission whose name does not carry it
+    identity: Identity | None = None  # whose it is, when an LMS named it (grader.lms)
 
 
 @dataclass
@@ -328,7 +331,8 @@ class LocalExecutor:
             try:
                 folder.mkdir(parents=True)
                 report = grade_submission(job.source, assignment, self.runner, folder, dataset=ctx.dataset,
-                                          student_id=job.student_id, progress=note, cache_key=job.key)
+                                          student_id=job.student_id, progress=note, cache_key=job.key,
+                                          identity=job.identity)
             except Exception as exc:  # noqa: BLE001 - e.g. writing the report failed; the batch goes on
                 report = failed_report(job, ctx, "error", f"internal error: {type(exc).__name__}: {exc}", self.backend)
                 try:
@@ -488,7 +492,8 @@ def _commit(folder: Path, target: Path, staging: Path) -> None:
 
 def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor, out: Path, *, dataset: str | None,
                 student_id: str | None, console: Console, force: bool = False, retry_failed: bool = False,
-                use_cache: bool = True, on_report: Callable[[Path, Report], None] | None = None) -> BatchResult:
+                use_cache: bool = True, on_report: Callable[[Path, Report], None] | None = None,
+                identities: dict[Path, Identity] | None = None) -> BatchResult:
     """Grade `sources` on `executor` into `out`, skipping those a previous run finished. Calls
     on_report(source, report) as each becomes known. Raises Interrupted on SIGINT/SIGTERM/SIGHUP
     after stopping the executor; the reports finished by then stay and a re-run resumes."""
@@ -510,7 +515,7 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
     for source in sources:
         stem = submission_stem(source)
         key = cache_key(source, assignment, ctx.dataset, executor.backend)
-        job = Job(source, stem, key, student_id if len(sources) == 1 else None)
+        job = Job(source, stem, key, student_id if len(sources) == 1 else None, (identities or {}).get(source))
         name = report_dir_name(stem)
         if name is None:
             report = failed_report(job, ctx, "rejected", f"the file name {source.name!r} gives no usable report "
@@ -576,13 +581,21 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
     return result
 
 
-def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, notes: dict[Path, str]) -> None:
-    """Notes on duplicate submissions, and Gradescope's results.json beside each report."""
+def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, notes: dict[Path, str],
+                   assignment: Assignment | None = None, extensions: dict[str, Extension] | None = None) -> None:
+    """Notes on duplicate submissions, the rubric's late policy, and what may reach the student
+    (Gradescope's results.json, student.html) beside each report."""
+    late = assignment.rubric.late if assignment is not None else None
     for source, report in zip(sources, reports):
         if source in notes and notes[source] not in report.flags:
             report.flags.append(notes[source])
-        if report_dir_name(report.stem):
-            write_results(report, out / report.stem / "results.json")
+        if not report_dir_name(report.stem):
+            continue
+        folder = out / report.stem
+        if late is not None:
+            apply_late(report, late, extensions)  # never charged twice: a cached report is re-penalised from its own score
+            write_report(report, folder)
+        write_student_outputs(report, folder, late.due if late else None)
 
 
 def exit_code(reports: list[Report]) -> int:

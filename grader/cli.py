@@ -13,8 +13,16 @@ from rich.console import Console
 from grader import __version__, catalog
 from grader.errors import GraderError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(stream) -> Console:
+    """Off a terminal (a pipe, a CI log, a file) lines are never wrapped mid-sentence: each
+    message stays one line that grep and the next program can read."""
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stream is sys.stderr, highlight=False)
+    return Console(stderr=stream is sys.stderr, highlight=False, soft_wrap=True, width=1000)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr)
 
 ASSIGNMENT = click.argument("assignment_id", metavar="ASSIGNMENT")
 JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -98,9 +106,17 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--certs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Certificates folder for tls:// (from `grader cluster certs`) [default: $GRADER_CLUSTER_CERTS].")
 @click.option("--insecure", is_flag=True, help="Allow plain tcp:// to another machine (unencrypted, unauthenticated).")
+@click.option("--lms", type=click.Choice(["canvas", "moodle"]), default=None,
+              help="Read names as the LMS's bulk download gives them: Canvas lastfirst[_LATE]_USERID_SUBMISSIONID_NAME "
+                   "files (the student ID from NAME), Moodle 'Full Name_ID_assignsubmission_file_' folders.")
+@click.option("--id-pattern", default=None, metavar="REGEX",
+              help="Regular expression the submission's file name must match, with named groups student_id "
+                   "(required), name and late, e.g. '(?P<student_id>\\d+)-(?P<name>\\w+)\\.zip'.")
+@click.option("--extensions", "extensions_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="CSV of per-student extensions for the rubric's late policy: student_id and due (date) or days.")
 @click.pass_context
 def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force, retry_failed, cluster, certs,
-          insecure) -> None:
+          insecure, lms, id_pattern, extensions_csv) -> None:
     """Grade submissions: zips, folders, single files, or folders of them.
 
     Writes OUT/<submission>/report.json, report.html and Gradescope's results.json, and
@@ -113,25 +129,62 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     from grader.batch import exit_code, expand_sources
     from grader.commands.grade import cluster_executor, grade_all
 
+    from grader import lms as lms_names
+    from grader.late import load_extensions
+
     if force and retry_failed:
         raise click.UsageError("--force re-grades everything; --retry-failed only the failed ones: pick one")
     if cluster:
         from grader.cluster import check_address
 
         check_address(cluster, insecure)  # before any work: a refused address is bad usage
-    assignment = _pick_assignment(ctx, assignment_id, list(paths))
-    sources = expand_sources(list(paths), assignment)
+    pattern = lms_names.compile_pattern(id_pattern)
+    identities = lms_names.discover(list(paths), lms, pattern) if (lms or pattern) else None
+    found = [i.source for i in identities] if identities is not None else list(paths)
+    assignment = _pick_assignment(ctx, assignment_id, found)
+    sources = found if identities is not None else expand_sources(list(paths), assignment)
+    extensions = load_extensions(extensions_csv) if extensions_csv else None
+    if extensions and assignment.rubric.late is None:
+        err_console.print(f"warning: rubric {assignment.rubric_path} has no late policy; --extensions changes nothing")
+    common = dict(dataset=dataset, student_id=student_id, console=console, force=force, retry_failed=retry_failed,
+                  identities=identities, extensions=extensions)
     if cluster:
         # Docker unless asked otherwise: `auto` would pick per worker, and a run must not mix sandboxes.
         chosen = backend or os.environ.get("GRADER_BACKEND") or "docker"
         chosen = "docker" if chosen == "auto" else chosen
         executor = cluster_executor(cluster, chosen, certs, insecure, console, err_console)
-        reports = grade_all(sources, assignment, None, out, dataset=dataset, student_id=student_id, console=console,
-                            force=force, retry_failed=retry_failed, executor=executor)
+        reports = grade_all(sources, assignment, None, out, executor=executor, **common)
     else:
-        reports = grade_all(sources, assignment, _runner(backend), out, dataset=dataset, student_id=student_id,
-                            console=console, jobs=jobs, force=force, retry_failed=retry_failed)
+        reports = grade_all(sources, assignment, _runner(backend), out, jobs=jobs, **common)
     ctx.exit(exit_code(reports))
+
+
+@cli.command("export")
+@click.argument("graded", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="GRADED_OUT")
+@click.option("--lms", type=click.Choice(["canvas", "moodle", "generic"]), default="generic", show_default=True,
+              help="canvas: a CSV for Canvas's gradebook import; generic (and moodle): student_id, name, score, ... "
+                   "Feedback files are named for this LMS's bulk upload.")
+@click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write.")
+@click.option("--assignment-name", default=None, help="Canvas: the assignment's name (default: the assignment's ID).")
+@click.option("--canvas-assignment-id", default=None,
+              help="Canvas: the assignment's numeric ID, so the import updates it ('Name (id)') instead of adding a column.")
+@click.option("--roster", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Canvas: a gradebook export, to copy each student's Canvas ID, login and section from.")
+@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the feedback files (default: next to the CSV, FILE_feedback/, and FILE_feedback.zip).")
+@click.option("--published", is_flag=True, help="Grades are published: feedback shows after_published items too.")
+@click.pass_context
+def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir, published) -> None:
+    """Write GRADED_OUT's grades (late penalty applied) as an LMS gradebook CSV, and one feedback
+    file per student, named for the LMS's bulk upload; hidden items never reach feedback."""
+    from grader.export import export
+
+    result = export(graded, target, lms=lms, assignment_name=assignment_name, canvas_assignment_id=canvas_assignment_id,
+                    roster=roster, feedback_dir=feedback_dir, published=published)
+    for line in result.skipped:
+        err_console.print(f"skipped {line}", markup=False)
+    console.print(f"wrote {result.gradebook} ({result.rows} students), feedback in {result.feedback_dir} "
+                  f"and {result.feedback_zip}")
 
 
 @cli.command()
@@ -182,13 +235,18 @@ def gradescope(ctx, assignment_id, target) -> None:
 @click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="Your assignment folder, after running its experiments.")
 @DATASET
+@click.option("--student-id", default=None, help="Your student ID: logs made with another seed are flagged.")
 @click.pass_context
-def check(ctx, assignment_id, folder, dataset) -> None:
+def check(ctx, assignment_id, folder, dataset, student_id) -> None:
     """Your likely score, from the logs in your folder, with the same rubric code the TA uses."""
+    from grader.commands.package import seed_mismatches
     from grader.pipeline import check_own_logs
     from grader.report import print_summary
 
-    report = check_own_logs(_load(ctx, assignment_id), folder.resolve(), _runner("local"), dataset=dataset)
+    assignment = _load(ctx, assignment_id)
+    report = check_own_logs(assignment, folder.resolve(), _runner("local"), dataset=dataset, student_id=student_id)
+    if student_id:
+        report.warnings.extend(seed_mismatches(assignment, folder.resolve(), student_id))
     print_summary(report, console)
     console.print("hidden tests and the TA's re-run of your experiments decide the final score.")
 

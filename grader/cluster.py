@@ -315,7 +315,7 @@ class DaskExecutor:
                 continue
             task = {"name": name, "data": data, "source": str(job.source), "assignment": self._ctx.assignment.id,
                     "dataset": self._ctx.dataset, "student_id": job.student_id, "key": job.key,
-                    "backend": self.backend, "fingerprint": self.fingerprint}
+                    "backend": self.backend, "fingerprint": self.fingerprint, "identity": job.identity}
             from grader.worker import grade_task
 
             key = f"grade-{uuid.uuid4().hex[:12]}"

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from grader import __version__, plots
 from grader.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
+from grader.late import LateOutcome
+from grader.lms import SubmissionOrigin
 from grader.score import ItemResult
 
 Status = Literal["graded", "error", "timeout", "rejected", "crashed"]  # crashed: killed its worker twice
@@ -55,6 +57,9 @@ class Report(BaseModel):
     curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
     cache_key: str | None = None  # hash of submission, assignment and grader: a re-run reuses a match
+    origin: SubmissionOrigin | None = None  # file name and time, and what the LMS said about it
+    late: LateOutcome | None = None  # the late policy's verdict; score is after its penalty
+    cause: str | None = None  # below full marks: why, in one line (grader.diagnose)
 
     def scores_only(self) -> dict:
         """What must not change when the same submission is graded twice."""
@@ -91,6 +96,10 @@ def print_summary(report: Report, console: Console) -> None:
     console.print(head)
     if report.message:
         console.print(f"  [{style}]{escape(report.message)}[/]")
+    if report.cause and report.cause != report.message:
+        console.print(f"  cause: {escape(report.cause)}", soft_wrap=True)
+    if report.late and report.late.note:
+        console.print(f"  [yellow]{escape(report.late.note)}[/]", soft_wrap=True)
     for item in report.items:
         value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
         pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
@@ -101,7 +110,8 @@ def print_summary(report: Report, console: Console) -> None:
         console.print(f"  [yellow]warning:[/] {escape(warning)}")
 
 
-GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags"]
+GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags", "late_penalty",
+                   "submitted_at"]
 
 
 def write_gradebook(reports: list[Report], out: Path) -> Path:
@@ -116,9 +126,14 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
         writer.writerow(GRADEBOOK_FIXED + item_ids)
         for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
             points = {i.id: f"{i.points:g}" for i in report.items}
-            notes = report.flags + ([report.message] if report.status != "graded" and report.message else [])
+            notes = ([report.cause] if report.cause else []) + report.flags
+            if report.status != "graded" and report.message and report.message != report.cause:
+                notes.append(report.message)
+            notes += [report.late.note] if report.late and report.late.note else []
             writer.writerow([report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
-                             report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids])
+                             report.status, report.stem, " | ".join(notes),
+                             f"{report.late.penalty:g}" if report.late else "",
+                             report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids])
     write_index(reports, out)
     return path
 
@@ -140,7 +155,8 @@ def print_gradebook(reports: list[Report], console: Console) -> None:
     for col in ("student", "name", "score", "status", "note"):
         table.add_column(col, overflow="fold")
     for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
-        note = r.message if r.status != "graded" else "; ".join(r.flags)
+        note = "; ".join(([r.cause] if r.cause else []) + ([r.message] if r.status != "graded" and r.message != r.cause else [])
+                         + r.flags)
         table.add_row(escape(r.student_id or "?"), escape(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
                       f"[{STATUS_STYLE[r.status]}]{r.status}[/]", escape(note[:160]))
     console.print(table)

@@ -147,7 +147,7 @@ def grade_task(task: dict) -> dict:
         source.write_bytes(task["data"])
         out = Path(tmp) / "out"
         report = grade_submission(source, assignment, runner, out, dataset=task["dataset"],
-                                  student_id=task["student_id"], cache_key=task["key"])
+                                  student_id=task["student_id"], cache_key=task["key"], identity=task.get("identity"))
         report.source = task["source"]  # the path the TA gave, not this worker's temporary copy
         folder = out / report.stem
         write_report(report, folder)

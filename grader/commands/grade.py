@@ -20,6 +20,9 @@ from grader.batch import (
     latest_per_student,
 )
 from grader.catalog import Assignment
+from grader.late import Extension
+from grader.lms import Identity
+from grader.lms import latest_per_student as latest_per_identity
 from grader.report import Report, print_gradebook, print_summary, write_gradebook
 from grader.sandbox import Runner
 
@@ -28,9 +31,17 @@ __all__ = ["grade_all", "exit_code", "expand_sources", "guess_assignment", "clus
 
 def grade_all(sources: list[Path], assignment: Assignment, runner: Runner | None, out: Path, *, dataset: str | None,
               student_id: str | None, console: Console, detail: bool = True, jobs: int = 1, force: bool = False,
-              retry_failed: bool = False, executor: Executor | None = None) -> list[Report]:
-    """Grade a batch (on `executor`, else `jobs` at a time with `runner`), then write the gradebook."""
-    sources, duplicate_notes = latest_per_student(sources)
+              retry_failed: bool = False, executor: Executor | None = None, identities: list[Identity] | None = None,
+              extensions: dict[str, Extension] | None = None) -> list[Report]:
+    """Grade a batch (on `executor`, else `jobs` at a time with `runner`), then write the gradebook.
+    `identities` (grader.lms.discover) replace `sources` for LMS downloads and --id-pattern."""
+    if identities is not None:
+        identities, duplicate_notes = latest_per_identity(identities)
+        identity_of = {i.source: i for i in identities}
+        sources = list(identity_of)
+    else:
+        sources, duplicate_notes = latest_per_student(sources)
+        identity_of = None
     executor = executor or LocalExecutor(runner, jobs)
     console.print(f"grading {len(sources)} submission{'s' if len(sources) != 1 else ''} of {assignment.id}: "
                   f"{executor.describe()}", highlight=False)
@@ -40,8 +51,8 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner | None
             print_summary(report, console)
 
     result = grade_batch(sources, assignment, executor, out, dataset=dataset, student_id=student_id, console=console,
-                         force=force, retry_failed=retry_failed, on_report=show)
-    finish_reports(result.sources, result.reports, out, duplicate_notes)
+                         force=force, retry_failed=retry_failed, on_report=show, identities=identity_of)
+    finish_reports(result.sources, result.reports, out, duplicate_notes, assignment, extensions)
     write_gradebook(result.reports, out)
     if len(result.reports) > 1:
         print_gradebook(result.reports, console)
@@ -49,7 +60,8 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner | None
     console.print(f"{result.graded} graded now, {result.cached} from earlier runs, in {result.seconds:.1f} s"
                   + (f"; {failed} ended in timeout, error or crashed (--retry-failed grades only those again)"
                      if failed else ""))
-    console.print(f"reports in {out} (grades.csv, index.html, per submission report.json, report.html, results.json)")
+    console.print(f"reports in {out} (grades.csv, index.html, per submission report.json, report.html, results.json, "
+                  "student.html)")
     return result.reports
 
 

@@ -4,6 +4,7 @@ not a security boundary (that is the Docker backend's job)."""
 from __future__ import annotations
 
 import os
+import pwd
 import resource
 import signal
 import subprocess
@@ -35,14 +36,31 @@ def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
     }
 
 
-def _limit_resources(limits: SandboxLimits):
+RUN_AS_ENV = "GRADER_RUN_AS"  # an unprivileged account student code runs as (the Gradescope bundle sets it)
+
+
+def _limit_resources(limits: SandboxLimits, user: pwd.struct_passwd | None = None):
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         memory = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
 
     return apply
+
+
+def _hand_over(workspace: Path, user: pwd.struct_passwd) -> None:
+    """The workspace becomes the account's; the grader's own temporary folder around it only
+    lets it through (no listing), so the account reaches nothing else the grader holds."""
+    for path in [workspace, *workspace.rglob("*")]:
+        os.lchown(path, user.pw_uid, user.pw_gid)
+    parent = workspace.parent
+    if parent.name.startswith("grader-"):
+        os.chmod(parent, 0o711)
 
 
 def _kill_group(pgid: int) -> None:
@@ -55,9 +73,10 @@ def _kill_group(pgid: int) -> None:
 class LocalRunner:
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, run_as: str | None = None) -> None:
         self._live: set[int] = set()  # process groups still running, for cancel_all
         self._lock = threading.Lock()
+        self.run_as = run_as or os.environ.get(RUN_AS_ENV) or None
 
     def cancel_all(self) -> None:
         """Kill every command still running (Ctrl-C of a batch): their groups do not get the SIGINT."""
@@ -74,6 +93,13 @@ class LocalRunner:
         env.update(request.env)
         Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
         request.log_path.parent.mkdir(parents=True, exist_ok=True)
+        user = None
+        if self.run_as:
+            try:
+                user = pwd.getpwnam(self.run_as)
+            except KeyError:
+                return RunResult(None, False, 0.0, False, error=f"no account {self.run_as!r} to run student code as")
+            _hand_over(request.workspace, user)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -84,7 +110,7 @@ class LocalRunner:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so the whole tree can be killed
-                preexec_fn=_limit_resources(limits),
+                preexec_fn=_limit_resources(limits, user),
             )
         except OSError as exc:
             request.log_path.write_text(f"[grader] could not start {request.argv[0]}: {exc}\n")
