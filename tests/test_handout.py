@@ -74,7 +74,7 @@ def test_check_and_package_work_from_the_handout_alone(installed_handout):
 
     check = student_cli("check", "tiny", "--dir", ".", "--student-id", "20250042", cwd=fresh, site=site)
     assert check.returncode == 0, check.stderr
-    assert "13/15" in check.stdout and "skipped" in check.stdout
+    assert "11/15" in check.stdout and "skipped" in check.stdout  # hidden tests and probe counts: the TA's run
     assert "made with seed" not in check.stdout
 
     pkg = student_cli("package", "tiny", "--student-id", "20250042", "--name", "ana", cwd=fresh, site=site)

@@ -16,7 +16,6 @@ from grader import __version__
 from grader.catalog import Assignment
 from grader.commands.build import out_of_sync
 from grader.errors import GraderError
-from grader.spec import TestsItem
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the grader package
 HIDDEN_PLACEHOLDER = "# The hidden tests are not in the handout: they run only when the course staff grade.\n"
@@ -99,9 +98,9 @@ def _write_tool(assignment: Assignment, tool: Path) -> None:
     spec = assignment.spec.model_dump(mode="json", exclude={"baselines"})  # baselines are edits of the reference
     (folder / "assignment.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     for item in assignment.rubric.items:
-        if isinstance(item, TestsItem):
-            (folder / item.file).parent.mkdir(parents=True, exist_ok=True)
-            (folder / item.file).write_text(HIDDEN_PLACEHOLDER, encoding="utf-8")
+        for rel in filter(None, (getattr(item, "runner", None), getattr(item, "checker", None))):
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(HIDDEN_PLACEHOLDER, encoding="utf-8")
     (course / "rubrics").mkdir()
     shutil.copyfile(assignment.rubric_path, course / "rubrics" / f"{assignment.id}.yaml")
     shutil.copytree(assignment.skeleton_dir, course / "skeleton" / assignment.id,
