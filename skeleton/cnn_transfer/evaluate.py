@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 from torchvision import datasets, transforms
 
-from make_data import DOG_CLASSES, read_idx, tinted
+from make_data import DOG_CLASSES, JPEG_QUALITY, read_idx, tinted
 
 IMAGE_SIZE = 32
 HOLDOUT_PER_CLASS = 200  # of the test split's 1,000 per garment: accuracy known to about +-0.015
@@ -68,28 +68,35 @@ def find_split(folder, split):
     raise SystemExit(f"Fashion-MNIST's test split ({split}-images-idx3-ubyte[.gz]) is not in {folder}")
 
 
+RESIZE = transforms.Compose([transforms.Resize((IMAGE_SIZE, IMAGE_SIZE)), transforms.ToTensor()])
+
+
+def as_training_image(garment, rng):
+    """One 28x28 garment as the network sees a training image: make_data.py's tint and 224x224
+    JPEG (quality 90), opened as ImageFolder's loader opens it, resized to 32x32, in [0, 1]."""
+    buffer = io.BytesIO()
+    tinted(garment, rng).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        return RESIZE(image.convert("RGB"))
+
+
 def holdout_images(folder):
-    """(images, labels) built from the test split the way make_data.py builds data/dogs; the
-    labels are ImageFolder's (class folder names in sorted order)."""
+    """(images, labels, classes) built from the test split the way make_data.py builds
+    data/dogs; labels are ImageFolder's (class folder names in sorted order)."""
     images, labels = find_split(Path(folder), "t10k")
     names = sorted(DOG_CLASSES.values())
     rng = np.random.default_rng(HOLDOUT_TINT_SEED)
-    resize = transforms.Compose([transforms.Resize((IMAGE_SIZE, IMAGE_SIZE)), transforms.ToTensor()])
     chosen = [(i, names.index(name)) for fashion_class, name in DOG_CLASSES.items()
               for i in np.flatnonzero(labels == fashion_class)[:HOLDOUT_PER_CLASS]]
-    tensors = []
-    for index, _ in chosen:
-        buffer = io.BytesIO()
-        tinted(images[index], rng).save(buffer, format="JPEG", quality=90)  # make_data.py's files are JPEG too
-        buffer.seek(0)
-        with Image.open(buffer) as image:
-            tensors.append(resize(image.convert("RGB")))  # what ImageFolder's loader gives
+    if len(chosen) != HOLDOUT_PER_CLASS * len(names):
+        raise SystemExit(f"{folder}: the test split has fewer than {HOLDOUT_PER_CLASS} images of some garment")
+    tensors = [as_training_image(images[index], rng) for index, _ in chosen]
     return torch.stack(tensors), torch.tensor([label for _, label in chosen]), len(names)
 
 
 def folder_images(root):
-    val = datasets.ImageFolder(str(Path(root) / "valid"), transform=transforms.Compose(
-        [transforms.Resize((IMAGE_SIZE, IMAGE_SIZE)), transforms.ToTensor()]))
+    val = datasets.ImageFolder(str(Path(root) / "valid"), transform=RESIZE)
     pairs = [val[i] for i in range(len(val))]
     return torch.stack([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs]), len(val.classes)
 
