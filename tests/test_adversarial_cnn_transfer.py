@@ -5,6 +5,7 @@ are in tests/adversarial/cnn_transfer/submissions.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shutil
@@ -27,6 +28,10 @@ _spec.loader.exec_module(submissions)
 
 ASSIGNMENT = catalog.load("cnn_transfer")
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
+# One core per grading, as `grade -j 2` gives on two: two torch threads on a busy machine spend
+# most of their time waiting for each other.
+ONE_CORE = dataclasses.replace(ASSIGNMENT, spec=ASSIGNMENT.spec.model_copy(
+    update={"limits": ASSIGNMENT.spec.limits.model_copy(update={"cpus": 1.0})}))
 
 pytestmark = pytest.mark.slow  # each grading trains or exports with torch
 
@@ -61,7 +66,7 @@ def graded(name: str, backend: str, tmp_factory) -> dict:
                 shutil.copyfile(ASSIGNMENT.solution_dir / rel, source / rel)
         else:
             source = submissions.build(submissions.ATTACKS[name], ASSIGNMENT, work / "in")
-        report = grade_submission(source, ASSIGNMENT, _runner(backend), work / "out", dataset="fashion_mnist")
+        report = grade_submission(source, ONE_CORE, _runner(backend), work / "out", dataset="fashion_mnist")
         data = json.loads((work / "out" / report.stem / "report.json").read_text())
         data["folder"] = str(work / "out" / report.stem)
         _graded[(name, backend)] = data
