@@ -171,6 +171,41 @@ def test_unreadable_export_is_a_one_line_error(workdir, trained, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+PICKLED_PAYLOAD = """
+import json, os, pickle, sys, zipfile
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch " + sys.argv[3],))
+with zipfile.ZipFile(sys.argv[1]) as src, zipfile.ZipFile(sys.argv[2], "w") as dst:
+    for info in src.infolist():
+        data = src.read(info.filename)
+        if info.filename.endswith("model_weights_config.json"):
+            config = json.loads(data)
+            config["config"]["conv1.weight"]["use_pickle"] = True
+            data = json.dumps(config).encode()
+        elif info.filename.endswith("weights/weight_0"):
+            data = pickle.dumps(Payload())
+        dst.writestr(info.filename, data)
+"""
+
+
+def test_export_with_a_pickled_payload_runs_no_code(workdir, trained, tmp_path):
+    """torch.export.load unpickles weights marked use_pickle (torch.load, weights_only=False):
+    a crafted model.pt2 would run code in the trusted step, beside the held-out labels.
+    evaluate.py refuses it in one line and the payload never runs."""
+    shutil.copytree(workdir / "weights" / "cnn", tmp_path / "cnn")
+    (tmp_path / "craft.py").write_text(PICKLED_PAYLOAD)
+    crafted = run_script(workdir, str(tmp_path / "craft.py"), "weights/cnn/model.pt2", str(tmp_path / "cnn" / "model.pt2"),
+                         str(tmp_path / "ran_in_stock_loader"))
+    assert crafted.returncode == 0, crafted.stderr
+    stock = run_script(workdir, "-c", f"import torch\ntry: torch.export.load({str(tmp_path / 'cnn' / 'model.pt2')!r})\nexcept Exception: pass")
+    assert (tmp_path / "ran_in_stock_loader").exists(), stock.stderr[-1000:]  # the attack is real
+    (tmp_path / "ran_in_stock_loader").unlink()
+    result = run_script(workdir, "evaluate.py", "--model", str(tmp_path / "cnn"), "--data", "data/dogs")
+    assert result.returncode != 0 and "could not be loaded" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "ran_in_stock_loader").exists()
+
+
 def test_missing_test_split_is_a_one_line_error(workdir, trained, tmp_path):
     result = run_script(workdir, "evaluate.py", "--model", "weights/cnn", "--holdout", str(tmp_path))
     assert result.returncode != 0 and "test split" in result.stderr and "Traceback" not in result.stderr
