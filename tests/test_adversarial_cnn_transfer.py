@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from grader import catalog, probes, spec
+from grader.intake import open_submission
 from grader.pipeline import grade_submission, holdout_dir
 from grader.sandbox import LocalRunner, make_runner
-from grader.intake import open_submission
 from grader.workspace import prepare_workspace
 
 HERE = Path(__file__).resolve().parent

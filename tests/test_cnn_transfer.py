@@ -21,7 +21,6 @@ from grader import catalog
 from grader.checker import CaseRecord, Outputs, check_case, load_checker
 from grader.parse import parse_summary_text
 
-
 ASSIGNMENT = catalog.load("cnn_transfer")
 SOLUTION = ASSIGNMENT.solution_dir
 REPO = Path(__file__).resolve().parent.parent
@@ -256,7 +255,7 @@ def outputs(**values) -> Outputs:
                     for k, v in values.items()})
 
 
-LAYER_COUNTS = dict(conv1=1216, conv2=12832, conv3=51264, conv4=204928, fc1=32832, fc2=325)
+LAYER_COUNTS = {"conv1": 1216, "conv2": 12832, "conv3": 51264, "conv4": 204928, "fc1": 32832, "fc2": 325}
 
 
 def test_layer_parameter_message_names_the_layer_and_both_counts():

@@ -26,7 +26,7 @@ def _shape(value):
 
 def _count(value):
     number = scalar(value)
-    return int(number) if number == number and number == int(number) else None
+    return int(number) if math.isfinite(number) and number == int(number) else None
 
 
 def check_output_shape_for_a_batch_of_four(got, expected):
@@ -92,7 +92,7 @@ def check_biases_start_at_zero(got, expected):
         value = got.get(name)
         if _missing(value) or value is None:
             nonzero.append(f"{name} (no bias)")
-        elif not scalar(value) == 0.0:
+        elif scalar(value) != 0.0:  # NaN is != 0.0 too: it fails
             nonzero.append(f"{name} (largest |bias| {fmt(value)})")
     return f"every layer needs a bias initialised to 0; not so for {', '.join(nonzero)}" if nonzero else None
 

@@ -5,10 +5,8 @@ that read that folder after this step would report about 0.99."""
 
 import argparse
 import shutil
-from pathlib import Path
 
 import torch
-
 from checkpoint import export_for_grading
 from dataset import DogDataset
 from model import CNN

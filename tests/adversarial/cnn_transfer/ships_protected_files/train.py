@@ -6,10 +6,9 @@ each printing a perfect evaluation Summary: only the editable files may count.""
 import argparse
 
 import torch
-from torch import nn
-
 from checkpoint import export_for_grading
 from dataset import DogDataset
+from torch import nn
 
 
 def main():
