@@ -21,10 +21,10 @@ EXPECTED = {
         "dro_q_reset": {"q_accumulates_over_steps"},  # from a uniform q, one step is still right
     }),
     "cnn_transfer": (22, {
-        "conv1_padding_one": {"test_layer_output_sizes"},
-        "frozen_after_replacing_fc": {"test_only_the_final_layer_trains", "test_two_classes"},
-        "precision_as_accuracy": {"test_precision"},
-        "no_zero_grad": {"test_train_epoch_steps_once_per_batch_and_learns"},
+        "conv1_padding_one": {"layer_output_sizes"},
+        "frozen_after_replacing_fc": {"only_the_final_layer_trains", "two_classes"},
+        "precision_as_accuracy": {"precision"},
+        "no_zero_grad": {"train_epoch_steps_once_per_batch_and_learns"},
     }),
     "channel_shift": (5, {
         # uniform over items is uniform inside each group too, and both keep the q update

@@ -26,6 +26,7 @@ DOG_CLASSES = {0: "tshirt", 2: "pullover", 3: "dress", 4: "coat", 6: "shirt"}  #
 DOG_TRAIN, DOG_VALID = 120, 40  # per class: 600 / 200 images, a 75/25 split
 DOGCAT_CLASSES = {7: "cat", 9: "dog"}  # cat = label 0 (common), dog = label 1 (rare, positive)
 DOGCAT_COUNTS = {"train": {"cat": 200, "dog": 10}, "valid": {"cat": 100, "dog": 10}}
+JPEG_QUALITY = 90  # evaluate.py builds its held-out images through the same JPEG round trip
 
 
 def read_idx(path):
@@ -71,7 +72,7 @@ def write_folder(root, plan, images, labels, rng):
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                tinted(images[next(pools[fashion_class])], rng).save(folder / f"{name}_{i:04d}.jpg", quality=90)
+                tinted(images[next(pools[fashion_class])], rng).save(folder / f"{name}_{i:04d}.jpg", quality=JPEG_QUALITY)
 
 
 def build(out, data_dir):

@@ -6,6 +6,7 @@ The course's settings: batch 4, SGD with learning rate 1e-3 and momentum 0.9, 10
 
 import argparse
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,6 +75,7 @@ def plot_history(history, path):
     except ImportError:
         print(f"matplotlib is not installed: no {path}")
         return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for split in ("train", "val"):
         left.plot([h["epoch"] for h in history], [h[f"{split}_loss"] for h in history], label=split)
@@ -133,9 +135,9 @@ def main():
     model = CNN(num_classes=len(data.classes))
     print(f"CNN with {count_parameters(model)} trainable parameters; classes {data.classes}")
     history = fit(model, data, args.epochs, args.seed, args.lr, args.momentum, args.checkpoint_dir, args.resume)
-    plot_history(history, args.plot)
-    if args.export:
+    if args.export:  # first: the graded file must not depend on the plot
         export_for_grading(model, data.mean, data.std, args.export)
+    plot_history(history, args.plot)
     last = history[-1] if history else {}
     print("Summary: " + repr({"seed": args.seed, "epochs": args.epochs, "train_accuracy": last.get("train_accuracy"),
                               "val_accuracy": last.get("val_accuracy"), "val_loss": last.get("val_loss")}))
