@@ -18,12 +18,8 @@ network that made these predictions).
 import argparse
 import io
 import json
-import logging
 import math
 import os
-import re
-import tokenize
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +27,7 @@ import torch
 from PIL import Image
 from torchvision import datasets, transforms
 
+from grader.safe_export import load_program_without_code
 from make_data import DOG_CLASSES, JPEG_QUALITY, read_idx, tinted
 
 IMAGE_SIZE = 32
@@ -62,82 +59,6 @@ def load_export(folder):
         raise SystemExit(f"{program_file} could not be loaded as a torch.export program ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
     return network, transforms.Normalize(mean, std), parameters
-
-
-class UnsafeExport(ValueError):
-    pass
-
-
-# What a plain network's export holds besides tensors: symbolic batch sizes such as
-# "Symbol('s77', positive=True, integer=True)". Everything else a file might ask sympy to parse
-# (sympify evaluates its string) is refused.
-SYMPY_NAMES = {"Symbol", "Integer", "Max", "Min", "Mod", "FloorDiv", "CleanDiv", "CeilToInt", "FloorToInt",
-               "TruncToInt", "IntTrueDiv", "PowByNatural", "ToFloat", "positive", "negative", "nonnegative",
-               "integer", "real", "finite", "True", "False"}
-SYMPY_OPS = {"+", "-", "*", "/", "//", "%", "**", "(", ")", ",", "=", "<", ">", "<=", ">=", "==", "!="}
-
-
-def _plain_sympy_text(text):
-    tokens = tokenize.generate_tokens(io.StringIO(str(text)).readline)
-    for token in tokens:
-        if token.type == tokenize.NAME and not (token.string in SYMPY_NAMES or re.fullmatch(r"[a-z]\d+", token.string)):
-            return False
-        if token.type == tokenize.OP and token.string not in SYMPY_OPS:
-            return False
-        if token.type == tokenize.STRING and not re.fullmatch(r"'[a-z]\d+'", token.string):
-            return False
-        if token.type not in (tokenize.NAME, tokenize.OP, tokenize.STRING, tokenize.NUMBER, tokenize.NEWLINE,
-                              tokenize.NL, tokenize.ENDMARKER):
-            return False
-    return True
-
-
-def load_program_without_code(path):
-    """torch.export.load, minus its ways to run code from the file: it unpickles some payloads
-    (torch.load with weights_only=False, pickle.loads, TorchScript objects), parses symbolic
-    shapes with sympy (which evaluates strings), and resolves graph targets by name under
-    torch. Here every torch.load is weights-only, pickles are refused, sympy gets only plain
-    shape expressions, and the loaded graph may call aten operators only."""
-    import operator
-    import pickle
-
-    import sympy
-
-    def refuse(*args, **kwargs):
-        raise UnsafeExport("the file holds pickled objects, which are not loaded here")
-
-    real_torch_load, real_sympify = torch.load, sympy.sympify
-
-    def weights_only_load(*args, **kwargs):
-        kwargs["weights_only"] = True
-        return real_torch_load(*args, **kwargs)
-
-    def plain_sympify(value, *args, **kwargs):
-        if isinstance(value, str) and not _plain_sympy_text(value):
-            raise UnsafeExport(f"the file holds a shape expression that is not plain arithmetic: {value[:80]!r}")
-        return real_sympify(value, *args, **kwargs)
-
-    saved = [(torch, "load", weights_only_load), (pickle, "loads", refuse), (pickle, "load", refuse),
-             (torch._C, "_pickle_load_obj", refuse), (sympy, "sympify", plain_sympify)]
-    originals = [(module, name, getattr(module, name)) for module, name, _ in saved]
-    for module, name, replacement in saved:
-        setattr(module, name, replacement)
-    logging.getLogger("torch.export").setLevel(logging.ERROR)  # its fallback warnings carry tracebacks
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            program = torch.export.load(str(path))
-    finally:
-        for module, name, original in originals:
-            setattr(module, name, original)
-    for node in program.graph.nodes:
-        if node.op == "call_function" and not (
-                node.target is operator.getitem
-                or (isinstance(node.target, torch._ops.OpOverload) and node.target.namespace == "aten")):
-            raise UnsafeExport(f"the program calls {str(node.target)[:80]}, which is not an aten operator")
-        if node.op in ("call_module", "call_method"):
-            raise UnsafeExport(f"the program has a {node.op} node ({str(node.target)[:80]})")
-    return program
 
 
 def find_split(folder, split):
