@@ -220,6 +220,14 @@ def restore_given_cells(submitted: nbformat.NotebookNode, skeleton: nbformat.Not
         cells.extend(attached.get(k, []))
     out = copy.deepcopy(submitted)
     out.cells = cells
+    # Restored cells carry ids (nbformat 4.5); a student's older-format cells do not: one format.
+    out.nbformat, out.nbformat_minor = 4, max(submitted.get("nbformat_minor", 0), skeleton.get("nbformat_minor", 0))
+    if out.nbformat_minor >= 5:
+        seen: set[str] = set()
+        for index, cell in enumerate(out.cells):
+            if not cell.get("id") or cell["id"] in seen:
+                cell["id"] = f"cell-{index}"
+            seen.add(cell["id"])
     return out, edited
 
 

@@ -277,3 +277,14 @@ def test_a_notebook_that_edits_a_given_cell_to_print_its_results_gets_no_points_
     (tmp_path / "honest").mkdir()
     honest = grade_submission(submit(tmp_path / "honest", tiny_nb), tiny_nb, runner, tmp_path / "out-honest")
     assert items(honest)["first"] == 2  # the same set-up gives the points to a notebook that earned them
+
+
+def test_an_older_format_notebook_without_ids_comes_out_valid():
+    skeleton = _skeleton_nb()
+    student = _student_from(skeleton, c2="print('forged')")
+    student.nbformat_minor = 4
+    for cell in student.cells:
+        cell.pop("id", None)
+    restored, edited = restore_given_cells(student, skeleton)
+    nbformat.validate(restored)  # the restored cells' ids and the student's cells in one format
+    assert edited and len({c.id for c in restored.cells}) == len(restored.cells)
