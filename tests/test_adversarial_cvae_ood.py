@@ -58,6 +58,15 @@ def test_the_honest_reference_with_a_plot_gets_full_marks(honest):
     assert honest.score == honest.max_score == 20, [(i.id, i.points, i.message) for i in honest.items]
 
 
+# What shows the forgery took effect where the notebook has a say (its own log, or set 2's
+# numbers the grader recomputes from its exports, shown but not scored): log -> text.
+FORGERY_VISIBLE = {
+    "forged_summary": ("cvae_log.txt", "Summary: {'auc': 0.99"),
+    "threshold_on_set2": ("ood_eval_log.txt", "'set2_auc': 1.0, 'set2_detection_accuracy': 1.0"),
+    "forged_exports": ("ood_eval_log.txt", "'set2_auc': 1.0, 'set2_detection_accuracy': 1.0"),
+}
+
+
 @pytest.mark.parametrize("attack", sorted(attacks.ATTACKS))
 def test_a_forgery_scores_zero_on_the_items_it_attacks(tmp_path, runner, honest, attack):
     report = _grade(tmp_path, attacks.build(attack, SKELETON), runner)
@@ -66,15 +75,9 @@ def test_a_forgery_scores_zero_on_the_items_it_attacks(tmp_path, runner, honest,
     for item in attacks.ATTACKS[attack]:
         assert reference[item].points == reference[item].max_points, (item, reference[item].message)
         assert forged[item].points == 0, (attack, item, forged[item].value, forged[item].message)
-
-
-def test_scores_tuned_on_set_2_would_be_perfect_there(tmp_path, runner):
-    """The set 2 attack works where the notebook used to be scored: the grader's recomputation
-    of set 2 from its exports reads AUC 1 (published, not scored)."""
-    report = _grade(tmp_path, attacks.build("threshold_on_set2", SKELETON), runner)
-    log = (tmp_path / "out" / "20250042_ana" / "logs" / "ood_eval_log.txt").read_text()
-    assert "'set2_auc': 1.0" in log and "'set2_detection_accuracy': 1.0" in log, log
-    assert _items(report)["auc"].value == pytest.approx(0.5, abs=0.01)
+    if attack in FORGERY_VISIBLE:
+        log, text = FORGERY_VISIBLE[attack]
+        assert text in (tmp_path / "out" / "20250042_ana" / "logs" / log).read_text()
 
 
 def test_the_edited_given_cell_is_restored_and_flagged(tmp_path):
