@@ -143,6 +143,11 @@ def _defined_names(source: str) -> list[str]:
     return _DEFINES.findall(source)
 
 
+def _similarity(a: str, b: str) -> float:
+    matcher = difflib.SequenceMatcher(None, a[:20_000], b[:20_000], autojunk=False)
+    return matcher.ratio() if matcher.quick_ratio() >= EDITED_GIVEN_SIMILARITY else 0.0
+
+
 def _match_cells(submitted: list, skeleton: list) -> dict[int, int]:
     """skeleton code-cell index -> submitted cell index, by cell id, then identical source, then
     (TODO cells) the same first function or class defined, then (given cells) similar text."""
@@ -171,8 +176,7 @@ def _match_cells(submitted: list, skeleton: list) -> dict[int, int]:
     for k in skeleton_code:
         if k in match or is_todo_cell(skeleton[k]):
             continue
-        scored = [(difflib.SequenceMatcher(None, skeleton[k].source, submitted[j].source).ratio(), j)
-                  for j in code if j not in used]
+        scored = [(_similarity(skeleton[k].source, submitted[j].source), j) for j in code if j not in used]
         best = max(scored, default=(0.0, -1))
         if best[0] >= EDITED_GIVEN_SIMILARITY:
             take(k, [best[1]])
@@ -190,7 +194,7 @@ def restore_given_cells(submitted: nbformat.NotebookNode, skeleton: nbformat.Not
     markdown, and code cells too: plots or helpers are legitimate, and since every metric is
     computed outside the notebook an added cell can change no score. A TODO cell the student
     deleted is not put back (their own code stands, or the run fails where it is missing)."""
-    student, pristine = list(submitted.cells), list(skeleton.cells)
+    student, pristine = copy.deepcopy(list(submitted.cells)), list(skeleton.cells)  # the caller's notebook stays as it was
     match = _match_cells(student, pristine)
     matched_student = {j: k for k, j in match.items()}
     attached: dict[int, list] = {-1: []}  # skeleton index (-1: before all) -> the student's own cells after it

@@ -17,7 +17,7 @@ import torch
 from grader import catalog, probes
 from grader.sandbox.local import LocalRunner
 from grader.score import Evidence, score
-from grader.skeleton import plain_solution, replace_in_source
+from grader.skeleton import count_in_source, plain_solution, replace_in_source
 from grader import spec
 
 from conftest import solution_module
@@ -149,7 +149,7 @@ def _function_tests(tmp_path: Path, edits: list[tuple[str, str]]):
     shutil.copytree(ASSIGNMENT.skeleton_dir, work)
     text = plain_solution((SOLUTION / NOTEBOOK).read_text(), NOTEBOOK)
     for old, new in edits:
-        assert old in text.replace("\\n", "\n") or old in text, old
+        assert count_in_source(text, NOTEBOOK, old) == 1, old
         text = replace_in_source(text, NOTEBOOK, old, new)
     (work / NOTEBOOK).write_text(text)
     runner = LocalRunner()
