@@ -22,6 +22,7 @@ class Workspace:
     ignored: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # for the report's flags, e.g. edited given notebook cells
 
 
 def _find_submitted(submission: Submission, rel: str) -> str | None:
@@ -47,6 +48,11 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
         used.add(found)
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(submission.path_of(found), dest / rel)
+        if rel.endswith(".ipynb") and (assignment.skeleton_dir / rel).is_file():
+            from grader.notebook import restore_given_cells_in_file  # nbformat only for notebook assignments
+
+            if edited := restore_given_cells_in_file(dest / rel, assignment.skeleton_dir / rel):
+                ws.flags.append(f"given notebook cells were edited: {rel} {'; '.join(edited)} (restored)")
 
     for rel in sorted(assignment.output_files()):
         found = _find_submitted(submission, rel)

@@ -4,17 +4,18 @@ notebook assignment (partial results, the failing cell in the report, cached ass
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader import catalog
 from grader.assets import assets_folder, ensure_assets
-from grader.notebook import NotebookError, function_cells_source, import_function_cells
+from grader.notebook import NotebookError, function_cells_source, import_function_cells, restore_given_cells
 from grader.pipeline import data_root, grade_submission
 from grader.skeleton import count_in_source, plain_solution, replace_in_source
 
@@ -181,3 +182,109 @@ def test_validate_a_notebook_assignment_through_the_cli(tiny_nb_root, tmp_path):
     for line in ("tiny_nb: ok   skeleton in sync", "tiny_nb: ok   reference: 6/6 as expected", "tiny_nb: ok   skeleton: 0/6 as expected"):
         assert line in result.stdout
     assert "(2 at a time)" in result.stdout
+
+
+# ------------------------------------------------------- given cells restored from the skeleton
+
+RESULTS_CELL = 'cell 3 ("results = {\'first\': mean([1, 2, 3])}")'  # how a report names it
+
+
+def _skeleton_nb():
+    cells = [new_markdown_cell("# Task"),
+             new_code_cell("def mean(values):\n    # TODO: the mean\n    raise NotImplementedError('TODO (t.ipynb): the mean')",
+                           metadata=FUNCTIONS),
+             new_code_cell("results = {'first': mean([1, 2, 3])}\nprint('Summary:', results)"),
+             new_code_cell("save(results)")]
+    return new_notebook(cells=cells)
+
+
+def _student_from(skeleton, **sources):
+    """The skeleton with some code cells' text replaced ({index: source})."""
+    student = copy.deepcopy(skeleton)
+    student.cells[1].source = "def mean(values):\n    return sum(values) / len(values)"
+    for key, source in sources.items():
+        student.cells[int(key[1:])].source = source
+    return student
+
+
+def test_an_untouched_given_part_is_not_reported():
+    skeleton = _skeleton_nb()
+    student = _student_from(skeleton)
+    restored, edited = restore_given_cells(student, skeleton)
+    assert edited == [] and restored.cells == student.cells
+
+
+def test_an_edited_given_cell_is_restored_and_reported_the_todo_cell_kept():
+    skeleton = _skeleton_nb()
+    restored, edited = restore_given_cells(_student_from(skeleton, c2="print('Summary:', {'first': 99})"), skeleton)
+    assert edited == [f"{RESULTS_CELL} was changed"]
+    assert [c.source for c in restored.cells[1:]] == ["def mean(values):\n    return sum(values) / len(values)",
+                                                      skeleton.cells[2].source, "save(results)"]
+
+
+def test_without_cell_ids_given_cells_are_found_by_their_text_and_added_cells_stay_where_they_were():
+    skeleton = _skeleton_nb()
+    student = _student_from(skeleton, c2="results = {'first': mean([1, 2, 3]) + 1}\nprint('Summary:', results)")
+    for cell in student.cells:
+        cell.pop("id", None)
+    student.cells.insert(3, new_code_cell("import matplotlib.pyplot as plt"))
+    student.cells.insert(4, new_markdown_cell("My answer: the mean."))
+    restored, edited = restore_given_cells(student, skeleton)
+    assert edited == [f"{RESULTS_CELL} was changed"]
+    assert [c.source for c in restored.cells] == [
+        "# Task", "def mean(values):\n    return sum(values) / len(values)", skeleton.cells[2].source,
+        "import matplotlib.pyplot as plt", "My answer: the mean.", "save(results)"]
+    assert restored.cells[1].metadata["tags"] == ["functions"]
+
+
+def test_a_deleted_given_cell_comes_back_and_a_moved_one_goes_back_to_its_place():
+    skeleton = _skeleton_nb()
+    student = _student_from(skeleton)
+    student.cells = [student.cells[0], student.cells[3], student.cells[1]]  # deleted cell 3, moved cell 4 up
+    restored, edited = restore_given_cells(student, skeleton)
+    assert edited == [f"{RESULTS_CELL} was deleted"]
+    assert [c.source for c in restored.cells if c.cell_type == "code"][1:] == [skeleton.cells[2].source, "save(results)"]
+
+
+def test_a_deleted_todo_cell_is_not_put_back():
+    skeleton = _skeleton_nb()
+    student = _student_from(skeleton)
+    del student.cells[1]
+    restored, edited = restore_given_cells(student, skeleton)
+    assert edited == [] and not any("NotImplementedError" in c.source for c in restored.cells)
+
+
+def test_the_workspace_runs_the_given_cells_of_the_skeleton_and_flags_edits(tmp_path, tiny_nb):
+    from grader.intake import open_submission
+    from grader.workspace import prepare_workspace
+
+    forged = replace_in_source((tiny_nb.skeleton_dir / "tiny.ipynb").read_text(), "tiny.ipynb",
+                               "results = {'first': mean([1, 2, 3])}", "results = {'first': 99}")
+    zip_path = write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": forged})
+    submission = open_submission(zip_path, tmp_path / "submitted", tiny_nb.spec.intake, None)
+    ws = prepare_workspace(tiny_nb, submission, tmp_path / "ws")
+    assert (ws.path / "tiny.ipynb").read_text() == (tiny_nb.skeleton_dir / "tiny.ipynb").read_text()
+    assert ws.flags == [f"given notebook cells were edited: tiny.ipynb {RESULTS_CELL} "
+                        "was changed (restored)"]
+
+
+def test_a_notebook_that_edits_a_given_cell_to_print_its_results_gets_no_points_for_them(tmp_path, tiny_nb, runner):
+    forged = replace_in_source((tiny_nb.skeleton_dir / "tiny.ipynb").read_text(), "tiny.ipynb",
+                               "results = {'first': mean([1, 2, 3])}", "results = {'first': 99}")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": forged}), tiny_nb, runner,
+                              tmp_path / "out")
+    assert items(report)["first"] == 0, report.items
+    (tmp_path / "honest").mkdir()
+    honest = grade_submission(submit(tmp_path / "honest", tiny_nb), tiny_nb, runner, tmp_path / "out-honest")
+    assert items(honest)["first"] == 2  # the same set-up gives the points to a notebook that earned them
+
+
+def test_an_older_format_notebook_without_ids_comes_out_valid():
+    skeleton = _skeleton_nb()
+    student = _student_from(skeleton, c2="print('forged')")
+    student.nbformat_minor = 4
+    for cell in student.cells:
+        cell.pop("id", None)
+    restored, edited = restore_given_cells(student, skeleton)
+    nbformat.validate(restored)  # the restored cells' ids and the student's cells in one format
+    assert edited and len({c.id for c in restored.cells}) == len(restored.cells)

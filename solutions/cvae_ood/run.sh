@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the notebook headless, as the grader does, with the seed taken from your student ID.
 # Usage: ./run.sh STUDENT_ID        (e.g. ./run.sh 12332426 -> seed 2426)
-# Writes executed/cvae_ood.ipynb (with its outputs), cvae_log.txt and generation_log.txt (the
-# grader's check of your generator; its classifier is trained once into judge.npz). Needs the
-# grader package for its notebook runner; PYTHON=python3 by default.
+# Writes executed/cvae_ood.ipynb (with its outputs), cvae_log.txt, ood_eval_log.txt (the grader's
+# evaluation of the detector and classifier you exported; here on set 2, as a preview: the grader
+# scores held-out images you do not have) and generation_log.txt (the grader's check of your
+# generator; its classifier is trained once into judge.npz). Needs the grader package for its
+# notebook runner; PYTHON=python3 by default.
 # --download (or DOWNLOAD=1) is accepted for the same command line as the other assignments:
 # Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
 set -euo pipefail
@@ -24,6 +26,7 @@ done
 python="${PYTHON:-python3}"
 export GRADER_SEED=$((10#${id: -4}))
 "$python" -m grader.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb 2>&1 | tee cvae_log.txt
+"$python" evaluate_ood.py --scorer weights/scorer --results exports/results.npz --seed "$GRADER_SEED" 2>&1 | tee ood_eval_log.txt
 [ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz
 "$python" judge_generation.py judge --judge judge.npz --generator weights/generator --seed "$GRADER_SEED" 2>&1 | tee generation_log.txt
 echo "logs written; check your likely score with: grader check cvae_ood --dir ."

@@ -1,0 +1,157 @@
+"""The grader's evaluation of the notebook's detector and classifier (given; restored when you are graded).
+
+It never imports the notebook. It loads what the notebook exported: the detector and classifier
+as a torch.export program (weights/scorer: your `anomaly_score` and `classify` with the trained
+model) and your results on the representative sets as plain arrays (exports/results.npz: scores
+on set 1 and set 2, the threshold you chose on set 1, your classes for set 2).
+
+Scored (with --holdout): images the notebook never sees, drawn from Fashion-MNIST's test split
+(t10k) with the same share of OOD images as set 2; the exported program scores and classifies
+them here, and the threshold you chose on set 1 is applied here. Without --holdout (your own
+run.sh) the same is done on set 2, rebuilt from the data code, as a preview.
+
+Also reported (not scored): set 2's numbers recomputed from the scores and classes you
+exported, with labels rebuilt here from the data code.
+
+Usage: python evaluate_ood.py --scorer weights/scorer --results exports/results.npz --seed SEED [--holdout DIR --secret_seed N]
+"""
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+import cvae_data
+
+HOLDOUT_SETS = 4  # the held-out set holds as many images as 4 representative sets, OOD in the same share
+MAX_BATCH = 4096
+
+
+def fail(message):
+    raise SystemExit(f"evaluate_ood: {message}")
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def holdout_set(folder, secret_seed):
+    """Images of Fashion-MNIST's test split, in-distribution classes labelled 0-4 and OOD ones
+    ANOMALY; which images, drawn by a seed the student never sees."""
+    folder = Path(folder)
+    images, labels = read_idx(folder / "t10k-images-idx3-ubyte.gz"), read_idx(folder / "t10k-labels-idx1-ubyte.gz")
+    rng = np.random.default_rng(secret_seed)
+    n_ood = HOLDOUT_SETS * cvae_data.N_SET_OOD
+    n_id = HOLDOUT_SETS * cvae_data.N_SET - n_ood
+    in_dist = rng.choice(np.flatnonzero(np.isin(labels, cvae_data.ID_CLASSES)), n_id, replace=False)
+    ood = rng.choice(np.flatnonzero(np.isin(labels, cvae_data.OOD_CLASSES)), n_ood, replace=False)
+    remap = {c: i for i, c in enumerate(cvae_data.ID_CLASSES)}
+    idx = np.concatenate([in_dist, ood])
+    y = np.array([remap[c] for c in labels[in_dist]] + [cvae_data.ANOMALY] * n_ood, dtype=np.int64)
+    return cvae_data.to_tensor(images[idx]), y
+
+
+def load_scorer(folder):
+    folder = Path(folder)
+    if not (folder / "scorer.pt2").is_file():
+        fail(f"{folder / 'scorer.pt2'} not found: the notebook did not export its detector")
+    try:
+        batch = int(json.loads((folder / "scorer.json").read_text())["batch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        fail(f"{folder / 'scorer.json'} is missing or unreadable")
+    if not 1 <= batch <= MAX_BATCH:
+        fail(f"{folder / 'scorer.json'}: batch {batch} is out of range")
+    try:
+        program = torch.export.load(str(folder / "scorer.pt2")).module()
+    except Exception as exc:  # noqa: BLE001 - a broken export is the notebook's problem, in one line
+        fail(f"{folder / 'scorer.pt2'} could not be loaded ({type(exc).__name__}: {str(exc)[:200]})")
+    return program, batch
+
+
+def score_images(program, batch, x):
+    """(anomaly scores, classes) of every image, in fixed-size calls (the last one padded)."""
+    scores, classes = [], []
+    with torch.no_grad():
+        for start in range(0, len(x), batch):
+            part = x[start:start + batch]
+            padded = torch.cat([part, part.new_zeros(batch - len(part), *part.shape[1:])]) if len(part) < batch else part
+            try:
+                s, c = program(padded)
+            except Exception as exc:  # noqa: BLE001
+                fail(f"the exported detector failed on a batch ({type(exc).__name__}: {str(exc)[:200]})")
+            scores.append(np.asarray(s, dtype=np.float64).reshape(-1)[:len(part)])
+            classes.append(np.asarray(c).astype(np.int64).reshape(-1)[:len(part)])
+    scores = np.concatenate(scores)
+    # A NaN or infinite score says nothing: it ranks as in-distribution as can be.
+    return np.where(np.isfinite(scores), scores, -np.inf), np.concatenate(classes)
+
+
+def metrics(scores, classes, threshold, labels):
+    """AUC (OOD positive), detection accuracy and balanced accuracy at the threshold (flagged OOD
+    when score >= threshold), classification accuracy on the in-distribution images."""
+    ood = labels == cvae_data.ANOMALY
+    flagged = scores >= threshold  # a NaN threshold flags nothing
+    finite = np.where(np.isfinite(scores), scores, np.finfo(np.float64).min)
+    return {"auc": round(float(roc_auc_score(ood.astype(int), finite)), 4),
+            "detection_accuracy": round(float((flagged == ood).mean()), 4),
+            "detection_balanced_accuracy": round(float((flagged[ood].mean() + (~flagged[~ood]).mean()) / 2), 4),
+            "classification_accuracy": round(float((classes[~ood] == labels[~ood]).mean()), 4)}
+
+
+def load_results(path):
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            results = {k: np.asarray(arrays[k]) for k in ("scores_set1", "scores_set2", "threshold", "classes_set2")}
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"{path} is missing or unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+    if results["threshold"].size != 1 or results["threshold"].dtype.kind not in "fiu":
+        fail(f"{path}: the threshold is not one number")
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scorer", required=True, help="folder the notebook exported its detector to")
+    parser.add_argument("--results", required=True, help="the notebook's exported results (npz)")
+    parser.add_argument("--seed", type=int, required=True, help="the seed the notebook ran with (rebuilds set 2)")
+    parser.add_argument("--holdout", help="folder with Fashion-MNIST's t10k files (the grader's held-out images)")
+    parser.add_argument("--secret_seed", type=int, default=0, help="which held-out images (the grader's secret)")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    results = load_results(args.results)
+    threshold = float(results["threshold"].reshape(-1)[0])
+    program, batch = load_scorer(args.scorer)
+
+    x2, y2 = cvae_data.load_splits(args.seed)["set2"]
+    y2 = y2.numpy()
+    published = {}
+    if results["scores_set2"].shape == y2.shape and results["classes_set2"].shape == y2.shape:
+        s2 = results["scores_set2"].astype(np.float64)
+        published = {f"set2_{k}": v for k, v in metrics(np.where(np.isfinite(s2), s2, -np.inf),
+                                                         results["classes_set2"].astype(np.int64), threshold, y2).items()}
+        own, _ = score_images(program, batch, x2)
+        if not np.allclose(own, s2, rtol=1e-3, atol=1e-3):
+            print("Note: the exported scores of set 2 are not what the exported detector gives for set 2")
+    else:
+        print(f"Note: exports/results.npz does not hold one score and one class per image of set 2 ({len(y2)})")
+
+    if args.holdout:
+        x, y = holdout_set(args.holdout, args.secret_seed)
+        print(f"held-out images: {len(y)} ({int((y == cvae_data.ANOMALY).sum())} OOD), threshold {threshold:.6g} chosen on set 1")
+    else:
+        x, y = x2, y2
+        print("no held-out images given: set 2 stands in for them (a preview; the grader scores held-out images)")
+    scores, classes = score_images(program, batch, x)
+    print("Summary: " + repr({**metrics(scores, classes, threshold, y), **published}))
+
+
+if __name__ == "__main__":
+    main()
