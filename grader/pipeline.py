@@ -295,6 +295,7 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
             t = time.monotonic()
             ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
             report.warnings.extend(submission.warnings + ws.warnings)
+            report.flags.extend(ws.flags)
             report.timings["workspace"] = round(time.monotonic() - t, 3)
 
             t = time.monotonic()

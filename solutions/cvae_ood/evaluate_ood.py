@@ -27,6 +27,8 @@ from sklearn.metrics import roc_auc_score
 
 import cvae_data
 
+from grader.safe_export import load_program_without_code  # the export is the student's: no code of it runs
+
 HOLDOUT_SETS = 4  # the held-out set holds as many images as 4 representative sets, OOD in the same share
 MAX_BATCH = 4096
 
@@ -70,7 +72,7 @@ def load_scorer(folder):
     if not 1 <= batch <= MAX_BATCH:
         fail(f"{folder / 'scorer.json'}: batch {batch} is out of range")
     try:
-        program = torch.export.load(str(folder / "scorer.pt2")).module()
+        program = load_program_without_code(str(folder / "scorer.pt2")).module()
     except Exception as exc:  # noqa: BLE001 - a broken export is the notebook's problem, in one line
         fail(f"{folder / 'scorer.pt2'} could not be loaded ({type(exc).__name__}: {str(exc)[:200]})")
     return program, batch

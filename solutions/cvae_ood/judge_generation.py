@@ -19,6 +19,8 @@ from torch import nn
 
 import cvae_data
 
+from grader.safe_export import load_program_without_code  # the export is the student's: no code of it runs
+
 JUDGE_SEED, JUDGE_EPOCHS, JUDGE_TRAIN = 0, 2, 20_000
 
 
@@ -61,7 +63,7 @@ def judge(judge_path, generator_dir, seed):
         raise SystemExit(f"{generator_dir / 'generator.pt2'} not found: the notebook did not export its generator")
     shape = json.loads((generator_dir / "generator.json").read_text())
     latent_dim, per_class = int(shape["latent_dim"]), int(shape["batch"])
-    generator = torch.export.load(str(generator_dir / "generator.pt2")).module()
+    generator = load_program_without_code(str(generator_dir / "generator.pt2")).module()
     net = load_judge(judge_path)
     torch.manual_seed(seed)
     results = {}
