@@ -11,13 +11,19 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from grader import __version__, plots
+from grader.inert import clean_text, folder_name, for_csv, for_terminal
 from grader.score import ItemResult
 
-Status = Literal["graded", "error", "timeout", "rejected"]
+Status = Literal["graded", "error", "timeout", "rejected", "crashed"]
+# graded: every step ran (whatever it scored); timeout: a step was stopped by a time limit;
+# error: the sandbox could not run a step (a container that did not start, a workspace over
+# its limits) or the submission could not be set up; rejected: an unsafe or malformed
+# submission, never run; crashed: the grader itself failed on this submission (a bug to report).
+STATUSES = ("graded", "timeout", "error", "rejected", "crashed")
+FAILED_STATUSES = ("timeout", "error", "crashed")  # worth grading again (`--retry-failed`)
 
 
 class RunRecord(BaseModel):
@@ -30,6 +36,8 @@ class RunRecord(BaseModel):
     log: str
     stopped: str = ""  # the log's last line when the run did not finish: where and why it stopped
     artifacts: list[str] = Field(default_factory=list)
+    attempts: int = 1  # 2 when the wall-clock backstop fired and the step was run again
+    limit: str | None = None  # the limit that stopped it: cpu, wall (or None)
 
 
 class Report(BaseModel):
@@ -62,16 +70,35 @@ class Report(BaseModel):
 
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot)
+_env.filters["folder_name"] = folder_name
 
-STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta"}
+STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta", "crashed": "bold red"}
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 
-def write_report(report: Report, folder: Path) -> Path:
+def _clean(value):
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def encodable(report: Report) -> Report:
+    """The report with every string encodable as UTF-8 (names that were not keep visible
+    escapes), so writing it cannot fail on a student's file name."""
+    return Report.model_validate(_clean(report.model_dump()))
+
+
+def write_report(report: Report, folder: Path, html: bool = True) -> Path:
+    report = encodable(report)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "report.json"
     path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    (folder / "report.html").write_text(_env.get_template("report.html.j2").render(r=report), encoding="utf-8")
+    if html:
+        (folder / "report.html").write_text(_env.get_template("report.html.j2").render(r=report), encoding="utf-8")
     return path
 
 
@@ -82,21 +109,21 @@ def load_report(path: Path) -> Report:
 def print_summary(report: Report, console: Console) -> None:
     style = STATUS_STYLE[report.status]
     who = f"{report.student_id or '?'} {report.name or ''}".strip()
-    head = f"[bold]{escape(report.stem)}[/] ({escape(who)}, seed {report.seed}, {report.dataset or 'no dataset'}): "
+    head = f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, seed {report.seed}, {for_terminal(report.dataset or 'no dataset')}): "
     head += f"[{style}]{report.status}[/] {report.score:g}/{report.max_score:g}"
     if report.bonus_points:
         head += f" (bonus {report.bonus_points:g} included)"
     console.print(head)
     if report.message:
-        console.print(f"  [{style}]{escape(report.message)}[/]")
+        console.print(f"  [{style}]{for_terminal(report.message)}[/]")
     for item in report.items:
         value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
         pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
         message = item.message if len(item.message) <= 110 else item.message[:107] + "..."
-        console.print(f"  [{ITEM_STYLE[item.status]}]{item.status:7}[/] {escape(item.id)}: {escape(value)}"
-                      f" ({escape(item.threshold or '-')}) {pts} - {escape(message)}", soft_wrap=True)
+        console.print(f"  [{ITEM_STYLE[item.status]}]{item.status:7}[/] {for_terminal(item.id)}: {for_terminal(value)}"
+                      f" ({for_terminal(item.threshold or '-')}) {pts} - {for_terminal(message)}", soft_wrap=True)
     for warning in report.warnings + report.flags:
-        console.print(f"  [yellow]warning:[/] {escape(warning)}")
+        console.print(f"  [yellow]warning:[/] {for_terminal(warning)}")
 
 
 GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags"]
@@ -115,9 +142,11 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
         for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
             points = {i.id: f"{i.points:g}" for i in report.items}
             notes = report.flags + ([report.message] if report.status != "graded" and report.message else [])
-            writer.writerow([report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
-                             report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids])
-    (out / "index.html").write_text(_env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids), encoding="utf-8")
+            row = [report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
+                   report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids]
+            writer.writerow([for_csv(cell) for cell in row])  # a name like =HYPERLINK(...) stays text
+    page = _env.get_template("index.html.j2").render(reports=[encodable(r) for r in reports], item_ids=item_ids)
+    (out / "index.html").write_text(page, encoding="utf-8")
     return path
 
 
@@ -127,6 +156,6 @@ def print_gradebook(reports: list[Report], console: Console) -> None:
         table.add_column(col, overflow="fold")
     for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
         note = r.message if r.status != "graded" else "; ".join(r.flags)
-        table.add_row(escape(r.student_id or "?"), escape(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
-                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", escape(note[:160]))
+        table.add_row(for_terminal(r.student_id or "?"), for_terminal(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
+                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", for_terminal(note[:160]))
     console.print(table)

@@ -59,7 +59,30 @@ def test_timeout_gives_status_timeout(tmp_path, tiny, runner):
     files = student_files(tiny)
     files["answer.py"] = "import time\ntime.sleep(60)\n" + files["answer.py"]
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
-    assert report.status == "timeout" and report.score == 0 and "timed out: main (limit 1 s)" in report.message
+    # a sleep uses no CPU: only the wall-clock backstop stops it, and the step is tried twice
+    assert report.status == "timeout" and report.score == 0
+    assert "timed out: main stopped by the wall-clock backstop of 1 s (0 s of CPU used, run twice)" in report.message
+    assert report.runs[0].attempts == 2 and report.runs[0].limit == "wall"
+    assert "main: stopped by the wall-clock backstop and run once more (a busy machine?)" in report.warnings
+
+
+def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_path, tiny, runner):
+    spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("cpu_seconds: 20", "cpu_seconds: 1"))
+    from grader import catalog
+
+    tiny = catalog.load("tiny", tiny.root)
+    files = student_files(tiny)
+    files["experiment.py"] = "ignored"  # protected: the pristine one runs
+    files["answer.py"] = files["answer.py"].replace(
+        '"""Arithmetic mean of a non-empty list."""', '"""Arithmetic mean."""\n    print("epoch 1 done", flush=True)\n    while True:\n        pass')
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    assert report.status == "timeout" and report.score == 2  # the parameter count never calls mean()
+    assert report.message.startswith("timed out: main stopped at the CPU-time limit of 1 s")
+    assert "last output: epoch 1 done" in report.message
+    assert report.runs[0].attempts == 1 and report.runs[0].limit == "cpu"
+    log = (tmp_path / "out" / "1_a" / "logs" / "result_log.txt").read_text()
+    assert log.endswith("[grader] stopped at the CPU-time limit of 1 s\n")
 
 
 def test_rejected_submission_has_a_report(tmp_path, tiny, runner):

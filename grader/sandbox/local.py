@@ -12,7 +12,8 @@ import threading
 import time
 from pathlib import Path
 
-from grader.sandbox.base import RunRequest, RunResult, supervise
+from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, supervise
+from grader.sandbox.cpu import session_cpu_seconds
 from grader.spec import SandboxLimits
 
 
@@ -37,10 +38,13 @@ def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
 
 def _limit_resources(limits: SandboxLimits):
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        # per process, a second line behind the session's CPU budget the supervisor enforces
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds + 5, limits.cpu_seconds + 10))
         memory = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        workspace = limits.workspace_mb * 1024 * 1024  # no single file past the workspace's size
+        resource.setrlimit(resource.RLIMIT_FSIZE, (workspace, workspace))
 
     return apply
 
@@ -58,10 +62,13 @@ class LocalRunner:
     def __init__(self) -> None:
         self._live: set[int] = set()  # process groups still running, for cancel_all
         self._lock = threading.Lock()
+        self._cancelled = False
 
     def cancel_all(self) -> None:
-        """Kill every command still running (Ctrl-C of a batch): their groups do not get the SIGINT."""
+        """Kill every command still running and start no new one (a batch that is stopping):
+        their process groups do not get the terminal's SIGINT."""
         with self._lock:
+            self._cancelled = True
             for pgid in list(self._live):
                 _kill_group(pgid)
 
@@ -73,28 +80,35 @@ class LocalRunner:
         env = base_environment(limits, request.workspace)
         env.update(request.env)
         Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
-        request.log_path.parent.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                request.argv,
-                cwd=request.workspace,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so the whole tree can be killed
-                preexec_fn=_limit_resources(limits),
-            )
-        except OSError as exc:
-            request.log_path.write_text(f"[grader] could not start {request.argv[0]}: {exc}\n")
-            return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}")
-        with self._lock:
-            self._live.add(proc.pid)
-        try:
-            # Children left behind (a daemon, a sleeping grandchild) go too, timeout or not.
-            timed_out, truncated = supervise(proc, request, stop=lambda _: _kill_group(proc.pid))
-        finally:
+        with open_log(request.log_path) as log:
             with self._lock:
-                self._live.discard(proc.pid)
-        return RunResult(proc.returncode, timed_out, time.monotonic() - start, truncated)
+                if self._cancelled:
+                    log.write(f"[grader] {CANCELLED}\n".encode())
+                    return RunResult(None, False, 0.0, False, error=CANCELLED, limits=limits)
+                try:
+                    proc = subprocess.Popen(
+                        request.argv,
+                        cwd=request.workspace,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # its own session and group, so the whole tree is measured and killed
+                        preexec_fn=_limit_resources(limits),
+                    )
+                except OSError as exc:
+                    log.write(f"[grader] could not start {request.argv[0]}: {exc}\n".encode())
+                    return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}",
+                                     limits=limits)
+                self._live.add(proc.pid)
+            try:
+                # Children left behind (a daemon, a sleeping grandchild) go too, limit or not.
+                watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid),
+                                  cpu_used=lambda: session_cpu_seconds(proc.pid))
+            finally:
+                with self._lock:
+                    self._live.discard(proc.pid)
+        return RunResult(proc.returncode, watch.limit is not None, time.monotonic() - start, watch.truncated,
+                         error=CANCELLED if self._cancelled else None, limit=watch.limit, cpu_seconds=watch.cpu_seconds,
+                         limits=limits)
