@@ -15,7 +15,7 @@ RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install -q --no-index --find-links /tmp/wheelhouse -r /tmp/wheelhouse/requirements.txt \
  && rm -rf /tmp/wheelhouse /root/.cache
 COPY grader_src /tmp/grader_src
-RUN /opt/venv/bin/pip install -q --no-index --no-deps /tmp/grader_src && rm -rf /tmp/grader_src /root/.cache
+RUN /opt/venv/bin/pip install -q --no-index --no-deps --no-build-isolation /tmp/grader_src && rm -rf /tmp/grader_src /root/.cache
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin student
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1
 USER 10001
