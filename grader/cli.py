@@ -21,7 +21,8 @@ JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_
                     help="Submissions graded at once; each gets its share of the cores.")
 BACKEND = click.option("--backend", type=click.Choice(["auto", "local", "docker"]), default=None,
                        help="Where submission code runs: docker (containers), local (a subprocess; not a security "
-                            "boundary) or auto: docker when a daemon answers and the image is built "
+                            "boundary) or auto: docker when a daemon answers and the image is built (`grade` refuses "
+                            "otherwise; other commands fall back to local with a notice) "
                             "[default: $GRADER_BACKEND or auto].")
 DATASET = click.option("--dataset", default=None, help="Dataset choice of the assignment (default: the assignment's own).")
 
@@ -48,10 +49,11 @@ def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[
     return assignment
 
 
-def _runner(backend: str | None):
+def _runner(backend: str | None, local_fallback: bool = True):
     from grader.sandbox import make_runner
 
-    return make_runner(backend, notice=lambda text: err_console.print(text, style="yellow"))
+    return make_runner(backend, notice=lambda text: err_console.print(text, style="yellow", markup=False),
+                       local_fallback=local_fallback)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,7 +104,7 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
 
     assignment = _pick_assignment(ctx, assignment_id, list(paths))
     sources = expand_sources(list(paths), assignment)
-    reports = grade_all(sources, assignment, _runner(backend), out, dataset=dataset, student_id=student_id,
+    reports = grade_all(sources, assignment, _runner(backend, local_fallback=False), out, dataset=dataset, student_id=student_id,
                         console=console, jobs=jobs, force=force)
     ctx.exit(exit_code(reports))
 

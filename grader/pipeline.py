@@ -6,6 +6,7 @@ submission into a report with a status, so a batch always goes on."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import shutil
@@ -27,7 +28,7 @@ from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
 from grader.sandbox import Runner, RunRequest
 from grader.sandbox.base import CANCELLED, GuardedRunner, StepRecord
 from grader.score import Evidence, score
-from grader.spec import MetricItem, ParamCountItem, SeedRule, TestsItem
+from grader.spec import MetricItem, ParamCountItem, SeedRule, TestsItem, fit_memory
 from grader.workspace import Workspace, prepare_workspace, restore_protected
 
 DATA_ENV = "GRADER_DATA"
@@ -190,6 +191,18 @@ def decide_status(report: Report, steps: list[StepRecord], assignment: Assignmen
         report.message = "timed out: " + " | ".join(parts)
     else:
         report.status = "graded"
+
+
+def fit_to_host(assignment: Assignment, jobs: int, runner: Runner, notice=None) -> Assignment:
+    """The assignment with its memory limit lowered so that `jobs` containers at once fit this
+    host (said through `notice`); a GraderError when they cannot. The local backend's limit is
+    address space, not memory, and is left alone."""
+    if runner.name != "docker":
+        return assignment
+    limits, note = fit_memory(assignment.spec.limits, jobs)
+    if note and notice:
+        notice(note)
+    return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))
 
 
 def report_folder(out: Path, stem: str) -> Path:

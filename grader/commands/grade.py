@@ -20,8 +20,8 @@ from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.gradescope import write_results
 from grader.intake import parse_stem, submission_stem
-from grader.pipeline import grade_submission, report_folder
-from grader.report import Report, load_report, print_gradebook, print_summary, write_gradebook
+from grader.pipeline import fit_to_host, grade_submission, report_folder
+from grader.report import FAILED_STATUSES, Report, load_report, print_gradebook, print_summary, write_gradebook
 from grader.sandbox import Runner
 
 
@@ -156,7 +156,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
     out.mkdir(parents=True, exist_ok=True)
     dataset = assignment.dataset(dataset)
     sources, duplicate_notes = latest_per_student(sources)
-    job_assignment = with_cpu_share(assignment, jobs)
+    job_assignment = fit_to_host(with_cpu_share(assignment, jobs), jobs, runner, notice=console.print)
     reports: dict[Path, Report] = {}
     lock = threading.Lock()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -220,4 +220,4 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
 def exit_code(reports: list[Report]) -> int:
     if any(r.status == "rejected" for r in reports):
         return 2
-    return 1 if any(r.status in ("error", "timeout") for r in reports) else 0
+    return 1 if any(r.status in FAILED_STATUSES for r in reports) else 0
