@@ -16,6 +16,9 @@ RUN python3 -m venv /opt/venv \
  && rm -rf /tmp/wheelhouse /root/.cache
 COPY grader_src /tmp/grader_src
 RUN /opt/venv/bin/pip install -q --no-index --no-deps --no-build-isolation /tmp/grader_src && rm -rf /tmp/grader_src /root/.cache
+# Fashion-MNIST's test split is the held-out evaluation pool: never where student code runs.
+# Trusted steps (no student code) get the host's copy mounted (`holdout_dir` in assignment.yaml).
+RUN rm -f /usr/share/datasets/fashion-mnist/t10k-*
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin student
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1
 USER 10001

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError, SpecError
-from grader.spec import AssignmentSpec, Rubric, TestsItem, load_model
+from grader.spec import AssignmentSpec, Rubric, load_model
 
 ROOT_ENV = "GRADER_ROOT"
 
@@ -53,6 +53,15 @@ class Assignment:
             raise GraderError(f"assignment {self.id!r} has no dataset {name!r} (choices: {', '.join(sorted(self.spec.dataset.choices))})")
         return name
 
+    def runner_files(self) -> list[str]:
+        """The probe runner files the rubric uses, each once, in rubric order."""
+        files: list[str] = []
+        for item in self.rubric.items:
+            rel = getattr(item, "runner", None)
+            if rel and rel not in files:
+                files.append(rel)
+        return files
+
     def output_files(self) -> set[str]:
         """Files the experiments write; a submission's copies are evidence, never inputs."""
         return {e.log for e in self.spec.experiments}
@@ -78,8 +87,10 @@ def load(assignment_id: str, root: Path | None = None) -> Assignment:
     if rubric.assignment != assignment_id:
         raise SpecError(f"field assignment: says {rubric.assignment!r}, expected {assignment_id!r}", rubric_path)
     for item in rubric.items:
-        if isinstance(item, TestsItem) and not (folder / item.file).is_file():
-            raise SpecError(f"item {item.id}: hidden test file {item.file!r} not found in {folder}", rubric_path)
+        for field in ("runner", "checker"):
+            rel = getattr(item, field, None)
+            if rel and not (folder / rel).is_file():
+                raise SpecError(f"item {item.id}: {field} file {rel!r} not found in {folder}", rubric_path)
     assignment = Assignment(assignment_id, root, spec, rubric)
     for ds in (spec.dataset.choices if spec.dataset else [None]):
         for item in rubric.items:

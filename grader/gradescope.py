@@ -10,6 +10,9 @@ from pathlib import Path
 
 import yaml
 
+from grader import probes
+from grader.sandbox.local import LocalRunner
+
 from grader.catalog import Assignment
 from grader.report import Report
 
@@ -104,4 +107,9 @@ def build_bundle(assignment: Assignment, target: Path) -> Path:
         archive.writestr(f"course/assignments/{assignment.id}/assignment.yaml", yaml.safe_dump(spec, sort_keys=False))
         _add_tree(archive, assignment.skeleton_dir, f"course/skeleton/{assignment.id}")
         archive.write(assignment.rubric_path, f"course/rubrics/{assignment.id}.yaml")
+        # The hidden tests compare with the reference's outputs; the bundle carries those, not the solution.
+        if assignment.runner_files():
+            expected = probes.expected_outputs_file(assignment, LocalRunner())
+            rel = probes.shipped_expected_path(assignment).relative_to(assignment.root)
+            archive.write(expected, f"course/{rel.as_posix()}")
     return target

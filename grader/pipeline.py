@@ -26,9 +26,10 @@ from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
 from grader.sandbox import Runner, RunRequest
-from grader.sandbox.base import CANCELLED, GuardedRunner, StepRecord
+from grader.sandbox.base import CANCELLED, GuardedRunner, RunResult, StepRecord
+from grader.secret import secret_seed
 from grader.score import Evidence, score
-from grader.spec import MetricItem, ParamCountItem, SeedRule, TestsItem, fit_memory
+from grader.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem, fit_memory
 from grader.workspace import Workspace, prepare_workspace, restore_protected
 
 DATA_ENV = "GRADER_DATA"
@@ -48,20 +49,40 @@ def seed_for(student_id: str, rule: SeedRule) -> int:
 
 @dataclass(frozen=True)
 class RunContext:
-    """What the placeholders in an assignment's commands stand for."""
+    """What the placeholders in an assignment's commands stand for. The secret seed and the
+    held-out data reach trusted steps only (the spec refuses them elsewhere)."""
 
     seed: int
     dataset: str | None
     data_dir: Path
     python: str
     assets: Path | None = None
+    secret_seed: int | None = None
+    holdout_dir: Path | None = None
 
-    def substitute(self, template: str) -> str:
+    def substitute(self, template: str, trusted: bool = False) -> str:
+        secrets = dict(secret_seed=self.secret_seed if self.secret_seed is not None else "",
+                       holdout_dir=self.holdout_dir or "") if trusted else {}
         return template.format(seed=self.seed, dataset=self.dataset or "", data_dir=self.data_dir, python=self.python,
-                               assets=self.assets or "")
+                               assets=self.assets or "", **secrets)
 
-    def argv(self, command: str) -> list[str]:
-        return [self.substitute(part) for part in shlex.split(command)]
+    def argv(self, command: str, trusted: bool = False) -> list[str]:
+        return [self.substitute(part, trusted) for part in shlex.split(command)]
+
+    def shown(self, command: str) -> list[str]:
+        """The command as the report shows it: secrets stay placeholders."""
+        masked = command.replace("{secret_seed}", "{{secret_seed}}").replace("{holdout_dir}", "{{holdout_dir}}")
+        return self.argv(masked)
+
+
+def holdout_dir(assignment: Assignment, dataset: str | None) -> Path | None:
+    choice = assignment.spec.dataset.choices.get(dataset) if assignment.spec.dataset and dataset else None
+    if choice is None or choice.holdout_dir is None:
+        return None
+    folder = Path(choice.holdout_dir.format(data_dir=data_root()))
+    if not folder.is_dir():
+        raise GraderError(f"the held-out evaluation data of dataset {dataset!r} is missing on this machine ({folder})")
+    return folder
 
 
 def dataset_env(assignment: Assignment, ctx: RunContext) -> dict[str, str]:
@@ -71,20 +92,84 @@ def dataset_env(assignment: Assignment, ctx: RunContext) -> dict[str, str]:
     return env
 
 
-def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: RunContext, progress=None) -> tuple[list[RunRecord], dict[str, Summary]]:
+TRUSTED_INPUT_BYTES = 1_000_000_000  # all the data files one trusted step takes, together
+
+
+def _trusted_inputs(experiment: Experiment, ws: Workspace) -> tuple[list[str], list[str]]:
+    """The data files a trusted step takes from the student's workspace: regular files inside
+    the workspace only (never a link, FIFO or device); and the patterns nothing matched."""
+    root = ws.path.resolve()
+    found: list[str] = []
+    missing: list[str] = []
+    total = 0
+    for pattern in experiment.inputs:
+        matched = []
+        for path in sorted(ws.path.glob(pattern)):
+            if path.is_symlink() or not path.resolve().is_relative_to(root) or not path.is_file():
+                continue
+            total += path.stat().st_size
+            if total > TRUSTED_INPUT_BYTES:
+                raise GraderError(f"{experiment.name}: its inputs are larger than {TRUSTED_INPUT_BYTES:,} bytes")
+            matched.append(path.relative_to(ws.path).as_posix())
+        found += matched
+        if not matched:
+            missing.append(pattern)
+    return found, missing
+
+
+def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspace, runner: Runner, ctx: RunContext,
+                     env: dict[str, str], scratch: Path) -> tuple[RunResult | None, Path, str]:
+    """A step that runs no student code: a fresh copy of the pristine skeleton, the declared
+    data files copied in, the held-out data mounted. Returns (result or None when skipped,
+    its log, why it was skipped)."""
+    step_ws = scratch / f"trusted-{experiment.name}"
+    log_path = scratch / f"log-{experiment.name}" / Path(experiment.log).name
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    inputs, missing = _trusted_inputs(experiment, ws)
+    if missing:
+        return None, log_path, f"its input {', '.join(missing)} was not produced by an earlier step"
+    shutil.rmtree(step_ws, ignore_errors=True)
+    shutil.copytree(assignment.skeleton_dir, step_ws, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for rel in inputs:
+        (step_ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ws.path / rel, step_ws / rel, follow_symlinks=False)
+    data_dirs = (ctx.data_dir,) + ((ctx.holdout_dir,) if ctx.holdout_dir else ())
+    result = runner.run(RunRequest(argv=ctx.argv(experiment.command, trusted=True), workspace=step_ws,
+                                   log_path=step_ws / Path(experiment.log).name, limits=assignment.spec.limits,
+                                   env=env, data_dirs=data_dirs))
+    source = step_ws / Path(experiment.log).name
+    if source.is_file() and not source.is_symlink():
+        shutil.copyfile(source, log_path)
+    shutil.rmtree(step_ws, ignore_errors=True)
+    return result, log_path, ""
+
+
+def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: RunContext, progress=None,
+                    scratch: Path | None = None) -> tuple[list[RunRecord], dict[str, Summary]]:
     records: list[RunRecord] = []
     summaries: dict[str, Summary] = {}
     env = dataset_env(assignment, ctx)
+    scratch = scratch or ws.path.parent
     for experiment in assignment.spec.experiments:
         if progress:
             progress(f"running {experiment.name}")
         restore_protected(assignment, ws)  # an earlier run may have rewritten them
-        argv = ctx.argv(experiment.command)
-        log_path = ws.path / experiment.log  # the runner replaces whatever is there (a planted link) with a fresh file
-        result = runner.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
-                                       env=env, data_dirs=(ctx.data_dir,)))
-        summary = parse_log(log_path, ws.path)
-        stopped = "" if result.ok else last_output(log_path, ws.path)
+        argv = ctx.shown(experiment.command)
+        if experiment.trusted:
+            result, log_path, skipped = run_trusted_step(assignment, experiment, ws, runner, ctx, env, scratch)
+            ws.trusted_logs[experiment.log] = log_path
+            if result is None:
+                summaries[experiment.log] = Summary(None, f"skipped: {skipped}")
+                records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome=f"skipped: {skipped}",
+                                         seconds=0.0, output_truncated=False, log="", stopped=""))
+                continue
+        else:
+            log_path = ws.path / experiment.log  # the runner replaces whatever is there (a planted link) with a fresh file
+            result = runner.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
+                                           env=env, data_dirs=(ctx.data_dir,)))
+        log_root = log_path.parent if experiment.trusted else ws.path
+        summary = parse_log(log_path, log_root)
+        stopped = "" if result.ok else last_output(log_path, log_root)
         because = f"{result.describe()}" + (f": {stopped}" if stopped else "")
         if not result.ok and summary.ok and not experiment.partial:
             # A Summary printed before a crash or a kill is not a finished run.
@@ -100,18 +185,24 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
     return records, summaries
 
 
-def run_probes(assignment: Assignment, ws: Workspace, runner: Runner, evidence: Evidence, skip_tests: str | None = None) -> None:
-    limits = assignment.spec.limits
-    tests = [item for item in assignment.rubric.items if isinstance(item, TestsItem)]
+def run_probes(assignment: Assignment, ws: Workspace, runner: Runner, evidence: Evidence, *,
+               skip_tests: str | None = None, progress=None) -> None:
+    """Hidden tests and probe-measured parameter counts: the runners record the student's outputs
+    in the sandbox, the checker compares them here with the reference's."""
+    items = [item for item in assignment.rubric.items
+             if isinstance(item, TestsItem) or (isinstance(item, ParamCountItem) and item.runner)]
+    if not items:
+        return
     if skip_tests:
-        evidence.skipped.update({item.id: skip_tests for item in tests})
-    else:
-        restore_protected(assignment, ws)
-        evidence.tests.update(probes.run_hidden_tests(tests, assignment, ws.path, runner, limits))
-    for item in assignment.rubric.items:
+        evidence.skipped.update({item.id: skip_tests for item in items})
+        return
+    expected = probes.expected_outputs(assignment, runner, progress=progress)
+    restore_protected(assignment, ws)
+    probe = probes.run_probe_step(assignment, ws.path, runner, assignment.spec.limits)
+    evidence.tests.update(probes.check_tests([i for i in items if isinstance(i, TestsItem)], assignment, probe, expected))
+    for item in items:
         if isinstance(item, ParamCountItem):
-            restore_protected(assignment, ws)
-            evidence.params[item.id] = probes.count_parameters(item, ws.path, runner, limits)
+            evidence.params[item.id] = probes.count_from_probe(item, probe)
 
 
 def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[str, Summary]) -> list[str]:
@@ -145,13 +236,15 @@ def last_output(log_path: Path, root: Path) -> str:
 
 def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> list[str]:
     """Logs into logs/, and each experiment's artifacts (an executed notebook) into artifacts/:
-    regular files only, never through a link, at most safe_fs.COPY_CAP bytes each. Returns
-    warnings for what was not copied."""
+    regular files only, never through a link, at most safe_fs.COPY_CAP bytes each. A trusted
+    step's log comes from where the grader kept it. Returns warnings for what was not copied."""
     problems: list[str] = []
     for experiment in assignment.spec.experiments:
         for name, sub in [(experiment.log, "logs")] + [(a, "artifacts") for a in experiment.artifacts]:
+            trusted = sub == "logs" and name in ws.trusted_logs  # kept by the grader, never from the workspace
+            src = ws.trusted_logs[name] if trusted else ws.path / name
             try:
-                copy_file(ws.path / name, folder / sub / name, root=ws.path)
+                copy_file(src, folder / sub / name, root=src.parent if trusted else ws.path)
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -159,7 +252,7 @@ def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> list[str]
     return problems
 
 
-STEP_NAMES = {"hidden_tests.log": "hidden tests"}
+STEP_NAMES = {"hidden_tests.log": "hidden tests", "probes.log": "hidden tests"}
 
 
 def _step_name(step: StepRecord, assignment: Assignment) -> str:
@@ -240,9 +333,11 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
             report.timings["workspace"] = round(time.monotonic() - t, 3)
 
             t = time.monotonic()
-            ctx = RunContext(report.seed, dataset, data_root(), runner.python())
+            ctx = RunContext(report.seed, dataset, data_root(), runner.python(),
+                             secret_seed=secret_seed(submission.student_id, assignment.id),
+                             holdout_dir=holdout_dir(assignment, dataset))
             ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, runner, ctx.substitute, progress))
-            report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress)
+            report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress, scratch=Path(tmp))
             report.warnings.extend(f"{run.name}: {run.stopped}" for experiment, run in zip(assignment.spec.experiments, report.runs)
                                    if run.stopped and experiment.partial)
             report.warnings.extend(f"{run.name}: stopped by the wall-clock backstop and run once more (a busy machine?)"
@@ -251,11 +346,11 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
             guarded.before_retry = None  # a probe's own files (hidden tests, scripts) must stay for its second run
 
             t = time.monotonic()
-            evidence = Evidence(summaries=summaries, present=set(submission.files))
+            evidence = Evidence(summaries=summaries, present=set(submission.files), trusted_logs=set(ws.trusted_logs))
             if progress:
                 progress("running checks")
             if not any(step.result.error == CANCELLED for step in guarded.steps):
-                run_probes(assignment, ws, guarded, evidence)
+                run_probes(assignment, ws, guarded, evidence, progress=progress)
             report.timings["probes"] = round(time.monotonic() - t, 3)
 
             result = score(assignment.rubric, dataset, evidence)
@@ -314,7 +409,7 @@ def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, data
         summaries = {log: parse_log(path) for log, path in ws.submitted_outputs.items()}
         for log in assignment.output_files() - set(summaries):
             summaries[log] = Summary(None, f"{log} not found in {folder}: run the experiments first")
-        evidence = Evidence(summaries=summaries, present=set(submission.files))
+        evidence = Evidence(summaries=summaries, present=set(submission.files), own_logs=True)
         run_probes(assignment, ws, runner, evidence, skip_tests="hidden tests run only when the TA grades")
         result = score(assignment.rubric, dataset, evidence)
         report.items, report.score, report.bonus_points = result.items, result.score, result.bonus_points

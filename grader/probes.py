@@ -1,49 +1,28 @@
-"""Evidence that needs the student's code to run beyond the experiments: hidden unit tests
-and parameter counts. Each probe runs in the sandbox and hands back only JSON or JUnit XML,
-which the grader reads as data."""
+"""Step 3b, probes: the hidden tests' runner files run in the sandbox against the student's
+code and record outputs as data; the same runners against the reference solution give the
+expected outputs, cached per course build. Verdicts are the checker's (grader/checker.py),
+made in the grader's own process."""
 
 from __future__ import annotations
 
-import json
+import fcntl
+import hashlib
+import os
 import shutil
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from grader import checker
 from grader.catalog import Assignment
-from grader.sandbox.base import RunRequest, RunResult, Runner
+from grader.checker import CaseRecord, HiddenTestsOutcome, scalar
+from grader.errors import GraderError
+from grader.sandbox.base import RunRequest, Runner
 from grader.spec import ParamCountItem, SandboxLimits, TestsItem
 
 PROBE_DIR = ".grader"
-HIDDEN_DIR = ".hidden_tests"
-
-PARAM_COUNT_SCRIPT = r"""
-import importlib.util, json, os, sys
-module_path, attr, args, kwargs, trainable_only, out = sys.argv[1:7]
-sys.path.insert(0, os.getcwd())  # the module imports its siblings, as in a normal run
-spec = importlib.util.spec_from_file_location("probed_module", module_path)
-module = importlib.util.module_from_spec(spec)
-sys.modules["probed_module"] = module
-spec.loader.exec_module(module)
-model = getattr(module, attr)(*json.loads(args), **json.loads(kwargs))
-params = [p for p in model.parameters() if p.requires_grad or trainable_only != "1"]
-with open(out, "w") as f:
-    json.dump({"count": int(sum(p.numel() for p in params))}, f)
-"""
-
-
-@dataclass
-class CaseOutcome:
-    name: str
-    passed: bool
-    message: str = ""
-    module: str = ""  # the test file's stem
-
-
-@dataclass
-class HiddenTestsOutcome:
-    cases: list[CaseOutcome] = field(default_factory=list)
-    error: str | None = None
+OUTPUTS = "probe_outputs.json"
+CACHE_ENV = "GRADER_CACHE"
 
 
 @dataclass
@@ -52,99 +31,139 @@ class ParamCountOutcome:
     error: str | None = None
 
 
+@dataclass
+class ProbeRun:
+    records: dict[str, CaseRecord]
+    error: str | None = None  # the step itself failed (killed, crashed before recording, unreadable outputs)
+
+
 def log_tail(path: Path, lines: int = 3) -> str:
-    """The last lines of a log, on one line (for messages)."""
+    """The last lines of a log, on one line (for messages); a log that is not a regular file reads as empty."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        text = checker.read_untrusted_bytes(path, cap=10_000_000).decode("utf-8", errors="replace").strip().splitlines()
     except OSError:
         return ""
     return " | ".join(text[-lines:])[:300]
 
 
-def _failure(run: RunResult, log: Path) -> str:
-    tail = log_tail(log)
-    return f"{run.describe()}" + (f": {tail}" if tail else "")
-
-
-def count_parameters(item: ParamCountItem, workspace: Path, runner: Runner, limits: SandboxLimits) -> ParamCountOutcome:
+def run_probe_step(assignment: Assignment, workspace: Path, runner: Runner, limits: SandboxLimits) -> ProbeRun:
+    """Every runner file of the rubric in one sandboxed process (one interpreter, one torch
+    import); the runners leave the workspace with the step."""
+    runners = assignment.runner_files()
+    if not runners:
+        return ProbeRun({})
     probe_dir = workspace / PROBE_DIR
-    probe_dir.mkdir(exist_ok=True)
-    script = probe_dir / "param_count.py"
-    script.write_text(PARAM_COUNT_SCRIPT)
-    out = probe_dir / f"params_{item.id}.json"
-    out.unlink(missing_ok=True)
-    log = probe_dir / f"params_{item.id}.log"
-    argv = [runner.python(), f"{PROBE_DIR}/param_count.py", item.module, item.object, json.dumps(item.args),
-            json.dumps(item.kwargs), "1" if item.trainable_only else "0", f"{PROBE_DIR}/{out.name}"]
-    run = runner.run(RunRequest(argv=argv, workspace=workspace, log_path=log, limits=limits))
-    if not run.ok or not out.is_file():
-        return ParamCountOutcome(None, f"could not build {item.object} from {item.module}: {_failure(run, log)}")
-    try:
-        return ParamCountOutcome(int(json.loads(out.read_text())["count"]))
-    except (ValueError, KeyError, TypeError):
-        return ParamCountOutcome(None, "the parameter-count probe wrote an unreadable result")
-
-
-def parse_junit(path: Path) -> list[CaseOutcome]:
-    root = ET.parse(path).getroot()
-    cases = []
-    for case in root.iter("testcase"):
-        # classname is "<dir>.<module>[.<Class>]"; a module that failed to import is reported with
-        # an empty classname and the module path as its name.
-        dotted = case.get("classname") or case.get("name", "")
-        parts = [p for p in dotted.split(".") if p]
-        module = next((p for p in parts if p.startswith("test")), parts[-1] if parts else "")
-        problem = next((c for c in case if c.tag in ("failure", "error")), None)
-        skipped = next((c for c in case if c.tag == "skipped"), None)
-        if problem is not None:
-            lines = (problem.get("message") or problem.text or problem.tag).strip().splitlines()
-            message = lines[0] if lines else problem.tag
-            if problem.tag == "error":  # e.g. "collection failure": the cause is in the traceback's E lines
-                cause = [ln[1:].strip() for ln in (problem.text or "").splitlines() if ln.startswith("E ")]
-                message = f"{message}: {cause[-1]}" if cause else message
-            cases.append(CaseOutcome(case.get("name", "?"), False, message[:500], module))
-        elif skipped is not None:
-            cases.append(CaseOutcome(case.get("name", "?"), False, "skipped: " + (skipped.get("message") or "")[:200], module))
-        else:
-            cases.append(CaseOutcome(case.get("name", "?"), True, module=module))
-    return cases
-
-
-def run_hidden_tests(items: list[TestsItem], assignment: Assignment, workspace: Path, runner: Runner,
-                     limits: SandboxLimits) -> dict[str, HiddenTestsOutcome]:
-    """All hidden test files in one pytest run (one interpreter start, one torch import);
-    each item gets the cases of its own file."""
-    if not items:
-        return {}
-    tests_dir = workspace / HIDDEN_DIR
-    tests_dir.mkdir(exist_ok=True)
-    for item in items:
-        shutil.copyfile(assignment.folder / item.file, tests_dir / Path(item.file).name)
-    probe_dir = workspace / PROBE_DIR
-    probe_dir.mkdir(exist_ok=True)
-    junit = probe_dir / "junit.xml"
-    junit.unlink(missing_ok=True)
-    log = probe_dir / "hidden_tests.log"
-    argv = [runner.python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--rootdir", ".",
-            f"--junitxml={PROBE_DIR}/{junit.name}", HIDDEN_DIR]
+    shutil.rmtree(probe_dir, ignore_errors=True)
+    (probe_dir / "probes").mkdir(parents=True)
+    names = []
+    for rel in runners:
+        shutil.copyfile(assignment.folder / rel, probe_dir / "probes" / Path(rel).name)
+        names.append(f"{PROBE_DIR}/probes/{Path(rel).name}")
+    log = probe_dir / "probes.log"
+    argv = [runner.python(), "-m", "grader.probe_kit", f"{PROBE_DIR}/{OUTPUTS}", *names]
     try:
         run = runner.run(RunRequest(argv=argv, workspace=workspace, log_path=log, limits=limits))
     finally:
-        shutil.rmtree(tests_dir, ignore_errors=True)  # hidden tests never outlive their step
-    if not junit.is_file():
-        failure = HiddenTestsOutcome(error=f"hidden tests did not run: {_failure(run, log)}")
-        return {item.id: failure for item in items}
+        shutil.rmtree(probe_dir / "probes", ignore_errors=True)
     try:
-        cases = parse_junit(junit)
-    except ET.ParseError as exc:
-        failure = HiddenTestsOutcome(error=f"hidden test results unreadable: {exc}")
-        return {item.id: failure for item in items}
+        records = checker.load_outputs(probe_dir / OUTPUTS)
+    except FileNotFoundError:
+        records = {}
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        return ProbeRun({}, f"the recorded outputs are unreadable ({exc})")
+    error = None if run.ok else f"the hidden-test step stopped: {run.describe()}" + (f": {t}" if (t := log_tail(log, 1)) else "")
+    return ProbeRun(records, error)
+
+
+def _cache_root() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "grader"
+
+
+def _tree_digest(digest, root: Path) -> None:
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+
+
+def _expected_key(assignment: Assignment, runner: Runner) -> str:
+    digest = hashlib.sha256(f"{assignment.id}\0{runner.name}\0".encode())
+    digest.update((Path(__file__).parent / "probe_kit.py").read_bytes())
+    for rel in assignment.runner_files():
+        digest.update(rel.encode() + b"\0" + (assignment.folder / rel).read_bytes())
+    _tree_digest(digest, assignment.skeleton_dir)
+    for rel in assignment.spec.editable:
+        source = assignment.solution_dir / rel
+        digest.update(rel.encode() + b"\0" + (source.read_bytes() if source.is_file() else b""))
+    return digest.hexdigest()[:16]
+
+
+def reference_workspace(assignment: Assignment, dest: Path) -> Path:
+    """The pristine skeleton with the reference solution's editable files: what a perfect
+    submission's workspace holds."""
+    shutil.copytree(assignment.skeleton_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for rel in assignment.spec.editable:
+        if (assignment.solution_dir / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(assignment.solution_dir / rel, dest / rel)
+    return dest
+
+
+def expected_outputs(assignment: Assignment, runner: Runner, progress=None) -> dict[str, CaseRecord]:
+    """The reference solution's outputs through the same runners, computed once per course
+    build (the runners, skeleton and solution's hash) and kept outside every sandbox."""
+    if not assignment.runner_files():
+        return {}
+    if not assignment.solution_dir.is_dir():
+        shipped = shipped_expected_path(assignment)
+        if shipped.is_file():  # a bundle without solutions (Gradescope) carries the reference's outputs instead
+            return checker.load_outputs(shipped)
+        raise GraderError(f"the hidden tests need the reference solution ({assignment.solution_dir} is missing)")
+    folder = _cache_root() / "expected" / assignment.id
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{_expected_key(assignment, runner)}.json"
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel jobs wait for one reference run
+        if not path.is_file():
+            if progress:
+                progress("recording the reference outputs for the hidden tests (once per course build)")
+            with tempfile.TemporaryDirectory(prefix="grader-reference-") as tmp:
+                ws = reference_workspace(assignment, Path(tmp) / "workspace")
+                result = run_probe_step(assignment, ws, runner, assignment.spec.limits)
+                if result.error or not result.records:
+                    raise GraderError(f"the reference solution's hidden-test run failed: {result.error or 'nothing recorded'}")
+                shutil.copyfile(ws / PROBE_DIR / OUTPUTS, path.with_suffix(".tmp"))
+                os.replace(path.with_suffix(".tmp"), path)
+        return checker.load_outputs(path)
+
+
+def shipped_expected_path(assignment: Assignment) -> Path:
+    return assignment.folder / "expected_outputs.json"
+
+
+def expected_outputs_file(assignment: Assignment, runner: Runner) -> Path:
+    """The cached file of the reference's outputs (recorded first if need be), to ship in a bundle."""
+    expected_outputs(assignment, runner)
+    return _cache_root() / "expected" / assignment.id / f"{_expected_key(assignment, runner)}.json"
+
+
+def check_tests(items: list[TestsItem], assignment: Assignment, probe: ProbeRun,
+                expected: dict[str, CaseRecord]) -> dict[str, HiddenTestsOutcome]:
     outcomes = {}
     for item in items:
-        module = Path(item.file).stem
-        mine = [c for c in cases if c.module == module]
-        error = f"hidden tests {run.describe()}" if run.timed_out else None
-        if not mine:
-            error = f"no hidden test of {Path(item.file).name} ran: {log_tail(log)}"
-        outcomes[item.id] = HiddenTestsOutcome(cases=mine, error=error)
+        outcome = checker.check_item(item, assignment.folder, probe.records, expected)
+        if probe.error and not outcome.error:
+            outcome.error = probe.error
+        outcomes[item.id] = outcome
     return outcomes
+
+
+def count_from_probe(item: ParamCountItem, probe: ProbeRun) -> ParamCountOutcome:
+    record = probe.records.get(f"{Path(item.runner).stem}::{item.case}")
+    if record is None:
+        return ParamCountOutcome(None, f"{item.object} was not built" + (f" ({probe.error})" if probe.error else ""))
+    if record.error:
+        return ParamCountOutcome(None, f"building {item.object} raised {record.error}")
+    value = scalar(record.outputs.get(item.output))
+    if value != value or value < 0 or value != int(value):
+        return ParamCountOutcome(None, f"{item.object}: no parameter count was recorded")
+    return ParamCountOutcome(int(value))

@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from grader.parse import Summary
-from grader.probes import ParamCountOutcome, HiddenTestsOutcome
+from grader.checker import HiddenTestsOutcome
+from grader.probes import ParamCountOutcome
 from grader.spec import FilePresentItem, MetricItem, ParamCountItem, Rubric, TestsItem
 
 ItemStatus = Literal["passed", "partial", "failed", "error", "skipped"]
@@ -30,6 +31,7 @@ class ItemResult(BaseModel):
     group: str | None = None
     counted: bool = True  # False when another item of its group scored higher
     tiers: list[dict] = []  # for plots: [{"op": ">=", "threshold": 0.6, "points": 15}]
+    computed_by: str = ""  # where the value was computed, in the student's words
 
 
 class ScoreResult(BaseModel):
@@ -46,6 +48,21 @@ class Evidence:
     tests: dict[str, HiddenTestsOutcome] = field(default_factory=dict)
     params: dict[str, ParamCountOutcome] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # item id -> why it was not evaluated
+    trusted_logs: set[str] = field(default_factory=set)  # logs written by trusted steps (no student code ran there)
+    own_logs: bool = False  # `grader check`: the summaries are the student's own logs
+
+
+BY_GRADER_FROM_EXPORTS = "by the grader, from the data your code exported (no code of yours ran in that step)"
+BY_CHECKER = "by the grader, comparing what your code returned with the reference solution's outputs"
+FROM_OWN_LOGS = "from your own logs (the TA's re-run decides)"
+IN_YOUR_RUN = "from the Summary your run printed"
+FROM_FILES = "by the grader, from the files you submitted"
+
+
+def _log_source(log: str, ev: Evidence) -> str:
+    if ev.own_logs:
+        return FROM_OWN_LOGS
+    return BY_GRADER_FROM_EXPORTS if log in ev.trusted_logs else IN_YOUR_RUN
 
 
 def _status(points: float, max_points: float) -> ItemStatus:
@@ -57,7 +74,7 @@ def _status(points: float, max_points: float) -> ItemStatus:
 def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemResult:
     tiers = sorted(item.tiers_for(dataset), key=lambda t: t.points, reverse=True)
     base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.max_points(dataset), bonus=item.bonus,
-                group=item.group, tiers=[t.model_dump() for t in tiers])
+                group=item.group, tiers=[t.model_dump() for t in tiers], computed_by=_log_source(item.log, ev))
     summary = ev.summaries.get(item.log)
     if summary is None or not summary.ok:
         reason = summary.error if summary else f"log {item.log} was not produced"
@@ -80,7 +97,8 @@ def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemRe
 
 
 def _score_tests(item: TestsItem, ev: Evidence) -> ItemResult:
-    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group)
+    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group,
+                computed_by=BY_CHECKER)
     outcome = ev.tests.get(item.id)
     if outcome is None:
         return ItemResult(**base, value=None, threshold=None, points=0, status="error", message="hidden tests did not run")
@@ -92,7 +110,7 @@ def _score_tests(item: TestsItem, ev: Evidence) -> ItemResult:
     points = round(item.points * earned / total, 4) if total else 0.0
     passed = sum(c.passed for c in outcome.cases)
     failures = [f"{c.name}: {c.message}" for c in outcome.cases if not c.passed]
-    message = f"{passed}/{len(outcome.cases)} hidden tests passed"
+    message = f"{passed}/{len(outcome.cases)} tests passed"
     if failures:
         message += "; " + "; ".join(failures)
     if outcome.error:
@@ -103,8 +121,17 @@ def _score_tests(item: TestsItem, ev: Evidence) -> ItemResult:
 
 def _score_params(item: ParamCountItem, ev: Evidence) -> ItemResult:
     rule = f"== {item.exact:,}" if item.exact is not None else f"in [{item.min if item.min is not None else '-inf'}, {item.max if item.max is not None else 'inf'}]"
-    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group, threshold=rule)
-    outcome = ev.params.get(item.id)
+    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group,
+                threshold=rule, computed_by=_log_source(item.log, ev) if item.log else BY_CHECKER)
+    if item.log:
+        summary = ev.summaries.get(item.log)
+        value = summary.values.get(item.key) if summary and summary.ok else None
+        outcome = ParamCountOutcome(int(value) if value is not None and value == value else None,
+                                    None if summary is None or summary.ok else f"{item.log}: {summary.error}")
+        if value is None and outcome.error is None:
+            outcome.error = f"{item.log}: no {item.key!r} was recorded"
+    else:
+        outcome = ev.params.get(item.id)
     if outcome is None or outcome.count is None:
         return ItemResult(**base, value=None, points=0, status="error",
                           message=outcome.error if outcome else "parameter count was not measured")
@@ -119,7 +146,8 @@ def _score_file(item: FilePresentItem, ev: Evidence) -> ItemResult:
     ok = item.path in ev.present
     return ItemResult(id=item.id, title=item.title, kind=item.kind, value="present" if ok else "missing", threshold="present",
                       points=item.points if ok else 0, max_points=item.points, status="passed" if ok else "failed",
-                      message=f"{item.path} {'was' if ok else 'was not'} submitted", bonus=item.bonus, group=item.group)
+                      message=f"{item.path} {'was' if ok else 'was not'} submitted", bonus=item.bonus, group=item.group,
+                      computed_by=FROM_FILES)
 
 
 def score(rubric: Rubric, dataset: str | None, evidence: Evidence) -> ScoreResult:

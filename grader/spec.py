@@ -96,6 +96,9 @@ class SeedRule(Strict):
 class DatasetChoice(Strict):
     description: str
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables the experiments get.")
+    holdout_dir: str | None = Field(None, description="Host folder of held-out evaluation data (images and labels no "
+                                                      "student step sees); mounted read-only into trusted steps only, "
+                                                      "as {holdout_dir}. Its absence is an error of the grading machine.")
 
 
 class DatasetSetting(Strict):
@@ -117,6 +120,25 @@ class Experiment(Strict):
                                              "(notebooks are graded on what they produced); the report says where it stopped.")
     artifacts: list[str] = Field(default_factory=list, description="Files the run writes (in the workspace) that the "
                                                                    "report keeps, e.g. the executed notebook.")
+    trusted: bool = Field(False, description="Runs in a fresh copy of the pristine skeleton holding no student code, "
+                                             "with only `inputs` (data files an earlier step wrote) copied in; it alone "
+                                             "may use {secret_seed} and {holdout_dir}. Its log is the grader's evidence.")
+    inputs: list[str] = Field(default_factory=list, description="Glob patterns (workspace-relative) of the data files a "
+                                                                "trusted step reads from the student's workspace; plain "
+                                                                "regular files only. None found: the step is skipped.")
+
+    @model_validator(mode="after")
+    def _secrets_only_in_trusted_steps(self) -> "Experiment":
+        if not self.trusted:
+            for secret in TRUSTED_PLACEHOLDERS:
+                if secret in self.command:
+                    raise ValueError(f"experiment {self.name!r}: {secret} may only be used by a trusted step")
+            if self.inputs:
+                raise ValueError(f"experiment {self.name!r}: inputs are for trusted steps")
+        return self
+
+
+TRUSTED_PLACEHOLDERS = ("{secret_seed}", "{holdout_dir}")
 
 
 class Asset(Strict):
@@ -218,11 +240,18 @@ class MetricItem(ItemBase):
 
 
 class ParamCountItem(ItemBase):
+    """A parameter count, never measured in a process that ran student code: either the
+    Summary of a trusted step (which counted the exported weights that made the scored
+    predictions: `log` + `key`), or a recorded probe output that the checker reads
+    (`runner` + `case` + `output`)."""
+
     kind: Literal["param_count"]
-    module: str = Field(description="Python file in the workspace, e.g. model.py")
-    object: str = Field(description="Callable in that module returning an nn.Module, e.g. CNN")
-    args: list = Field(default_factory=list)
-    kwargs: dict = Field(default_factory=dict)
+    object: str = Field(description="What is counted, for messages, e.g. CNN()")
+    log: str | None = Field(None, description="Log of a trusted step whose Summary holds the count")
+    key: str | None = None
+    runner: str | None = Field(None, description="Probe runner file (relative to the assignment folder)")
+    case: str | None = None
+    output: str | None = None
     trainable_only: bool = False
     exact: int | None = None
     min: int | None = None
@@ -233,6 +262,9 @@ class ParamCountItem(ItemBase):
     def _one_rule(self) -> "ParamCountItem":
         if self.exact is None and self.min is None and self.max is None:
             raise ValueError("give exact, or min and/or max")
+        from_log, from_probe = self.log is not None and self.key is not None, None not in (self.runner, self.case, self.output)
+        if from_log == from_probe:
+            raise ValueError("give either log and key (a trusted step's Summary) or runner, case and output (a probe)")
         return self
 
     def max_points(self, dataset: str | None) -> float:
@@ -240,10 +272,18 @@ class ParamCountItem(ItemBase):
 
 
 class TestsItem(ItemBase):
+    """Hidden tests as runner/checker pairs: `runner` calls student code in the sandbox and
+    records outputs; the grader compares them with the reference solution's outputs through
+    the same runner (and `checker`'s functions where plain equality is not the test)."""
+
     kind: Literal["tests"]
-    file: str = Field(description="Hidden pytest file, relative to the assignment folder.")
+    runner: str = Field(description="Runner file with @case functions, relative to the assignment folder.")
+    checker: str | None = Field(None, description="Checker module (check_<case>(got, expected), HINTS), relative to "
+                                                  "the assignment folder; default: every output equals the reference's.")
+    rtol: float = Field(1e-4, ge=0)
+    atol: float = Field(1e-5, ge=0)
     points: float = Field(ge=0)
-    weights: dict[str, float] = Field(default_factory=dict, description="test name -> weight (default 1 each)")
+    weights: dict[str, float] = Field(default_factory=dict, description="case name -> weight (default 1 each)")
 
     def max_points(self, dataset: str | None) -> float:
         return self.points

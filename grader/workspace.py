@@ -20,6 +20,7 @@ from grader.safe_fs import TreeTooLarge, open_new, remove_tree, walk
 class Workspace:
     path: Path
     submitted_outputs: dict[str, Path] = field(default_factory=dict)  # e.g. the student's own logs
+    trusted_logs: dict[str, Path] = field(default_factory=dict)  # logs of trusted steps, kept outside the workspace
     restored: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)

@@ -68,17 +68,20 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
 
 def hidden_test_results(assignment: catalog.Assignment, student_dir: Path, work: Path) -> dict[str, bool]:
     """Every hidden test of the assignment against the editable files in student_dir (the rest
-    from the skeleton), as the grader's probe runs them; {test name: passed}."""
-    from grader.probes import parse_junit
+    from the skeleton), as the grader runs and checks them; {case name: passed}."""
+    from grader import probes
+    from grader.spec import TestsItem
 
     shutil.copytree(assignment.skeleton_dir, work)
     for rel in assignment.spec.editable:
         if (student_dir / rel).is_file():
             shutil.copyfile(student_dir / rel, work / rel)
-    shutil.copytree(assignment.folder / "tests", work / "hidden")
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", ".",
-                    "--junitxml=junit.xml", "hidden"], cwd=work, capture_output=True, timeout=300)
-    return {c.name: c.passed for c in parse_junit(work / "junit.xml")}
+    runner = LocalRunner()
+    expected = probes.expected_outputs(assignment, runner)
+    probe = probes.run_probe_step(assignment, work, runner, assignment.spec.limits)
+    items = [i for i in assignment.rubric.items if isinstance(i, TestsItem)]
+    outcomes = probes.check_tests(items, assignment, probe, expected)
+    return {c.name: c.passed for outcome in outcomes.values() for c in outcome.cases}
 
 
 @contextmanager

@@ -137,7 +137,8 @@ def test_gradescope_bundle_has_the_scripts_and_no_solutions(tmp_path, tiny):
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
         text = b"".join(z.read(n) for n in names)
     assert "setup.sh" in names and "run_autograder" in names and modes["run_autograder"] & 0o111
-    assert "course/rubrics/tiny.yaml" in names and "course/assignments/tiny/tests/test_answer.py" in names
+    assert "course/rubrics/tiny.yaml" in names and "course/assignments/tiny/probes/answer.py" in names
+    assert "course/assignments/tiny/expected_outputs.json" in names  # the reference's outputs, not its code
     assert "grader_src/grader/pipeline.py" in names and "grader_src/pyproject.toml" in names
     assert not any(n.startswith("course/solutions") for n in names)
     assert b"return sum(values) / len(values)" not in text

@@ -36,7 +36,7 @@ def test_skeleton_scores_zero_with_reasons(tmp_path, tiny, runner):
     # the reason names the failing line of the log, not only the exit code
     assert accuracy.status == "error" and "the run failed (exit code 1: NotImplementedError: TODO (answer.py)" in accuracy.message
     tests = next(i for i in report.items if i.id == "answer_tests")
-    assert "0/3 hidden tests passed" in tests.message and "NotImplementedError" in tests.message
+    assert "0/3 tests passed" in tests.message and "NotImplementedError" in tests.message
 
 
 def test_forged_log_is_flagged_and_not_scored(tmp_path, tiny, runner):
@@ -109,7 +109,7 @@ def test_check_and_grade_agree_on_the_same_logs(tmp_path, tiny, runner):
     by_id = {i.id: i for i in graded.items}
     for item in checked.items:
         if item.status == "skipped":
-            assert item.kind == "tests"
+            assert item.kind in ("tests", "param_count")  # probes run only when the TA grades
             continue
         assert (item.points, item.value) == (by_id[item.id].points, by_id[item.id].value)
 
@@ -120,9 +120,9 @@ def test_syntax_error_in_the_student_file_explains_itself(tmp_path, tiny, runner
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
     by_id = {i.id: i for i in report.items}
     assert report.status == "graded" and report.score == 0
-    assert "collection failure: SyntaxError: '(' was never closed" in by_id["answer_tests"].message
+    assert "raised SyntaxError (answer.py:2): '(' was never closed" in by_id["answer_tests"].message
     assert by_id["answer_tests"].points == 0 and by_id["params"].status == "error"
-    assert "could not build Net from answer.py" in by_id["params"].message
+    assert "building Net(width=3) raised SyntaxError (answer.py:2)" in by_id["params"].message
 
 
 def test_check_ignores_data_and_caches_in_the_students_folder(tmp_path, tiny, runner):

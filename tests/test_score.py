@@ -1,7 +1,8 @@
 import pytest
 
 from grader.parse import Summary
-from grader.probes import ParamCountOutcome, CaseOutcome, HiddenTestsOutcome
+from grader.checker import CaseOutcome, HiddenTestsOutcome
+from grader.probes import ParamCountOutcome
 from grader.score import Evidence, score
 from grader.spec import Rubric
 
@@ -75,14 +76,14 @@ def test_tiers_per_dataset():
 def test_group_scores_its_best_item_and_tests_give_partial_credit():
     r = rubric(items=[
         {**COURSE["items"][0], "group": "dro"},
-        {"id": "dro_tests", "title": "tests", "kind": "tests", "file": "t.py", "points": 5, "group": "dro",
+        {"id": "dro_tests", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5, "group": "dro",
          "weights": {"test_a": 3}},
     ])
     ev = logs(dro=0.3)
     ev.tests["dro_tests"] = HiddenTestsOutcome([CaseOutcome("test_a", True), CaseOutcome("test_b", False, "q is wrong")])
     result = score(r, None, ev)
     assert points(result) == {"dro": 0, "dro_tests": 3.75} and result.score == 3.75
-    assert "1/2 hidden tests passed; test_b: q is wrong" in result.items[1].message
+    assert "1/2 tests passed; test_b: q is wrong" in result.items[1].message
     ev = logs(dro=0.7)
     ev.tests["dro_tests"] = HiddenTestsOutcome([CaseOutcome("test_a", True)])
     result = score(r, None, ev)
@@ -102,7 +103,7 @@ def test_bonus_counts_but_never_passes_the_cap():
 
 
 def test_hidden_tests_that_did_not_run():
-    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "file": "t.py", "points": 5}])
+    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5}])
     item = score(r, None, Evidence(tests={"t": HiddenTestsOutcome(error="hidden tests did not run: exit code 1")})).items[0]
     assert item.status == "error" and item.points == 0 and "did not run" in item.message
 
@@ -113,14 +114,16 @@ def test_hidden_tests_that_did_not_run():
     (201, {"min": 100, "max": 200}, 0), (5, {"max": 10}, 2),
 ])
 def test_param_count_exact_and_range(count, rule, expected):
-    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "module": "model.py", "object": "CNN",
+    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "probes/m.py",
+                       "case": "cnn", "output": "count",
                        "points": 2, **rule}])
     item = score(r, None, Evidence(params={"p": ParamCountOutcome(count)})).items[0]
     assert item.points == expected and item.value == count
 
 
 def test_param_count_probe_failure():
-    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "module": "model.py", "object": "CNN",
+    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "probes/m.py",
+                       "case": "cnn", "output": "count",
                        "points": 2, "exact": 5}])
     item = score(r, None, Evidence(params={"p": ParamCountOutcome(None, "could not build CNN")})).items[0]
     assert item.status == "error" and item.message == "could not build CNN"
@@ -133,6 +136,25 @@ def test_file_present():
 
 
 def test_skipped_items_score_zero_with_reason():
-    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "file": "t.py", "points": 5}])
+    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5}])
     item = score(r, None, Evidence(skipped={"t": "hidden tests run only when the TA grades"})).items[0]
     assert item.status == "skipped" and item.points == 0
+
+
+def test_param_count_from_a_trusted_steps_summary():
+    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "log": "cnn_log.txt",
+                       "key": "parameters", "points": 2, "exact": 5}])
+    ev = Evidence(summaries={"cnn_log.txt": Summary({"parameters": 5})}, trusted_logs={"cnn_log.txt"})
+    item = score(r, None, ev).items[0]
+    assert item.points == 2 and item.value == 5 and "no code of yours ran" in item.computed_by
+    missing = score(r, None, Evidence(summaries={"cnn_log.txt": Summary(None, "skipped: no weights")})).items[0]
+    assert missing.status == "error" and "skipped: no weights" in missing.message
+
+
+def test_every_item_says_where_its_value_was_computed():
+    r = rubric(items=COURSE["items"] + [{"id": "t", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5}])
+    ev = logs(dro=0.7, irm=0.7)
+    ev.trusted_logs = {"dro.txt"}
+    by_id = {i.id: i.computed_by for i in score(r, None, ev).items}
+    assert "no code of yours ran" in by_id["dro"] and by_id["irm"] == "from the Summary your run printed"
+    assert "reference solution's outputs" in by_id["t"]

@@ -37,8 +37,8 @@ def test_yaml_syntax_error_gives_line(tiny_root):
 
 
 def test_missing_hidden_test_file(tiny_root):
-    (tiny_root / "assignments" / "tiny" / "tests" / "test_answer.py").unlink()
-    with pytest.raises(SpecError, match="hidden test file 'tests/test_answer.py' not found"):
+    (tiny_root / "assignments" / "tiny" / "probes" / "answer.py").unlink()
+    with pytest.raises(SpecError, match="runner file 'probes/answer.py' not found"):
         catalog.load("tiny", tiny_root)
 
 

@@ -1,0 +1,43 @@
+"""The course secret: seeds for held-out evaluation that no student step ever sees.
+
+A trusted step may take `{secret_seed}` (e.g. the colouring of a held-out environment). It is
+an HMAC of the student ID under a key kept outside the repository, so it is the same every
+time a submission is graded (grades are reproducible) and unknowable from the handout."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+SECRET_ENV = "GRADER_SECRET_FILE"
+
+
+def secret_path() -> Path:
+    env = os.environ.get(SECRET_ENV)
+    return Path(env) if env else Path.home() / ".config" / "grader" / "course_secret"
+
+
+def course_secret() -> bytes:
+    """The key, created on first use (0600); keep it with the gradebook, never in the handout."""
+    path = secret_path()
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # the first grader to get here wins; the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip().encode()
+
+
+def secret_seed(student_id: str, assignment_id: str) -> int:
+    mac = hmac.new(course_secret(), f"{assignment_id}\0{student_id}".encode(), hashlib.sha256).hexdigest()
+    return int(mac[:8], 16)
