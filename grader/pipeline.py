@@ -20,6 +20,7 @@ from grader import probes
 from grader.assets import ensure_assets
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
+from grader.imports import local_modules, unsatisfied_imports
 from grader.inert import folder_name
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
 from grader.parse import Summary, parse_log
@@ -406,6 +407,8 @@ def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, data
         report.student_id = student_id
         ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
         report.warnings.extend(ws.warnings)
+        editable = [ws.path / rel for rel in assignment.spec.editable if (ws.path / rel).is_file()]
+        report.warnings.extend(unsatisfied_imports(editable, local_modules(assignment.skeleton_dir)))
         summaries = {log: parse_log(path) for log, path in ws.submitted_outputs.items()}
         for log in assignment.output_files() - set(summaries):
             summaries[log] = Summary(None, f"{log} not found in {folder}: run the experiments first")
