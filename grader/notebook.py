@@ -68,7 +68,7 @@ def _sandbox_friendly_environment() -> None:
     os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
 
 
-WALL_FACTOR = 3.0  # wall-clock backstop of a cell (and of the whole run) = its CPU-time limit x this
+WALL_FACTOR = 10.0  # wall-clock backstop of a cell (and of the whole run) = its CPU-time limit x this
 POLL_SECONDS = 0.2
 INTERRUPT_GRACE_SECONDS = 5.0
 

@@ -31,7 +31,7 @@ class SandboxLimits(Strict):
 
     cpu_seconds: int = Field(1800, gt=0, description="CPU time per step, all its processes and threads together: the "
                                                      "limit that decides a timeout.")
-    wall_factor: float = Field(5.0, ge=1, description="Wall-clock backstop = wall_factor x cpu_seconds / cpus.")
+    wall_factor: float = Field(10.0, ge=1, description="Wall-clock backstop = wall_factor x cpu_seconds / cpus.")
     wall_seconds: float | None = Field(None, gt=0, description="A fixed wall-clock backstop instead of the derived one.")
     memory_mb: int = Field(6144, gt=0, description="Memory per step: cgroup limit in Docker, address space locally.")
     cpus: float = Field(2.0, gt=0, description="CPU cores a step may use; also sets torch/BLAS thread counts.")

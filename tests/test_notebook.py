@@ -154,7 +154,11 @@ def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_
     report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "while True:\n    pass")),
                               tiny_nb, runner, tmp_path / "out")
     assert items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
-    assert any("ran past its time limit of 4 s" in w for w in report.warnings), report.warnings
+    # a cell stopped at its CPU-time limit makes the submission a timeout, saying which cell
+    assert report.status == "timeout", report.message
+    assert report.message.startswith("timed out: notebook stopped at a CPU-time limit of its own")
+    assert "last output: Notebook stopped: cell 4 ('while True:') used more than its CPU-time limit (4 s of CPU)" in report.message
+    assert any("used more than its CPU-time limit (4 s of CPU)" in w for w in report.warnings), report.warnings
 
 
 def test_skeleton_notebook_scores_zero_with_a_clean_report(tmp_path, tiny_nb, runner):

@@ -68,8 +68,10 @@ class RunResult:
                 f" ({', '.join(used)})" if used else "")
         if self.timed_out:
             return f"stopped by a time limit after {self.seconds:.0f} s"
-        if self.exit_code in (STEP_LIMIT_EXIT, STEP_BACKSTOP_EXIT):
-            return f"stopped at a time limit of its own (exit code {self.exit_code})"
+        if self.exit_code == STEP_LIMIT_EXIT:
+            return "stopped at a CPU-time limit of its own"
+        if self.exit_code == STEP_BACKSTOP_EXIT:
+            return "stopped by a wall-clock backstop of its own" + (" (run twice)" if self.attempts > 1 else "")
         if self.exit_code and self.exit_code < 0:
             return f"killed by signal {-self.exit_code}"
         if self.exit_code == 137:

@@ -17,10 +17,21 @@ from grader.sandbox.cpu import session_cpu_seconds
 from grader.spec import SandboxLimits
 
 
+GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+
+
+def _grader_path() -> dict[str, str]:
+    """A grader run from a source checkout through PYTHONPATH (a developer's worktree) runs the
+    same checkout's `python -m grader.notebook` in the sandbox; no other entry is passed on."""
+    entries = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {"PYTHONPATH": GRADER_ROOT} if GRADER_ROOT in entries else {}
+
+
 def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's own leaks into student code."""
     threads = str(max(1, int(limits.cpus)))
     return {
+        **_grader_path(),
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home),
         "TMPDIR": str(home / ".tmp"),
