@@ -111,8 +111,8 @@ def _strip_single_top_folder(paths: list[PurePosixPath]) -> list[PurePosixPath]:
 def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise RejectedSubmission(f"not a readable zip archive ({exc})", source) from None
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a name flagged UTF-8 that is not
+        raise RejectedSubmission(f"not a readable zip archive ({type(exc).__name__}: {str(exc)[:120]})", source) from None
     with archive:
         members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
         for info in archive.infolist():

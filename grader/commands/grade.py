@@ -55,7 +55,7 @@ def _file_names(path: Path, limit: int = 2000) -> set[str]:
         try:
             with zipfile.ZipFile(path) as archive:
                 return {PurePosixPath(n).name for n in archive.namelist()[:limit]}
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, ValueError):  # ValueError: names that are not UTF-8
             return set()  # intake rejects it later, with the reason
     if path.is_dir():
         return {p.name for _, p in zip(range(limit), path.rglob("*"))}

@@ -54,8 +54,11 @@ with open('sparse.bin', 'wb') as f:
 
 DEEP_TREE = """
 import os
-path = '/'.join(['d'] * 1200)
-os.makedirs(path)
+here = os.getcwd()
+for _ in range(1200):
+    os.mkdir('d')
+    os.chdir('d')
+os.chdir(here)
 """
 
 NON_UTF8_NAMES = """
@@ -101,8 +104,8 @@ RUNTIME_ATTACKS = {
 }
 
 # Names a student chose: the zip's own name (terminal and spreadsheet).
-ESCAPE_NAME = "20250011_a\x1b]0;pwned\x07\x1b[2J[blink]x[/blink]\n[grader] 20250011 score 20 of 20"
-FORMULA_NAME = "20250012_=HYPERLINK(\"http://evil\",\"x\")"
+ESCAPE_NAME = "20250011_a\x1b]0;pwned\x07\x1b[2J[blink]x[link=http:evil]y\n[grader] 20250011 score 20 of 20"
+FORMULA_NAME = "20250012_=HYPERLINK(\"evil.example\",\"x\")"
 DOTS_NAME = "..."  # `....zip` minus .zip: a report folder of '..' would land above --out
 
 
