@@ -51,11 +51,11 @@ def outside(tmp_path) -> Path:
     return path
 
 
-def grade(tmp_path: Path, assignment, code: str, outside: Path, name: str = "20250001_x"):
+def grade(tmp_path: Path, assignment, code: str, outside: Path, name: str = "20250001_x", runner=None):
     files = student_files(assignment)
     files["answer.py"] = code.replace("{outside!r}", repr(str(outside))) + "\n" + files["answer.py"]
     out = tmp_path / "out"
-    report = grade_submission(write_zip(tmp_path / f"{name}.zip", files), assignment, LocalRunner(), out)
+    report = grade_submission(write_zip(tmp_path / f"{name}.zip", files), assignment, runner or LocalRunner(), out)
     return report, out / name
 
 
@@ -68,13 +68,12 @@ def everything_written(out: Path) -> str:
     return "\n".join(text)
 
 
-@pytest.mark.parametrize("attack", sorted(hostile.RUNTIME_ATTACKS))
-def test_runtime_attack_ends_with_a_clear_status_and_touches_nothing_outside(attack, tmp_path, course, outside, monkeypatch):
+def attacked(attack: str, tmp_path: Path, course, outside: Path, monkeypatch, runner=None) -> None:
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))  # the grader's workspaces go here, and must go away
     start = time.monotonic()
-    report, folder = grade(tmp_path, course, hostile.RUNTIME_ATTACKS[attack], outside)
+    report, folder = grade(tmp_path, course, hostile.RUNTIME_ATTACKS[attack], outside, runner=runner)
     assert time.monotonic() - start < 120
     assert report.status in ("graded", "timeout", "error"), (report.status, report.message)
     assert outside.read_text() == SECRET + "\n" and sorted(os.listdir(outside.parent)) == ["secret.txt"]
@@ -99,6 +98,27 @@ def test_runtime_attack_ends_with_a_clear_status_and_touches_nothing_outside(att
         "planted_config": lambda: report.status == "graded" and report.score == 16,
     }
     assert expectations[attack](), (report.status, report.message, [(i.id, i.message) for i in report.items])
+
+
+@pytest.mark.parametrize("attack", sorted(hostile.RUNTIME_ATTACKS))
+def test_runtime_attack_ends_with_a_clear_status_and_touches_nothing_outside(attack, tmp_path, course, outside, monkeypatch):
+    attacked(attack, tmp_path, course, outside, monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def docker_runner():
+    from grader.image import image_tag
+    from grader.sandbox import docker
+
+    if not docker.daemon_answers() or not docker.image_present(image_tag()):
+        pytest.skip("no Docker daemon or grading image: the Docker runs of the attacks are not done")
+    return docker.DockerRunner(image_tag())
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("attack", sorted(hostile.RUNTIME_ATTACKS))
+def test_runtime_attack_through_docker(attack, tmp_path, course, outside, monkeypatch, docker_runner):
+    attacked(attack, tmp_path, course, outside, monkeypatch, runner=docker_runner)
 
 
 def _item(report, item_id):
