@@ -32,7 +32,7 @@ def runner():
 @pytest.fixture
 def hostile(tmp_path, tiny_root, runner):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 8").replace("memory_mb: 1024", "memory_mb: 300")
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 60").replace("memory_mb: 1024", "memory_mb: 300")
                     .replace("cpu_seconds: 20", "cpu_seconds: 3"))
     assignment = catalog.load("tiny", tiny_root)
 
@@ -131,7 +131,6 @@ def test_hidden_tests_and_solutions_are_not_reachable(hostile):
     assert "visible" not in log and log.count("absent") == 4
 
 
-COLORED = catalog.load("colored_mnist")
 FORGER = '''
 import atexit, os
 FAKE = "Summary: {'Accuracy_testmean': 0.99, 'Accuracy_teststd': 0.0}"
@@ -144,6 +143,7 @@ os.makedirs("weights", exist_ok=True)
 
 
 def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, runner):
+    COLORED = catalog.load("colored_mnist")
     source = (COLORED.skeleton_dir / "model.py").read_text()
     files = {"model.py": FORGER + source}
     report = grade_submission(write_zip(tmp_path / "20260001_forger.zip", files), COLORED, runner, tmp_path / "out")
