@@ -278,7 +278,9 @@ def main() -> None:
         err_console.print("interrupted")
         sys.exit(130)
     except GraderError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        from grader.inert import plain
+
+        err_console.print(f"error: {plain(str(exc))}", markup=False)  # a path may carry a student's escape codes
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -16,7 +16,8 @@ from grader.sandbox.local import LocalRunner
 from grader.catalog import Assignment
 from grader.report import Report
 
-STATUS_TEXT = {"graded": "Graded", "error": "Grading failed", "timeout": "Timed out", "rejected": "Submission rejected"}
+STATUS_TEXT = {"graded": "Graded", "error": "Grading failed", "timeout": "Timed out", "rejected": "Submission rejected",
+               "crashed": "Grading failed (grader error)"}
 
 
 def results_json(report: Report) -> dict:
