@@ -356,6 +356,7 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
 
             result = score(assignment.rubric, dataset, evidence)
             report.items, report.score, report.bonus_points = result.items, result.score, result.bonus_points
+            report.flags.extend(item.flag for item in result.items if item.flag)
             report.flags.extend(compare_submitted_logs(assignment, ws, summaries))
             report.curves = {log: s.curves for log, s in summaries.items() if s.curves}
             report.warnings.extend(_copy_logs(ws, assignment, folder))

@@ -131,6 +131,9 @@ def expected_outputs(assignment: Assignment, runner: Runner, progress=None) -> d
                 result = run_probe_step(assignment, ws, runner, assignment.spec.limits)
                 if result.error or not result.records:
                     raise GraderError(f"the reference solution's hidden-test run failed: {result.error or 'nothing recorded'}")
+                broken = next((key for key, record in result.records.items() if record.error), None)
+                if broken:
+                    raise GraderError(f"the reference solution fails hidden test {broken}: {result.records[broken].error}")
                 shutil.copyfile(ws / PROBE_DIR / OUTPUTS, path.with_suffix(".tmp"))
                 os.replace(path.with_suffix(".tmp"), path)
         return checker.load_outputs(path)

@@ -32,6 +32,7 @@ class ItemResult(BaseModel):
     counted: bool = True  # False when another item of its group scored higher
     tiers: list[dict] = []  # for plots: [{"op": ">=", "threshold": 0.6, "points": 15}]
     computed_by: str = ""  # where the value was computed, in the student's words
+    flag: str = ""  # something the TA should look at (e.g. a collapse on held-out data)
 
 
 class ScoreResult(BaseModel):
@@ -85,6 +86,12 @@ def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemRe
     value = summary.values[item.key]
     if math.isnan(value):
         return ItemResult(**base, value=None, threshold=None, points=0, status="failed", message=f"{item.key} is NaN")
+    held = summary.values.get(item.holdout.key) if item.holdout else None
+    if held is not None and not held >= item.holdout.threshold:
+        message = (f"{item.key} = {value:.4f}, but only {held:.4f} on held-out environments (floor {item.holdout.threshold:g}): "
+                   "the model does not generalise beyond the published test data")
+        return ItemResult(**base, value=value, threshold=f"held-out >= {item.holdout.threshold:g}", points=0, status="failed",
+                          message=message, flag=f"{item.id}: {message}")
     for tier in tiers:
         if tier.met_by(value):
             message = f"{item.key} = {value:.4f} meets {tier.describe()} for {tier.points:g} points"

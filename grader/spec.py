@@ -222,11 +222,20 @@ class ItemBase(Strict):
     group: str | None = Field(None, description="Items in one group score the best of them, not their sum.")
 
 
+class HoldoutFloor(Strict):
+    """The same model measured where the student could not have tuned for: held-out
+    environments from a secret seed. Below the floor, the item scores 0 and is flagged."""
+
+    key: str = Field(description="Summary key of the held-out value, e.g. Accuracy_holdout_min")
+    threshold: float
+
+
 class MetricItem(ItemBase):
     kind: Literal["metric"]
     log: str
     key: str
     tiers: list[Tier] | dict[str, list[Tier]] = Field(description="Tiers, or tiers per dataset.")
+    holdout: HoldoutFloor | None = Field(None, description="Floor on held-out data; applies when the Summary has its key.")
 
     def tiers_for(self, dataset: str | None) -> list[Tier]:
         if isinstance(self.tiers, list):

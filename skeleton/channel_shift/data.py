@@ -81,6 +81,24 @@ def generate(dataset, data_dir, seed, download=False):
     return splits
 
 
+def holdout_split(folder, secret_seed):
+    """The grader's test data: the dataset's own test split (t10k, never used for training and
+    absent where student code runs), with noisy labels and uniform channels drawn from a secret
+    seed: (images, channels, labels, clean), as generate() gives a split."""
+    folder = Path(folder)
+    for suffix in ("", ".gz"):
+        images, labels = folder / f"t10k-images-idx3-ubyte{suffix}", folder / f"t10k-labels-idx1-ubyte{suffix}"
+        if images.is_file() and labels.is_file():
+            digits, clean = _read_idx(images), _read_idx(labels).astype(np.int64)
+            break
+    else:
+        raise SystemExit(f"held-out digits (t10k-*) not found in {folder}")
+    rng = np.random.default_rng(secret_seed)
+    labels = _noisy(clean, rng)
+    channels = rng.integers(0, N_CLASSES, size=len(clean))
+    return digits, channels.astype(np.int64), labels.astype(np.int64), clean
+
+
 def to_inputs(images, channels):
     """uint8 images (N, 28, 28) and channels (N,) -> float tensor (N, 10, 28, 28) in [0, 1]."""
     images = torch.as_tensor(np.asarray(images), dtype=torch.float32) / 255.0

@@ -99,28 +99,68 @@ def cached(dataset, data_dir, seed, cache_dir="data_cache", download=False):
 
 
 def to_inputs(images, z):
-    """3x28x28 images, red (channel 0) when z = 1 else green, normalised and flattened to 2,352."""
+    """3x28x28 images, red (channel 0) when z = 1 else green, normalised and flattened to 2,352.
+    Built in place: no full-size intermediate copies (60,000 inputs are 560 MB of floats)."""
     n = len(images)
-    x = torch.zeros(n, 3, 28, 28)
-    digits = torch.from_numpy(images).float() / 255.0
-    red = torch.from_numpy(z).bool()
-    x[red, 0] = digits[red]
-    x[~red, 1] = digits[~red]
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    return ((x - mean) / STD).reshape(n, -1)
+    mean = torch.tensor(MEAN)
+    x = torch.empty(n, 3, 28 * 28)
+    for channel in range(3):
+        x[:, channel] = (0 - mean[channel]) / STD
+    digits = torch.from_numpy(np.ascontiguousarray(images).reshape(n, -1)).float() / 255.0
+    red = torch.from_numpy(np.asarray(z)).bool()
+    x[red, 0] = (digits[red] - mean[0]) / STD
+    x[~red, 1] = (digits[~red] - mean[1]) / STD
+    return x.reshape(n, -1)
+
+
+def _pick(data, idx):
+    idx = np.asarray(idx)
+    return (to_inputs(data["images"][idx], data["z"][idx]), torch.from_numpy(data["y"][idx]).float(),
+            torch.from_numpy(data["env"][idx]))
 
 
 def split(data, seed, val_fraction=0.2):
     """Tensors for train (both training environments, 80%), validation (20%) and test."""
     rng = np.random.default_rng(seed + 1)
-    x, y, env = to_inputs(data["images"], data["z"]), torch.from_numpy(data["y"]).float(), torch.from_numpy(data["env"])
     out = {"train": [], "val": []}
     for e in (0, 1):
         idx = np.flatnonzero(data["env"] == e)
         rng.shuffle(idx)
         cut = int(len(idx) * (1 - val_fraction))
-        out["train"].append(torch.from_numpy(idx[:cut]))
-        out["val"].append(torch.from_numpy(idx[cut:]))
-    test = torch.from_numpy(np.flatnonzero(data["env"] == 2))
-    pick = lambda idx: (x[idx], y[idx], env[idx])
-    return {"train": pick(torch.cat(out["train"])), "val": pick(torch.cat(out["val"])), "test": pick(test)}
+        out["train"].append(idx[:cut])
+        out["val"].append(idx[cut:])
+    return {"train": _pick(data, np.concatenate(out["train"])), "val": _pick(data, np.concatenate(out["val"])),
+            "test": test_split(data)}
+
+
+def test_split(data):
+    """The published test environment alone (what evaluate.py needs; a third of the memory)."""
+    return _pick(data, np.flatnonzero(data["env"] == 2))
+
+
+def holdout_environments(folder, secret_seed, size=5_000):
+    """Two environments no training run can rebuild: digits from the dataset's test split
+    (t10k, never used for training and absent where student code runs), colour flipped with
+    probabilities drawn from a secret seed, one low (colour agrees with the label) and one
+    high (it disagrees). A model that learnt the colour, or the published test environment,
+    collapses on one of them; an invariant model does not."""
+    folder = Path(folder)
+    found = None
+    for suffix in ("", ".gz"):
+        images, labels = folder / f"t10k-images-idx3-ubyte{suffix}", folder / f"t10k-labels-idx1-ubyte{suffix}"
+        if images.is_file() and labels.is_file():
+            found = _read_idx(images), _read_idx(labels).astype(np.int64)
+            break
+    if found is None:
+        raise SystemExit(f"held-out digits (t10k-*) not found in {folder}")
+    digits, classes = found
+    rng = np.random.default_rng(secret_seed)
+    order = rng.permutation(len(digits))
+    size = min(size, len(digits) // 2)
+    envs = {}
+    for k, (name, low, high) in enumerate((("agree", 0.05, 0.2), ("disagree", 0.8, 0.95))):
+        idx = order[k * size:(k + 1) * size]
+        y = (classes[idx] >= 5).astype(np.int64) ^ (rng.random(size) < LABEL_NOISE)
+        z = y ^ (rng.random(size) < rng.uniform(low, high))
+        envs[name] = (to_inputs(digits[idx], z.astype(np.int64)), torch.from_numpy(y).float(), torch.zeros(size, dtype=torch.int64))
+    return envs

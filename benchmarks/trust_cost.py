@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Benchmark: what trusted scoring costs, per assignment (local backend, one reference submission).
+
+Prints, measured in the same run:
+- the bare student commands: each experiment's command run directly in one folder, no grader
+  (wall time and peak resident memory of each process);
+- grading the same submission: wall time in all, the ratio to the bare commands (target
+  <= 1.05: the grader's own work, hidden tests included, within 5%), and the grader's own peak
+  resident memory;
+- grading a submission whose code does not import (target: far below a full grading, since
+  every step whose input step failed is skipped).
+
+Run on purpose: `.venv/bin/python benchmarks/trust_cost.py [ASSIGNMENT ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from grader import catalog
+from grader.commands.examples import make_examples
+from grader.pipeline import RunContext, data_root, dataset_env, grade_submission, holdout_dir
+from grader.probes import reference_workspace
+from grader.sandbox import LocalRunner
+from grader.sandbox.local import base_environment
+from grader.secret import secret_seed
+
+STUDENT = "20262426"
+MEMORY_TARGET_MB = {"colored_mnist": 1024, "channel_shift": 1024}
+
+
+def run_bare(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
+    """(seconds, peak resident MB, exit code) of one command run directly."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def bare_commands(assignment: catalog.Assignment, folder: Path) -> list[tuple[str, float, float, int]]:
+    reference_workspace(assignment, folder)
+    dataset = assignment.dataset()
+    ctx = RunContext(int(STUDENT[-assignment.spec.seed.digits:]), dataset, data_root(), LocalRunner().python(),
+                     secret_seed=secret_seed(STUDENT, assignment.id), holdout_dir=holdout_dir(assignment, dataset))
+    env = {**base_environment(assignment.spec.limits, folder), **dataset_env(assignment, ctx)}
+    Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for experiment in assignment.spec.experiments:
+        seconds, peak, code = run_bare(ctx.argv(experiment.command, trusted=experiment.trusted), folder, env)
+        rows.append((experiment.name, seconds, peak, code))
+    return rows
+
+
+def broken_submission(assignment: catalog.Assignment, dest: Path) -> Path:
+    """The reference with a syntax error in its first editable Python file."""
+    reference_workspace(assignment, dest / "work")
+    target = dest / f"{STUDENT}_broken"
+    target.mkdir(parents=True)
+    for rel in assignment.spec.editable:
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(dest / "work" / rel, target / rel)
+    first_py = next((rel for rel in assignment.spec.editable if rel.endswith(".py")), None)
+    if first_py:
+        (target / first_py).write_text("def broken(:\n" + (target / first_py).read_text())
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("assignments", nargs="*", default=["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"])
+    args = parser.parse_args()
+    runner = LocalRunner()
+    for assignment_id in args.assignments:
+        assignment = catalog.load(assignment_id)
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            graded_start = time.perf_counter()
+            reference = next(e for e in make_examples(assignment, tmp / "subs", [STUDENT], baselines=False)
+                             if e.kind == "reference")
+            report = grade_submission(reference.zip_path, assignment, runner, tmp / "out")
+            graded = time.perf_counter() - graded_start
+            bare = bare_commands(assignment, tmp / "bare")
+            broken_start = time.perf_counter()
+            broken = grade_submission(broken_submission(assignment, tmp / "broken"), assignment, runner, tmp / "out2")
+            broken_s = time.perf_counter() - broken_start
+        bare_total = sum(row[1] for row in bare)
+        print(f"{assignment_id}: reference scored {report.score:g}/{report.max_score:g}, {os.cpu_count()} cores")
+        for name, seconds, peak, code in bare:
+            target = MEMORY_TARGET_MB.get(assignment_id)
+            verdict = "" if target is None else f" (target <= {target} MB: {'met' if peak <= target else 'MISSED'})"
+            print(f"  bare {name:<22} {seconds:6.1f} s  peak {peak:7.0f} MB{verdict}" + (f"  exit {code}" if code else ""))
+        ratio = graded / bare_total if bare_total else float("nan")
+        print(f"  bare commands in all      {bare_total:6.1f} s")
+        print(f"  graded (local backend)    {graded:6.1f} s  ratio {ratio:.3f} (target <= 1.05: "
+              f"{'met' if ratio <= 1.05 else 'MISSED'})")
+        print(f"  grader's own peak         {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
+        print(f"  submission that does not import: {broken_s:6.1f} s (score {broken.score:g}; "
+              f"{sum(r.outcome.startswith('skipped') for r in broken.runs)} steps skipped)")
+
+
+if __name__ == "__main__":
+    main()

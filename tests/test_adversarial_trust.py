@@ -1,0 +1,71 @@
+"""Forged hidden-test verdicts (tests/adversarial/): whatever student code writes or patches
+in the hidden-test step, the checker compares recorded values with the reference's, which
+never enter the sandbox. Every forgery built on the untouched skeleton scores 0."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import catalog
+from grader.pipeline import grade_submission
+
+from conftest import REPO, hidden_test_results, student_files, write_zip
+
+sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
+import forgeries  # noqa: E402
+
+FORGERIES = {"exit_handler": forgeries.EXIT_HANDLER, "patch_kit": forgeries.PATCH_KIT}
+SCRIPT_ASSIGNMENTS = ["colored_mnist", "channel_shift", "cnn_transfer"]  # cvae_ood's notebook: its own tests
+
+
+def _forged(assignment: catalog.Assignment, base: Path, code: str, dest: Path) -> Path:
+    """The editable files of `base`, with `code` appended to every Python one."""
+    dest.mkdir(parents=True)
+    for rel in assignment.spec.editable:
+        text = (base / rel).read_text()
+        if rel.endswith(".py"):
+            text += "\n" + code
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text)
+    return dest
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+def test_forged_verdicts_on_the_tiny_assignment_score_zero(tmp_path, tiny, runner, forgery):
+    files = student_files(tiny, "skeleton")
+    files["answer.py"] += "\n" + FORGERIES[forgery]
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), tiny, runner, tmp_path / "out")
+    items = {i.id: i for i in report.items}
+    assert items["answer_tests"].points == 0 and items["params"].points == 0, items["answer_tests"].message
+
+
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+@pytest.mark.parametrize("assignment_id", SCRIPT_ASSIGNMENTS)
+def test_forged_verdicts_on_the_skeleton_pass_no_hidden_test(tmp_path, assignment_id, forgery):
+    assignment = catalog.load(assignment_id, REPO)
+    student = _forged(assignment, assignment.skeleton_dir, FORGERIES[forgery], tmp_path / "student")
+    results = hidden_test_results(assignment, student, tmp_path / "work")
+    assert results and not any(results.values()), {k for k, v in results.items() if v}
+
+
+@pytest.mark.docker
+def test_the_reference_outputs_are_out_of_reach_in_docker(tmp_path, tiny_root):
+    """In a container neither the grader's cache of expected outputs nor the held-out labels exist."""
+    from grader.sandbox import make_runner
+
+    tiny = catalog.load("tiny", tiny_root)
+    runner = make_runner("docker")
+    honest = grade_submission(write_zip(tmp_path / "20250041_ref.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    files = student_files(tiny, "skeleton")
+    files["answer.py"] += "\n" + forgeries.READ_EXPECTED + "\n" + forgeries.READ_HELDOUT
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), tiny, runner, tmp_path / "out")
+    items = {i.id: i for i in report.items}
+    assert {i.id: i for i in honest.items}["answer_tests"].points == 3  # the expected outputs exist on the host
+    assert items["answer_tests"].points == 0 and items["params"].points == 0
+    log = (tmp_path / "out" / "20250042_ana" / "logs" / "result_log.txt").read_text()
+    assert "held-out labels visible: False" in log
+    shutil.rmtree(tmp_path / "out", ignore_errors=True)
