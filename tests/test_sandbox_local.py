@@ -158,3 +158,19 @@ def test_docker_backend_without_a_daemon_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(docker, "daemon_answers", lambda: False)
     with pytest.raises(GraderError, match="the Docker daemon does not answer"):
         make_runner("docker")
+
+
+def test_memory_is_lowered_to_fit_the_host_for_the_jobs_or_refused():
+    import pytest
+
+    from grader.errors import SpecError
+    from grader.spec import fit_memory
+
+    limits = SandboxLimits(memory_mb=16384)
+    same, note = fit_memory(limits, jobs=1, host_mb=24576)
+    assert same.memory_mb == 16384 and note is None
+    lowered, note = fit_memory(limits, jobs=2, host_mb=24576)
+    assert lowered.memory_mb == (24576 - 2048) // 2 and note == (
+        "notice: memory per submission lowered from 16384 MB to 11264 MB so that --jobs 2 fits this host's 24576 MB")
+    with pytest.raises(SpecError, match="--jobs 64 leaves 352 MB of this host's 24576 MB per submission"):
+        fit_memory(limits, jobs=64, host_mb=24576)
