@@ -19,6 +19,7 @@ from grader import __version__
 from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.gradescope import write_results
+from grader.inert import for_terminal
 from grader.intake import parse_stem, submission_stem
 from grader.pipeline import fit_to_host, grade_submission, report_folder
 from grader.report import FAILED_STATUSES, Report, load_report, print_gradebook, print_summary, write_gradebook
@@ -178,7 +179,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner, out: 
     def grade_one(source: Path, key: str, progress: Progress, task) -> Report:
         report = grade_submission(source, job_assignment, runner, out, dataset=dataset,
                                   student_id=student_id if len(sources) == 1 else None,
-                                  progress=lambda what: progress.update(task, description=f"{source.name}: {what}"),
+                                  progress=lambda what: progress.update(task, description=for_terminal(f"{source.name}: {what}")),
                                   cache_key=key)
         return report
 
