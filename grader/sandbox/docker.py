@@ -1,6 +1,7 @@
 """The Docker backend: every command in a fresh container with no network, a read-only root,
 a non-root user, no capabilities, and the limits of SandboxLimits enforced by the kernel.
-The wall clock is enforced from the host, which kills and removes the container."""
+The host reads the container's CPU time from its cgroup and stops it at the CPU-time limit
+(or the wall-clock backstop)."""
 
 from __future__ import annotations
 
@@ -86,17 +87,15 @@ def remove_stale_containers() -> list[str]:
 def _hand_to_sandbox_user(workspace: Path, limits: SandboxLimits) -> None:
     """The container runs as an unprivileged user who must own its workspace, and nothing else.
     Links are changed themselves, never followed; the walk stops at the workspace's limits."""
-    entries = [str(workspace)] + [e.path for e in walk(workspace, max_entries=limits.workspace_files + 100)]
+    entries = list(walk(workspace, max_entries=limits.workspace_files + 100))
     if os.geteuid() == 0:
-        for name in entries:
-            os.lchown(name, SANDBOX_UID, SANDBOX_UID)
+        for path in [str(workspace), *(e.path for e in entries)]:
+            os.lchown(path, SANDBOX_UID, SANDBOX_UID)
     else:
-        for entry in [workspace, *walk(workspace, max_entries=limits.workspace_files + 100)]:
-            path = entry if isinstance(entry, Path) else Path(entry.path)
-            if isinstance(entry, Path) or entry.is_dir:
-                os.chmod(path, 0o777)
-            elif entry.is_file:
-                os.chmod(path, 0o666)
+        os.chmod(workspace, 0o777)
+        for entry in entries:
+            if entry.is_dir or entry.is_file:  # a link's mode is its target's: left alone
+                os.chmod(entry.path, 0o777 if entry.is_dir else 0o666)
 
 
 class DockerRunner:
