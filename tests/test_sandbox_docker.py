@@ -150,7 +150,8 @@ def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, runner
     points = {i.id: i.points for i in report.items}
     assert report.status == "graded" and report.score == 0, points
     dro = next(i for i in report.items if i.id == "groupdro_accuracy")
-    assert dro.value is None and "the run failed" in dro.message
+    # the training step failed, so the trusted evaluation has no weights to score
+    assert dro.value is None and "skipped: its input weights/groupDRO_restart*.npz was not produced" in dro.message
     train_log = (tmp_path / "out" / "20260001_forger" / "logs" / "groupDRO_train_log.txt").read_text()
     assert "0.99" in train_log  # it did print the fake line, where it is not scored
 
