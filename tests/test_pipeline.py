@@ -136,3 +136,33 @@ def test_check_ignores_data_and_caches_in_the_students_folder(tmp_path, tiny, ru
     (folder / "weights" / "w.npz").write_bytes(b"\0")
     report = check_own_logs(tiny, folder, runner)
     assert next(i for i in report.items if i.id == "accuracy").points == 10
+
+
+def test_a_grader_failure_on_one_submission_is_its_status_crashed(tmp_path, tiny, runner, monkeypatch):
+    import grader.pipeline as pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in scoring")
+
+    monkeypatch.setattr(pipeline, "score", broken)
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    assert report.status == "crashed" and report.message == "internal error: RuntimeError: a bug in scoring"
+    folder = tmp_path / "out" / "20250042_ana"
+    assert json.loads((folder / "report.json").read_text())["status"] == "crashed"
+    assert "RuntimeError: a bug in scoring" in (folder / "grader_error.txt").read_text()
+
+
+def test_a_report_that_cannot_be_written_still_ends_as_a_status(tmp_path, tiny, runner, monkeypatch):
+    import grader.pipeline as pipeline
+
+    real = pipeline.write_report
+
+    def html_fails(report, folder, html=True):
+        if html:
+            raise OSError(28, "No space left on device")
+        return real(report, folder, html=False)
+
+    monkeypatch.setattr(pipeline, "write_report", html_fails)
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    assert report.status == "crashed" and report.message.startswith("the report could not be written: OSError")
+    assert json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())["status"] == "crashed"
