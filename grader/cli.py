@@ -110,6 +110,37 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
 
 
 @cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--assignment", "assignment_id", default=None,
+              help="Assignment ID (default: a graded folder's, the only one, or the one whose editable files the submissions hold).")
+@click.option("--against", multiple=True, type=click.Path(path_type=Path),
+              help="Earlier terms' submissions (folder or zip; repeatable), compared with this term's, not among themselves.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Pairs whose larger share of matched code reaches this are listed in the HTML report.")
+@click.option("--top", type=click.IntRange(1, 100000), default=200, show_default=True,
+              help="Most pairs shown side by side in the HTML (the CSV has every pair).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True,
+              help="Folder for similarity.html and similarity.csv (a graded folder's index page is refreshed).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=min(2, os.cpu_count() or 1), show_default=True,
+              help="Worker processes for fingerprinting and comparing.")
+@click.pass_context
+def similarity(ctx, sources, assignment_id, against, threshold, top, out, jobs) -> None:
+    """Compare students' editable files pairwise for copied code (never changes a grade).
+
+    SOURCES are zips, folders of submissions, or a graded --out folder. The skeleton's code never
+    counts. Writes OUT/similarity.html (pairs at or above the threshold, ranked, side by side
+    with the matches marked) and OUT/similarity.csv (every pair).
+    Exit code 0: done; 1: some submissions could not be read (listed); 2: bad usage."""
+    from grader.commands.similarity import assignment_hint, run_similarity
+
+    hint = assignment_hint(list(sources) + list(against))
+    assignment = _pick_assignment(ctx, assignment_id or hint, list(sources))
+    result = run_similarity(list(sources), assignment, out, against=list(against), threshold=threshold, top=top,
+                            jobs=jobs, console=console)
+    ctx.exit(1 if result.skipped else 0)
+
+
+@cli.command()
 @ASSIGNMENT
 @click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
               show_default=True)

@@ -66,3 +66,57 @@ def curve_plot(title: str, series: dict[str, list[float]]) -> Markup:
         parts.append(f'<text x="{PAD + 4 + (n % 4) * 100}" y="{CURVE_H + 10 * (n // 4) - 4}" font-size="10" fill="{colour}">{escape(key)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+DIST_W, DIST_H, DIST_BINS = 460, 110, 20
+
+
+def distribution_plot(title: str, values: list[float], thresholds=(), lo: float | None = None,
+                      hi: float | None = None) -> Markup:
+    """A histogram of the class's values with each threshold drawn as a dashed line, labelled
+    with its rule and how many reached it. Everything is told by position and text, none by
+    colour alone: bars carry their counts, lines their labels."""
+    if not values:
+        return Markup("")
+    marks = list(values) + [t.value for t in thresholds]
+    lo = min(marks) if lo is None else min(lo, min(marks))
+    hi = max(marks) if hi is None else max(hi, max(marks))
+    if hi - lo < 1e-12:
+        pad = abs(lo) * 0.05 or 0.5
+        lo, hi = lo - pad, hi + pad
+    width = (hi - lo) / DIST_BINS
+    counts = [0] * DIST_BINS
+    for v in values:
+        counts[min(DIST_BINS - 1, int((v - lo) / width))] += 1
+    top = 14 * len(thresholds) + 18
+    left, plot_w = 30, DIST_W - 40
+    x = lambda v: left + plot_w * (v - lo) / (hi - lo)
+    y0 = top + DIST_H
+    peak = max(counts)
+    label = f"{title}: {len(values)} values from {min(values):g} to {max(values):g}" + "".join(
+        f"; {t.label}: {t.reached} reached" for t in thresholds)
+    parts = [f'<svg class="dist" width="{DIST_W}" height="{y0 + 30}" role="img" aria-label="{escape(label)}">',
+             f'<title>{escape(label)}</title>',
+             f'<line x1="{left}" x2="{left + plot_w}" y1="{y0}" y2="{y0}" stroke="#000"/>',
+             f'<text x="2" y="{top + 8}" font-size="9">{peak}</text><text x="2" y="{y0}" font-size="9">0</text>']
+    bar_w = plot_w / DIST_BINS
+    for n, count in enumerate(counts):
+        if not count:
+            continue
+        h = DIST_H * count / peak
+        bx = left + n * bar_w
+        parts.append(f'<rect x="{bx + 1:.1f}" y="{y0 - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="#b0bec5" stroke="#37474f"/>')
+        parts.append(f'<text x="{bx + bar_w / 2:.1f}" y="{y0 - h - 2:.1f}" font-size="9" text-anchor="middle">{count}</text>')
+    for row, t in enumerate(sorted(thresholds, key=lambda t: t.value)):
+        tx = x(t.value)
+        anchor = "end" if tx > left + plot_w / 2 else "start"
+        shift = -3 if anchor == "end" else 3
+        parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{14 * row + 14}" y2="{y0 + 4}" stroke="#000" stroke-width="1.5" stroke-dasharray="5,3"/>')
+        parts.append(f'<text x="{tx + shift:.1f}" y="{14 * row + 12}" font-size="10" text-anchor="{anchor}">'
+                     f'{escape(t.label)} ({t.reached} reached)</text>')
+    parts.append(f'<text x="{left}" y="{y0 + 14}" font-size="9">{lo:.4g}</text>'
+                 f'<text x="{left + plot_w / 2:.1f}" y="{y0 + 14}" font-size="9" text-anchor="middle">{(lo + hi) / 2:.4g}</text>'
+                 f'<text x="{left + plot_w}" y="{y0 + 14}" font-size="9" text-anchor="end">{hi:.4g}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{y0 + 27}" font-size="10" text-anchor="middle">{escape(title)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

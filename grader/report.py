@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader import __version__, plots
+from grader.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
 from grader.inert import clean_text, folder_name, for_csv, for_terminal
 from grader.score import ItemResult
 
@@ -69,7 +70,7 @@ class Report(BaseModel):
 
 
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
-_env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot)
+_env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
 _env.filters["folder_name"] = folder_name
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta", "crashed": "bold red"}
@@ -145,8 +146,20 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
             row = [report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
                    report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids]
             writer.writerow([for_csv(cell) for cell in row])  # a name like =HYPERLINK(...) stays text
-    page = _env.get_template("index.html.j2").render(reports=[encodable(r) for r in reports], item_ids=item_ids)
-    (out / "index.html").write_text(page, encoding="utf-8")
+    write_index(reports, out)
+    return path
+
+
+def write_index(reports: list[Report], out: Path) -> Path:
+    """index.html: the gradebook table and the class analytics (with `grader similarity`'s
+    pairs when its CSV is in the folder)."""
+    reports = [encodable(r) for r in reports]  # names that are not UTF-8 keep visible escapes
+    item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
+    analytics = class_analytics(reports, read_similarity(out / SIMILARITY_CSV))
+    page = _env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
+                                                     similarity_page=SIMILARITY_HTML if (out / SIMILARITY_HTML).is_file() else None)
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
     return path
 
 

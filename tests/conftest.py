@@ -93,3 +93,18 @@ def solution_module(assignment: catalog.Assignment, name: str):
     finally:
         sys.path.remove(str(assignment.solution_dir))
         sys.modules.pop(name, None)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def chromium_dom(page: Path, profile: Path) -> tuple[str, list[str]]:
+    """A page as headless Chromium renders it (the DOM after scripts), and its console errors."""
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+           "--virtual-time-budget=2000", "--dump-dom", page.as_uri()]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    errors = [ln for ln in result.stderr.splitlines() if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)]
+    return result.stdout, errors
