@@ -13,10 +13,15 @@ ROOT_ENV = "GRADER_ROOT"
 
 
 def default_root() -> Path:
-    """The course root: $GRADER_ROOT, else the repository this package was installed from."""
+    """The course root: $GRADER_ROOT, else the course a handout's tool carries, else the
+    repository this package was installed from."""
     env = os.environ.get(ROOT_ENV)
     if env:
         return Path(env).resolve()
+    # A student's tool from a handout carries its one assignment inside the package.
+    bundled = Path(__file__).resolve().parent / "course"
+    if (bundled / "assignments").is_dir():
+        return bundled
     return Path(__file__).resolve().parent.parent
 
 

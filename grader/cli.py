@@ -13,8 +13,16 @@ from rich.console import Console
 from grader import __version__, catalog
 from grader.errors import GraderError
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(stream) -> Console:
+    """Off a terminal (a pipe, a CI log, a file) lines are never wrapped mid-sentence: each
+    message stays one line that grep and the next program can read."""
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stream is sys.stderr, highlight=False)
+    return Console(stderr=stream is sys.stderr, highlight=False, soft_wrap=True, width=1000)
+
+
+console = _console(sys.stdout)
+err_console = _console(sys.stderr)
 
 ASSIGNMENT = click.argument("assignment_id", metavar="ASSIGNMENT")
 JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -37,7 +45,7 @@ def _load(ctx: click.Context, assignment_id: str) -> catalog.Assignment:
 
 def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[Path]) -> catalog.Assignment:
     """--assignment, the only one, or the one whose editable files the submissions hold."""
-    from grader.commands.grade import guess_assignment
+    from grader.batch import guess_assignment
 
     if assignment_id:
         return _load(ctx, assignment_id)
@@ -92,21 +100,93 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--student-id", default=None, help="Student ID when a single path's name does not carry it.")
 @JOBS
 @click.option("--force", is_flag=True, help="Re-grade submissions whose cached report is still valid.")
+@click.option("--retry-failed", is_flag=True,
+              help="Re-grade only the submissions whose cached report is timeout, error or crashed.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Grade on a Dask cluster: tls://HOST:PORT, tcp://127.0.0.1:PORT, "
+                   "or local:N to start N workers here.")
+@click.option("--certs", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Certificates folder for tls:// (from `grader cluster certs`) [default: $GRADER_CLUSTER_CERTS].")
+@click.option("--insecure", is_flag=True, help="Allow plain tcp:// to another machine (unencrypted, unauthenticated).")
+@click.option("--lms", type=click.Choice(["canvas", "moodle"]), default=None,
+              help="Read names as the LMS's bulk download gives them: Canvas lastfirst[_LATE]_USERID_SUBMISSIONID_NAME "
+                   "files (the student ID from NAME), Moodle 'Full Name_ID_assignsubmission_file_' folders.")
+@click.option("--id-pattern", default=None, metavar="REGEX",
+              help="Regular expression the submission's file name must match, with named groups student_id "
+                   "(required), name and late, e.g. '(?P<student_id>\\d+)-(?P<name>\\w+)\\.zip'.")
+@click.option("--extensions", "extensions_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="CSV of per-student extensions for the rubric's late policy: student_id and due (date) or days.")
 @click.pass_context
-def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force) -> None:
+def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force, retry_failed, cluster, certs,
+          insecure, lms, id_pattern, extensions_csv) -> None:
     """Grade submissions: zips, folders, single files, or folders of them.
 
     Writes OUT/<submission>/report.json, report.html and Gradescope's results.json, and
     OUT/grades.csv and OUT/index.html. Unchanged submissions already graded in OUT are not re-run
-    (Ctrl-C, then the same command, resumes). Of two submissions of one student, the newest wins.
-    Exit code 0: all graded; 1: some ended in error or timeout; 2: bad usage or a rejected submission."""
-    from grader.commands.grade import exit_code, expand_sources, grade_all
+    (Ctrl-C, SIGTERM or SIGHUP, then the same command, resumes); --retry-failed grades the failed
+    ones again. Of two submissions of one student, the newest wins. With --cluster each submission
+    is a task on a Dask cluster; the reports and the cache are the same as a local run's.
+    Exit code 0: all graded; 1: some ended in timeout, error or crashed; 2: bad usage or a rejected
+    submission; 3: the cluster's scheduler was lost; 130/143/129: stopped by SIGINT/SIGTERM/SIGHUP."""
+    from grader.batch import exit_code, expand_sources
+    from grader.commands.grade import cluster_executor, grade_all
 
-    assignment = _pick_assignment(ctx, assignment_id, list(paths))
-    sources = expand_sources(list(paths), assignment)
-    reports = grade_all(sources, assignment, _runner(backend, local_fallback=False), out, dataset=dataset, student_id=student_id,
-                        console=console, jobs=jobs, force=force)
+    from grader import lms as lms_names
+    from grader.late import load_extensions
+
+    if force and retry_failed:
+        raise click.UsageError("--force re-grades everything; --retry-failed only the failed ones: pick one")
+    if cluster:
+        from grader.cluster import check_address
+
+        check_address(cluster, insecure)  # before any work: a refused address is bad usage
+    pattern = lms_names.compile_pattern(id_pattern)
+    identities = lms_names.discover(list(paths), lms, pattern) if (lms or pattern) else None
+    found = [i.source for i in identities] if identities is not None else list(paths)
+    assignment = _pick_assignment(ctx, assignment_id, found)
+    sources = found if identities is not None else expand_sources(list(paths), assignment)
+    extensions = load_extensions(extensions_csv) if extensions_csv else None
+    if extensions and assignment.rubric.late is None:
+        err_console.print(f"warning: rubric {assignment.rubric_path} has no late policy; --extensions changes nothing")
+    common = dict(dataset=dataset, student_id=student_id, console=console, force=force, retry_failed=retry_failed,
+                  identities=identities, extensions=extensions)
+    if cluster:
+        # Docker unless asked otherwise: `auto` would pick per worker, and a run must not mix sandboxes.
+        chosen = backend or os.environ.get("GRADER_BACKEND") or "docker"
+        chosen = "docker" if chosen == "auto" else chosen
+        executor = cluster_executor(cluster, chosen, certs, insecure, console, err_console)
+        reports = grade_all(sources, assignment, None, out, executor=executor, **common)
+    else:
+        reports = grade_all(sources, assignment, _runner(backend, local_fallback=False), out, jobs=jobs, **common)
     ctx.exit(exit_code(reports))
+
+
+@cli.command("export")
+@click.argument("graded", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="GRADED_OUT")
+@click.option("--lms", type=click.Choice(["canvas", "moodle", "generic"]), default="generic", show_default=True,
+              help="canvas: a CSV for Canvas's gradebook import; generic (and moodle): student_id, name, score, ... "
+                   "Feedback files are named for this LMS's bulk upload.")
+@click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write.")
+@click.option("--assignment-name", default=None, help="Canvas: the assignment's name (default: the assignment's ID).")
+@click.option("--canvas-assignment-id", default=None,
+              help="Canvas: the assignment's numeric ID, so the import updates it ('Name (id)') instead of adding a column.")
+@click.option("--roster", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Canvas: a gradebook export, to copy each student's Canvas ID, login and section from.")
+@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the feedback files (default: next to the CSV, FILE_feedback/, and FILE_feedback.zip).")
+@click.option("--published", is_flag=True, help="Grades are published: feedback shows after_published items too.")
+@click.pass_context
+def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir, published) -> None:
+    """Write GRADED_OUT's grades (late penalty applied) as an LMS gradebook CSV, and one feedback
+    file per student, named for the LMS's bulk upload; hidden items never reach feedback."""
+    from grader.export import export
+
+    result = export(graded, target, lms=lms, assignment_name=assignment_name, canvas_assignment_id=canvas_assignment_id,
+                    roster=roster, feedback_dir=feedback_dir, published=published)
+    for line in result.skipped:
+        err_console.print(f"skipped {line}", markup=False)
+    console.print(f"wrote {result.gradebook} ({result.rows} students), feedback in {result.feedback_dir} "
+                  f"and {result.feedback_zip}")
 
 
 @cli.command()
@@ -157,13 +237,18 @@ def gradescope(ctx, assignment_id, target) -> None:
 @click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
               show_default=True, help="Your assignment folder, after running its experiments.")
 @DATASET
+@click.option("--student-id", default=None, help="Your student ID: logs made with another seed are flagged.")
 @click.pass_context
-def check(ctx, assignment_id, folder, dataset) -> None:
+def check(ctx, assignment_id, folder, dataset, student_id) -> None:
     """Your likely score, from the logs in your folder, with the same rubric code the TA uses."""
+    from grader.commands.package import seed_mismatches
     from grader.pipeline import check_own_logs
     from grader.report import print_summary
 
-    report = check_own_logs(_load(ctx, assignment_id), folder.resolve(), _runner("local"), dataset=dataset)
+    assignment = _load(ctx, assignment_id)
+    report = check_own_logs(assignment, folder.resolve(), _runner("local"), dataset=dataset, student_id=student_id)
+    if student_id:
+        report.warnings.extend(seed_mismatches(assignment, folder.resolve(), student_id))
     print_summary(report, console)
     console.print("hidden tests and the TA's re-run of your experiments decide the final score.")
 
@@ -267,8 +352,9 @@ def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, 
 @click.pass_context
 def demo(ctx, assignment_id, backend, dataset, out) -> None:
     """Grade the bundled example submissions (correct, untouched skeleton, wrong) and print the gradebook."""
+    from grader.batch import exit_code
     from grader.commands.examples import make_examples
-    from grader.commands.grade import exit_code, grade_all
+    from grader.commands.grade import grade_all
 
     a = _load(ctx, assignment_id)
     examples = make_examples(a, out / "submissions", [a.spec.validation_student_id], distinct_ids=True)
@@ -299,21 +385,93 @@ def image_tag_cmd() -> None:
     console.print(image_tag())
 
 
+@cli.command()
+@click.argument("scheduler", metavar="ADDRESS")
+@BACKEND
+@click.option("--certs", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Certificates folder for tls:// (worker.pem from `grader cluster certs`) "
+                   "[default: $GRADER_CLUSTER_CERTS].")
+@click.option("--insecure", is_flag=True, help="Allow plain tcp:// to another machine (unencrypted, unauthenticated).")
+@click.option("--nworkers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes on this machine, each grading one submission at a time.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only check this machine (course, image, data); start nothing.")
+@click.pass_context
+def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> None:
+    """Prepare this machine to grade for a cluster and start a Dask worker on it.
+
+    Checks the course (its fingerprint must equal the client's), the grading image (docker backend)
+    and the data folder, then runs `dask worker ADDRESS --preload grader.worker` with one thread per
+    worker process. Submissions run with the backend the client asks for."""
+    from grader.cluster import check_address, tls_arguments
+    from grader.worker import prepare
+
+    chosen = backend or os.environ.get("GRADER_BACKEND") or "docker"
+    chosen = "docker" if chosen == "auto" else chosen
+    rows = prepare(chosen)
+    for name, ok, detail in rows:
+        console.print(f"{'[green]ok[/]  ' if ok else '[red]FAIL[/]'} {name}: {detail}", highlight=False)
+    if not all(ok for _, ok, _ in rows):
+        raise GraderError("this machine is not ready to grade (see FAIL above)")
+    if check_only:
+        return
+    scheme = check_address(scheduler, insecure, warn=lambda text: err_console.print(text, style="yellow", markup=False))
+    if scheme == "local":
+        raise click.UsageError("a worker joins a scheduler: tls://HOST:PORT or tcp://127.0.0.1:PORT")
+    argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--preload", "grader.worker",
+            "--nthreads", "1", "--nworkers", str(nworkers)]
+    if scheme == "tls":
+        folder = certs or (Path(os.environ["GRADER_CLUSTER_CERTS"]) if os.environ.get("GRADER_CLUSTER_CERTS") else None)
+        if folder is None:
+            raise GraderError("tls:// needs certificates: --certs DIR or $GRADER_CLUSTER_CERTS")
+        argv += tls_arguments(folder, "worker")
+    os.environ["GRADER_BACKEND"] = chosen
+    os.environ["GRADER_WORKERS_PER_MACHINE"] = str(nworkers)  # each submission gets its share of the cores
+    console.print("starting: " + " ".join(argv), highlight=False, markup=False)
+    os.execv(sys.executable, argv)
+
+
+@cli.group()
+def cluster() -> None:
+    """Grading on a Dask cluster: certificates for tls://."""
+
+
+@cluster.command("certs")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
+              help="Validity of the certificates.")
+def cluster_certs(folder, days) -> None:
+    """Make a course's certificate authority and scheduler, worker and client certificates in FOLDER.
+
+    Start the scheduler with scheduler.pem, the workers with worker.pem, and grade with
+    `--certs FOLDER` (client.pem). Only holders of a certificate from this CA can connect.
+    Keep ca-key.pem off the cluster."""
+    from grader.cluster import make_certs, tls_arguments
+
+    for path in make_certs(folder, days):
+        console.print(f"wrote {path}", highlight=False)
+    console.print("scheduler: dask scheduler --protocol tls " + " ".join(tls_arguments(folder, "scheduler")),
+                  highlight=False, markup=False)
+    console.print("worker:    grader worker tls://SCHEDULER:8786 --certs " + str(folder), highlight=False, markup=False)
+    console.print("grade:     grader grade SUBMISSIONS --cluster tls://SCHEDULER:8786 --certs " + str(folder),
+                  highlight=False, markup=False)
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(getattr(exc.__cause__, "exit_code", 130))
     except GraderError as exc:
         from grader.inert import plain
 
-        err_console.print(f"error: {plain(str(exc))}", markup=False)  # a path may carry a student's escape codes
+        err_console.print(f"error: {plain(str(exc))}", markup=False, soft_wrap=True)  # a path may carry escape codes
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(getattr(exc, "exit_code", 130))
     sys.exit(code if isinstance(code, int) else 0)

@@ -42,14 +42,16 @@ def for_csv(cell: object) -> str:
     return text
 
 
-def folder_name(stem: str, limit: int = 100) -> str:
-    """A folder name for a report that stays inside --out whatever the submission is called:
-    no separators, no control characters, no leading dots (`..`), at most `limit` bytes. A name
-    that had to change gets a short hash of the original, so two names never share a folder."""
+def folder_name(stem: str, limit: int = 200) -> str:
+    """A folder name for a report that stays inside --out whatever the submission is called.
+    A name that is a plain folder name already is kept as it is (the batch finds reports by
+    it); one that would point elsewhere (`..` from `...zip`, a separator, NUL) or is too long
+    becomes a cleaned form plus a short hash of the original, so two names never share a folder."""
+    raw = clean_text(stem).encode()
+    if stem not in ("", ".", "..") and not any(ch in stem for ch in "/\\\0") and len(raw) <= limit:
+        return stem
     cleaned = _FOLDER_UNSAFE.sub("_", clean_text(stem)).lstrip(". ").rstrip(" ")
     if len(cleaned.encode()) > limit:
         cleaned = cleaned.encode()[:limit].decode("utf-8", "ignore")
-    if cleaned == stem and cleaned:
-        return cleaned
-    digest = hashlib.sha256(str(stem).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    digest = hashlib.sha256(raw).hexdigest()[:8]
     return f"{cleaned or 'submission'}-{digest}"

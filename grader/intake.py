@@ -21,7 +21,7 @@ STEM_PATTERN = re.compile(r"^(?P<id>\d+)_(?P<name>.+)$")
 JUNK = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints", "Thumbs.db"}
 # What a student's working folder holds that is never part of a submission.
 NOT_SUBMITTED = JUNK | {"data", "datasets", "checkpoints", "weights", "data_cache", ".venv", "venv", ".git", ".tmp",
-                        ".pytest_cache", ".grader"}
+                        ".pytest_cache", ".grader", "grader-tool"}  # grader-tool: the handout's student tool
 UTF8_FLAG = 0x800
 
 

@@ -23,6 +23,8 @@ from grader.errors import GraderError, RejectedSubmission
 from grader.imports import local_modules, unsatisfied_imports
 from grader.inert import folder_name
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
+from grader.diagnose import crash_site, root_cause, scrub
+from grader.lms import Identity, SubmissionOrigin, file_time
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
@@ -151,15 +153,25 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
     summaries: dict[str, Summary] = {}
     env = dataset_env(assignment, ctx)
     scratch = scratch or ws.path.parent
+    outcomes: dict[str, str] = {}  # experiment name -> "" when it succeeded, else why not
     for experiment in assignment.spec.experiments:
+        argv = ctx.shown(experiment.command)
+        broken = [name for name in experiment.needs if outcomes.get(name)]
+        if broken:
+            why = f"skipped: {broken[0]} failed ({outcomes[broken[0]]})"
+            outcomes[experiment.name] = outcomes[broken[0]]
+            summaries[experiment.log] = Summary(None, why)
+            records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome="skipped", seconds=0.0,
+                                     output_truncated=False, log=f"logs/{experiment.log}", stopped=why))
+            continue
         if progress:
             progress(f"running {experiment.name}")
         restore_protected(assignment, ws)  # an earlier run may have rewritten them
-        argv = ctx.shown(experiment.command)
         if experiment.trusted:
             result, log_path, skipped = run_trusted_step(assignment, experiment, ws, runner, ctx, env, scratch)
             ws.trusted_logs[experiment.log] = log_path
             if result is None:
+                outcomes[experiment.name] = skipped
                 summaries[experiment.log] = Summary(None, f"skipped: {skipped}")
                 records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome=f"skipped: {skipped}",
                                          seconds=0.0, output_truncated=False, log="", stopped=""))
@@ -178,6 +190,11 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
         elif not result.ok and not summary.ok:
             summary.error = f"the run failed ({because}); {summary.error}"
         summaries[experiment.log] = summary
+        if not result.ok:
+            text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() else ""
+            outcomes[experiment.name] = crash_site(text) or because
+        else:
+            outcomes[experiment.name] = ""
         records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
                                  outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
                                  output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
@@ -299,15 +316,27 @@ def fit_to_host(assignment: Assignment, jobs: int, runner: Runner, notice=None) 
     return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))
 
 
+def _name_student_paths(report: Report, tmp: Path) -> None:
+    """Messages name the student's files (model.py), never the grader's temporary folders."""
+    report.message = scrub(report.message, tmp)
+    report.warnings = [scrub(w, tmp) for w in report.warnings]
+    for item in report.items:
+        item.message = scrub(item.message, tmp)
+    for run in report.runs:
+        run.stopped = scrub(run.stopped, tmp)
+
+
 def report_folder(out: Path, stem: str) -> Path:
     """Always a folder directly inside `out`, whatever the submission is called."""
     return out / folder_name(stem)
 
 
 def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: Path, *, dataset: str | None = None,
-                     student_id: str | None = None, progress=None, cache_key: str | None = None) -> Report:
-    """Grade one submission and write its report; never raises for a problem of the submission."""
-    source = Path(source)
+                     student_id: str | None = None, progress=None, cache_key: str | None = None,
+                     identity: Identity | None = None) -> Report:
+    """Grade one submission and write its report; never raises for a problem of the submission.
+    `identity` (from grader.lms) says whose it is when the name is an LMS's, not studentID_name."""
+    source = Path(identity.source if identity else source)
     stem = submission_stem(source)
     dataset = assignment.dataset(dataset)
     report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=runner.name,
@@ -315,15 +344,22 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
     # Known before intake, so even a rejected archive lands on the right gradebook row.
     report.student_id, report.name = parse_stem(stem) or (None, None)
     report.student_id = student_id or report.student_id
+    report.origin = identity.origin if identity else SubmissionOrigin(file_name=source.name, submitted_at=file_time(source))
+    if identity and not student_id:
+        report.student_id, report.name = identity.student_id, identity.name
+        student_id = identity.student_id
     started = time.monotonic()
     folder = report_folder(out, stem)
     tmp = tempfile.mkdtemp(prefix="grader-")
     guarded = GuardedRunner(runner)
     try:
         try:
+            if identity and identity.error and not student_id:
+                raise RejectedSubmission(identity.error, source)
             t = time.monotonic()
             submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id)
-            report.student_id, report.name = submission.student_id, submission.name
+            report.student_id = submission.student_id
+            report.name = identity.name if identity and identity.name and not identity.error else submission.name
             report.seed = seed_for(submission.student_id, assignment.spec.seed)
             report.timings["intake"] = round(time.monotonic() - t, 3)
 
@@ -368,8 +404,10 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
         except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
             report.status, report.message = "crashed", f"internal error: {type(exc).__name__}: {exc}"
             _save_traceback(folder)
+        _name_student_paths(report, Path(tmp))
     finally:
         remove_tree(Path(tmp))
+    report.cause = root_cause(report, folder)
     report.timings["total"] = round(time.monotonic() - started, 3)
     try:
         write_report(report, folder)
@@ -404,7 +442,11 @@ def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, data
             target = submitted / path.relative_to(folder)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-        submission: Submission = open_submission(submitted, Path(tmp) / "checked", assignment.spec.intake, student_id or "0")
+        try:
+            submission: Submission = open_submission(submitted, Path(tmp) / "checked", assignment.spec.intake,
+                                                     student_id or "0")
+        except GraderError as exc:  # it names the temporary copy: name the student's folder instead
+            raise GraderError(str(exc).removeprefix(f"{exc.path}: "), folder) from None
         report.student_id = student_id
         ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
         report.warnings.extend(ws.warnings)

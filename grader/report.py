@@ -16,13 +16,16 @@ from rich.table import Table
 from grader import __version__, plots
 from grader.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
 from grader.inert import clean_text, folder_name, for_csv, for_terminal
+from grader.late import LateOutcome
+from grader.lms import SubmissionOrigin
 from grader.score import ItemResult
 
 Status = Literal["graded", "error", "timeout", "rejected", "crashed"]
 # graded: every step ran (whatever it scored); timeout: a step was stopped by a time limit;
 # error: the sandbox could not run a step (a container that did not start, a workspace over
 # its limits) or the submission could not be set up; rejected: an unsafe or malformed
-# submission, never run; crashed: the grader itself failed on this submission (a bug to report).
+# submission, never run; crashed: the grader itself failed on this submission (a bug to
+# report), or killed its worker twice.
 STATUSES = ("graded", "timeout", "error", "rejected", "crashed")
 FAILED_STATUSES = ("timeout", "error", "crashed")  # worth grading again (`--retry-failed`)
 
@@ -63,6 +66,9 @@ class Report(BaseModel):
     curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
     cache_key: str | None = None  # hash of submission, assignment and grader: a re-run reuses a match
+    origin: SubmissionOrigin | None = None  # file name and time, and what the LMS said about it
+    late: LateOutcome | None = None  # the late policy's verdict; score is after its penalty
+    cause: str | None = None  # below full marks: why, in one line (grader.diagnose)
 
     def scores_only(self) -> dict:
         """What must not change when the same submission is graded twice."""
@@ -73,7 +79,8 @@ _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=selec
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
 _env.filters["folder_name"] = folder_name
 
-STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta", "crashed": "bold red"}
+STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
+                "crashed": "red"}
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 
@@ -117,6 +124,10 @@ def print_summary(report: Report, console: Console) -> None:
     console.print(head)
     if report.message:
         console.print(f"  [{style}]{for_terminal(report.message)}[/]")
+    if report.cause and report.cause != report.message:
+        console.print(f"  cause: {for_terminal(report.cause)}", soft_wrap=True)
+    if report.late and report.late.note:
+        console.print(f"  [yellow]{for_terminal(report.late.note)}[/]", soft_wrap=True)
     for item in report.items:
         value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
         pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
@@ -127,7 +138,8 @@ def print_summary(report: Report, console: Console) -> None:
         console.print(f"  [yellow]warning:[/] {for_terminal(warning)}")
 
 
-GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags"]
+GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags", "late_penalty",
+                   "submitted_at"]
 
 
 def write_gradebook(reports: list[Report], out: Path) -> Path:
@@ -142,9 +154,13 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
         writer.writerow(GRADEBOOK_FIXED + item_ids)
         for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
             points = {i.id: f"{i.points:g}" for i in report.items}
-            notes = report.flags + ([report.message] if report.status != "graded" and report.message else [])
+            notes = ([report.cause] if report.cause else []) + report.flags
+            if report.status != "graded" and report.message and report.message != report.cause:
+                notes.append(report.message)
+            notes += [report.late.note] if report.late and report.late.note else []
             row = [report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
-                   report.status, report.stem, " | ".join(notes)] + [points.get(i, "") for i in item_ids]
+                   report.status, report.stem, " | ".join(notes), f"{report.late.penalty:g}" if report.late else "",
+                   report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids]
             writer.writerow([for_csv(cell) for cell in row])  # a name like =HYPERLINK(...) stays text
     write_index(reports, out)
     return path
@@ -168,7 +184,8 @@ def print_gradebook(reports: list[Report], console: Console) -> None:
     for col in ("student", "name", "score", "status", "note"):
         table.add_column(col, overflow="fold")
     for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
-        note = r.message if r.status != "graded" else "; ".join(r.flags)
+        note = "; ".join(([r.cause] if r.cause else []) + ([r.message] if r.status != "graded" and r.message != r.cause else [])
+                         + r.flags)
         table.add_row(for_terminal(r.student_id or "?"), for_terminal(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
                       f"[{STATUS_STYLE[r.status]}]{r.status}[/]", for_terminal(note[:160]))
     console.print(table)

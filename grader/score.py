@@ -33,6 +33,9 @@ class ItemResult(BaseModel):
     tiers: list[dict] = []  # for plots: [{"op": ">=", "threshold": 0.6, "points": 15}]
     computed_by: str = ""  # where the value was computed, in the student's words
     flag: str = ""  # something the TA should look at (e.g. a collapse on held-out data)
+    visibility: str = "visible"  # the rubric item's: visible, after_due_date, after_published, hidden
+    leaderboard: str | None = None  # column name on Gradescope's leaderboard, for metric items that feed it
+    leaderboard_order: str = "desc"
 
 
 class ScoreResult(BaseModel):
@@ -172,6 +175,12 @@ def score(rubric: Rubric, dataset: str | None, evidence: Evidence) -> ScoreResul
             results.append(_score_params(item, evidence))
         else:
             results.append(_score_file(item, evidence))
+
+    for item, result in zip(rubric.items, results):
+        result.visibility = item.visibility
+        if isinstance(item, MetricItem) and item.leaderboard:
+            result.leaderboard = item.title if item.leaderboard is True else str(item.leaderboard)
+            result.leaderboard_order = item.leaderboard_order
 
     best: dict[str, ItemResult] = {}
     for result in results:

@@ -6,6 +6,7 @@ Validation errors name the file, the field and the problem on one line.
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from pathlib import Path
 from typing import Annotated, Literal, Union
@@ -126,6 +127,9 @@ class Experiment(Strict):
     inputs: list[str] = Field(default_factory=list, description="Glob patterns (workspace-relative) of the data files a "
                                                                 "trusted step reads from the student's workspace; plain "
                                                                 "regular files only. None found: the step is skipped.")
+    needs: list[str] = Field(default_factory=list, description="Earlier experiments whose output this one reads: when "
+                                                               "one of them failed, this one is skipped, not run and "
+                                                               "charged a second failure.")
 
     @model_validator(mode="after")
     def _secrets_only_in_trusted_steps(self) -> "Experiment":
@@ -186,8 +190,21 @@ class AssignmentSpec(Strict):
     limits: SandboxLimits = SandboxLimits()
     intake: IntakeLimits = IntakeLimits()
     log_tolerance: float = Field(0.02, ge=0, description="Largest allowed gap between a submitted log's metric and the re-run's.")
+    peak_memory_mb: int | None = Field(None, gt=0, description="Measured peak resident memory of one step, for a host's "
+                                                                "settings (the Gradescope bundle's README); limits.memory_mb "
+                                                                "is an address-space cap, far above it with torch.")
     validation_student_id: str = Field("20260001", pattern=r"^\d+$")
     baselines: list[Baseline] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs_earlier_experiments(self) -> "AssignmentSpec":
+        seen: set[str] = set()
+        for experiment in self.experiments:
+            unknown = [n for n in experiment.needs if n not in seen]
+            if unknown:
+                raise ValueError(f"experiment {experiment.name!r} needs {unknown[0]!r}, which is not an earlier experiment")
+            seen.add(experiment.name)
+        return self
 
     @field_validator("editable", "required")
     @classmethod
@@ -215,11 +232,16 @@ class Tier(Strict):
         return f"{self.op} {self.threshold:g}"
 
 
+Visibility = Literal["visible", "after_due_date", "after_published", "hidden"]
+
+
 class ItemBase(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     title: str
     bonus: bool = Field(False, description="Bonus points count toward the total but never lift it past the cap.")
     group: str | None = Field(None, description="Items in one group score the best of them, not their sum.")
+    visibility: Visibility = Field("visible", description="When a student sees the item (Gradescope's vocabulary); "
+                                                          "hidden items count but only the TA sees them.")
 
 
 class HoldoutFloor(Strict):
@@ -236,6 +258,8 @@ class MetricItem(ItemBase):
     key: str
     tiers: list[Tier] | dict[str, list[Tier]] = Field(description="Tiers, or tiers per dataset.")
     holdout: HoldoutFloor | None = Field(None, description="Floor on held-out data; applies when the Summary has its key.")
+    leaderboard: bool | str = Field(False, description="Put the value on Gradescope's leaderboard (true, or the column name).")
+    leaderboard_order: Literal["asc", "desc"] = Field("desc", description="desc: higher is better.")
 
     def tiers_for(self, dataset: str | None) -> list[Tier]:
         if isinstance(self.tiers, list):
@@ -310,9 +334,28 @@ class FilePresentItem(ItemBase):
 RubricItem = Annotated[Union[MetricItem, ParamCountItem, TestsItem, FilePresentItem], Field(discriminator="kind")]
 
 
+class LatePolicy(Strict):
+    """Lateness costs penalty_per_unit percent of the full marks per day (or hour) started after
+    the due date and its grace period, up to max_penalty_percent; never below zero points."""
+
+    due: dt.datetime = Field(description="Due date and time with a time zone, e.g. 2026-11-20T23:59:00+01:00.")
+    grace_minutes: float = Field(0, ge=0)
+    unit: Literal["day", "hour"] = "day"
+    penalty_per_unit: float = Field(10, ge=0, le=100, description="Percent of the full marks per unit late.")
+    max_penalty_percent: float = Field(100, ge=0, le=100, description="Cap on the total penalty, in percent.")
+
+    @field_validator("due")
+    @classmethod
+    def _has_time_zone(cls, due: dt.datetime) -> dt.datetime:
+        if due.tzinfo is None:
+            raise ValueError("give the due date a time zone (e.g. +01:00 or Z)")
+        return due
+
+
 class Rubric(Strict):
     assignment: str
     cap: float | None = Field(None, gt=0, description="Most points a submission can get, bonus included.")
+    late: LatePolicy | None = Field(None, description="Late policy; without it lateness is recorded, not charged.")
     items: list[RubricItem] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -69,3 +69,41 @@ def test_the_reference_outputs_are_out_of_reach_in_docker(tmp_path, tiny_root):
     log = (tmp_path / "out" / "20250042_ana" / "logs" / "result_log.txt").read_text()
     assert "held-out labels visible: False" in log
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def _one_restart_group_dro(root: Path) -> catalog.Assignment:
+    """Colored MNIST cut to Group DRO with one restart, in a course copy (seconds, not minutes)."""
+    import yaml
+
+    for part in ("assignments", "rubrics", "solutions", "skeleton"):
+        source = REPO / part / "colored_mnist"
+        target = root / part / "colored_mnist"
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(REPO / part / "colored_mnist.yaml", root / part / "colored_mnist.yaml")
+    spec_path = root / "assignments" / "colored_mnist" / "assignment.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["experiments"] = [e for e in spec["experiments"] if e["name"].startswith("groupDRO")]
+    for experiment in spec["experiments"]:
+        experiment["command"] += " --restarts 1"
+        if experiment.get("inputs"):
+            experiment["inputs"] = ["weights/groupDRO_restart0.npz"]
+    spec["required"] = ["model.py"]
+    spec_path.write_text(yaml.safe_dump(spec))
+    return catalog.load("colored_mnist", root)
+
+
+@pytest.mark.slow
+def test_training_on_the_rebuilt_test_environment_loses_the_item(tmp_path, runner):
+    assignment = _one_restart_group_dro(tmp_path / "course")
+    honest = {"model.py": (assignment.solution_dir / "model.py").read_text()}
+    forged = {"model.py": (REPO / "tests" / "adversarial" / "colored_mnist" / "train_on_test" / "model.py").read_text()}
+    reports = {name: grade_submission(write_zip(tmp_path / f"2026000{i}_{name}.zip", files), assignment, runner, tmp_path / "out")
+               for i, (name, files) in enumerate({"honest": honest, "forged": forged}.items())}
+    items = {name: {i.id: i for i in r.items}["groupdro_accuracy"] for name, r in reports.items()}
+    assert items["honest"].points == 15, items["honest"].message
+    assert items["forged"].value > 0.8  # the published test environment alone would give it full marks
+    assert items["forged"].points == 0 and "held-out" in items["forged"].message
+    assert any("does not generalise" in flag for flag in reports["forged"].flags)

@@ -24,22 +24,31 @@ def calibration_ids(n: int) -> list[str]:
 
 
 def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, console: Console,
-              dataset: str | None = None, baselines: bool = True, jobs: int = 1) -> dict[str, dict[str, list[float | None]]]:
+              dataset: str | None = None, baselines: bool = True,
+              jobs: int = 1) -> dict[str, dict[str, list[float | None]]]:
     """Returns {submission label: {item id: [value per seed]}} and prints the table."""
     dataset = assignment.dataset(dataset)
     values: dict[str, dict[str, list[float | None]]] = {}
     with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
-        examples = [e for e in make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines) if e.kind != "skeleton"]
-        graded = grade_examples(examples, assignment, runner, out / "calibrate", dataset, jobs)
-        for n, (example, report) in enumerate(graded, start=1):
-            console.print(f"[{n}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}: {report.score:g}")
+        made = make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines)
+        examples = [e for e in made if e.kind != "skeleton"]
+        done = [0]
+
+        def show(example, report) -> None:
+            done[0] += 1
+            console.print(f"[{done[0]}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}: "
+                          f"{report.score:g}")
+
+        for example, report in grade_examples(examples, assignment, runner, out / "calibrate", dataset, console, jobs,
+                                              on_report=show):
             per_item = values.setdefault(example.label, {})
             for item in report.items:
                 if item.kind == "metric":
                     per_item.setdefault(item.id, []).append(item.value if isinstance(item.value, float) else None)
     out.mkdir(parents=True, exist_ok=True)
     record = out / f"calibration_{assignment.id}{'_' + dataset if dataset else ''}.json"
-    record.write_text(json.dumps({"assignment": assignment.id, "dataset": dataset, "seeds": seeds, "values": values}, indent=1))
+    record.write_text(json.dumps({"assignment": assignment.id, "dataset": dataset, "seeds": seeds, "values": values},
+                                 indent=1))
     print_calibration(assignment, dataset, values, console)
     console.print(f"values saved to {record}")
     return values

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
+
+from grader.batch import LocalExecutor, grade_batch
 from grader.catalog import Assignment
 from grader.commands.package import package
 from grader.errors import SpecError
+from grader.report import Report
 from grader.skeleton import count_in_source, plain_solution, replace_in_source
 from grader.spec import Baseline
 
@@ -60,27 +63,30 @@ def make_examples(assignment: Assignment, out_dir: Path, student_ids: list[str],
     example k gets the first ID plus k instead (one gradebook row each)."""
     examples = []
     with tempfile.TemporaryDirectory(prefix="grader-examples-") as tmp:
-        sources = [("reference", "reference", assignment.solution_dir), ("skeleton", "skeleton", assignment.skeleton_dir)]
+        sources = [("reference", "reference", assignment.solution_dir),
+                   ("skeleton", "skeleton", assignment.skeleton_dir)]
         if baselines:
-            sources += [("baseline", b.name, _baseline_source(assignment, b, Path(tmp))) for b in assignment.spec.baselines]
+            sources += [("baseline", b.name, _baseline_source(assignment, b, Path(tmp)))
+                        for b in assignment.spec.baselines]
         for k, (kind, label, source) in enumerate(sources):
             folder = _editable_copy(assignment, source, Path(tmp) / label)
             for sid in ([str(int(student_ids[0]) + k)] if distinct_ids else student_ids):
-                examples.append(Example(kind, label, package(assignment, folder, sid, label, out_dir, allow_missing=True)))
+                zipped = package(assignment, folder, sid, label, out_dir, allow_missing=True)
+                examples.append(Example(kind, label, zipped))
     return examples
 
 
 def grade_examples(examples: list[Example], assignment: Assignment, runner, out: Path, dataset: str | None,
-                   jobs: int = 1):
-    """Grade examples `jobs` at a time, each job with its share of the cores; yields
-    (example, report) in the examples' order as each becomes known."""
-    from grader.commands.grade import with_cpu_share
-    from grader.pipeline import grade_submission
+                   console: Console, jobs: int = 1, on_report=None) -> list[tuple[Example, Report]]:
+    """Grade examples `jobs` at a time through the batch grader (each job with its share of the
+    cores, never from the resume cache); on_report(example, report) as each finishes. Returns
+    (example, report) in the examples' order."""
+    by_zip = {e.zip_path: e for e in examples}
 
-    job_assignment = with_cpu_share(assignment, jobs)
+    def report_one(source: Path, report: Report) -> None:
+        if on_report:
+            on_report(by_zip[source], report)
 
-    def grade(example: Example):
-        return grade_submission(example.zip_path, job_assignment, runner, out, dataset=dataset)
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        yield from zip(examples, pool.map(grade, examples))
+    result = grade_batch([e.zip_path for e in examples], assignment, LocalExecutor(runner, jobs), out, dataset=dataset,
+                         student_id=None, console=console, use_cache=False, on_report=report_one)
+    return [(by_zip[source], report) for source, report in zip(result.sources, result.reports)]

@@ -11,6 +11,29 @@ from grader.errors import GraderError
 from grader.intake import student_folder_files
 
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same files give the same zip
+# How the shipped experiments state their seed: "seed: 2426", "seed 42", "'seed': 2426" in a Summary.
+SEED_MENTION = re.compile(r"""\bseed\b['"]?\s*[:=]?\s*(\d+)""", re.IGNORECASE)
+
+
+def log_seeds(text: str) -> set[int]:
+    return {int(m) for m in SEED_MENTION.findall(text)}
+
+
+def seed_mismatches(assignment: Assignment, folder: Path, student_id: str) -> list[str]:
+    """Logs that say they were made with another seed than this student ID gives, one line each."""
+    from grader.pipeline import seed_for
+
+    expected = seed_for(student_id, assignment.spec.seed)
+    problems = []
+    for log in sorted(assignment.output_files()):
+        path = folder / log
+        if not path.is_file():
+            continue
+        seeds = log_seeds(path.read_text(encoding="utf-8", errors="replace"))
+        if seeds and expected not in seeds:
+            problems.append(f"{log} was made with seed {', '.join(map(str, sorted(seeds)))}, "
+                            f"but student ID {student_id} gives seed {expected}")
+    return problems
 
 
 def package(assignment: Assignment, folder: Path, student_id: str, name: str, out_dir: Path,
@@ -26,6 +49,9 @@ def package(assignment: Assignment, folder: Path, student_id: str, name: str, ou
     missing = [r for r in assignment.spec.required if r not in have]
     if missing and not allow_missing:
         raise GraderError(f"missing required files: {', '.join(missing)} (run the experiments first)", folder)
+    wrong_seed = seed_mismatches(assignment, folder, student_id)
+    if wrong_seed:
+        raise GraderError("; ".join(wrong_seed) + f": run ./run.sh {student_id} again", folder)
     total = sum(p.stat().st_size for p in files)
     limits = assignment.spec.intake
     if total > limits.max_bytes or len(files) > limits.max_files:

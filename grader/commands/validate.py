@@ -55,8 +55,9 @@ def validate(assignment: Assignment, runner: Runner, out: Path, console: Console
         examples = make_examples(assignment, Path(tmp), [assignment.spec.validation_student_id], baselines)
         console.print(f"[bold]{assignment.id}[/]: grading {', '.join(e.label for e in examples)}"
                       + (f" ({jobs} at a time)" if jobs > 1 else "") + " ...")
-        for example, report in grade_examples(examples, assignment, runner, out / assignment.id, dataset, jobs):
-            print_summary(report, console)
+        graded = grade_examples(examples, assignment, runner, out / assignment.id, dataset, console, jobs,
+                                on_report=lambda example, report: print_summary(report, console))
+        for example, report in graded:
             problems = _expectations(report, example.kind, assignment, example.label)
             what = example.kind if example.kind == example.label else f"{example.kind} {example.label}"
             checks.append(Check(what, not problems,

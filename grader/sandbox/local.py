@@ -4,6 +4,7 @@ not a security boundary (that is the Docker backend's job)."""
 from __future__ import annotations
 
 import os
+import pwd
 import resource
 import signal
 import subprocess
@@ -47,7 +48,10 @@ def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
     }
 
 
-def _limit_resources(limits: SandboxLimits):
+RUN_AS_ENV = "GRADER_RUN_AS"  # an unprivileged account student code runs as (the Gradescope bundle sets it)
+
+
+def _limit_resources(limits: SandboxLimits, user: pwd.struct_passwd | None = None):
     def apply() -> None:
         # per process, a second line behind the session's CPU budget the supervisor enforces
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds + 5, limits.cpu_seconds + 10))
@@ -56,8 +60,25 @@ def _limit_resources(limits: SandboxLimits):
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         workspace = limits.workspace_mb * 1024 * 1024  # no single file past the workspace's size
         resource.setrlimit(resource.RLIMIT_FSIZE, (workspace, workspace))
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
 
     return apply
+
+
+def _hand_over(workspace: Path, user: pwd.struct_passwd, limits: SandboxLimits) -> None:
+    """The workspace becomes the account's; the grader's own temporary folder around it only
+    lets it through (no listing), so the account reaches nothing else the grader holds. Links
+    are changed themselves, never followed; the walk stops at the workspace's limits."""
+    from grader.safe_fs import walk
+
+    for path in [str(workspace), *(e.path for e in walk(workspace, max_entries=limits.workspace_files + 100))]:
+        os.lchown(path, user.pw_uid, user.pw_gid)
+    parent = workspace.parent
+    if parent.name.startswith("grader-"):
+        os.chmod(parent, 0o711)
 
 
 def _kill_group(pgid: int) -> None:
@@ -70,10 +91,11 @@ def _kill_group(pgid: int) -> None:
 class LocalRunner:
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, run_as: str | None = None) -> None:
         self._live: set[int] = set()  # process groups still running, for cancel_all
         self._lock = threading.Lock()
         self._cancelled = False
+        self.run_as = run_as or os.environ.get(RUN_AS_ENV) or None
 
     def cancel_all(self) -> None:
         """Kill every command still running and start no new one (a batch that is stopping):
@@ -91,6 +113,18 @@ class LocalRunner:
         env = base_environment(limits, request.workspace)
         env.update(request.env)
         Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+        user = None
+        if self.run_as:
+            try:
+                user = pwd.getpwnam(self.run_as)
+            except KeyError:
+                return RunResult(None, False, 0.0, False, error=f"no account {self.run_as!r} to run student code as",
+                                 limits=limits)
+            try:
+                _hand_over(request.workspace, user, limits)
+            except OSError as exc:
+                return RunResult(None, False, 0.0, False, limits=limits,
+                                 error=f"the workspace cannot be handed to {self.run_as}: {exc.strerror or exc}")
         start = time.monotonic()
         with open_log(request.log_path) as log:
             with self._lock:
@@ -106,7 +140,7 @@ class LocalRunner:
                         stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,  # its own session and group, so the whole tree is measured and killed
-                        preexec_fn=_limit_resources(limits),
+                        preexec_fn=_limit_resources(limits, user),
                     )
                 except OSError as exc:
                     log.write(f"[grader] could not start {request.argv[0]}: {exc}\n".encode())

@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
 # Trains the CNN straight-forwardly and group-balanced, with the seed taken from your student ID.
 # Usage: ./run.sh STUDENT_ID        (e.g. ./run.sh 12332426 -> seed 2426)
+# --download (or DOWNLOAD=1): let torchvision download the digits when they are not under data/.
 # Environment: DATASET=fashion_mnist|mnist (default fashion_mnist, as graded), PYTHON=python3
 set -euo pipefail
 cd "$(dirname "$0")"
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]{4,}$ ]]; then
-    echo "usage: ./run.sh STUDENT_ID   (digits; the seed is its last four)" >&2
+    echo "usage: ./run.sh STUDENT_ID [--download]   (digits; the seed is its last four)" >&2
     exit 2
 fi
+shift
+download="${DOWNLOAD:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --download) download=1 ;;
+        *) echo "unknown option $arg (known: --download; see DATA.md for the data)" >&2; exit 2 ;;
+    esac
+done
 seed=$((10#${id: -4}))
 python="${PYTHON:-python3}"
+fetch=()
+if [ "$download" = 1 ]; then fetch=(--download); fi
 run() {  # run LOG ARGS...: one experiment, its output shown and kept in LOG
     local log="$1"; shift
     echo "== $log"
-    "$python" train.py --seed "$seed" --dataset "${DATASET:-fashion_mnist}" "$@" 2>&1 | tee "$log"
+    "$python" train.py --seed "$seed" --dataset "${DATASET:-fashion_mnist}" "${fetch[@]}" "$@" 2>&1 | tee "$log"
 }
 run plain_log.txt --method plain
 run balanced_log.txt --method balanced

@@ -4,13 +4,23 @@
 # Environment: DATASET=fashion_mnist|course (default fashion_mnist, as graded),
 #              DATA_DIR=folder with the course's dogs/ and dogcat/ (DATASET=course),
 #              PYTHON=python3, TRANSFER=0 to skip the (slow) ResNet-18 run
+# --download (or DOWNLOAD=1) is accepted for the same command line as the other assignments:
+# Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
 set -euo pipefail
 cd "$(dirname "$0")"
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]{4,}$ ]]; then
-    echo "usage: ./run.sh STUDENT_ID   (digits; the seed is its last four)" >&2
+    echo "usage: ./run.sh STUDENT_ID [--download]   (digits; the seed is its last four)" >&2
     exit 2
 fi
+shift
+download="${DOWNLOAD:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --download) download=1 ;;
+        *) echo "unknown option $arg (known: --download; see DATA.md for the data)" >&2; exit 2 ;;
+    esac
+done
 seed=$((10#${id: -4}))
 python="${PYTHON:-python3}"
 dataset="${DATASET:-fashion_mnist}"

@@ -4,13 +4,23 @@
 # Writes executed/cvae_ood.ipynb (with its outputs), cvae_log.txt and generation_log.txt (the
 # grader's check of your generator; its classifier is trained once into judge.npz). Needs the
 # grader package for its notebook runner; PYTHON=python3 by default.
+# --download (or DOWNLOAD=1) is accepted for the same command line as the other assignments:
+# Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
 set -euo pipefail
 cd "$(dirname "$0")"
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]{4,}$ ]]; then
-    echo "usage: ./run.sh STUDENT_ID   (digits; the seed is its last four)" >&2
+    echo "usage: ./run.sh STUDENT_ID [--download]   (digits; the seed is its last four)" >&2
     exit 2
 fi
+shift
+download="${DOWNLOAD:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --download) download=1 ;;
+        *) echo "unknown option $arg (known: --download; see DATA.md for the data)" >&2; exit 2 ;;
+    esac
+done
 python="${PYTHON:-python3}"
 export GRADER_SEED=$((10#${id: -4}))
 "$python" -m grader.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb 2>&1 | tee cvae_log.txt

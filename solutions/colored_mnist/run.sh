@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Runs every Colored MNIST experiment with the seed taken from your student ID.
 # Usage: ./run.sh STUDENT_ID        (e.g. ./run.sh 12332426 -> seed 2426)
+# --download (or DOWNLOAD=1): let torchvision download the digits when they are not under data/.
 # Environment: DATASET=fashion_mnist|mnist (default fashion_mnist, as graded), PYTHON=python3,
 #              BONUS=0 to skip the bonus experiments (V-REx, ANDMask)
 set -euo pipefail
 cd "$(dirname "$0")"
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]{4,}$ ]]; then
-    echo "usage: ./run.sh STUDENT_ID   (digits; the seed is its last four)" >&2
+    echo "usage: ./run.sh STUDENT_ID [--download]   (digits; the seed is its last four)" >&2
     exit 2
 fi
+shift
+download="${DOWNLOAD:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --download) download=1 ;;
+        *) echo "unknown option $arg (known: --download; see DATA.md for the data)" >&2; exit 2 ;;
+    esac
+done
 seed=$((10#${id: -4}))
 python="${PYTHON:-python3}"
 common=(--seed "$seed" --dataset "${DATASET:-fashion_mnist}" --no_cuda)
+if [ "$download" = 1 ]; then common+=(--download); fi
 run() {  # run LOG ARGS...: one experiment, its output shown and kept in LOG
     local log="$1"; shift
     echo "== $log"

@@ -1,0 +1,203 @@
+"""grader.batch: discovery, the resume cache, --retry-failed, exit codes per status, and a batch
+stopped by a signal (a real `grader grade` process) that a re-run resumes."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from grader import catalog
+from grader.batch import (
+    STAGING,
+    LocalExecutor,
+    cached_report,
+    estimate_remaining,
+    exit_code,
+    expand_sources,
+    grade_batch,
+    inert,
+    latest_per_student,
+)
+from grader.errors import GraderError
+from grader.report import Report, load_report, write_report
+
+from conftest import student_files, write_zip
+
+
+@pytest.fixture
+def quiet_console():
+    from rich.console import Console
+
+    return Console(file=open(os.devnull, "w"), width=200)
+
+
+def allow_sleep(tiny_root: Path) -> dict[str, str]:
+    """The tiny experiment sleeps as long as a SLEEP file says; let submissions carry one.
+    Returns the reference's editable files."""
+    files = student_files(catalog.load("tiny", tiny_root))
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("editable: [answer.py]", "editable: [answer.py, SLEEP]"))
+    return files
+
+
+def test_a_batch_folder_yields_zips_and_student_folders_only(tmp_path, tiny):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "20250002_b.zip", student_files(tiny))
+    (batch / "20250001_a").mkdir()
+    (batch / "20250001_a" / "answer.py").write_text(student_files(tiny)["answer.py"])
+    (batch / "notes.txt").write_text("not a submission")
+    (batch / "misc").mkdir()
+    assert [p.name for p in expand_sources([batch], tiny)] == ["20250001_a", "20250002_b.zip"]
+    # a folder holding the editable files is one submission, not a batch
+    assert expand_sources([batch / "20250001_a"], tiny) == [batch / "20250001_a"]
+    with pytest.raises(GraderError, match="no such file or folder"):
+        expand_sources([tmp_path / "missing"], tiny)
+
+
+def test_latest_of_one_student_wins_and_the_rest_are_named(tmp_path):
+    old, new, other = (tmp_path / n for n in ("20250001_a.zip", "20250001_b.zip", "x.zip"))
+    for path in (old, new, other):
+        path.write_bytes(b"")
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    kept, notes = latest_per_student([old, new, other])
+    assert kept == [new, other]
+    assert notes[new] == ("student 20250001 submitted 2 times; graded the latest (20250001_b.zip), "
+                          "ignored 20250001_a.zip")
+
+
+def _report(status: str, key: str = "k") -> Report:
+    return Report(source="s.zip", stem="s", assignment="tiny", status=status, cache_key=key)
+
+
+@pytest.mark.parametrize("status", ["graded", "rejected", "timeout", "error", "crashed"])
+def test_a_finished_report_is_reused_and_failed_ones_only_without_retry_failed(tmp_path, status):
+    write_report(_report(status), tmp_path / "s")
+    assert cached_report(tmp_path / "s", "k").status == status
+    assert cached_report(tmp_path / "s", "other key") is None
+    again = cached_report(tmp_path / "s", "k", retry_failed=True)
+    assert (again is None) == (status in ("timeout", "error", "crashed"))
+
+
+def test_an_unreadable_report_is_not_a_cache_hit(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "report.json").write_text('{"half": ')
+    assert cached_report(tmp_path / "s", "k") is None
+
+
+@pytest.mark.parametrize(("statuses", "code"), [
+    (["graded", "graded"], 0),
+    (["graded", "timeout"], 1),
+    (["graded", "error"], 1),
+    (["graded", "crashed"], 1),
+    (["crashed", "rejected"], 2),
+])
+def test_exit_code_per_status(statuses, code):
+    assert exit_code([_report(s) for s in statuses]) == code
+
+
+def test_eta_is_mean_duration_times_remaining_over_parallelism():
+    assert estimate_remaining([], 10, 2) is None
+    assert estimate_remaining([10.0, 20.0], 8, 4) == pytest.approx(30.0)
+
+
+def test_names_students_chose_reach_the_terminal_inert():
+    assert inert("20250001_[blink]x[/blink]\x1b]0;title\x07") == "20250001_\\[blink]x\\[/blink]?]0;title?"
+
+
+def test_a_zip_named_dot_dot_never_writes_outside_out(tmp_path, tiny, runner, quiet_console):
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "...zip", student_files(tiny))
+    out = tmp_path / "deep" / "out"
+    result = grade_batch([batch / "...zip"], tiny, LocalExecutor(runner), out, dataset=None, student_id="20250001",
+                         console=quiet_console)
+    assert [r.status for r in result.reports] == ["rejected"]
+    assert "gives no usable report folder name" in result.reports[0].message
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]
+    assert list(out.iterdir()) == []
+
+
+def test_retry_failed_regrades_only_timeout_error_and_crashed(tmp_path, tiny_root):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 2"))
+    tiny = catalog.load("tiny", tiny_root)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "20250001_good.zip", student_files(tiny))
+    write_zip(batch / "20250002_loop.zip", dict(student_files(tiny), **{"answer.py": "while True:\n    pass\n"}))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(batch), "--out", str(out)]
+    env = {**os.environ, "GRADER_BACKEND": "local", "COLUMNS": "200"}
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert first.returncode == 1, first.stdout + first.stderr  # a timeout
+    assert "--retry-failed grades only those again" in first.stdout
+    stamps = {s: (out / s / "report.json").stat().st_mtime_ns for s in ("20250001_good", "20250002_loop")}
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert again.returncode == 1 and "0 graded now, 2 from earlier runs" in again.stdout
+    assert {s: (out / s / "report.json").stat().st_mtime_ns for s in stamps} == stamps
+    retried = subprocess.run(cmd + ["--retry-failed"], capture_output=True, text=True, timeout=120, env=env)
+    assert retried.returncode == 1 and "1 graded now, 1 from earlier runs" in retried.stdout
+    assert (out / "20250001_good" / "report.json").stat().st_mtime_ns == stamps["20250001_good"]
+    assert (out / "20250002_loop" / "report.json").stat().st_mtime_ns != stamps["20250002_loop"]
+    rows = {r["student_id"]: r["status"] for r in csv.DictReader(open(out / "grades.csv"))}
+    assert rows == {"20250001": "graded", "20250002": "timeout"}
+    both = subprocess.run(cmd + ["--retry-failed", "--force"], capture_output=True, text=True, timeout=60, env=env)
+    assert both.returncode == 2 and "pick one" in both.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_stops_the_batch_within_seconds_and_a_rerun_resumes(tmp_path, tiny_root, sig):
+    good = allow_sleep(tiny_root)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "20250001_fast.zip", good)
+    write_zip(batch / "20250002_slow.zip", dict(good, SLEEP="60"))
+    write_zip(batch / "20250003_slow.zip", dict(good, SLEEP="60"))
+    write_zip(batch / "20250004_fast.zip", good)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(batch), "--out", str(out), "-j", "2"]
+    env = {**os.environ, "GRADER_BACKEND": "local"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 60
+    sleepers: list[psutil.Process] = []
+    fast_done = out / "20250001_fast" / "report.json"
+    # the first fast one is in place and both slow ones are sleeping in their experiment
+    while time.monotonic() < deadline and not (len(sleepers) == 2 and fast_done.exists()):
+        time.sleep(0.2)
+        sleepers = []
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            try:
+                if "experiment.py" in child.cmdline():
+                    sleepers.append(child)
+            except psutil.NoSuchProcess:
+                pass
+    assert len(sleepers) == 2 and fast_done.exists()
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    output, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    assert proc.returncode == 128 + sig, output
+    assert f"interrupted ({sig.name})" in output and "Traceback" not in output
+    gone, alive = psutil.wait_procs(sleepers, timeout=5)
+    assert not alive, "a submission's command outlived the stopped batch"
+    # the two in flight were stopped, not finished: no report of theirs may pass for a result
+    assert not (out / "20250002_slow" / "report.json").exists()
+    assert not (out / "20250003_slow" / "report.json").exists()
+    assert not (out / "20250004_fast").exists(), "a submission was started after the signal"
+    assert not (out / STAGING).exists()
+    stamp = (out / "20250001_fast" / "report.json").stat().st_mtime_ns
+    for name in ("20250002_slow.zip", "20250003_slow.zip"):
+        write_zip(batch / name, dict(good, SLEEP="0"))
+    resumed = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**env, "COLUMNS": "200"})
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "3 graded now, 1 from earlier runs" in resumed.stdout
+    assert (out / "20250001_fast" / "report.json").stat().st_mtime_ns == stamp
+    assert [load_report(out / s / "report.json").score for s in ("20250002_slow", "20250003_slow", "20250004_fast")] \
+        == [16, 16, 16]

@@ -1,0 +1,172 @@
+"""The Gradescope bundle end to end: run_autograder in a folder laid out like /autograder, with
+Gradescope's submission_metadata.json, for a zip, a folder and loose files; a blank student ID;
+a failure that still leaves results.json. (In a real container: optional, not run here.)"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.gradescope import build_bundle, bundle_readme, single_submission, student_from_metadata
+from grader.errors import GraderError
+from grader.sandbox.local import LocalRunner
+from grader.sandbox.base import RunRequest
+
+from conftest import REPO, student_files, write_zip
+
+SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
+
+
+def metadata(sid="20250042", email="ana@example.edu", user_id=4242, name="Ana Lima") -> dict:
+    """The shape Gradescope documents for /autograder/submission_metadata.json."""
+    return {
+        "id": 123456,
+        "created_at": "2026-11-20T14:22:32.365935-08:00",
+        "assignment": {"due_date": "2026-11-21T23:00:00.000000-08:00", "group_size": 1, "group_submission": False,
+                       "id": 25828, "course_id": 1234, "late_due_date": None,
+                       "release_date": "2026-11-01T00:00:00.000000-08:00", "title": "Tiny", "total_points": "15.0"},
+        "submission_method": "upload",
+        "users": [{"email": email, "id": user_id, "name": name, "sid": sid}],
+        "previous_submissions": [],
+    }
+
+
+@pytest.fixture
+def autograder(tmp_path, tiny):
+    """A folder laid out like /autograder with the bundle unpacked in source/."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(build_bundle(tiny, tmp_path / "autograder.zip")) as z:
+        z.extractall(root / "source")
+    (root / "submission").mkdir()
+    return root
+
+
+def run_autograder(root: Path, meta: dict, python: str = sys.executable) -> dict:
+    (root / "submission_metadata.json").write_text(json.dumps(meta))
+    # The bundle's own copy of the grader, not this checkout's: the bundle must be self-contained.
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": python, "GRADER_RUN_AS": "",
+           "PYTHONPATH": str(root / "source" / "grader_src")}
+    done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    return results
+
+
+def _upload(root: Path, layout: str, files: dict[str, str]) -> None:
+    upload = root / "submission"
+    if layout == "zip":
+        write_zip(upload / "20250042_ana.zip", files, folder="20250042_ana")
+    elif layout == "folder":
+        for rel, text in files.items():
+            (upload / "20250042_ana" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (upload / "20250042_ana" / rel).write_text(text)
+    else:
+        for rel, text in files.items():
+            (upload / rel).write_text(text)
+
+
+@pytest.mark.parametrize("layout", ["zip", "folder", "loose"])
+def test_run_autograder_grades_exactly_one_submission_whatever_its_layout(autograder, tiny, layout):
+    _upload(autograder, layout, student_files(tiny))
+    results = run_autograder(autograder, metadata())
+    assert results["score"] == 16, results["output"]
+    assert "seed 42" in results["output"] and len(results["tests"]) == len(tiny.rubric.items)
+
+
+def test_blank_student_id_falls_back_and_says_so(autograder, tiny):
+    _upload(autograder, "loose", student_files(tiny))  # loose files: no studentID_name to read either
+    results = run_autograder(autograder, metadata(sid="", email="s20251234@uni.example"))
+    assert "seed 1234" in results["output"] and "from the email address" in results["output"]
+    results = run_autograder(autograder, metadata(sid=None, email="ana@uni.example", user_id=987654))
+    assert "seed 7654" in results["output"] and "Gradescope's user ID 987654" in results["output"]
+
+
+def test_blank_student_id_takes_the_submissions_own_name_first(tmp_path):
+    folder = tmp_path / "20250042_ana"
+    folder.mkdir()
+    assert student_from_metadata(metadata(sid=""), folder)[0] == "20250042"
+    with pytest.raises(GraderError, match="cannot choose the seed"):
+        student_from_metadata({"users": [{"sid": "", "email": "x@y", "name": "X"}]}, tmp_path)
+
+
+def test_failure_still_writes_results_json(autograder, tiny):
+    _upload(autograder, "loose", student_files(tiny))
+    results = run_autograder(autograder, metadata(), python="/bin/false")  # the grader cannot even start
+    assert results["score"] == 0 and "stopped before it could grade" in results["output"]
+    (autograder / "submission_metadata.json").unlink()
+    shutil.rmtree(autograder / "submission")
+    (autograder / "submission").mkdir()
+    results = run_autograder(autograder, metadata())
+    assert results["score"] == 0 and "the submission is empty" in results["output"]
+
+
+def test_single_submission_ignores_mac_junk(tmp_path):
+    (tmp_path / "__MACOSX").mkdir()
+    write_zip(tmp_path / "20250042_ana.zip", {"a.py": ""})
+    assert single_submission(tmp_path) == tmp_path / "20250042_ana.zip"
+    (tmp_path / "notes.txt").write_text("")
+    assert single_submission(tmp_path) == tmp_path
+
+
+def test_bundle_readme_states_the_settings(tmp_path, tiny):
+    text = bundle_readme(tiny)
+    assert "Memory: not measured" in text and "CPUs: 2" in text and "Timeout: at least" in text
+    import dataclasses
+
+    measured = dataclasses.replace(tiny, spec=tiny.spec.model_copy(update={"peak_memory_mb": 2800}))
+    assert "Memory: at least 4 GB (a step peaks at 2800 MB resident" in bundle_readme(measured)
+    with zipfile.ZipFile(build_bundle(tiny, tmp_path / "ag.zip")) as z:
+        assert z.read("README.md").decode() == text
+        setup = z.read("setup.sh").decode()
+    assert subprocess.run(["bash", "-n"], input=setup, text=True).returncode == 0
+    assert "sys.version_info < (3, 11)" in setup and "uv python install 3.11" in setup and "chmod 700 $src" in setup
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another account needs root")
+def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_path):
+    from grader.spec import SandboxLimits
+
+    # Like /autograder/source: root's, mode 700, holding what the student must not read.
+    with tempfile.TemporaryDirectory(prefix="course-") as course, tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+        secret = Path(course) / "hidden_test.py"
+        secret.write_text("EXPECTED = 0.61\n")
+        work = Path(tmp) / "workspace"
+        work.mkdir()
+        (work / "probe.py").write_text(
+            "import os\nprint('uid', os.getuid())\n"
+            f"try:\n    open({str(secret)!r}).read(); print('READ')\nexcept PermissionError:\n    print('DENIED')\n"
+            "open('mine.txt', 'w').write('ok')\n")
+        python = shutil.which("python3", path="/usr/bin:/bin")
+        result = LocalRunner(run_as="nobody").run(RunRequest(argv=[python, "probe.py"], workspace=work,
+                                                             log_path=tmp_path / "log.txt",
+                                                             limits=SandboxLimits(wall_seconds=30)))
+        log = (tmp_path / "log.txt").read_text()
+        assert result.ok, log
+        assert "uid 65534" in log and "DENIED" in log and "READ" not in log and (work / "mine.txt").is_file()
+
+
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
+def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, assignment_id):
+    from grader import catalog
+
+    from test_handout import _solution_only_lines
+
+    assignment = catalog.load(assignment_id, REPO)
+    with zipfile.ZipFile(build_bundle(assignment, tmp_path / "ag.zip")) as z:
+        names = z.namelist()
+        text = "\n".join(z.read(n).decode(errors="replace") for n in names if not n.startswith("grader_src/"))
+        readme = z.read("README.md").decode()
+    leaked = {line for line in _solution_only_lines(assignment) if line in text}
+    assert not leaked, sorted(leaked)[:3]
+    assert not any(n.startswith("course/solutions") or "/baselines/" in n for n in names)
+    assert f"course/rubrics/{assignment_id}.yaml" in names and "run_autograder" in names
+    assert "Memory: " in readme and "Timeout: at least" in readme and "CPUs: 2" in readme

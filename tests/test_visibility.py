@@ -1,0 +1,69 @@
+"""Per-item visibility: a hidden item counts toward the score but never reaches the student's
+results.json or page; the TA's report shows everything; metric items feed the leaderboard."""
+
+import datetime as dt
+import json
+
+import jsonschema
+
+from grader.gradescope import results_json
+from grader.report import load_report
+from grader.score import ItemResult
+from grader.visibility import shown_to_student
+
+from conftest import REPO, run_cli, student_files, write_zip
+
+SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
+NOW = dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
+
+
+def _item(visibility: str) -> ItemResult:
+    return ItemResult(id="x", title="X", kind="tests", value=None, threshold=None, points=1, max_points=1,
+                      status="passed", message="", visibility=visibility)
+
+
+def test_visibility_rules():
+    before, after = NOW + dt.timedelta(days=1), NOW - dt.timedelta(days=1)
+    assert shown_to_student(_item("visible"), now=NOW, due=None, published=False)
+    assert not shown_to_student(_item("after_due_date"), now=NOW, due=before, published=False)
+    assert shown_to_student(_item("after_due_date"), now=NOW, due=after, published=False)
+    assert not shown_to_student(_item("after_published"), now=NOW, due=after, published=False)
+    assert shown_to_student(_item("after_published"), now=NOW, due=None, published=True)
+    assert not shown_to_student(_item("hidden"), now=NOW, due=after, published=True)
+
+
+def test_hidden_item_absent_for_the_student_present_for_the_ta(tmp_path, tiny_root, tiny):
+    rubric = tiny_root / "rubrics" / "tiny.yaml"
+    text = rubric.read_text()
+    text = text.replace("    title: Hidden tests\n", "    title: Hidden tests\n    visibility: hidden\n")
+    text = text.replace("    key: Accuracy_testmean\n    tiers:\n", "    key: Accuracy_testmean\n    leaderboard: Accuracy\n    tiers:\n", 1)
+    text = text.replace("    title: Parameter count of Net\n", "    title: Parameter count of Net\n    visibility: after_published\n")
+    rubric.write_text(text)
+    files = student_files(tiny)
+    # A submission that prints a secret into its failure messages: it must not reach the student.
+    files["answer.py"] = files["answer.py"].replace("return sum(values) / len(values)",
+                                                    "assert len(values) > 1, 'SECRET'\n    return sum(values) / len(values)")
+    write_zip(tmp_path / "20250042_ana.zip", files)
+    result = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = tmp_path / "out" / "20250042_ana"
+    report = load_report(folder / "report.json")
+    hidden = next(i for i in report.items if i.id == "answer_tests")
+    assert hidden.visibility == "hidden" and "SECRET" in hidden.message
+
+    student = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(student, SCHEMA)
+    assert "Hidden tests" not in json.dumps(student) and "SECRET" not in json.dumps(student)
+    assert student["score"] == report.score  # the hidden item still counts
+    assert {t["name"]: t["visibility"] for t in student["tests"]}["Parameter count of Net"] == "after_published"
+    assert student["leaderboard"] == [{"name": "Accuracy", "value": report.items[0].value, "order": "desc"}]
+
+    page = (folder / "student.html").read_text()
+    assert "Hidden tests" not in page and "Parameter count of Net" not in page and "Accuracy from the log" in page
+    assert 'id="withheld"' in page
+
+    ta = results_json(report, ta=True)
+    jsonschema.validate(ta, SCHEMA)
+    assert {t["name"]: t["visibility"] for t in ta["tests"]}["Hidden tests"] == "hidden"
+    ta_page = (folder / "report.html").read_text()
+    assert "Hidden tests" in ta_page and "hidden" in ta_page
