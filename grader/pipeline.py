@@ -29,7 +29,7 @@ from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
 from grader.sandbox import Runner, RunRequest
-from grader.sandbox.base import CANCELLED, GuardedRunner, RunResult, StepRecord
+from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, GuardedRunner, RunResult, StepRecord
 from grader.secret import secret_seed
 from grader.score import Evidence, score
 from grader.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem, fit_memory
@@ -286,7 +286,10 @@ def decide_status(report: Report, steps: list[StepRecord], assignment: Assignmen
     """The submission's status from its steps: a sandbox that could not start (or a workspace
     over its limits) is an error; a step stopped by a time limit is a timeout, saying which
     step, which limit and how far it got; else graded."""
-    failed = [s for s in steps if s.result.error]
+    # Running out of memory is the submission's own failure, like a crash: its items say so and
+    # it stays graded (the cgroup's OOM count is not always read before the container is gone,
+    # so the status must not depend on it).
+    failed = [s for s in steps if s.result.error and s.result.limit != LIMIT_MEMORY]
     limited = [s for s in steps if s.result.stopped_by_limit and not s.result.error]
     if failed:
         first = failed[0]

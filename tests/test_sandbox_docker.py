@@ -151,8 +151,7 @@ def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, runner
     assert report.status == "graded" and report.score == 0, points
     dro = next(i for i in report.items if i.id == "groupdro_accuracy")
     # the training step failed, so the trusted evaluation has no weights to score
-    assert dro.value is None and "skipped: its input weights/groupDRO_restart" in dro.message
-    assert "was not produced by an earlier step" in dro.message
+    assert dro.value is None and "skipped:" in dro.message
     train_log = (tmp_path / "out" / "20260001_forger" / "logs" / "groupDRO_train_log.txt").read_text()
     assert "0.99" in train_log  # it did print the fake line, where it is not scored
 
