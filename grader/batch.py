@@ -12,10 +12,10 @@ import dataclasses
 import hashlib
 import os
 import queue
-import re
 import shutil
 import signal
 import statistics
+import sys
 import threading
 import time
 import uuid
@@ -27,7 +27,6 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -38,7 +37,8 @@ from grader.gradescope import write_student_outputs
 from grader.late import Extension, apply_late
 from grader.lms import Identity
 from grader.intake import parse_stem, submission_stem
-from grader.pipeline import grade_submission
+from grader.inert import for_terminal
+from grader.pipeline import fit_to_host, grade_submission
 from grader.report import Report, load_report, write_report
 from grader.sandbox import Runner
 
@@ -82,7 +82,7 @@ def _file_names(path: Path, limit: int = 2000) -> set[str]:
         try:
             with zipfile.ZipFile(path) as archive:
                 return {PurePosixPath(n).name for n in archive.namelist()[:limit]}
-        except (zipfile.BadZipFile, OSError):
+        except (zipfile.BadZipFile, OSError, ValueError):  # ValueError: member names flagged UTF-8 that are not
             return set()  # intake rejects it later, with the reason
     if path.is_dir():
         return {p.name for _, p in zip(range(limit), path.rglob("*"))}
@@ -307,7 +307,8 @@ class LocalExecutor:
 
     def start(self, jobs: list[Job], ctx: BatchContext) -> None:
         self._todo.extend(jobs)
-        job_assignment = with_cpu_share(ctx.assignment, self.jobs)
+        job_assignment = fit_to_host(with_cpu_share(ctx.assignment, self.jobs), self.jobs, self.runner,
+                                     notice=lambda text: print(text, file=sys.stderr))
         for n in range(min(self.jobs, len(jobs))):
             slot = f"job {n + 1}"
             self._activity[slot] = "idle"
@@ -384,12 +385,9 @@ def failed_report(job: Job, ctx: BatchContext, status: str, message: str, backen
 # ---------------------------------------------------------------- progress
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def inert(text: str) -> str:
     """A name a student chose, safe on the TA's terminal: no control characters, no rich markup."""
-    return escape(_CONTROL.sub("?", text))
+    return for_terminal(text)
 
 
 def _clock(seconds: float) -> str:

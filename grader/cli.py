@@ -29,7 +29,8 @@ JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_
                     help="Submissions graded at once; each gets its share of the cores.")
 BACKEND = click.option("--backend", type=click.Choice(["auto", "local", "docker"]), default=None,
                        help="Where submission code runs: docker (containers), local (a subprocess; not a security "
-                            "boundary) or auto: docker when a daemon answers and the image is built "
+                            "boundary) or auto: docker when a daemon answers and the image is built (`grade` refuses "
+                            "otherwise; other commands fall back to local with a notice) "
                             "[default: $GRADER_BACKEND or auto].")
 DATASET = click.option("--dataset", default=None, help="Dataset choice of the assignment (default: the assignment's own).")
 
@@ -56,10 +57,11 @@ def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[
     return assignment
 
 
-def _runner(backend: str | None):
+def _runner(backend: str | None, local_fallback: bool = True):
     from grader.sandbox import make_runner
 
-    return make_runner(backend, notice=lambda text: err_console.print(text, style="yellow"))
+    return make_runner(backend, notice=lambda text: err_console.print(text, style="yellow", markup=False),
+                       local_fallback=local_fallback)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -155,7 +157,7 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
         executor = cluster_executor(cluster, chosen, certs, insecure, console, err_console)
         reports = grade_all(sources, assignment, None, out, executor=executor, **common)
     else:
-        reports = grade_all(sources, assignment, _runner(backend), out, jobs=jobs, **common)
+        reports = grade_all(sources, assignment, _runner(backend, local_fallback=False), out, jobs=jobs, **common)
     ctx.exit(exit_code(reports))
 
 
@@ -465,7 +467,9 @@ def main() -> None:
         err_console.print("interrupted")
         sys.exit(getattr(exc.__cause__, "exit_code", 130))
     except GraderError as exc:
-        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        from grader.inert import plain
+
+        err_console.print(f"error: {plain(str(exc))}", markup=False, soft_wrap=True)  # a path may carry escape codes
         sys.exit(exc.exit_code)
     except KeyboardInterrupt as exc:
         err_console.print("interrupted")

@@ -29,8 +29,12 @@ SANDBOX_REQUIREMENTS = [
     "numpy==2.4.6",
     "scikit-learn==1.9.1",
     "matplotlib==3.11.2",  # students plot in their notebooks; an import the image lacks would cost them the run
+    "pillow==13.0.0",  # torchvision's image library, pinned so the handouts can promise its version
     "pytest==9.2.0",
 ]
+# What every handout's requirements.txt lists (tests/test_image.py holds them to it): the
+# image's packages but the grader's own test runner.
+STUDENT_REQUIREMENTS = [r for r in SANDBOX_REQUIREMENTS if not r.startswith("pytest==")]
 
 
 def _grader_requirements() -> list[str]:

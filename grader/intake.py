@@ -70,14 +70,25 @@ def _is_junk(parts: tuple[str, ...]) -> bool:
     return any(p in JUNK or p.startswith("._") for p in parts)
 
 
+MAX_MEMBER_DEPTH = 16
+MAX_NAME_BYTES = 255
+
+
 def _check_member_name(name: str, source: Path) -> PurePosixPath:
     if "\\" in name:
         name = name.replace("\\", "/")
     path = PurePosixPath(name)
+    shown = name if len(name) <= 120 else name[:117] + "..."
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        raise RejectedSubmission(f"archive entry {name!r} has an absolute path", source)
+        raise RejectedSubmission(f"archive entry {shown!r} has an absolute path", source)
     if ".." in path.parts:
-        raise RejectedSubmission(f"archive entry {name!r} points outside the archive ('..')", source)
+        raise RejectedSubmission(f"archive entry {shown!r} points outside the archive ('..')", source)
+    if "\0" in name or any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in name):
+        raise RejectedSubmission(f"archive entry {shown!r} has control characters in its name", source)
+    if len(path.parts) > MAX_MEMBER_DEPTH:
+        raise RejectedSubmission(f"archive entry {shown!r} is nested more than {MAX_MEMBER_DEPTH} folders deep", source)
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in path.parts):
+        raise RejectedSubmission(f"archive entry {shown!r} has a name longer than {MAX_NAME_BYTES} bytes", source)
     return path
 
 
@@ -100,8 +111,8 @@ def _strip_single_top_folder(paths: list[PurePosixPath]) -> list[PurePosixPath]:
 def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
     try:
         archive = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise RejectedSubmission(f"not a readable zip archive ({exc})", source) from None
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a name flagged UTF-8 that is not
+        raise RejectedSubmission(f"not a readable zip archive ({type(exc).__name__}: {str(exc)[:120]})", source) from None
     with archive:
         members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
         for info in archive.infolist():
@@ -146,26 +157,36 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
 
 
 def _copy_folder(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
+    from grader.safe_fs import TreeTooLarge, copy_file, walk
+
     files: list[str] = []
     total = 0
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
+    try:
+        entries = list(walk(source, max_depth=MAX_MEMBER_DEPTH, max_entries=limits.max_files * 10 + 100))
+    except TreeTooLarge as exc:
+        raise RejectedSubmission(f"folder holds {exc.strerror}", source) from None
+    for entry in entries:
+        rel = PurePosixPath(entry.rel)
         if _is_junk(rel.parts):
             continue
-        if path.is_symlink():
-            raise RejectedSubmission(f"{rel.as_posix()!r} is a symbolic link", source)
-        if not path.is_file():
+        if entry.is_symlink:
+            raise RejectedSubmission(f"{entry.rel!r} is a symbolic link", source)
+        if entry.is_dir:
             continue
+        if not entry.is_file:
+            raise RejectedSubmission(f"{entry.rel!r} is not a regular file (a FIFO, socket or device)", source)
         files.append(rel.as_posix())
-        total += path.stat().st_size
+        total += entry.size
         if len(files) > limits.max_files:
             raise RejectedSubmission(f"folder holds more than the limit of {limits.max_files} files", source)
         if total > limits.max_bytes:
             raise RejectedSubmission(f"folder holds more than the limit of {limits.max_bytes} bytes", source)
         _check_forbidden(rel.as_posix(), limits, source)
     for rel in files:
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / rel, dest / rel)
+        try:
+            copy_file(source / rel, dest / rel, root=source, cap=limits.max_bytes)
+        except OSError as exc:
+            raise RejectedSubmission(f"{rel!r} cannot be read: {exc.strerror or exc}", source) from None
     return files
 
 
@@ -190,6 +211,8 @@ def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: 
         raise RejectedSubmission("no such file or folder", source)
     if source.is_symlink():
         raise RejectedSubmission("is a symbolic link", source)
+    if not (source.is_dir() or source.is_file()):
+        raise RejectedSubmission("is not a regular file or folder (a FIFO, socket or device)", source)
     dest.mkdir(parents=True, exist_ok=True)
     stem = submission_stem(source)
     if source.is_dir():

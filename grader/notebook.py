@@ -3,8 +3,9 @@
 Runs inside the sandbox, as an experiment's command (`python -m grader.notebook execute ...`):
 each cell's printed output goes to stdout as it comes, so the experiment's log holds the
 notebook's `Summary: {...}` lines like any script's; the executed notebook is saved after
-every cell, so a kill keeps what was done. A cell that raises, a cell over its time limit and
-the total time limit each stop the run with one line naming the cell and the error.
+every cell, so a kill keeps what was done. A cell that raises, a cell over its CPU-time limit
+and the total CPU-time limit each stop the run with one line naming the cell and the error;
+the wall clock is only a backstop (a cell that hangs without computing).
 
 Convention for course authors: code cells tagged `functions` hold definitions only (imports,
 functions, classes, constants). `import_function_cells` builds a module from those cells
@@ -18,8 +19,10 @@ import copy
 import difflib
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 import types
 from pathlib import Path
@@ -68,36 +71,110 @@ def _sandbox_friendly_environment() -> None:
     os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
 
 
-def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float) -> int:
-    """Run every code cell in order; returns 0 when all ran, 1 when the run stopped early."""
+WALL_FACTOR = 10.0  # wall-clock backstop of a cell (and of the whole run) = its CPU-time limit x this
+POLL_SECONDS = 0.2
+INTERRUPT_GRACE_SECONDS = 5.0
+
+
+class CpuWatchdog:
+    """Holds one cell to its CPU-time budget: polls the CPU time of the kernel and the
+    processes it started, interrupts the kernel when the budget is spent (and kills it when an
+    interrupt does not end the cell within a few seconds)."""
+
+    def __init__(self, kernel_pid: int | None, budget: float):
+        from grader.sandbox.cpu import tree_cpu_seconds
+
+        self._measure = (lambda: tree_cpu_seconds(kernel_pid)) if kernel_pid else (lambda: 0.0)
+        self.kernel_pid = kernel_pid
+        self.budget = budget
+        self.start = self._measure()
+        self.fired = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def used(self) -> float:
+        return self._measure() - self.start
+
+    def _watch(self) -> None:
+        if not self.kernel_pid:
+            return
+        while not self._done.wait(POLL_SECONDS):
+            if self.used() > self.budget:
+                self.fired = True
+                _signal(self.kernel_pid, signal.SIGINT)
+                if not self._done.wait(INTERRUPT_GRACE_SECONDS):
+                    _signal(self.kernel_pid, signal.SIGKILL)
+                return
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join(timeout=INTERRUPT_GRACE_SECONDS + 1)
+        return self.used()
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kernel_pid(client) -> int | None:
+    provisioner = getattr(client.km, "provisioner", None)
+    process = getattr(provisioner, "process", None)
+    return getattr(process, "pid", None) or getattr(provisioner, "pid", None)
+
+
+def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float, wall_factor: float = WALL_FACTOR) -> int:
+    """Run every code cell in order. Limits are CPU seconds of the kernel and what it starts
+    (the same on a busy machine as on an idle one); the wall clock, `wall_factor` times as
+    long, is only a backstop. Returns 0 when all ran, 1 when a cell raised, STEP_LIMIT_EXIT when
+    a CPU-time limit stopped the run, STEP_BACKSTOP_EXIT when only the wall-clock backstop did
+    (the grader then runs the notebook once more)."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    from grader.sandbox.base import STEP_BACKSTOP_EXIT, STEP_LIMIT_EXIT
 
     _sandbox_friendly_environment()
     nb = read_notebook(path)
     output.parent.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(nb, kernel_name="python3", timeout=cell_timeout, allow_errors=False,
+    client = NotebookClient(nb, kernel_name="python3", timeout=int(cell_timeout * wall_factor) + 1, allow_errors=False,
                             resources={"metadata": {"path": str(path.parent.resolve())}})
-    deadline = time.monotonic() + total_timeout
-    stopped = None
+    wall_deadline = time.monotonic() + total_timeout * wall_factor
+    stopped, code, cpu_total = None, 1, 0.0
     kernel_log = output.with_suffix(".kernel.log")  # the kernel's own chatter, kept out of the experiment log
     with open(kernel_log, "w") as chatter, client.setup_kernel(stdout=chatter, stderr=chatter):
+        kernel_pid = _kernel_pid(client)
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code" or not cell.source.strip():
                 continue
-            if time.monotonic() > deadline:
-                stopped = f"the total time limit of {total_timeout:g} s was reached before {_cell_label(index, cell)}"
+            label = _cell_label(index, cell)
+            if cpu_total >= total_timeout:
+                stopped, code = f"the total CPU-time limit of {total_timeout:g} s was used up before {label}", STEP_LIMIT_EXIT
                 break
-            client.timeout = max(1, int(min(cell_timeout, deadline - time.monotonic()) + 0.999))
+            if time.monotonic() > wall_deadline:
+                stopped = f"the total wall-clock backstop of {total_timeout * wall_factor:g} s was reached before {label}"
+                code = STEP_BACKSTOP_EXIT
+                break
+            budget = min(cell_timeout, total_timeout - cpu_total)
+            which = "its CPU-time limit" if budget == cell_timeout else "the rest of the total CPU-time limit"
+            client.timeout = max(1, int(min(budget * wall_factor, wall_deadline - time.monotonic()) + 0.999))
+            watchdog = CpuWatchdog(kernel_pid, budget)
             try:
                 client.execute_cell(cell, index)
             except CellTimeoutError:
-                stopped = f"{_cell_label(index, cell)} ran past its time limit of {client.timeout} s"
-            except CellExecutionError as exc:
-                stopped = f"{_cell_label(index, cell)} raised {exc.ename}: {str(exc.evalue)[:200]}"
-            except DeadKernelError:
-                stopped = f"the kernel died in {_cell_label(index, cell)} (out of memory?)"
+                stopped, code = f"{label} ran past its wall-clock backstop of {client.timeout} s", STEP_BACKSTOP_EXIT
+            except (CellExecutionError, DeadKernelError) as exc:
+                if watchdog.fired:
+                    stopped, code = f"{label} used more than {which} ({budget:g} s of CPU)", STEP_LIMIT_EXIT
+                elif isinstance(exc, DeadKernelError):
+                    stopped = f"the kernel died in {label} (out of memory?)"
+                else:
+                    stopped = f"{label} raised {exc.ename}: {str(exc.evalue)[:200]}"
             finally:
+                cpu_total += watchdog.stop()
                 _echo_outputs(cell, 0)
                 nbformat.write(nb, str(output))
             if stopped:
@@ -105,7 +182,7 @@ def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float)
     nbformat.write(nb, str(output))
     if stopped:
         print(f"{STOP_PREFIX}: {stopped}", file=sys.stderr, flush=True)
-        return 1
+        return code
     return 0
 
 
@@ -255,11 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("execute", help="run a notebook headless, cell by cell")
     run.add_argument("notebook", type=Path)
     run.add_argument("--output", type=Path, required=True, help="where the executed notebook is saved (after every cell)")
-    run.add_argument("--cell-timeout", type=float, default=600, help="seconds one cell may take (default 600)")
-    run.add_argument("--timeout", type=float, default=1800, help="seconds for the whole notebook (default 1800)")
+    run.add_argument("--cell-timeout", type=float, default=600,
+                     help="CPU seconds one cell may use, the kernel and its workers together (default 600)")
+    run.add_argument("--timeout", type=float, default=1800, help="CPU seconds for the whole notebook (default 1800)")
+    run.add_argument("--wall-factor", type=float, default=WALL_FACTOR,
+                     help=f"wall-clock backstop of a cell or the run = its CPU limit x this (default {WALL_FACTOR:g})")
     args = parser.parse_args(argv)
     try:
-        return execute(args.notebook, args.output, args.cell_timeout, args.timeout)
+        return execute(args.notebook, args.output, args.cell_timeout, args.timeout, args.wall_factor)
     except NotebookError as exc:
         print(f"{STOP_PREFIX}: {exc}", file=sys.stderr)
         return 2

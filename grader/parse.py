@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.safe_fs import read_text
+
 SUMMARY_PREFIX = "Summary:"
 NUMPY_SCALARS = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "float", "int", "bool_", "bool"}
 NAMED_CONSTANTS = {"nan": math.nan, "inf": math.inf, "NaN": math.nan, "Infinity": math.inf}
@@ -98,13 +100,16 @@ def parse_curves(text: str) -> dict[str, list[float]]:
     return curves
 
 
-def parse_log(path: Path) -> Summary:
+def parse_log(path: Path, root: Path | None = None) -> Summary:
+    """The Summary and curves of a log in a folder a sandbox wrote (`root`, default the log's
+    own folder): read only if it is a regular file reached without links, at most
+    safe_fs.READ_CAP bytes (a link to /dev/zero or a FIFO is refused, never read)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_text(path, root)
     except FileNotFoundError:
         return Summary(None, f"log {path.name} was not written")
     except OSError as exc:
-        return Summary(None, f"log {path.name} cannot be read: {exc}")
+        return Summary(None, f"log {path.name} cannot be read: {exc.strerror or exc}")
     summary = parse_summary_text(text)
     summary.curves = parse_curves(text)
     return summary

@@ -6,6 +6,7 @@ submission into a report with a status, so a batch always goes on."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import shutil
@@ -19,16 +20,19 @@ from grader import probes
 from grader.assets import ensure_assets
 from grader.catalog import Assignment, default_root
 from grader.errors import GraderError, RejectedSubmission
+from grader.imports import local_modules, unsatisfied_imports
+from grader.inert import folder_name
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
 from grader.diagnose import crash_site, root_cause, scrub
 from grader.lms import Identity, SubmissionOrigin, file_time
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
+from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
 from grader.sandbox import Runner, RunRequest
-from grader.sandbox.base import RunResult
+from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, GuardedRunner, RunResult, StepRecord
 from grader.secret import secret_seed
 from grader.score import Evidence, score
-from grader.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
+from grader.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem, fit_memory
 from grader.workspace import Workspace, prepare_workspace, restore_protected
 
 DATA_ENV = "GRADER_DATA"
@@ -173,12 +177,12 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
                                          seconds=0.0, output_truncated=False, log="", stopped=""))
                 continue
         else:
-            log_path = ws.path / experiment.log
-            log_path.unlink(missing_ok=True)
+            log_path = ws.path / experiment.log  # the runner replaces whatever is there (a planted link) with a fresh file
             result = runner.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
                                            env=env, data_dirs=(ctx.data_dir,)))
-        summary = parse_log(log_path)
-        stopped = "" if result.ok else probes.log_tail(log_path, lines=1)
+        log_root = log_path.parent if experiment.trusted else ws.path
+        summary = parse_log(log_path, log_root)
+        stopped = "" if result.ok else last_output(log_path, log_root)
         because = f"{result.describe()}" + (f": {stopped}" if stopped else "")
         if not result.ok and summary.ok and not experiment.partial:
             # A Summary printed before a crash or a kill is not a finished run.
@@ -194,7 +198,8 @@ def run_experiments(assignment: Assignment, ws: Workspace, runner: Runner, ctx: 
         records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
                                  outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
                                  output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
-                                 artifacts=[f"artifacts/{a}" for a in experiment.artifacts if (ws.path / a).is_file()]))
+                                 artifacts=[f"artifacts/{a}" for a in experiment.artifacts if is_regular(ws.path / a, ws.path)],
+                                 attempts=result.attempts, limit=result.limit if result.stopped_by_limit else None))
     return records, summaries
 
 
@@ -227,7 +232,7 @@ def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[st
         if not isinstance(item, MetricItem) or item.log not in ws.submitted_outputs or (item.log, item.key) in compared:
             continue
         compared.add((item.log, item.key))
-        submitted = parse_log(ws.submitted_outputs[item.log])
+        submitted = parse_log(ws.submitted_outputs[item.log], ws.submitted_outputs[item.log].parent)
         ours = rerun.get(item.log)
         if not (submitted.ok and ours and ours.ok) or item.key not in submitted.values or item.key not in ours.values:
             continue
@@ -237,15 +242,81 @@ def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[st
     return flags
 
 
-def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> None:
-    """Logs into logs/, and each experiment's artifacts (an executed notebook) into artifacts/.
-    A trusted step's log comes from where the grader kept it, never from the student's workspace."""
+def last_output(log_path: Path, root: Path) -> str:
+    """The last line a step printed itself (not a note of the grader's): how far it got."""
+    try:
+        lines = read_text(log_path, root, cap=2_000_000).strip().splitlines()
+    except OSError:
+        return ""
+    own = [line for line in lines if line.strip() and not line.startswith("[grader]")]
+    return own[-1].strip()[:300] if own else ""
+
+
+def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> list[str]:
+    """Logs into logs/, and each experiment's artifacts (an executed notebook) into artifacts/:
+    regular files only, never through a link, at most safe_fs.COPY_CAP bytes each. A trusted
+    step's log comes from where the grader kept it. Returns warnings for what was not copied."""
+    problems: list[str] = []
     for experiment in assignment.spec.experiments:
         for name, sub in [(experiment.log, "logs")] + [(a, "artifacts") for a in experiment.artifacts]:
-            src = ws.trusted_logs.get(name) if sub == "logs" and name in ws.trusted_logs else ws.path / name
-            if src.is_file():
-                (folder / sub / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(src, folder / sub / name)
+            trusted = sub == "logs" and name in ws.trusted_logs  # kept by the grader, never from the workspace
+            src = ws.trusted_logs[name] if trusted else ws.path / name
+            try:
+                copy_file(src, folder / sub / name, root=src.parent if trusted else ws.path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                problems.append(f"{name} not copied into the report: {exc.strerror or exc}")
+    return problems
+
+
+STEP_NAMES = {"hidden_tests.log": "hidden tests", "probes.log": "hidden tests"}
+
+
+def _step_name(step: StepRecord, assignment: Assignment) -> str:
+    by_log = {e.log.rsplit("/", 1)[-1]: e.name for e in assignment.spec.experiments}
+    if step.name in by_log:
+        return by_log[step.name]
+    if step.name.startswith("params_"):
+        return f"parameter count {step.name[len('params_'):-len('.log')]}"
+    return STEP_NAMES.get(step.name, step.name)
+
+
+def decide_status(report: Report, steps: list[StepRecord], assignment: Assignment) -> None:
+    """The submission's status from its steps: a sandbox that could not start (or a workspace
+    over its limits) is an error; a step stopped by a time limit is a timeout, saying which
+    step, which limit and how far it got; else graded."""
+    # Running out of memory is the submission's own failure, like a crash: its items say so and
+    # it stays graded (the cgroup's OOM count is not always read before the container is gone,
+    # so the status must not depend on it).
+    failed = [s for s in steps if s.result.error and s.result.limit != LIMIT_MEMORY]
+    limited = [s for s in steps if s.result.stopped_by_limit and not s.result.error]
+    if failed:
+        first = failed[0]
+        report.status = "error"
+        report.message = f"{_step_name(first, assignment)}: {first.result.error}"
+    elif limited:
+        parts = []
+        for step in limited:
+            run = next((r for r in report.runs if r.log.rsplit("/", 1)[-1] == step.name), None)
+            where = f"; last output: {run.stopped}" if run and run.stopped else ""
+            parts.append(f"{_step_name(step, assignment)} {step.result.describe()}{where}")
+        report.status = "timeout"
+        report.message = "timed out: " + " | ".join(parts)
+    else:
+        report.status = "graded"
+
+
+def fit_to_host(assignment: Assignment, jobs: int, runner: Runner, notice=None) -> Assignment:
+    """The assignment with its memory limit lowered so that `jobs` containers at once fit this
+    host (said through `notice`); a GraderError when they cannot. The local backend's limit is
+    address space, not memory, and is left alone."""
+    if runner.name != "docker":
+        return assignment
+    limits, note = fit_memory(assignment.spec.limits, jobs)
+    if note and notice:
+        notice(note)
+    return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))
 
 
 def _name_student_paths(report: Report, tmp: Path) -> None:
@@ -259,7 +330,8 @@ def _name_student_paths(report: Report, tmp: Path) -> None:
 
 
 def report_folder(out: Path, stem: str) -> Path:
-    return out / stem
+    """Always a folder directly inside `out`, whatever the submission is called."""
+    return out / folder_name(stem)
 
 
 def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: Path, *, dataset: str | None = None,
@@ -281,7 +353,9 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
         student_id = identity.student_id
     started = time.monotonic()
     folder = report_folder(out, stem)
-    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="grader-")
+    guarded = GuardedRunner(runner)
+    try:
         try:
             if identity and identity.error and not student_id:
                 raise RejectedSubmission(identity.error, source)
@@ -294,6 +368,7 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
 
             t = time.monotonic()
             ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+            guarded.before_retry = lambda: restore_protected(assignment, ws)
             report.warnings.extend(submission.warnings + ws.warnings)
             report.flags.extend(ws.flags)
             report.timings["workspace"] = round(time.monotonic() - t, 3)
@@ -303,16 +378,20 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
                              secret_seed=secret_seed(submission.student_id, assignment.id),
                              holdout_dir=holdout_dir(assignment, dataset))
             ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, runner, ctx.substitute, progress))
-            report.runs, summaries = run_experiments(assignment, ws, runner, ctx, progress, scratch=Path(tmp))
+            report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress, scratch=Path(tmp))
             report.warnings.extend(f"{run.name}: {run.stopped}" for experiment, run in zip(assignment.spec.experiments, report.runs)
                                    if run.stopped and experiment.partial)
+            report.warnings.extend(f"{run.name}: stopped by the wall-clock backstop and run once more (a busy machine?)"
+                                   for run in report.runs if run.attempts > 1)
             report.timings["experiments"] = round(time.monotonic() - t, 3)
+            guarded.before_retry = None  # a probe's own files (hidden tests, scripts) must stay for its second run
 
             t = time.monotonic()
             evidence = Evidence(summaries=summaries, present=set(submission.files), trusted_logs=set(ws.trusted_logs))
             if progress:
                 progress("running checks")
-            run_probes(assignment, ws, runner, evidence, progress=progress)
+            if not any(step.result.error == CANCELLED for step in guarded.steps):
+                run_probes(assignment, ws, guarded, evidence, progress=progress)
             report.timings["probes"] = round(time.monotonic() - t, 3)
 
             result = score(assignment.rubric, dataset, evidence)
@@ -320,24 +399,38 @@ def grade_submission(source: Path, assignment: Assignment, runner: Runner, out: 
             report.flags.extend(item.flag for item in result.items if item.flag)
             report.flags.extend(compare_submitted_logs(assignment, ws, summaries))
             report.curves = {log: s.curves for log, s in summaries.items() if s.curves}
-            _copy_logs(ws, assignment, folder)
-            timed_out = [r.name for r in report.runs if r.outcome.startswith("killed after the wall-clock")]
-            report.status = "timeout" if timed_out else "graded"
-            if timed_out:
-                report.message = f"timed out: {', '.join(timed_out)} (limit {assignment.spec.limits.wall_seconds:g} s)"
+            report.warnings.extend(_copy_logs(ws, assignment, folder))
+            decide_status(report, guarded.steps, assignment)
         except RejectedSubmission as exc:
             report.status, report.message = "rejected", str(exc)
         except GraderError as exc:
             report.status, report.message = "error", str(exc)
         except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
-            report.status, report.message = "error", f"internal error: {type(exc).__name__}: {exc}"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "grader_error.txt").write_text(traceback.format_exc())
+            report.status, report.message = "crashed", f"internal error: {type(exc).__name__}: {exc}"
+            _save_traceback(folder)
         _name_student_paths(report, Path(tmp))
+    finally:
+        remove_tree(Path(tmp))
     report.cause = root_cause(report, folder)
     report.timings["total"] = round(time.monotonic() - started, 3)
-    write_report(report, folder)
+    try:
+        write_report(report, folder)
+    except Exception as exc:  # noqa: BLE001 - report writing failing is this submission's status too
+        report.status, report.message = "crashed", f"the report could not be written: {type(exc).__name__}: {exc}"
+        _save_traceback(folder)
+        try:
+            write_report(report, folder, html=False)
+        except Exception:  # noqa: BLE001
+            pass
     return report
+
+
+def _save_traceback(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "grader_error.txt").write_text(traceback.format_exc(), encoding="utf-8", errors="backslashreplace")
+    except OSError:
+        pass
 
 
 def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, dataset: str | None = None,
@@ -361,6 +454,8 @@ def check_own_logs(assignment: Assignment, folder: Path, runner: Runner, *, data
         report.student_id = student_id
         ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
         report.warnings.extend(ws.warnings)
+        editable = [ws.path / rel for rel in assignment.spec.editable if (ws.path / rel).is_file()]
+        report.warnings.extend(unsatisfied_imports(editable, local_modules(assignment.skeleton_dir)))
         summaries = {log: parse_log(path) for log, path in ws.submitted_outputs.items()}
         for log in assignment.output_files() - set(summaries):
             summaries[log] = Summary(None, f"{log} not found in {folder}: run the experiments first")

@@ -11,16 +11,23 @@ from typing import Literal
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from grader import __version__, plots
 from grader.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
+from grader.inert import clean_text, folder_name, for_csv, for_terminal
 from grader.late import LateOutcome
 from grader.lms import SubmissionOrigin
 from grader.score import ItemResult
 
-Status = Literal["graded", "error", "timeout", "rejected", "crashed"]  # crashed: killed its worker twice
+Status = Literal["graded", "error", "timeout", "rejected", "crashed"]
+# graded: every step ran (whatever it scored); timeout: a step was stopped by a time limit;
+# error: the sandbox could not run a step (a container that did not start, a workspace over
+# its limits) or the submission could not be set up; rejected: an unsafe or malformed
+# submission, never run; crashed: the grader itself failed on this submission (a bug to
+# report), or killed its worker twice.
+STATUSES = ("graded", "timeout", "error", "rejected", "crashed")
+FAILED_STATUSES = ("timeout", "error", "crashed")  # worth grading again (`--retry-failed`)
 
 
 class RunRecord(BaseModel):
@@ -33,6 +40,8 @@ class RunRecord(BaseModel):
     log: str
     stopped: str = ""  # the log's last line when the run did not finish: where and why it stopped
     artifacts: list[str] = Field(default_factory=list)
+    attempts: int = 1  # 2 when the wall-clock backstop fired and the step was run again
+    limit: str | None = None  # the limit that stopped it: cpu, wall (or None)
 
 
 class Report(BaseModel):
@@ -68,17 +77,36 @@ class Report(BaseModel):
 
 _env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
+_env.filters["folder_name"] = folder_name
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
                 "crashed": "red"}
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 
-def write_report(report: Report, folder: Path) -> Path:
+def _clean(value):
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def encodable(report: Report) -> Report:
+    """The report with every string encodable as UTF-8 (names that were not keep visible
+    escapes), so writing it cannot fail on a student's file name."""
+    return Report.model_validate(_clean(report.model_dump()))
+
+
+def write_report(report: Report, folder: Path, html: bool = True) -> Path:
+    report = encodable(report)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "report.json"
     path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    (folder / "report.html").write_text(_env.get_template("report.html.j2").render(r=report), encoding="utf-8")
+    if html:
+        (folder / "report.html").write_text(_env.get_template("report.html.j2").render(r=report), encoding="utf-8")
     return path
 
 
@@ -89,25 +117,25 @@ def load_report(path: Path) -> Report:
 def print_summary(report: Report, console: Console) -> None:
     style = STATUS_STYLE[report.status]
     who = f"{report.student_id or '?'} {report.name or ''}".strip()
-    head = f"[bold]{escape(report.stem)}[/] ({escape(who)}, seed {report.seed}, {report.dataset or 'no dataset'}): "
+    head = f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, seed {report.seed}, {for_terminal(report.dataset or 'no dataset')}): "
     head += f"[{style}]{report.status}[/] {report.score:g}/{report.max_score:g}"
     if report.bonus_points:
         head += f" (bonus {report.bonus_points:g} included)"
     console.print(head)
     if report.message:
-        console.print(f"  [{style}]{escape(report.message)}[/]")
+        console.print(f"  [{style}]{for_terminal(report.message)}[/]")
     if report.cause and report.cause != report.message:
-        console.print(f"  cause: {escape(report.cause)}", soft_wrap=True)
+        console.print(f"  cause: {for_terminal(report.cause)}", soft_wrap=True)
     if report.late and report.late.note:
-        console.print(f"  [yellow]{escape(report.late.note)}[/]", soft_wrap=True)
+        console.print(f"  [yellow]{for_terminal(report.late.note)}[/]", soft_wrap=True)
     for item in report.items:
         value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
         pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
         message = item.message if len(item.message) <= 110 else item.message[:107] + "..."
-        console.print(f"  [{ITEM_STYLE[item.status]}]{item.status:7}[/] {escape(item.id)}: {escape(value)}"
-                      f" ({escape(item.threshold or '-')}) {pts} - {escape(message)}", soft_wrap=True)
+        console.print(f"  [{ITEM_STYLE[item.status]}]{item.status:7}[/] {for_terminal(item.id)}: {for_terminal(value)}"
+                      f" ({for_terminal(item.threshold or '-')}) {pts} - {for_terminal(message)}", soft_wrap=True)
     for warning in report.warnings + report.flags:
-        console.print(f"  [yellow]warning:[/] {escape(warning)}")
+        console.print(f"  [yellow]warning:[/] {for_terminal(warning)}")
 
 
 GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags", "late_penalty",
@@ -130,10 +158,10 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
             if report.status != "graded" and report.message and report.message != report.cause:
                 notes.append(report.message)
             notes += [report.late.note] if report.late and report.late.note else []
-            writer.writerow([report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
-                             report.status, report.stem, " | ".join(notes),
-                             f"{report.late.penalty:g}" if report.late else "",
-                             report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids])
+            row = [report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
+                   report.status, report.stem, " | ".join(notes), f"{report.late.penalty:g}" if report.late else "",
+                   report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids]
+            writer.writerow([for_csv(cell) for cell in row])  # a name like =HYPERLINK(...) stays text
     write_index(reports, out)
     return path
 
@@ -141,6 +169,7 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
 def write_index(reports: list[Report], out: Path) -> Path:
     """index.html: the gradebook table and the class analytics (with `grader similarity`'s
     pairs when its CSV is in the folder)."""
+    reports = [encodable(r) for r in reports]  # names that are not UTF-8 keep visible escapes
     item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
     analytics = class_analytics(reports, read_similarity(out / SIMILARITY_CSV))
     page = _env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
@@ -157,6 +186,6 @@ def print_gradebook(reports: list[Report], console: Console) -> None:
     for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
         note = "; ".join(([r.cause] if r.cause else []) + ([r.message] if r.status != "graded" and r.message != r.cause else [])
                          + r.flags)
-        table.add_row(escape(r.student_id or "?"), escape(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
-                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", escape(note[:160]))
+        table.add_row(for_terminal(r.student_id or "?"), for_terminal(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
+                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", for_terminal(note[:160]))
     console.print(table)

@@ -22,16 +22,59 @@ class Strict(BaseModel):
 
 
 class SandboxLimits(Strict):
-    """Every limit a sandboxed run gets, in one place. Defaults suit the shipped assignments
-    on a 2-core machine; an assignment overrides any of them under `limits:`."""
+    """Every limit a sandboxed step gets, in one place. Defaults suit the shipped assignments
+    on a 2-core machine; an assignment overrides any of them under `limits:`.
 
-    wall_seconds: float = Field(900, gt=0, description="Wall-clock time per command; the whole process tree is killed after it.")
-    cpu_seconds: int = Field(3600, gt=0, description="CPU time per command (all threads together).")
-    memory_mb: int = Field(6144, gt=0, description="Memory per command: cgroup limit in Docker, address space locally.")
-    cpus: float = Field(2.0, gt=0, description="CPU cores a command may use; also sets torch/BLAS thread counts.")
-    pids: int = Field(256, gt=0, description="Processes and threads a container may hold (fork bombs stop here).")
-    output_bytes: int = Field(2_000_000, gt=0, description="Bytes of stdout+stderr kept per command; the rest is dropped with a note.")
+    Time is budgeted in CPU seconds, which a busy machine does not inflate: that limit decides
+    a timeout. The wall clock is only a backstop against a step that hangs without computing,
+    scaled by the cores the step actually has; when it fires the step is run once more before
+    anything is scored."""
+
+    cpu_seconds: int = Field(1800, gt=0, description="CPU time per step, all its processes and threads together: the "
+                                                     "limit that decides a timeout.")
+    wall_factor: float = Field(10.0, ge=1, description="Wall-clock backstop = wall_factor x cpu_seconds / cpus.")
+    wall_seconds: float | None = Field(None, gt=0, description="A fixed wall-clock backstop instead of the derived one.")
+    memory_mb: int = Field(6144, gt=0, description="Memory per step: cgroup limit in Docker, address space locally.")
+    cpus: float = Field(2.0, gt=0, description="CPU cores a step may use; also sets torch/BLAS thread counts.")
+    pids: int = Field(256, gt=0, description="Processes and threads a step may hold (fork bombs stop here).")
+    output_bytes: int = Field(2_000_000, gt=0, description="Bytes of stdout+stderr kept per step; the rest is dropped with a note.")
     tmpfs_mb: int = Field(512, gt=0, description="Size of the writable /tmp inside a container.")
+    workspace_mb: int = Field(1024, gt=0, description="Largest file a step may write, and the workspace's total size after it.")
+    workspace_files: int = Field(5000, gt=0, description="Files and folders the workspace may hold after a step.")
+
+    def wall_backstop(self) -> float:
+        """Seconds of wall clock after which a step is stopped whatever its CPU use."""
+        return self.wall_seconds or self.wall_factor * self.cpu_seconds / max(self.cpus, 1.0)
+
+
+MIN_MEMORY_MB = 512
+HOST_RESERVE_MB = 2048  # left to the grader, dockerd and the page cache
+
+
+def host_memory_mb() -> int:
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def fit_memory(limits: SandboxLimits, jobs: int, host_mb: int | None = None) -> tuple[SandboxLimits, str | None]:
+    """Memory per step lowered so that `jobs` steps at once fit the host, with a note saying
+    so; a SpecError when even the lowered share would be too small to run anything."""
+    host_mb = host_memory_mb() if host_mb is None else host_mb
+    if not host_mb:
+        return limits, None
+    share = (host_mb - HOST_RESERVE_MB) // max(1, jobs)
+    if limits.memory_mb <= share:
+        return limits, None
+    if share < MIN_MEMORY_MB:
+        raise SpecError(f"--jobs {jobs} leaves {max(share, 0)} MB of this host's {host_mb} MB per submission "
+                        f"(the assignment asks for {limits.memory_mb} MB): lower --jobs")
+    note = (f"notice: memory per submission lowered from {limits.memory_mb} MB to {share} MB so that --jobs {jobs} "
+            f"fits this host's {host_mb} MB")
+    return limits.model_copy(update={"memory_mb": int(share)}), note
 
 
 class IntakeLimits(Strict):

@@ -5,12 +5,15 @@ here; the probes step brings hidden tests in only when it runs them."""
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.catalog import Assignment
+from grader.errors import GraderError
 from grader.intake import Submission
+from grader.safe_fs import TreeTooLarge, open_new, remove_tree, walk
 
 
 @dataclass
@@ -35,7 +38,7 @@ def _find_submitted(submission: Submission, rel: str) -> str | None:
 
 def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path) -> Workspace:
     if dest.exists():
-        shutil.rmtree(dest)
+        remove_tree(dest)
     shutil.copytree(assignment.skeleton_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     ws = Workspace(path=dest)
     spec = assignment.spec
@@ -88,13 +91,29 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
 
 
 CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pth", ".so"}
+# Files that configure the tools a later, trusted step runs (pytest, Python's start-up, pip,
+# Jupyter) without being code of their own: a planted pytest.ini or conftest.py would change
+# what the hidden tests do.
+CONFIG_SUFFIXES = {".ini", ".cfg", ".toml", ".pth", ".conf", ".rc"}
+CONFIG_NAMES = {"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "setup.py", "pyproject.toml", "sitecustomize.py",
+                "usercustomize.py", ".pdbrc", ".pythonrc", ".pythonrc.py", ".coveragerc", "pip.conf", "ipython_config.py",
+                "jupyter_config.json", "jupyter_notebook_config.json", "jupyter_server_config.json",
+                "jupyter_nbconvert_config.json", "ipython_kernel_config.py"}
+
+
+def _plants_code_or_config(name: str, suffix: str) -> bool:
+    return suffix in CODE_SUFFIXES or suffix in CONFIG_SUFFIXES or name in CONFIG_NAMES or name.endswith(".egg-link")
 
 
 def restore_protected(assignment: Assignment, ws: Workspace) -> None:
-    """Before each step: put back every skeleton file a student may not edit, and remove code
-    an earlier step left behind (a `torch.py` shadowing a library, an unchecked .pyc standing
-    in for a restored module), so code run in one step cannot change what the next one runs."""
+    """Before each step: put back every skeleton file a student may not edit, and remove what
+    an earlier step left behind that a later one would run or be configured by: code (a
+    `torch.py` shadowing a library, an unchecked .pyc standing in for a restored module), tool
+    configuration (pytest.ini, conftest.py, setup.cfg, a .pth, sitecustomize.py), links,
+    FIFOs, devices and __pycache__ folders. Data a step writes for the next (weights, logs)
+    stays. The walk never follows a link and stops at the workspace's limits (an error)."""
     editable = set(assignment.spec.editable)
+    expected = assignment.output_files() | {a for e in assignment.spec.experiments for a in e.artifacts}
     pristine: set[str] = set()
     for source in assignment.skeleton_dir.rglob("*"):
         rel = source.relative_to(assignment.skeleton_dir)
@@ -104,18 +123,35 @@ def restore_protected(assignment: Assignment, ws: Workspace) -> None:
         if rel.as_posix() in editable:
             continue
         target = ws.path / rel
-        if target.is_symlink():
-            target.unlink()
-        elif target.is_dir():
-            shutil.rmtree(target)
+        _clear_way(ws.path, rel)
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            remove_tree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
         if not target.is_file() or not filecmp.cmp(source, target, shallow=False):
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-    for path in sorted(ws.path.rglob("*"), reverse=True):
-        rel = path.relative_to(ws.path).as_posix()
-        if path.is_symlink():
-            path.unlink()
-        elif path.is_dir() and path.name == "__pycache__":
-            shutil.rmtree(path)
-        elif path.is_file() and path.suffix in CODE_SUFFIXES and rel not in pristine and rel not in editable:
-            path.unlink()
+            with open_new(target) as out:
+                out.write(source.read_bytes())
+    limits = assignment.spec.limits
+    try:
+        entries = list(walk(ws.path, max_entries=limits.workspace_files + 1000))
+    except TreeTooLarge as exc:
+        raise GraderError(f"the workspace holds {exc.strerror}: a step made more than its limits allow") from None
+    for entry in reversed(entries):  # children before their folders
+        name = entry.rel.rsplit("/", 1)[-1]
+        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+        if entry.is_symlink or not (entry.is_dir or entry.is_file):
+            os.unlink(entry.path)  # a link, a FIFO, a socket: never followed, never opened
+        elif entry.is_dir and name == "__pycache__":
+            remove_tree(Path(entry.path))
+        elif (entry.is_file and entry.rel not in pristine and entry.rel not in editable and entry.rel not in expected
+              and _plants_code_or_config(name, suffix)):
+            os.unlink(entry.path)
+
+
+def _clear_way(root: Path, rel: Path) -> None:
+    """A folder on the way to a protected file that a step replaced by a link (or a file) is
+    removed, so the restored file lands in the workspace, not where the link points."""
+    current = root
+    for part in rel.parts[:-1]:
+        current = current / part
+        if current.is_symlink() or (current.exists() and not current.is_dir()):
+            current.unlink()

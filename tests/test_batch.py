@@ -108,7 +108,8 @@ def test_eta_is_mean_duration_times_remaining_over_parallelism():
 
 
 def test_names_students_chose_reach_the_terminal_inert():
-    assert inert("20250001_[blink]x[/blink]\x1b]0;title\x07") == "20250001_\\[blink]x\\[/blink]?]0;title?"
+    # one helper everywhere (grader/inert.py): control characters shown as visible escapes
+    assert inert("20250001_[blink]x[/blink]\x1b]0;title\x07") == "20250001_\\[blink]x\\[/blink]\\x1b]0;title\\x07"
 
 
 def test_a_zip_named_dot_dot_never_writes_outside_out(tmp_path, tiny, runner, quiet_console):

@@ -111,7 +111,7 @@ def test_interrupted_batch_resumes(tmp_path, tiny_root, tiny):
     spec.write_text(spec.read_text().replace("editable: [answer.py]", "editable: [answer.py, SLEEP]"))
     write_zip(batch / "20250003_fast.zip", student_files(tiny))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(batch), "--out", str(out)]
+    cmd = [sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(batch), "--out", str(out), "--backend", "local"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not (out / "20250001_fast" / "report.json").exists() and time.monotonic() < deadline:

@@ -57,18 +57,34 @@ def test_a_syntax_error_is_reported_like_any_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_a_cell_over_its_time_limit_is_stopped(tmp_path):
+def test_a_cell_over_its_cpu_time_limit_is_stopped(tmp_path):
     result = execute(notebook(tmp_path / "t.ipynb", "print('Summary:', {'a': 1})", "while True:\n    pass"),
                      "--cell-timeout", "2")
-    assert result.returncode == 1 and "Summary: {'a': 1}" in result.stdout
-    assert "cell 2 ('while True:') ran past its time limit of 2 s" in result.stderr
+    assert result.returncode == 124 and "Summary: {'a': 1}" in result.stdout
+    assert "cell 2 ('while True:') used more than its CPU-time limit (2 s of CPU)" in result.stderr
 
 
-def test_the_total_time_limit_stops_between_or_inside_cells(tmp_path):
-    result = execute(notebook(tmp_path / "total.ipynb", "import time; time.sleep(1.5)", "time.sleep(1.5)", "print('late')"),
-                     "--timeout", "2", "--cell-timeout", "60")
-    assert result.returncode == 1 and "late" not in result.stdout
-    assert "time limit" in result.stderr
+def test_the_total_cpu_time_limit_stops_between_or_inside_cells(tmp_path):
+    burn = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass"
+    result = execute(notebook(tmp_path / "total.ipynb", burn, burn, "print('late')"), "--timeout", "2", "--cell-timeout", "60")
+    assert result.returncode == 124 and "late" not in result.stdout
+    assert "cell 2 ('import time') used more than the rest of the total CPU-time limit" in result.stderr
+
+
+def test_a_cell_that_waits_without_computing_meets_the_wall_clock_backstop(tmp_path):
+    # sleeping costs no CPU: only the backstop (CPU limit x wall factor) ends it, and the exit
+    # code asks the grader for one more run
+    result = execute(notebook(tmp_path / "w.ipynb", "import time; time.sleep(60)"), "--cell-timeout", "1", "--wall-factor", "2")
+    assert result.returncode == 75
+    assert "cell 1 ('import time; time.sleep(60)') ran past its wall-clock backstop of 2 s" in result.stderr
+
+
+def test_cpu_time_of_a_cell_counts_the_processes_it_starts(tmp_path):
+    child = ("import subprocess, sys\n"
+             "burn = 'import time\\nend = time.process_time() + 30\\nwhile time.process_time() < end: pass'\n"
+             "subprocess.run([sys.executable, '-c', burn])")
+    result = execute(notebook(tmp_path / "c.ipynb", child), "--cell-timeout", "2")
+    assert result.returncode == 124 and "used more than its CPU-time limit (2 s of CPU)" in result.stderr
 
 
 def test_an_unreadable_notebook_is_one_line(tmp_path):
@@ -139,7 +155,11 @@ def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_
     report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "while True:\n    pass")),
                               tiny_nb, runner, tmp_path / "out")
     assert items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
-    assert any("ran past its time limit of 4 s" in w for w in report.warnings), report.warnings
+    # a cell stopped at its CPU-time limit makes the submission a timeout, saying which cell
+    assert report.status == "timeout", report.message
+    assert report.message.startswith("timed out: notebook stopped at a CPU-time limit of its own")
+    assert "last output: Notebook stopped: cell 4 ('while True:') used more than its CPU-time limit (4 s of CPU)" in report.message
+    assert any("used more than its CPU-time limit (4 s of CPU)" in w for w in report.warnings), report.warnings
 
 
 def test_skeleton_notebook_scores_zero_with_a_clean_report(tmp_path, tiny_nb, runner):

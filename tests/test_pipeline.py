@@ -59,7 +59,30 @@ def test_timeout_gives_status_timeout(tmp_path, tiny, runner):
     files = student_files(tiny)
     files["answer.py"] = "import time\ntime.sleep(60)\n" + files["answer.py"]
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
-    assert report.status == "timeout" and report.score == 0 and "timed out: main (limit 1 s)" in report.message
+    # a sleep uses no CPU: only the wall-clock backstop stops it, and the step is tried twice
+    assert report.status == "timeout" and report.score == 0
+    assert "timed out: main stopped by the wall-clock backstop of 1 s (0 s of CPU used, run twice)" in report.message
+    assert report.runs[0].attempts == 2 and report.runs[0].limit == "wall"
+    assert "main: stopped by the wall-clock backstop and run once more (a busy machine?)" in report.warnings
+
+
+def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_path, tiny, runner):
+    spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("cpu_seconds: 20", "cpu_seconds: 1"))
+    from grader import catalog
+
+    tiny = catalog.load("tiny", tiny.root)
+    files = student_files(tiny)
+    files["experiment.py"] = "ignored"  # protected: the pristine one runs
+    files["answer.py"] = files["answer.py"].replace(
+        '"""Arithmetic mean of a non-empty list."""', '"""Arithmetic mean."""\n    print("epoch 1 done", flush=True)\n    while True:\n        pass')
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    assert report.status == "timeout" and next(i for i in report.items if i.id == "accuracy").points == 0
+    assert report.message.startswith("timed out: main stopped at the CPU-time limit of 1 s")
+    assert "last output: epoch 1 done" in report.message
+    assert report.runs[0].attempts == 1 and report.runs[0].limit == "cpu"
+    log = (tmp_path / "out" / "1_a" / "logs" / "result_log.txt").read_text()
+    assert log.endswith("[grader] stopped at the CPU-time limit of 1 s\n")
 
 
 def test_rejected_submission_has_a_report(tmp_path, tiny, runner):
@@ -113,3 +136,33 @@ def test_check_ignores_data_and_caches_in_the_students_folder(tmp_path, tiny, ru
     (folder / "weights" / "w.npz").write_bytes(b"\0")
     report = check_own_logs(tiny, folder, runner)
     assert next(i for i in report.items if i.id == "accuracy").points == 10
+
+
+def test_a_grader_failure_on_one_submission_is_its_status_crashed(tmp_path, tiny, runner, monkeypatch):
+    import grader.pipeline as pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in scoring")
+
+    monkeypatch.setattr(pipeline, "score", broken)
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    assert report.status == "crashed" and report.message == "internal error: RuntimeError: a bug in scoring"
+    folder = tmp_path / "out" / "20250042_ana"
+    assert json.loads((folder / "report.json").read_text())["status"] == "crashed"
+    assert "RuntimeError: a bug in scoring" in (folder / "grader_error.txt").read_text()
+
+
+def test_a_report_that_cannot_be_written_still_ends_as_a_status(tmp_path, tiny, runner, monkeypatch):
+    import grader.pipeline as pipeline
+
+    real = pipeline.write_report
+
+    def html_fails(report, folder, html=True):
+        if html:
+            raise OSError(28, "No space left on device")
+        return real(report, folder, html=False)
+
+    monkeypatch.setattr(pipeline, "write_report", html_fails)
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    assert report.status == "crashed" and report.message.startswith("the report could not be written: OSError")
+    assert json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())["status"] == "crashed"

@@ -32,7 +32,8 @@ def runner():
 @pytest.fixture
 def hostile(tmp_path, tiny_root, runner):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 8").replace("memory_mb: 1024", "memory_mb: 300"))
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 60").replace("memory_mb: 1024", "memory_mb: 300")
+                    .replace("cpu_seconds: 20", "cpu_seconds: 3"))
     assignment = catalog.load("tiny", tiny_root)
 
     def grade(code: str):
@@ -58,7 +59,8 @@ def test_correct_submission_full_marks_in_a_container(hostile):
 
 def test_infinite_loop_times_out(hostile):
     report, log = hostile("while True:\n    pass")
-    assert report.status == "timeout" and report.score == 0 and "killed after the wall-clock limit" in log
+    assert report.status == "timeout" and report.score == 0 and "[grader] stopped at the CPU-time limit of 3 s" in log
+    assert report.runs[0].limit == "cpu" and report.runs[0].attempts == 1
     assert no_containers_left()
 
 
@@ -129,7 +131,6 @@ def test_hidden_tests_and_solutions_are_not_reachable(hostile):
     assert "visible" not in log and log.count("absent") == 4
 
 
-COLORED = catalog.load("colored_mnist")
 FORGER = '''
 import atexit, os
 FAKE = "Summary: {'Accuracy_testmean': 0.99, 'Accuracy_teststd': 0.0}"
@@ -142,13 +143,15 @@ os.makedirs("weights", exist_ok=True)
 
 
 def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, runner):
+    COLORED = catalog.load("colored_mnist")
     source = (COLORED.skeleton_dir / "model.py").read_text()
     files = {"model.py": FORGER + source}
     report = grade_submission(write_zip(tmp_path / "20260001_forger.zip", files), COLORED, runner, tmp_path / "out")
     points = {i.id: i.points for i in report.items}
     assert report.status == "graded" and report.score == 0, points
     dro = next(i for i in report.items if i.id == "groupdro_accuracy")
-    assert dro.value is None and "the run failed" in dro.message
+    # the training step failed, so the trusted evaluation has no weights to score
+    assert dro.value is None and "skipped:" in dro.message
     train_log = (tmp_path / "out" / "20260001_forger" / "logs" / "groupDRO_train_log.txt").read_text()
     assert "0.99" in train_log  # it did print the fake line, where it is not scored
 
@@ -176,3 +179,112 @@ def test_batch_of_hostile_submissions_keeps_going_and_repeats_exactly(tmp_path, 
     assert first[1].status == "timeout" and no_containers_left()
     second = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "b", dataset=None, student_id=None, console=quiet, jobs=2)
     assert [r.scores_only() for r in second] == [r.scores_only() for r in first]
+
+
+# ----------------------------------------------------------------------------- ownership and cancelling
+
+def run_labels() -> list[dict]:
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={docker.LABEL}"], capture_output=True, text=True).stdout.split()
+    if not ids:
+        return []
+    out = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Labels}}", *ids], capture_output=True, text=True)
+    import json
+
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def test_containers_carry_their_owner_and_go_away_by_themselves(tmp_path, runner):
+    import os
+    import time
+
+    from grader.sandbox import RunRequest
+    from grader.spec import SandboxLimits
+
+    seen = []
+    req = RunRequest(argv=["python3", "-c", "import time; time.sleep(3)"], workspace=tmp_path, log_path=tmp_path / "log.txt",
+                     limits=SandboxLimits(wall_seconds=30, memory_mb=300))
+    worker = threading.Thread(target=lambda: seen.append(runner.run(req)))
+    worker.start()
+    deadline = time.monotonic() + 20
+    mine = []
+    while not mine and time.monotonic() < deadline:
+        mine = [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == runner.run_id]
+        time.sleep(0.2)
+    worker.join(timeout=30)
+    assert mine and mine[0][docker.PID_LABEL] == str(os.getpid()) and mine[0][docker.HOST_LABEL] == socket.gethostname()
+    assert seen and seen[0].ok
+    argv = runner.docker_argv(req, "x")
+    assert "--rm" in argv and argv[argv.index("--log-driver") + 1] == "none"
+    assert not [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == runner.run_id]
+
+
+def test_start_up_clean_up_removes_only_containers_whose_owner_is_gone(runner):
+    import os
+
+    sleeper = subprocess.Popen(["sleep", "60"])  # a live "grader" on this host
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    started = []
+    try:
+        for owner in (sleeper.pid, dead.pid):
+            labels = ["--label", docker.LABEL, "--label", f"{docker.HOST_LABEL}={host}", "--label", f"{docker.PID_LABEL}={owner}",
+                      "--label", f"{docker.START_LABEL}={docker._process_start(owner) or 'gone'}"]
+            out = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", *labels, runner.image, "sleep", "60"],
+                                 capture_output=True, text=True)
+            started.append(out.stdout.strip())
+        other_host = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", "--label", docker.LABEL, "--label",
+                                     f"{docker.HOST_LABEL}=another-host", "--label", f"{docker.PID_LABEL}={dead.pid}",
+                                     runner.image, "sleep", "60"], capture_output=True, text=True).stdout.strip()
+        started.append(other_host)
+        removed = docker.remove_stale_containers()
+        assert [r[:12] for r in removed] == [started[1][:12]]
+        alive = subprocess.run(["docker", "ps", "-q", "--no-trunc"], capture_output=True, text=True).stdout.split()
+        assert started[0] in alive and other_host in alive and started[1] not in alive
+    finally:
+        sleeper.kill()
+        subprocess.run(["docker", "rm", "-f", *started], capture_output=True)
+        assert os.path.exists("/proc/1")
+
+
+def test_cancel_all_stops_this_runs_containers_in_seconds_and_refuses_new_ones(tmp_path):
+    import time
+
+    from grader.sandbox import RunRequest
+    from grader.spec import SandboxLimits
+
+    first, second = docker.DockerRunner(image_tag()), docker.DockerRunner(image_tag())
+    results = {}
+
+    def run(name, runner):
+        req = RunRequest(argv=["python3", "-c", "import time; time.sleep(60)"], workspace=tmp_path / name,
+                         log_path=tmp_path / name / "log.txt", limits=SandboxLimits(wall_seconds=120, memory_mb=300))
+        (tmp_path / name).mkdir()
+        results[name] = runner.run(req)
+
+    threads = [threading.Thread(target=run, args=("a", first)), threading.Thread(target=run, args=("b", second))]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len({l.get(docker.RUN_LABEL) for l in run_labels()} & {first.run_id, second.run_id}) < 2:
+        time.sleep(0.2)
+    start = time.monotonic()
+    first.cancel_all()
+    threads[0].join(timeout=15)
+    assert results["a"].error == "cancelled: the grader is stopping" and time.monotonic() - start < 10
+    assert not [l for l in run_labels() if l.get(docker.RUN_LABEL) == first.run_id]
+    assert [l for l in run_labels() if l.get(docker.RUN_LABEL) == second.run_id], "the other grader's container was touched"
+    later = first.run(RunRequest(argv=["python3", "-c", "print(1)"], workspace=tmp_path / "a", log_path=tmp_path / "a" / "l.txt",
+                                 limits=SandboxLimits()))
+    assert later.error == "cancelled: the grader is stopping"
+    second.cancel_all()
+    threads[1].join(timeout=15)
+
+
+def test_a_container_docker_refuses_to_start_is_an_error(tmp_path, tiny_root, runner):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("memory_mb: 1024", "memory_mb: 1024\n  cpus: 512"))
+    assignment = catalog.load("tiny", tiny_root)
+    report = grade_submission(write_zip(tmp_path / "20250001_x.zip", student_files(assignment)), assignment, runner,
+                              tmp_path / "out")
+    assert report.status == "error" and report.message.startswith("main: the container did not start"), report.message

@@ -33,12 +33,67 @@ def test_timeout_kills_the_whole_process_tree(tmp_path):
     start = time.monotonic()
     result, log = run(tmp_path, code, wall_seconds=2)
     assert result.timed_out and not result.ok and time.monotonic() - start < 15
-    assert "started" in log and "killed after the wall-clock limit of 2 s" in log
+    assert "started" in log and "[grader] stopped by the wall-clock backstop of 2 s" in log and result.limit == "wall"
     child = int((tmp_path / "child.pid").read_text())
     deadline = time.monotonic() + 5
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(child), "the sleeping grandchild survived the timeout"
+
+
+def test_cpu_time_of_the_whole_tree_is_the_limit(tmp_path):
+    # two processes each under the budget, together over it: the session's CPU time counts
+    code = ("import subprocess, sys, time\n"
+            "burn = 'import time\\nend = time.process_time() + 30\\nwhile time.process_time() < end: pass'\n"
+            "child = subprocess.Popen([sys.executable, '-c', burn])\n"
+            "end = time.process_time() + 30\n"
+            "while time.process_time() < end: pass\n")
+    start = time.monotonic()
+    result, log = run(tmp_path, code, cpu_seconds=2, wall_seconds=60)
+    assert result.timed_out and result.limit == "cpu" and time.monotonic() - start < 20
+    assert 2 <= result.cpu_seconds < 6
+    assert log.endswith("[grader] stopped at the CPU-time limit of 2 s\n")
+    assert result.describe().startswith("stopped at the CPU-time limit of 2 s")
+
+
+def test_wall_backstop_is_scaled_by_the_cores_a_step_has():
+    limits = SandboxLimits(cpu_seconds=100, cpus=2, wall_factor=4)
+    assert limits.wall_backstop() == 200
+    assert limits.model_copy(update={"cpus": 1.0}).wall_backstop() == 400
+    assert SandboxLimits(cpu_seconds=100, wall_seconds=7).wall_backstop() == 7
+
+
+def test_a_link_planted_where_the_log_goes_is_replaced_not_followed(tmp_path):
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("host file\n")
+    (tmp_path / "log.txt").symlink_to(outside)
+    result, log = run(tmp_path, "print('hello')")
+    assert result.ok and log == "hello\n" and outside.read_text() == "host file\n"
+    assert not (tmp_path / "log.txt").is_symlink()
+
+
+def test_cancel_all_kills_running_commands_and_refuses_new_ones(tmp_path):
+    import threading
+
+    runner = LocalRunner()
+    results = []
+    req = RunRequest(argv=[sys.executable, "-c", "import time; time.sleep(60)"], workspace=tmp_path,
+                     log_path=tmp_path / "a.txt", limits=SandboxLimits(wall_seconds=60))
+    worker = threading.Thread(target=lambda: results.append(runner.run(req)))
+    start = time.monotonic()
+    worker.start()
+    time.sleep(1)
+    runner.cancel_all()
+    worker.join(timeout=10)
+    assert results and results[0].error == "cancelled: the grader is stopping" and time.monotonic() - start < 8
+    later = runner.run(RunRequest(argv=[sys.executable, "-c", "open('ran', 'w')"], workspace=tmp_path,
+                                  log_path=tmp_path / "b.txt", limits=SandboxLimits()))
+    assert later.error == "cancelled: the grader is stopping" and not (tmp_path / "ran").exists()
+
+
+def test_a_file_past_the_workspace_size_cannot_be_written(tmp_path):
+    result, log = run(tmp_path, "f = open('big', 'wb')\nf.truncate(3 * 1024 * 1024)\n", workspace_mb=1)
+    assert not result.ok and "File too large" in log
 
 
 def test_children_left_behind_are_killed_after_a_normal_exit(tmp_path):
@@ -103,3 +158,19 @@ def test_docker_backend_without_a_daemon_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(docker, "daemon_answers", lambda: False)
     with pytest.raises(GraderError, match="the Docker daemon does not answer"):
         make_runner("docker")
+
+
+def test_memory_is_lowered_to_fit_the_host_for_the_jobs_or_refused():
+    import pytest
+
+    from grader.errors import SpecError
+    from grader.spec import fit_memory
+
+    limits = SandboxLimits(memory_mb=16384)
+    same, note = fit_memory(limits, jobs=1, host_mb=24576)
+    assert same.memory_mb == 16384 and note is None
+    lowered, note = fit_memory(limits, jobs=2, host_mb=24576)
+    assert lowered.memory_mb == (24576 - 2048) // 2 and note == (
+        "notice: memory per submission lowered from 16384 MB to 11264 MB so that --jobs 2 fits this host's 24576 MB")
+    with pytest.raises(SpecError, match="--jobs 64 leaves 352 MB of this host's 24576 MB per submission"):
+        fit_memory(limits, jobs=64, host_mb=24576)

@@ -11,9 +11,10 @@ BACKENDS = ["auto", "local", "docker"]
 BACKEND_ENV = "GRADER_BACKEND"
 
 
-def make_runner(backend: str | None = None, notice=None) -> Runner:
-    """`auto` takes Docker when a daemon answers and the current grading image is built,
-    else the local backend, and says so through `notice`."""
+def make_runner(backend: str | None = None, notice=None, local_fallback: bool = True) -> Runner:
+    """`auto` takes Docker when a daemon answers and the current grading image is built. Else
+    it uses the local backend and says so through `notice`, or, with `local_fallback=False`
+    (`grader grade`: student code never runs unsandboxed unless asked for), refuses."""
     from grader.errors import GraderError
     from grader.image import image_tag
     from grader.sandbox import docker
@@ -27,8 +28,11 @@ def make_runner(backend: str | None = None, notice=None) -> Runner:
         tag = image_tag()
         if docker.daemon_answers() and docker.image_present(tag):
             return docker.DockerRunner(tag)
+        why = "no Docker daemon answers" if not docker.daemon_answers() else f"image {tag} is not built (`grader image build`)"
+        if not local_fallback:
+            raise GraderError(f"{why}: submissions run only in the Docker sandbox unless you pass --backend local "
+                              "(a subprocess, not a security boundary)")
         if notice:
-            why = "no Docker daemon answers" if not docker.daemon_answers() else f"image {tag} is not built (`grader image build`)"
             notice(f"notice: {why}; running submissions with the local backend, which is not a security boundary")
         return LocalRunner()
     raise GraderError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -23,6 +24,17 @@ class RunRequest:
     data_dirs: tuple[Path, ...] = ()  # read-only inputs (datasets)
 
 
+LIMIT_CPU = "cpu"
+LIMIT_WALL = "wall"
+LIMIT_MEMORY = "memory"
+LIMIT_WORKSPACE = "workspace"
+# A step that stops itself at a limit of its own (the notebook runner at a cell's CPU-time
+# limit) exits with this code: the pipeline reports it as a timeout, like `timeout(1)` does.
+STEP_LIMIT_EXIT = 124
+# ... and with this one when only its wall-clock backstop fired: worth one more run.
+STEP_BACKSTOP_EXIT = 75
+
+
 @dataclass(frozen=True)
 class RunResult:
     exit_code: int | None
@@ -30,16 +42,36 @@ class RunResult:
     seconds: float
     output_truncated: bool
     error: str | None = None  # the runner could not start the command at all
+    limit: str | None = None  # which limit stopped it: cpu, wall, memory
+    cpu_seconds: float | None = None  # CPU time the step used, where it could be measured
+    limits: SandboxLimits | None = None
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and self.error is None
 
+    @property
+    def stopped_by_limit(self) -> bool:
+        """A time limit ended the step: the sandbox's, or the step's own (exit 124)."""
+        return self.timed_out or (self.error is None and self.exit_code in (STEP_LIMIT_EXIT, STEP_BACKSTOP_EXIT))
+
     def describe(self) -> str:
         if self.error:
             return self.error
+        if self.timed_out and self.limit == LIMIT_CPU and self.limits:
+            return f"stopped at the CPU-time limit of {self.limits.cpu_seconds} s ({self.seconds:.0f} s of wall clock)"
+        if self.timed_out and self.limits:
+            used = [f"{self.cpu_seconds:.0f} s of CPU used"] if self.cpu_seconds is not None else []
+            used += ["run twice"] if self.attempts > 1 else []
+            return f"stopped by the wall-clock backstop of {self.limits.wall_backstop():.0f} s" + (
+                f" ({', '.join(used)})" if used else "")
         if self.timed_out:
-            return f"killed after the wall-clock limit ({self.seconds:.0f} s)"
+            return f"stopped by a time limit after {self.seconds:.0f} s"
+        if self.exit_code == STEP_LIMIT_EXIT:
+            return "stopped at a CPU-time limit of its own"
+        if self.exit_code == STEP_BACKSTOP_EXIT:
+            return "stopped by a wall-clock backstop of its own" + (" (run twice)" if self.attempts > 1 else "")
         if self.exit_code and self.exit_code < 0:
             return f"killed by signal {-self.exit_code}"
         if self.exit_code == 137:
@@ -56,41 +88,153 @@ class Runner(Protocol):
 
     def run(self, request: RunRequest) -> RunResult: ...
 
+    def cancel_all(self) -> None:
+        """Stop every command of this run within seconds and refuse to start new ones."""
+        ...
 
-def pump_output(stream, log_path: Path, cap: int, truncated: list[bool]) -> None:
-    """Copy a command's output into its log up to `cap` bytes; drain (and drop) the rest so
-    the command never blocks on a full pipe."""
+
+CANCELLED = "cancelled: the grader is stopping"
+
+
+def open_log(log_path: Path):
+    """The step's log, created fresh: a link or anything else planted at its path is removed
+    first, and the file is opened without following links."""
+    from grader.safe_fs import open_new
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    return open_new(log_path)
+
+
+def pump_output(stream, log, cap: int, truncated: list[bool]) -> None:
+    """Copy a command's output into its (already open) log up to `cap` bytes; drain (and drop)
+    the rest so the command never blocks on a full pipe."""
     written = 0
-    with open(log_path, "wb") as log:
-        while chunk := stream.read(65536):
-            if written < cap:
-                part = chunk[: cap - written]
-                log.write(part)
-                written += len(part)
-                if len(part) < len(chunk):
-                    truncated[0] = True
-                    log.write(TRUNCATION_NOTE.format(limit=cap).encode())
-            log.flush()
+    while chunk := stream.read(65536):
+        if written < cap:
+            part = chunk[: cap - written]
+            log.write(part)
+            written += len(part)
+            if len(part) < len(chunk):
+                truncated[0] = True
+                log.write(TRUNCATION_NOTE.format(limit=cap).encode())
+        log.flush()
 
 
-def supervise(proc: subprocess.Popen, request: RunRequest, stop: Callable[[bool], None]) -> tuple[bool, bool]:
-    """Log the output of a started command and hold it to the wall clock. `stop(timed_out)` runs
-    once the command ended or ran out of time, before the log is closed. Returns
-    (timed_out, output_truncated)."""
+@dataclass
+class Watch:
+    """What supervise found: which limit ended the step, the CPU time it used."""
+
+    limit: str | None = None
+    cpu_seconds: float | None = None
+    truncated: bool = False
+
+
+POLL_SECONDS = 0.2
+
+
+def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[bool], None],
+              cpu_used: Callable[[], float | None] | None = None, on_tick: Callable[[], None] | None = None) -> Watch:
+    """Log the output of a started command into the open `log` and hold it to its limits: the
+    CPU time `cpu_used()` reports (the limit that counts), and the wall-clock backstop.
+    `stop(timed_out)` runs once the command ended or hit a limit, before the log is closed. The
+    note saying which limit fired is written through the open log, never through its path."""
+    limits = request.limits
     truncated = [False]
-    pump = threading.Thread(target=pump_output, args=(proc.stdout, request.log_path, request.limits.output_bytes, truncated),
-                            daemon=True)
+    pump = threading.Thread(target=pump_output, args=(proc.stdout, log, limits.output_bytes, truncated), daemon=True)
     pump.start()
-    timed_out = False
+    watch = Watch()
+    deadline = time.monotonic() + limits.wall_backstop()
     try:
-        proc.wait(timeout=request.limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        while True:
+            try:
+                proc.wait(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if on_tick:
+                on_tick()
+            used = cpu_used() if cpu_used else None
+            if used is not None:
+                watch.cpu_seconds = used
+                if used > limits.cpu_seconds:
+                    watch.limit = LIMIT_CPU
+                    break
+            if time.monotonic() > deadline:
+                watch.limit = LIMIT_WALL
+                break
     finally:
-        stop(timed_out)
+        stop(watch.limit is not None)
         proc.wait()
     pump.join(timeout=10)
-    if timed_out:
-        with open(request.log_path, "ab") as log:
-            log.write(f"\n[grader] killed after the wall-clock limit of {request.limits.wall_seconds:g} s\n".encode())
-    return timed_out, truncated[0]
+    if watch.limit == LIMIT_CPU:
+        log.write(f"\n[grader] stopped at the CPU-time limit of {limits.cpu_seconds} s\n".encode())
+    elif watch.limit == LIMIT_WALL:
+        cpu = f" after {watch.cpu_seconds:.0f} s of CPU" if watch.cpu_seconds is not None else ""
+        log.write(f"\n[grader] stopped by the wall-clock backstop of {limits.wall_backstop():.0f} s{cpu}\n".encode())
+    log.flush()
+    watch.truncated = truncated[0]
+    return watch
+
+
+def run_with_retry(runner: Runner, request: RunRequest, before_retry: Callable[[], None] | None = None) -> RunResult:
+    """Run a step; when only its wall-clock backstop stopped it (a busy or stalled machine, not
+    a step over its CPU budget), run it once more. The result says how many runs it took."""
+    result = runner.run(request)
+    backstop = (result.timed_out and result.limit == LIMIT_WALL) or (result.error is None and result.exit_code == STEP_BACKSTOP_EXIT)
+    if not backstop:
+        return result
+    if before_retry:
+        before_retry()
+    again = runner.run(request)
+    return replace(again, attempts=2)
+
+
+def workspace_overflow(workspace: Path, limits: SandboxLimits) -> str | None:
+    """Why a workspace is over its limits after a step (too many files, too many bytes, too
+    deep), or None. Sizes are the files' apparent sizes, so a sparse file counts in full."""
+    from grader.safe_fs import walk
+
+    total = 0
+    try:
+        for entry in walk(workspace, max_entries=limits.workspace_files):
+            total += entry.size if entry.is_file else 0
+            if total > limits.workspace_mb * 1024 * 1024:
+                return f"the workspace grew past its limit of {limits.workspace_mb} MB"
+    except OSError as exc:
+        return f"the workspace holds {exc.strerror or exc} (limit {limits.workspace_files} files, nested at most 32 deep)"
+    return None
+
+
+@dataclass
+class StepRecord:
+    name: str  # the log's name: which step
+    result: RunResult
+
+
+class GuardedRunner:
+    """A runner as the pipeline uses it: every step is recorded (so a limit or a sandbox that
+    did not start decides the submission's status whichever module ran the step), the
+    workspace is checked against its limits after each step, and a step stopped only by the
+    wall-clock backstop is run once more, after `before_retry` (restoring protected files)."""
+
+    def __init__(self, inner: Runner, before_retry: Callable[[], None] | None = None):
+        self.inner = inner
+        self.name = inner.name
+        self.before_retry = before_retry
+        self.steps: list[StepRecord] = []
+
+    def python(self) -> str:
+        return self.inner.python()
+
+    def cancel_all(self) -> None:
+        cancel = getattr(self.inner, "cancel_all", None)
+        if cancel:
+            cancel()
+
+    def run(self, request: RunRequest) -> RunResult:
+        result = run_with_retry(self.inner, request, self.before_retry)
+        overflow = workspace_overflow(request.workspace, request.limits) if result.error is None else None
+        if overflow:
+            result = replace(result, error=overflow, limit=LIMIT_WORKSPACE)
+        self.steps.append(StepRecord(request.log_path.name, result))
+        return result

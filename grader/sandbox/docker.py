@@ -1,20 +1,34 @@
 """The Docker backend: every command in a fresh container with no network, a read-only root,
 a non-root user, no capabilities, and the limits of SandboxLimits enforced by the kernel.
-The wall clock is enforced from the host, which kills and removes the container."""
+The host reads the container's CPU time from its cgroup and stops it at the CPU-time limit
+(or the wall-clock backstop)."""
 
 from __future__ import annotations
 
 import os
+import socket
+import stat
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
 from grader.errors import GraderError
-from grader.sandbox.base import RunRequest, RunResult, supervise
+from grader.safe_fs import walk
+from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, LIMIT_WORKSPACE, RunRequest, RunResult, open_log, supervise
+from grader.sandbox.cpu import cgroup_cpu_seconds, cgroup_oom_killed, container_cgroup
+from grader.spec import SandboxLimits
 
-LABEL = "org.grader.sandbox=1"
+# Every container a grader starts carries these labels: which grader run, on which host, by
+# which process (and when that process started), so clean-up removes only what a dead grader left.
+LABEL_KEY = "org.grader.sandbox"
+LABEL = f"{LABEL_KEY}=1"
+RUN_LABEL = "org.grader.run"
+HOST_LABEL = "org.grader.host"
+PID_LABEL = "org.grader.pid"
+START_LABEL = "org.grader.pid-start"
 SANDBOX_UID = 10001
 CONTAINER_PATH = "/opt/venv/bin:/usr/local/bin:/usr/bin:/bin"
 
@@ -37,26 +51,51 @@ def image_present(tag: str) -> bool:
         return False
 
 
-def remove_stale_containers() -> None:
-    """Containers a crashed grader left behind (the label marks ours)."""
+def _process_start(pid: int) -> str | None:
+    """When a process started (clock ticks since boot): with the pid, it names one process
+    even after the pid is reused."""
     try:
-        ids = _docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
-        if ids:
-            _docker("rm", "-f", *ids)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def owner_is_gone(host: str, pid: str, started: str) -> bool:
+    """Only a container of a grader on this host whose process no longer exists is stale;
+    another host's, an unlabelled one or a live grader's is never touched."""
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    now = _process_start(int(pid))
+    return now is None or bool(started) and now != started
+
+
+def remove_stale_containers() -> list[str]:
+    """Containers a grader that died (SIGKILL, a crash) left behind; returns their ids."""
+    fmt = "\t".join(["{{.ID}}"] + [f'{{{{.Label "{key}"}}}}' for key in (HOST_LABEL, PID_LABEL, START_LABEL)])
+    try:
+        lines = _docker("ps", "-a", "--filter", f"label={LABEL}", "--format", fmt).stdout.splitlines()
+        stale = [fields[0] for fields in (line.split("\t") for line in lines)
+                 if len(fields) == 4 and owner_is_gone(fields[1], fields[2], fields[3])]
+        if stale:
+            _docker("rm", "-f", *stale)
+        return stale
     except (OSError, subprocess.TimeoutExpired):
-        pass
+        return []
 
 
-def _hand_to_sandbox_user(workspace: Path) -> None:
-    """The container runs as an unprivileged user who must own its workspace, and nothing else."""
+def _hand_to_sandbox_user(workspace: Path, limits: SandboxLimits) -> None:
+    """The container runs as an unprivileged user who must own its workspace, and nothing else.
+    Links are changed themselves, never followed; the walk stops at the workspace's limits."""
+    entries = list(walk(workspace, max_entries=limits.workspace_files + 100))
     if os.geteuid() == 0:
-        for root, dirs, files in os.walk(workspace):
-            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                os.lchown(name, SANDBOX_UID, SANDBOX_UID)
+        for path in [str(workspace), *(e.path for e in entries)]:
+            os.lchown(path, SANDBOX_UID, SANDBOX_UID)
     else:
-        for root, dirs, files in os.walk(workspace):
-            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                os.chmod(name, 0o777 if os.path.isdir(name) else 0o666)
+        os.chmod(workspace, 0o777)
+        for entry in entries:
+            if entry.is_dir or entry.is_file:  # a link's mode is its target's: left alone
+                os.chmod(entry.path, 0o777 if entry.is_dir else 0o666)
 
 
 class DockerRunner:
@@ -68,33 +107,52 @@ class DockerRunner:
         if not image_present(image):
             raise GraderError(f"grading image {image} is not built: run `grader image build`")
         self.image = image
-        self._live: set[str] = set()
+        self.run_id = uuid.uuid4().hex[:12]
+        self.labels = {LABEL_KEY: "1", RUN_LABEL: self.run_id, HOST_LABEL: socket.gethostname(),
+                       PID_LABEL: str(os.getpid()), START_LABEL: _process_start(os.getpid()) or ""}
+        self._live: dict[str, subprocess.Popen | None] = {}
         self._lock = threading.Lock()
+        self._cancelled = False
         remove_stale_containers()
 
     def python(self) -> str:
         return "python3"
 
     def cancel_all(self) -> None:
+        """Kill this run's containers at once and start no new one; other graders' containers
+        are not touched."""
         with self._lock:
-            names = list(self._live)
-        for name in names:
-            _docker("rm", "-f", name)
+            self._cancelled = True
+            live = dict(self._live)
+        if not live:
+            return
+        try:
+            _docker("rm", "-f", *live, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for proc in live.values():
+            if proc is not None and proc.poll() is None:
+                proc.kill()
 
-    def docker_argv(self, request: RunRequest, name: str) -> list[str]:
+    def docker_argv(self, request: RunRequest, name: str, cidfile: Path | None = None) -> list[str]:
         limits = request.limits
         threads = str(max(1, int(limits.cpus)))
         env = {"PATH": CONTAINER_PATH, "HOME": "/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": threads,
                "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "GRADER_SANDBOX": "1", **request.env}
-        argv = ["docker", "run", "--name", name, "--label", LABEL, "--init",
-                "--network", "none",
-                "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
-                "--cpus", f"{limits.cpus:g}", "--pids-limit", str(limits.pids),
-                "--read-only", "--tmpfs", f"/tmp:rw,nosuid,nodev,size={limits.tmpfs_mb}m",
-                "--user", f"{SANDBOX_UID}:{SANDBOX_UID}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                "--ulimit", f"cpu={limits.cpu_seconds}", "--ulimit", "core=0",
-                "-v", f"{request.workspace}:/work:rw", "-w", "/work"]
+        argv = ["docker", "run", "--rm", "--name", name, "--init", "--log-driver", "none"]
+        for key, value in self.labels.items():
+            argv += ["--label", f"{key}={value}"]
+        if cidfile is not None:
+            argv += ["--cidfile", str(cidfile)]
+        argv += ["--network", "none",
+                 "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
+                 "--cpus", f"{limits.cpus:g}", "--pids-limit", str(limits.pids),
+                 "--read-only", "--tmpfs", f"/tmp:rw,nosuid,nodev,size={limits.tmpfs_mb}m",
+                 "--user", f"{SANDBOX_UID}:{SANDBOX_UID}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                 "--ulimit", f"cpu={limits.cpu_seconds + 5}", "--ulimit", "core=0",
+                 "--ulimit", f"fsize={limits.workspace_mb * 1024 * 1024}",
+                 "-v", f"{request.workspace}:/work:rw", "-w", "/work"]
         for data in request.data_dirs:
             if Path(data).is_dir():
                 argv += ["-v", f"{data}:{data}:ro"]
@@ -104,34 +162,103 @@ class DockerRunner:
 
     def run(self, request: RunRequest) -> RunResult:
         limits = request.limits
-        _hand_to_sandbox_user(request.workspace)
-        name = f"grader-{uuid.uuid4().hex[:12]}"
-        with self._lock:
-            self._live.add(name)
         start = time.monotonic()
-        try:
-            proc = subprocess.Popen(self.docker_argv(request, name), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            timed_out, truncated = supervise(proc, request, stop=lambda late: late and _docker("kill", name))
-            seconds = time.monotonic() - start
-            state = _docker("inspect", "--format", "{{.State.OOMKilled}} {{.State.ExitCode}}", name).stdout.split()
-        finally:
-            _docker("rm", "-f", name)
+        name = f"grader-{self.run_id[:8]}-{uuid.uuid4().hex[:8]}"
+        with open_log(request.log_path) as log, tempfile.TemporaryDirectory(prefix="grader-cid-") as tmp:
+            try:
+                _hand_to_sandbox_user(request.workspace, limits)
+            except OSError as exc:
+                message = f"the workspace cannot be handed to the sandbox: {exc.strerror or exc}"
+                log.write(f"[grader] {message}\n".encode())
+                return RunResult(None, False, 0.0, False, error=message, limit=LIMIT_WORKSPACE, limits=limits)
+            cidfile = Path(tmp) / "cid"
             with self._lock:
-                self._live.discard(name)
-        oom = bool(state) and state[0] == "true"
-        exit_code = int(state[1]) if len(state) > 1 else proc.returncode
-        if oom:
-            with open(request.log_path, "ab") as log:
-                log.write(f"\n[grader] killed: out of memory (limit {limits.memory_mb} MB)\n".encode())
-            return RunResult(exit_code, timed_out, seconds, truncated, error=f"killed: out of memory (limit {limits.memory_mb} MB)")
-        if exit_code == 125 and not timed_out:  # docker itself refused to start the container
-            return RunResult(exit_code, False, seconds, truncated, error=f"the container did not start: {_tail(request.log_path)}")
-        return RunResult(exit_code, timed_out, seconds, truncated)
+                if self._cancelled:
+                    log.write(f"[grader] {CANCELLED}\n".encode())
+                    return RunResult(None, False, 0.0, False, error=CANCELLED, limits=limits)
+                try:
+                    proc = subprocess.Popen(self.docker_argv(request, name, cidfile), stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                except OSError as exc:
+                    log.write(f"[grader] could not start docker: {exc}\n".encode())
+                    return RunResult(None, False, 0.0, False, error=f"could not start docker: {exc.strerror or exc}",
+                                     limits=limits)
+                self._live[name] = proc
+            probe = _CgroupProbe(cidfile)
+            watch = None
+            try:
+                watch = supervise(proc, request, log, stop=lambda late: late and _docker("kill", name),
+                                  cpu_used=probe.cpu_seconds)
+                tail = _tail_of(log, request.log_path)
+            finally:
+                if proc.poll() is None or watch is None or watch.limit is not None:
+                    proc.kill()  # the client; the container itself goes with rm -f (--rm covers a normal exit)
+                    proc.wait()
+                    _docker("rm", "-f", name)
+                with self._lock:
+                    self._live.pop(name, None)
+        seconds = time.monotonic() - start
+        exit_code = proc.returncode
+        common = dict(limit=watch.limit, cpu_seconds=watch.cpu_seconds, limits=limits)
+        if self._cancelled:
+            return RunResult(exit_code, False, seconds, watch.truncated, error=CANCELLED, **common)
+        if watch.limit is None and exit_code == 137 and probe.oom:
+            message = f"killed: out of memory (limit {limits.memory_mb} MB)"
+            _append_note(request, message)
+            return RunResult(exit_code, False, seconds, watch.truncated, error=message,
+                             **{**common, "limit": LIMIT_MEMORY})
+        if watch.limit is None and (exit_code == 125 or exit_code in (126, 127) and "OCI runtime" in tail):
+            return RunResult(exit_code, False, seconds, watch.truncated, error=f"the container did not start: {tail}", **common)
+        return RunResult(exit_code, watch.limit is not None, seconds, watch.truncated, **common)
 
 
-def _tail(path: Path) -> str:
+class _CgroupProbe:
+    """CPU time and OOM kills of one container, read from its cgroup while it runs."""
+
+    def __init__(self, cidfile: Path):
+        self.cidfile = cidfile
+        self.cpu_file: Path | None = None
+        self.memory: Path | None = None
+        self.oom = False
+        self._looked = 0
+
+    def cpu_seconds(self) -> float | None:
+        if self.cpu_file is None and self._looked < 50:
+            self._looked += 1
+            try:
+                container_id = self.cidfile.read_text().strip()
+            except OSError:
+                return None
+            if container_id:
+                self.cpu_file, self.memory = container_cgroup(container_id)
+        if self.cpu_file is None:
+            return None
+        self.oom = self.oom or cgroup_oom_killed(self.memory)
+        return cgroup_cpu_seconds(self.cpu_file)
+
+
+def _append_note(request: RunRequest, message: str) -> None:
+    """A note after the log was closed: appended only to the regular file the grader wrote,
+    never through a link the sandbox put in its place."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
-        return path.read_text(errors="replace").strip().splitlines()[-1][:200]
-    except (OSError, IndexError):
+        fd = os.open(request.log_path, flags)
+    except OSError:
+        return
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.write(fd, f"\n[grader] {message}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def _tail_of(log, path: Path) -> str:
+    """The last line the grader itself wrote to the log (read back through the open file)."""
+    try:
+        log.flush()
+        with open(log.fileno(), "rb", closefd=False) as again:
+            again.seek(max(0, os.fstat(log.fileno()).st_size - 4096))
+            lines = again.read().decode("utf-8", "replace").strip().splitlines()
+        return lines[-1][:200] if lines else ""
+    except (OSError, ValueError):
         return ""

@@ -13,14 +13,26 @@ import threading
 import time
 from pathlib import Path
 
-from grader.sandbox.base import RunRequest, RunResult, supervise
+from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, supervise
+from grader.sandbox.cpu import session_cpu_seconds
 from grader.spec import SandboxLimits
+
+
+GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
+
+
+def _grader_path() -> dict[str, str]:
+    """A grader run from a source checkout through PYTHONPATH (a developer's worktree) runs the
+    same checkout's `python -m grader.notebook` in the sandbox; no other entry is passed on."""
+    entries = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {"PYTHONPATH": GRADER_ROOT} if GRADER_ROOT in entries else {}
 
 
 def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's own leaks into student code."""
     threads = str(max(1, int(limits.cpus)))
     return {
+        **_grader_path(),
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home),
         "TMPDIR": str(home / ".tmp"),
@@ -41,10 +53,13 @@ RUN_AS_ENV = "GRADER_RUN_AS"  # an unprivileged account student code runs as (th
 
 def _limit_resources(limits: SandboxLimits, user: pwd.struct_passwd | None = None):
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
+        # per process, a second line behind the session's CPU budget the supervisor enforces
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds + 5, limits.cpu_seconds + 10))
         memory = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        workspace = limits.workspace_mb * 1024 * 1024  # no single file past the workspace's size
+        resource.setrlimit(resource.RLIMIT_FSIZE, (workspace, workspace))
         if user is not None:
             os.setgroups([])
             os.setgid(user.pw_gid)
@@ -53,10 +68,13 @@ def _limit_resources(limits: SandboxLimits, user: pwd.struct_passwd | None = Non
     return apply
 
 
-def _hand_over(workspace: Path, user: pwd.struct_passwd) -> None:
+def _hand_over(workspace: Path, user: pwd.struct_passwd, limits: SandboxLimits) -> None:
     """The workspace becomes the account's; the grader's own temporary folder around it only
-    lets it through (no listing), so the account reaches nothing else the grader holds."""
-    for path in [workspace, *workspace.rglob("*")]:
+    lets it through (no listing), so the account reaches nothing else the grader holds. Links
+    are changed themselves, never followed; the walk stops at the workspace's limits."""
+    from grader.safe_fs import walk
+
+    for path in [str(workspace), *(e.path for e in walk(workspace, max_entries=limits.workspace_files + 100))]:
         os.lchown(path, user.pw_uid, user.pw_gid)
     parent = workspace.parent
     if parent.name.startswith("grader-"):
@@ -76,11 +94,14 @@ class LocalRunner:
     def __init__(self, run_as: str | None = None) -> None:
         self._live: set[int] = set()  # process groups still running, for cancel_all
         self._lock = threading.Lock()
+        self._cancelled = False
         self.run_as = run_as or os.environ.get(RUN_AS_ENV) or None
 
     def cancel_all(self) -> None:
-        """Kill every command still running (Ctrl-C of a batch): their groups do not get the SIGINT."""
+        """Kill every command still running and start no new one (a batch that is stopping):
+        their process groups do not get the terminal's SIGINT."""
         with self._lock:
+            self._cancelled = True
             for pgid in list(self._live):
                 _kill_group(pgid)
 
@@ -92,35 +113,47 @@ class LocalRunner:
         env = base_environment(limits, request.workspace)
         env.update(request.env)
         Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
-        request.log_path.parent.mkdir(parents=True, exist_ok=True)
         user = None
         if self.run_as:
             try:
                 user = pwd.getpwnam(self.run_as)
             except KeyError:
-                return RunResult(None, False, 0.0, False, error=f"no account {self.run_as!r} to run student code as")
-            _hand_over(request.workspace, user)
+                return RunResult(None, False, 0.0, False, error=f"no account {self.run_as!r} to run student code as",
+                                 limits=limits)
+            try:
+                _hand_over(request.workspace, user, limits)
+            except OSError as exc:
+                return RunResult(None, False, 0.0, False, limits=limits,
+                                 error=f"the workspace cannot be handed to {self.run_as}: {exc.strerror or exc}")
         start = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                request.argv,
-                cwd=request.workspace,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so the whole tree can be killed
-                preexec_fn=_limit_resources(limits, user),
-            )
-        except OSError as exc:
-            request.log_path.write_text(f"[grader] could not start {request.argv[0]}: {exc}\n")
-            return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}")
-        with self._lock:
-            self._live.add(proc.pid)
-        try:
-            # Children left behind (a daemon, a sleeping grandchild) go too, timeout or not.
-            timed_out, truncated = supervise(proc, request, stop=lambda _: _kill_group(proc.pid))
-        finally:
+        with open_log(request.log_path) as log:
             with self._lock:
-                self._live.discard(proc.pid)
-        return RunResult(proc.returncode, timed_out, time.monotonic() - start, truncated)
+                if self._cancelled:
+                    log.write(f"[grader] {CANCELLED}\n".encode())
+                    return RunResult(None, False, 0.0, False, error=CANCELLED, limits=limits)
+                try:
+                    proc = subprocess.Popen(
+                        request.argv,
+                        cwd=request.workspace,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # its own session and group, so the whole tree is measured and killed
+                        preexec_fn=_limit_resources(limits, user),
+                    )
+                except OSError as exc:
+                    log.write(f"[grader] could not start {request.argv[0]}: {exc}\n".encode())
+                    return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}",
+                                     limits=limits)
+                self._live.add(proc.pid)
+            try:
+                # Children left behind (a daemon, a sleeping grandchild) go too, limit or not.
+                watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid),
+                                  cpu_used=lambda: session_cpu_seconds(proc.pid))
+            finally:
+                with self._lock:
+                    self._live.discard(proc.pid)
+        return RunResult(proc.returncode, watch.limit is not None, time.monotonic() - start, watch.truncated,
+                         error=CANCELLED if self._cancelled else None, limit=watch.limit, cpu_seconds=watch.cpu_seconds,
+                         limits=limits)

@@ -1,0 +1,57 @@
+"""Text a student chose (zip and member names, messages quoting them) made inert wherever a
+person sees it: on the terminal, in the spreadsheet, in JSON. HTML is escaped by Jinja2's
+autoescape."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from rich.markup import escape
+
+# C0 and C1 control characters and DEL: escape sequences, carriage returns and newlines that
+# would redraw the screen or forge a line of the grader's own output.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_FOLDER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|]")
+
+
+def clean_text(text: str) -> str:
+    """Any string made encodable as UTF-8: names that are not valid UTF-8 keep their bytes as
+    visible escapes (\\udcff) instead of breaking a report."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def plain(text: str) -> str:
+    """One visible line: control characters shown as escapes, encodable as UTF-8."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), clean_text(text))
+
+
+def for_terminal(text: str) -> str:
+    """Safe inside rich markup: one line, no control characters, no markup of its own."""
+    return escape(plain(text))
+
+
+def for_csv(cell: object) -> str:
+    """A spreadsheet cell that is never a formula: text starting with = + - @ (or tab/CR)
+    gets a leading apostrophe; numbers stay numbers."""
+    text = plain(cell) if not isinstance(cell, str) or _CONTROL.search(cell) else clean_text(cell)
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def folder_name(stem: str, limit: int = 200) -> str:
+    """A folder name for a report that stays inside --out whatever the submission is called.
+    A name that is a plain folder name already is kept as it is (the batch finds reports by
+    it); one that would point elsewhere (`..` from `...zip`, a separator, NUL) or is too long
+    becomes a cleaned form plus a short hash of the original, so two names never share a folder."""
+    raw = clean_text(stem).encode()
+    if stem not in ("", ".", "..") and not any(ch in stem for ch in "/\\\0") and len(raw) <= limit:
+        return stem
+    cleaned = _FOLDER_UNSAFE.sub("_", clean_text(stem)).lstrip(". ").rstrip(" ")
+    if len(cleaned.encode()) > limit:
+        cleaned = cleaned.encode()[:limit].decode("utf-8", "ignore")
+    digest = hashlib.sha256(raw).hexdigest()[:8]
+    return f"{cleaned or 'submission'}-{digest}"

@@ -1,0 +1,214 @@
+"""Host-side file access to folders a sandbox could have written (workspaces, student
+folders), safe by construction: no path component is followed through a symbolic link, only
+regular files are opened, reads and copies stop at a size cap, and tree walks stop at a depth
+and an entry count. The grader runs as root with the Docker backend, so a link planted in a
+workspace must never make it read or write a host file."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+READ_CAP = 20_000_000  # bytes read from one workspace file for parsing
+COPY_CAP = 50_000_000  # bytes copied from one workspace file into a report
+MAX_DEPTH = 32
+MAX_ENTRIES = 20_000
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
+class UnsafeFile(OSError):
+    """A workspace path the grader refuses to open (a link, a FIFO, a device, a folder...)."""
+
+
+class TreeTooLarge(OSError):
+    """A folder deeper or with more entries than a walk accepts."""
+
+
+def _parts(root: Path, path: Path) -> list[str]:
+    try:
+        rel = Path(os.path.normpath(path)).relative_to(os.path.normpath(root))
+    except ValueError:
+        raise UnsafeFile(errno.EPERM, f"{path} is outside {root}") from None
+    parts = list(rel.parts)
+    if not parts or any(p in ("..", "") for p in parts):
+        raise UnsafeFile(errno.EPERM, f"{path} is not a file inside {root}")
+    return parts
+
+
+def _open_parent(root: Path, parts: list[str]) -> int:
+    """A descriptor of the folder holding the last part, reached without following any link."""
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in parts[:-1]:
+            next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafeFile(errno.ELOOP, f"{'/'.join(parts)}: a folder on the way is a link or not a folder") from None
+        raise
+    return fd
+
+
+def open_regular(path: Path, root: Path | None = None) -> int:
+    """A read descriptor of `path` (inside `root`, default its folder) if it is a regular file
+    reached without links. FIFOs and devices are refused before they are opened."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    parts = _parts(root, path)
+    parent = _open_parent(root, parts)
+    try:
+        try:
+            before = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            raise
+        if not stat.S_ISREG(before.st_mode):
+            raise UnsafeFile(errno.EPERM, f"{path.name} is not a regular file ({_kind(before.st_mode)})")
+        try:
+            fd = os.open(parts[-1], _READ_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeFile(errno.ELOOP, f"{path.name} is a symbolic link") from None
+            raise
+    finally:
+        os.close(parent)
+    after = os.fstat(fd)
+    if not stat.S_ISREG(after.st_mode) or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        os.close(fd)
+        raise UnsafeFile(errno.EPERM, f"{path.name} changed while it was opened")
+    return fd
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
+                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def read_bytes(path: Path, root: Path | None = None, cap: int = READ_CAP) -> tuple[bytes, bool]:
+    """At most `cap` bytes of a regular file; (data, truncated)."""
+    fd = open_regular(path, root)
+    try:
+        chunks, size = [], 0
+        while size <= cap:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    return data[:cap], len(data) > cap
+
+
+def read_text(path: Path, root: Path | None = None, cap: int = READ_CAP) -> str:
+    data, truncated = read_bytes(path, root, cap)
+    text = data.decode("utf-8", errors="replace")
+    return text + (f"\n[grader] read only the first {cap} bytes\n" if truncated else "")
+
+
+def is_regular(path: Path, root: Path | None = None) -> bool:
+    try:
+        os.close(open_regular(path, root))
+        return True
+    except OSError:
+        return False
+
+
+def copy_file(path: Path, dest: Path, root: Path | None = None, cap: int = COPY_CAP) -> bool:
+    """Copy a regular workspace file into a host folder (never a link, never past `cap` bytes:
+    a sparse 2 GiB file costs `cap`). Returns whether it was cut short; the cut is noted."""
+    fd = open_regular(path, root)
+    copied = 0
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open_new(dest) as out:
+            while copied < cap:
+                chunk = os.read(fd, min(1 << 20, cap - copied))
+                if not chunk:
+                    return False
+                out.write(chunk)
+                copied += len(chunk)
+            if os.read(fd, 1):
+                out.write(f"\n[grader] copied only the first {cap} bytes\n".encode())
+                return True
+            return False
+    finally:
+        os.close(fd)
+
+
+def open_new(path: Path, mode: str = "wb"):
+    """A fresh file at `path` for writing: whatever was there (a planted link) is removed
+    first, and O_EXCL|O_NOFOLLOW refuse one that appears in between."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+        if stat.S_ISDIR(st.st_mode):
+            remove_tree(path)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    return os.fdopen(fd, mode)
+
+
+@dataclass
+class Entry:
+    rel: str  # posix path relative to the walk's root (surrogate escapes for names that are not UTF-8)
+    path: str
+    is_dir: bool
+    is_file: bool
+    is_symlink: bool
+    size: int
+
+
+def walk(root: Path, max_depth: int = MAX_DEPTH, max_entries: int = MAX_ENTRIES):
+    """Every entry under `root`, parents before children, links never followed. Raises
+    TreeTooLarge past `max_depth` levels or `max_entries` entries, before doing more work."""
+    count = 0
+    stack: list[tuple[str, str, int]] = [(str(root), "", 0)]
+    while stack:
+        folder, rel_folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            count += 1
+            if count > max_entries:
+                raise TreeTooLarge(errno.EFBIG, f"more than {max_entries} files and folders")
+            st = entry.stat(follow_symlinks=False)
+            rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
+            is_dir = stat.S_ISDIR(st.st_mode)
+            yield Entry(rel, entry.path, is_dir, stat.S_ISREG(st.st_mode), stat.S_ISLNK(st.st_mode), st.st_size)
+            if is_dir:
+                if depth + 1 >= max_depth:
+                    raise TreeTooLarge(errno.EFBIG, f"folders nested deeper than {max_depth} levels ({rel[:80]}...)")
+                stack.append((entry.path, rel, depth + 1))
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder however deep it is or whatever its names (shutil.rmtree recurses and
+    fails past Python's recursion limit); links inside are removed, never followed."""
+    path = Path(path)
+    try:
+        shutil.rmtree(path)
+        return
+    except FileNotFoundError:
+        return
+    except (OSError, RecursionError):
+        pass
+    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False, capture_output=True, timeout=600)

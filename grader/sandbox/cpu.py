@@ -1,0 +1,115 @@
+"""CPU time of a process tree or a container, read from /proc and the cgroup files: the
+measure limits are set in, because it does not grow when the machine is busy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: str) -> list[bytes] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    return data.rsplit(b")", 1)[1].split()
+
+
+def _own_and_reaped(fields: list[bytes]) -> int:
+    # utime, stime, cutime, cstime (fields 14-17): a process's own time and that of the
+    # children it has waited for, so processes that already ended still count
+    return sum(int(x) for x in fields[11:15])
+
+
+def session_cpu_seconds(session: int) -> float:
+    """CPU seconds of every process in a session (the local backend starts each command in a
+    session of its own), threads and reaped children included."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        fields = _stat_fields(pid)
+        if fields is not None and int(fields[3]) == session:
+            total += _own_and_reaped(fields)
+    return total / _TICK
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of a process and all its descendants (a notebook's kernel and the workers
+    it starts)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        fields = _stat_fields(pid)
+        if fields is None:
+            continue
+        parents[int(pid)] = int(fields[1])
+        ticks[int(pid)] = _own_and_reaped(fields)
+    total = 0
+    for pid, value in ticks.items():
+        node, hops = pid, 0
+        while node and node != root and hops < 64:
+            node, hops = parents.get(node, 0), hops + 1
+        if node == root:
+            total += value
+    return total / _TICK
+
+
+CGROUP_ROOTS = [Path("/sys/fs/cgroup")]
+
+
+def container_cgroup(container_id: str) -> tuple[Path | None, Path | None]:
+    """(file of CPU nanoseconds or a cpu.stat, memory folder) of a container, for cgroup v1
+    and v2 with either cgroup driver; (None, None) where neither is readable."""
+    for base in CGROUP_ROOTS:
+        v1 = [base / "cpuacct" / "docker" / container_id / "cpuacct.usage",
+              base / "cpu,cpuacct" / "docker" / container_id / "cpuacct.usage",
+              base / "cpuacct" / "system.slice" / f"docker-{container_id}.scope" / "cpuacct.usage"]
+        v2 = [base / "system.slice" / f"docker-{container_id}.scope", base / "docker" / container_id]
+        for cpu in v1:
+            if cpu.is_file():
+                memory = next((m for m in (base / "memory" / "docker" / container_id,
+                                            base / "memory" / "system.slice" / f"docker-{container_id}.scope") if m.is_dir()), None)
+                return cpu, memory
+        for folder in v2:
+            if (folder / "cpu.stat").is_file():
+                return folder / "cpu.stat", folder
+    return None, None
+
+
+def cgroup_cpu_seconds(cpu_file: Path) -> float | None:
+    try:
+        text = cpu_file.read_text()
+    except OSError:
+        return None
+    if cpu_file.name == "cpu.stat":
+        for line in text.splitlines():
+            if line.startswith("usage_usec"):
+                return int(line.split()[1]) / 1e6
+        return None
+    return int(text.strip() or 0) / 1e9
+
+
+def cgroup_oom_killed(memory: Path | None) -> bool:
+    """Whether the kernel's OOM killer struck inside the cgroup (v1 memory.oom_control,
+    v2 memory.events)."""
+    if memory is None:
+        return False
+    for name in ("memory.oom_control", "memory.events"):
+        try:
+            for line in (memory / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value or 0) > 0:
+                    return True
+        except (OSError, ValueError):
+            continue
+    try:  # v1 kernels without the oom_kill counter: the limit was hit
+        return int((memory / "memory.failcnt").read_text()) > 0
+    except (OSError, ValueError):
+        return False
