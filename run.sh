@@ -40,7 +40,9 @@ case "${1:-demo}" in
     test)   shift
             # The HTML reports are checked in a real headless browser.
             command -v chromium >/dev/null || apt_install chromium
-            exec "$VENV/bin/python" -m pytest -q -rs "$@" ;;
+            # Lint first: a second's work, and a red line here saves a long run.
+            "$VENV/bin/ruff" check --quiet . || { echo "[run.sh] ruff check failed (see above)" >&2; exit 1; }
+            exec "$VENV/bin/python" -m pytest -q -rs --durations=15 "$@" ;;
     grader) shift; exec "$VENV/bin/grader" "$@" ;;
     *)      echo "usage: ./run.sh [demo | test [PYTEST ARGS] | grader ARGS]" >&2; exit 2 ;;
 esac

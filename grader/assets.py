@@ -15,7 +15,7 @@ from pathlib import Path
 from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.probes import log_tail
-from grader.sandbox.base import RunRequest, Runner
+from grader.sandbox.base import Runner, RunRequest
 
 CACHE_DIR = ".grader-assets"
 

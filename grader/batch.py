@@ -34,10 +34,10 @@ from grader import __version__
 from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.gradescope import write_student_outputs
+from grader.inert import for_terminal
+from grader.intake import parse_stem, submission_stem
 from grader.late import Extension, apply_late
 from grader.lms import Identity
-from grader.intake import parse_stem, submission_stem
-from grader.inert import for_terminal
 from grader.pipeline import fit_to_host, grade_submission
 from grader.report import Report, load_report, write_report
 from grader.sandbox import Runner

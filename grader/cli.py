@@ -13,6 +13,7 @@ from rich.console import Console
 from grader import __version__, catalog
 from grader.errors import GraderError
 
+
 def _console(stream) -> Console:
     """Off a terminal (a pipe, a CI log, a file) lines are never wrapped mid-sentence: each
     message stays one line that grep and the next program can read."""
@@ -128,10 +129,9 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     is a task on a Dask cluster; the reports and the cache are the same as a local run's.
     Exit code 0: all graded; 1: some ended in timeout, error or crashed; 2: bad usage or a rejected
     submission; 3: the cluster's scheduler was lost; 130/143/129: stopped by SIGINT/SIGTERM/SIGHUP."""
+    from grader import lms as lms_names
     from grader.batch import exit_code, expand_sources
     from grader.commands.grade import cluster_executor, grade_all
-
-    from grader import lms as lms_names
     from grader.late import load_extensions
 
     if force and retry_failed:
@@ -275,7 +275,8 @@ def package_cmd(ctx, assignment_id, student_id, name, folder, out) -> None:
 @click.pass_context
 def build(ctx, assignment_ids, check_only) -> None:
     """Generate skeleton/<id> from solutions/<id> (marked solution code becomes TODO stubs)."""
-    from grader.commands.build import build as build_one, out_of_sync
+    from grader.commands.build import build as build_one
+    from grader.commands.build import out_of_sync
 
     stale_any = False
     for assignment_id in assignment_ids or catalog.list_ids(_root(ctx)):
@@ -474,4 +475,14 @@ def main() -> None:
     except KeyboardInterrupt as exc:
         err_console.print("interrupted")
         sys.exit(getattr(exc, "exit_code", 130))
+    except Exception as exc:  # a bug or an unforeseen file problem: one line, never a traceback
+        if os.environ.get("GRADER_DEBUG"):
+            raise
+        from grader.inert import plain
+
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        err_console.print(f"error: {plain(where + reason)} (GRADER_DEBUG=1 shows the traceback)",
+                          markup=False, soft_wrap=True)
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

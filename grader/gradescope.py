@@ -16,12 +16,11 @@ from pathlib import Path
 import yaml
 
 from grader import probes
-from grader.sandbox.local import LocalRunner
-
 from grader.catalog import Assignment
 from grader.errors import GraderError
 from grader.intake import parse_stem, submission_stem
 from grader.report import Report
+from grader.sandbox.local import LocalRunner
 
 STATUS_TEXT = {"graded": "Graded", "error": "Grading failed", "timeout": "Timed out", "rejected": "Submission rejected",
                "crashed": "Grading crashed"}
@@ -123,7 +122,7 @@ chown -R root:root $src
 chmod 700 $src
 chmod -R a+rX $root/venv $root/data
 if [ -d /opt/grader-python ]; then chmod -R a+rX /opt/grader-python; fi
-""" % {"uv": UV_VERSION, "account": STUDENT_ACCOUNT}
+""" % {"uv": UV_VERSION, "account": STUDENT_ACCOUNT}  # noqa: UP031 (braces are the shell's)
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this per submission: the upload in $root/submission (loose files, a folder or a
@@ -157,7 +156,8 @@ Gradescope's autograder settings:
   the image's is older, which needs the network during the build).
 - Memory: {memory_line}
 - CPUs: {cpus:g} or more (each step is limited to {cpus:g}).
-- Timeout: at least {timeout_min} minutes ({steps} steps of at most {wall:g} s each in the worst case).
+- Timeout: at least {timeout_min} minutes ({steps} steps of at most {cpu:g} s of CPU time each; a step that uses
+  fewer cores runs no longer than its CPU time, and one that hangs idle is stopped after {wall:g} s).
 
 What happens per submission: run_autograder grades exactly one submission (an uploaded zip, a
 folder, or loose files), with the seed from the student ID in the metadata (`sid`; when it is
@@ -229,8 +229,8 @@ def bundle_readme(assignment: Assignment) -> str:
                        f"(measure a reference run, e.g. with /usr/bin/time -v); the sandbox's {limits.memory_mb} MB "
                        "limit caps address space, which is far above resident use with torch.")
     return BUNDLE_README.format(assignment=assignment.id, memory_line=memory_line, cpus=limits.cpus,
-                                timeout_min=math.ceil(steps * limits.wall_seconds / 60) + 1, steps=steps,
-                                wall=limits.wall_seconds, account=STUDENT_ACCOUNT)
+                                timeout_min=math.ceil(steps * limits.cpu_seconds / 60) + 1, steps=steps,
+                                cpu=limits.cpu_seconds, wall=limits.wall_backstop(), account=STUDENT_ACCOUNT)
 
 
 # ----------------------------------------------------------------------------- on Gradescope
@@ -282,7 +282,7 @@ def _iso_utc(text: str | None) -> str | None:
     import datetime as dt
 
     try:
-        return dt.datetime.fromisoformat(str(text)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+        return dt.datetime.fromisoformat(str(text)).astimezone(dt.UTC).isoformat(timespec="seconds")
     except (TypeError, ValueError):
         return None
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 from grader.errors import GraderError
@@ -39,8 +40,15 @@ STUDENT_REQUIREMENTS = [r for r in SANDBOX_REQUIREMENTS if not r.startswith("pyt
 
 def _grader_requirements() -> list[str]:
     """The grader's own dependencies, and setuptools to build it from source offline."""
-    project = tomllib.loads((PACKAGE_ROOT / "pyproject.toml").read_text())["project"]
-    return project["dependencies"] + ["setuptools>=68"]
+    pyproject = PACKAGE_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    else:  # installed from a handout, not run from the repository: the installed metadata says it
+        try:
+            dependencies = [r for r in metadata.requires("grader") or [] if "extra ==" not in r]
+        except metadata.PackageNotFoundError:
+            dependencies = []
+    return dependencies + ["setuptools>=68"]
 
 
 def _source_files() -> list[Path]:

@@ -114,7 +114,7 @@ def assess(score: float, max_score: float, policy: LatePolicy, submitted_at: dt.
                        units_late=units, unit=policy.unit, penalty=penalty, score_before=score, note=note)
 
 
-def apply_late(report: "Report", policy: LatePolicy | None, extensions: dict[str, Extension] | None = None) -> None:
+def apply_late(report: Report, policy: LatePolicy | None, extensions: dict[str, Extension] | None = None) -> None:
     """Set report.late and the penalised score. Only graded submissions are charged."""
     if policy is None or report.status != "graded":
         return

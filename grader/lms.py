@@ -59,7 +59,7 @@ def file_time(path: Path) -> str | None:
         stamp = path.stat().st_mtime
     except OSError:
         return None
-    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat(timespec="seconds")
 
 
 def compile_pattern(pattern: str | None) -> re.Pattern | None:

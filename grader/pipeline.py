@@ -19,19 +19,19 @@ from pathlib import Path
 from grader import probes
 from grader.assets import ensure_assets
 from grader.catalog import Assignment, default_root
+from grader.diagnose import crash_site, root_cause, scrub
 from grader.errors import GraderError, RejectedSubmission
 from grader.imports import local_modules, unsatisfied_imports
 from grader.inert import folder_name
 from grader.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
-from grader.diagnose import crash_site, root_cause, scrub
 from grader.lms import Identity, SubmissionOrigin, file_time
 from grader.parse import Summary, parse_log
 from grader.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
 from grader.sandbox import Runner, RunRequest
 from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, GuardedRunner, RunResult, StepRecord
-from grader.secret import secret_seed
 from grader.score import Evidence, score
+from grader.secret import secret_seed
 from grader.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem, fit_memory
 from grader.workspace import Workspace, prepare_workspace, restore_protected
 

@@ -16,7 +16,9 @@ def metric_plot(item) -> Markup:
         return Markup("")
     marks = [t["threshold"] for t in item.tiers] + [item.value]
     lo, hi = min(0.0, min(marks)), max(1.0, max(marks))
-    x = lambda v: 10 + (WIDTH - 20) * (v - lo) / (hi - lo or 1)
+    def x(v: float) -> float:
+        return 10 + (WIDTH - 20) * (v - lo) / (hi - lo or 1)
+
     top = 12 * len(item.tiers) + 6
     colour = "#2e7d32" if item.points >= item.max_points else "#f9a825" if item.points > 0 else "#c62828"
     parts = [f'<svg class="metric" width="{WIDTH}" height="{top + 48}" role="img" aria-label="{escape(item.id)} value against thresholds">',
@@ -90,7 +92,9 @@ def distribution_plot(title: str, values: list[float], thresholds=(), lo: float 
         counts[min(DIST_BINS - 1, int((v - lo) / width))] += 1
     top = 14 * len(thresholds) + 18
     left, plot_w = 30, DIST_W - 40
-    x = lambda v: left + plot_w * (v - lo) / (hi - lo)
+    def x(v: float) -> float:
+        return left + plot_w * (v - lo) / (hi - lo)
+
     y0 = top + DIST_H
     peak = max(counts)
     label = f"{title}: {len(values)} values from {min(values):g} to {max(values):g}" + "".join(

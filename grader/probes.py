@@ -17,7 +17,7 @@ from grader import checker
 from grader.catalog import Assignment
 from grader.checker import CaseRecord, HiddenTestsOutcome, scalar
 from grader.errors import GraderError
-from grader.sandbox.base import RunRequest, Runner
+from grader.sandbox.base import Runner, RunRequest
 from grader.spec import ParamCountItem, SandboxLimits, TestsItem
 
 PROBE_DIR = ".grader"

@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from grader.parse import Summary
 from grader.checker import HiddenTestsOutcome
+from grader.parse import Summary
 from grader.probes import ParamCountOutcome
 from grader.spec import FilePresentItem, MetricItem, ParamCountItem, Rubric, TestsItem
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -107,7 +107,7 @@ class DatasetSetting(Strict):
     choices: dict[str, DatasetChoice]
 
     @model_validator(mode="after")
-    def _default_is_a_choice(self) -> "DatasetSetting":
+    def _default_is_a_choice(self) -> DatasetSetting:
         if self.default not in self.choices:
             raise ValueError(f"default dataset {self.default!r} is not one of {sorted(self.choices)}")
         return self
@@ -132,7 +132,7 @@ class Experiment(Strict):
                                                                "charged a second failure.")
 
     @model_validator(mode="after")
-    def _secrets_only_in_trusted_steps(self) -> "Experiment":
+    def _secrets_only_in_trusted_steps(self) -> Experiment:
         if not self.trusted:
             for secret in TRUSTED_PLACEHOLDERS:
                 if secret in self.command:
@@ -173,7 +173,7 @@ class Baseline(Strict):
     expect_score: float | None = None
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Baseline":
+    def _one_source(self) -> Baseline:
         if (self.path is None) == (not self.edits):
             raise ValueError(f"baseline {self.name!r}: give either path or edits")
         return self
@@ -197,7 +197,7 @@ class AssignmentSpec(Strict):
     baselines: list[Baseline] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _needs_earlier_experiments(self) -> "AssignmentSpec":
+    def _needs_earlier_experiments(self) -> AssignmentSpec:
         seen: set[str] = set()
         for experiment in self.experiments:
             unknown = [n for n in experiment.needs if n not in seen]
@@ -292,7 +292,7 @@ class ParamCountItem(ItemBase):
     points: float = Field(ge=0)
 
     @model_validator(mode="after")
-    def _one_rule(self) -> "ParamCountItem":
+    def _one_rule(self) -> ParamCountItem:
         if self.exact is None and self.min is None and self.max is None:
             raise ValueError("give exact, or min and/or max")
         from_log, from_probe = self.log is not None and self.key is not None, None not in (self.runner, self.case, self.output)
@@ -331,7 +331,7 @@ class FilePresentItem(ItemBase):
         return self.points
 
 
-RubricItem = Annotated[Union[MetricItem, ParamCountItem, TestsItem, FilePresentItem], Field(discriminator="kind")]
+RubricItem = Annotated[MetricItem | ParamCountItem | TestsItem | FilePresentItem, Field(discriminator="kind")]
 
 
 class LatePolicy(Strict):
@@ -359,7 +359,7 @@ class Rubric(Strict):
     items: list[RubricItem] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "Rubric":
+    def _unique_ids(self) -> Rubric:
         seen: set[str] = set()
         for item in self.items:
             if item.id in seen:

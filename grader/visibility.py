@@ -30,7 +30,7 @@ def shown_to_student(item: ItemResult, *, now: dt.datetime, due: dt.datetime | N
 
 def student_items(report: Report, *, now: dt.datetime | None = None, rubric_due: dt.datetime | None = None,
                   published: bool = False) -> list[ItemResult]:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     due = due_of(report, rubric_due)
     return [i for i in report.items if shown_to_student(i, now=now, due=due, published=published)]
 

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+from adversarial import hostile
 
 from grader import catalog
 from grader.pipeline import grade_submission
 from grader.safe_fs import COPY_CAP
 from grader.sandbox import LocalRunner
 
-from adversarial import hostile
 from conftest import TINY, TINY_NB, run_cli, student_files, write_zip
 
 PASSWD_MARK = "root:x:0:0"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-from conftest import CHROMIUM, REPO, chromium_dom
 
 from grader import catalog
 from grader.analytics import (
@@ -21,10 +20,12 @@ from grader.analytics import (
     numeric_value,
     read_similarity,
 )
-from grader.parse import Summary
 from grader.checker import CaseOutcome, HiddenTestsOutcome
+from grader.parse import Summary
 from grader.report import Report, write_gradebook
 from grader.score import Evidence, score
+
+from conftest import CHROMIUM, REPO, chromium_dom
 
 DATASET = "fashion_mnist"
 TESTS = {"groupdro_tests": ["test_q_update", "test_weighted_sum", "test_eval_mode"],

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.checker import CaseRecord, Outputs, check_item, compare, parse_outputs, read_untrusted_bytes
 from grader import spec
+from grader.checker import CaseRecord, Outputs, check_item, compare, parse_outputs, read_untrusted_bytes
 
 
 def record(**outputs) -> CaseRecord:

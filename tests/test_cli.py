@@ -59,8 +59,9 @@ def test_student_journey_check_package_grade_agree(tmp_path, tiny_root, tiny):
     assert run_cli("--root", str(tiny_root), "handout", "tiny", "-o", str(handout)).returncode == 0
     assert not (handout / "tests").exists() and (handout / "rubric.yaml").is_file()
     (handout / "answer.py").write_text(student_files(tiny)["answer.py"])
-    experiment = run_cli("--version")  # any python will do; run the experiment as the student would
-    import subprocess, sys
+    # run the experiment as the student would
+    import subprocess
+    import sys
     log = subprocess.run([sys.executable, "experiment.py", "--seed", "42"], cwd=handout, capture_output=True, text=True).stdout
     (handout / "result_log.txt").write_text(log)
     check = run_cli("--root", str(tiny_root), "check", "tiny", "--dir", str(handout))
@@ -150,3 +151,19 @@ def test_image_tag_names_the_content_hash():
 
     result = run_cli("image", "tag")
     assert result.returncode == 0 and re.fullmatch(r"grader-sandbox:[0-9a-f]{12}", result.stdout.strip())
+
+
+def test_an_unforeseen_failure_is_one_line_not_a_traceback(monkeypatch, capsys):
+    from grader import catalog, cli
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/course/rubrics/tiny.yaml")
+
+    monkeypatch.setattr(catalog, "list_ids", unreadable)
+    monkeypatch.setattr("sys.argv", ["grader", "list"])
+    monkeypatch.delenv("GRADER_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "/course/rubrics/tiny.yaml: Permission denied" in err

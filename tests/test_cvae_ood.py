@@ -14,11 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from grader import catalog, probes
+from grader import catalog, probes, spec
 from grader.sandbox.local import LocalRunner
 from grader.score import Evidence, score
 from grader.skeleton import count_in_source, plain_solution, replace_in_source
-from grader import spec
 
 from conftest import solution_module
 

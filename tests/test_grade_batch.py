@@ -91,7 +91,7 @@ def test_latest_submission_of_a_student_wins(tmp_path, tiny, runner, quiet_conso
     batch = tmp_path / "batch"
     batch.mkdir()
     old = write_zip(batch / "20250001_first.zip", student_files(tiny, "skeleton"))
-    new = write_zip(batch / "20250001_second.zip", student_files(tiny))
+    write_zip(batch / "20250001_second.zip", student_files(tiny))
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     reports = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "out", dataset=None, student_id=None,
                         console=quiet_console)

@@ -14,10 +14,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.gradescope import build_bundle, bundle_readme, single_submission, student_from_metadata
 from grader.errors import GraderError
-from grader.sandbox.local import LocalRunner
+from grader.gradescope import build_bundle, bundle_readme, single_submission, student_from_metadata
 from grader.sandbox.base import RunRequest
+from grader.sandbox.local import LocalRunner
 
 from conftest import REPO, student_files, write_zip
 
@@ -156,9 +156,9 @@ def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_pa
 
 @pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
 def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, assignment_id):
-    from grader import catalog
-
     from test_handout import _solution_only_lines
+
+    from grader import catalog
 
     assignment = catalog.load(assignment_id, REPO)
     with zipfile.ZipFile(build_bundle(assignment, tmp_path / "ag.zip")) as z:

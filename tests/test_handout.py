@@ -133,8 +133,8 @@ def test_shipped_handouts_hold_no_solution_or_hidden_test_and_their_tool_install
     assert not leaked, sorted(leaked)[:3]
     for hidden in (assignment.folder / "tests").rglob("*.py"):
         # The checks themselves: test names and their assertions (imports are shared with the skeleton).
-        body = [l.strip() for l in hidden.read_text().splitlines() if l.strip().startswith(("def test_", "assert "))]
-        assert body and not [l for l in body if l in text], hidden
+        body = [line.strip() for line in hidden.read_text().splitlines() if line.strip().startswith(("def test_", "assert "))]
+        assert body and not [line for line in body if line in text], hidden
     assert not any("baselines" in p.parts for p in fresh.rglob("*"))
     site = tmp_path / "site"
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",

@@ -13,7 +13,7 @@ from grader.spec import LatePolicy
 
 from conftest import run_cli, student_files, write_zip
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DUE = dt.datetime(2026, 11, 20, 23, 59, tzinfo=UTC)
 POLICY = LatePolicy(due=DUE, grace_minutes=15, penalty_per_unit=10, max_penalty_percent=30)
 

@@ -4,7 +4,6 @@ submissions; the grader reads the student ID the seed comes from, the LATE marke
 import csv
 import json
 import os
-import re
 
 import pytest
 

@@ -266,14 +266,14 @@ def test_cancel_all_stops_this_runs_containers_in_seconds_and_refuses_new_ones(t
     for t in threads:
         t.start()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len({l.get(docker.RUN_LABEL) for l in run_labels()} & {first.run_id, second.run_id}) < 2:
+    while time.monotonic() < deadline and len({labels.get(docker.RUN_LABEL) for labels in run_labels()} & {first.run_id, second.run_id}) < 2:
         time.sleep(0.2)
     start = time.monotonic()
     first.cancel_all()
     threads[0].join(timeout=15)
     assert results["a"].error == "cancelled: the grader is stopping" and time.monotonic() - start < 10
-    assert not [l for l in run_labels() if l.get(docker.RUN_LABEL) == first.run_id]
-    assert [l for l in run_labels() if l.get(docker.RUN_LABEL) == second.run_id], "the other grader's container was touched"
+    assert not [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == first.run_id]
+    assert [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == second.run_id], "the other grader's container was touched"
     later = first.run(RunRequest(argv=["python3", "-c", "print(1)"], workspace=tmp_path / "a", log_path=tmp_path / "a" / "l.txt",
                                  limits=SandboxLimits()))
     assert later.error == "cancelled: the grader is stopping"

@@ -1,7 +1,7 @@
 import pytest
 
-from grader.parse import Summary
 from grader.checker import CaseOutcome, HiddenTestsOutcome
+from grader.parse import Summary
 from grader.probes import ParamCountOutcome
 from grader.score import Evidence, score
 from grader.spec import Rubric

@@ -12,12 +12,13 @@ import re
 
 import nbformat
 import pytest
-from conftest import CHROMIUM, REPO, chromium_dom, run_cli, student_files, write_zip
 
 from grader import catalog
 from grader.commands.similarity import run_similarity
 from grader.similarity import NOISE_TOKENS, WINDOW, UnreadableCode, code_of, matched_tokens
 from grader.skeleton import plain_solution
+
+from conftest import CHROMIUM, REPO, chromium_dom, run_cli, student_files, write_zip
 
 # An independent, correct implementation of every TODO of colored_mnist's model.py: the same
 # task in a student's own words, which must not look copied.

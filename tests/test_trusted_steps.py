@@ -3,7 +3,6 @@ secret seed and the held-out data for them alone; their log is the grader's own.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

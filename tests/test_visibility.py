@@ -14,7 +14,7 @@ from grader.visibility import shown_to_student
 from conftest import REPO, run_cli, student_files, write_zip
 
 SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
-NOW = dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 
 
 def _item(visibility: str) -> ItemResult:

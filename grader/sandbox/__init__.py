@@ -2,7 +2,7 @@
 
 import os
 
-from grader.sandbox.base import RunRequest, RunResult, Runner
+from grader.sandbox.base import Runner, RunRequest, RunResult
 from grader.sandbox.local import LocalRunner
 
 __all__ = ["RunRequest", "RunResult", "Runner", "LocalRunner", "make_runner", "BACKENDS"]

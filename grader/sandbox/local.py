@@ -17,7 +17,6 @@ from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, supe
 from grader.sandbox.cpu import session_cpu_seconds
 from grader.spec import SandboxLimits
 
-
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 

@@ -1,9 +1,8 @@
 """Known-wrong baseline: every objective answered with plain ERM (the mean risk)."""
 
 import torch
-from torch import nn
-
 from risks import env_risks
+from torch import nn
 
 
 class _MeanRisk(nn.Module):

@@ -7,9 +7,8 @@ when your submission is graded. Each objective is an nn.Module called as
 """
 
 import torch
-from torch import nn
-
 from risks import env_risks
+from torch import nn
 
 
 class groupDRO(nn.Module):
