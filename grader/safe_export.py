@@ -79,11 +79,25 @@ def load_program_without_code(path):
     finally:
         for module, name, original in originals:
             setattr(module, name, original)
-    for node in program.graph.nodes:
-        if node.op == "call_function" and not (
-                node.target is operator.getitem
-                or (isinstance(node.target, torch._ops.OpOverload) and node.target.namespace == "aten")):
-            raise UnsafeExport(f"the program calls {str(node.target)[:80]}, which is not an aten operator")
-        if node.op in ("call_module", "call_method"):
-            raise UnsafeExport(f"the program has a {node.op} node ({str(node.target)[:80]})")
+    _check_graphs(program)
     return program
+
+
+def _check_graphs(program):
+    """Refuses a program that calls anything but aten operators (see the module's docstring)."""
+    import torch
+
+    # `torch.no_grad()` inside forward() exports as a higher-order call of a nested graph: allowed,
+    # and every nested graph is held to the same rule.
+    grad_mode_wrapper = getattr(getattr(torch, "_higher_order_ops", None), "wrap", None)
+    grad_mode_wrapper = getattr(grad_mode_wrapper, "wrap_with_set_grad_enabled", None)
+    for graph_module in program.graph_module.modules():
+        graph = getattr(graph_module, "graph", None)
+        for node in graph.nodes if graph is not None else ():
+            if node.op == "call_function" and not (
+                    node.target is operator.getitem
+                    or (grad_mode_wrapper is not None and node.target is grad_mode_wrapper)
+                    or (isinstance(node.target, torch._ops.OpOverload) and node.target.namespace == "aten")):
+                raise UnsafeExport(f"the program calls {str(node.target)[:80]}, which is not an aten operator")
+            if node.op in ("call_module", "call_method"):
+                raise UnsafeExport(f"the program has a {node.op} node ({str(node.target)[:80]})")

@@ -41,6 +41,16 @@ def tiny(tiny_root: Path) -> catalog.Assignment:
     return catalog.load("tiny", tiny_root)
 
 
+def grading_backend() -> str:
+    """Where the slow attack suites grade: in containers when a Docker daemon answers and the
+    grading image is built (as in CI: that is where a published grade is decided), else the
+    local backend. Once, not both: each grading trains a network."""
+    from grader.image import image_tag
+    from grader.sandbox import docker
+
+    return "docker" if docker.daemon_answers() and docker.image_present(image_tag()) else "local"
+
+
 @pytest.fixture
 def runner() -> LocalRunner:
     return LocalRunner()

@@ -20,6 +20,8 @@ from grader.pipeline import grade_submission, holdout_dir
 from grader.sandbox import LocalRunner, make_runner
 from grader.workspace import prepare_workspace
 
+from conftest import grading_backend
+
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("cnn_adversarial", HERE / "adversarial" / "cnn_transfer" / "submissions.py")
 submissions = importlib.util.module_from_spec(_spec)
@@ -27,7 +29,7 @@ sys.modules[_spec.name] = submissions  # dataclasses look their module up there
 _spec.loader.exec_module(submissions)
 
 ASSIGNMENT = catalog.load("cnn_transfer")
-BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
+BACKENDS = [grading_backend()]
 # One core per grading, as `grade -j 2` gives on two: two torch threads on a busy machine spend
 # most of their time waiting for each other.
 ONE_CORE = dataclasses.replace(ASSIGNMENT, spec=ASSIGNMENT.spec.model_copy(
@@ -44,11 +46,6 @@ except Exception as exc:  # noqa: BLE001 - a machine without Fashion-MNIST's tes
 def _runner(backend: str):
     if backend == "local":
         return LocalRunner()
-    from grader.image import image_tag
-    from grader.sandbox import docker
-
-    if not (docker.daemon_answers() and docker.image_present(image_tag())):
-        pytest.skip("no Docker daemon answers or the grading image is not built")
     return make_runner("docker")
 
 

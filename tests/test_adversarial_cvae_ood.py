@@ -18,7 +18,7 @@ from grader.pipeline import grade_submission
 from grader.skeleton import plain_solution
 from grader.workspace import prepare_workspace
 
-from conftest import write_zip
+from conftest import grading_backend, write_zip
 
 sys.path.insert(0, str(Path(__file__).parent / "adversarial" / "cvae_ood"))
 import attacks  # noqa: E402
@@ -48,10 +48,15 @@ def _reference_with_a_plot() -> str:
 
 
 @pytest.fixture(scope="module")
-def honest(tmp_path_factory):
-    from grader.sandbox.local import LocalRunner
+def runner():
+    from grader.sandbox import make_runner
 
-    return _grade(tmp_path_factory.mktemp("honest"), _reference_with_a_plot(), LocalRunner(), stem="20250041_ref")
+    return make_runner(grading_backend())
+
+
+@pytest.fixture(scope="module")
+def honest(tmp_path_factory, runner):
+    return _grade(tmp_path_factory.mktemp("honest"), _reference_with_a_plot(), runner, stem="20250041_ref")
 
 
 def test_the_honest_reference_with_a_plot_gets_full_marks(honest):
@@ -91,18 +96,3 @@ def test_the_edited_given_cell_is_restored_and_flagged(tmp_path):
     assert evaluation.source in [c.source for c in ran.cells]
     assert "PERFECT" not in ws.path.joinpath(NOTEBOOK).read_text() and "0.99" not in ws.path.joinpath(NOTEBOOK).read_text()
     assert len(ws.flags) == 1 and ws.flags[0].startswith("given notebook cells were edited: cvae_ood.ipynb cell 14")
-
-
-@pytest.mark.docker
-def test_forgeries_score_zero_in_docker(tmp_path):
-    from grader.sandbox import make_runner
-
-    runner = make_runner("docker")
-    (tmp_path / "honest").mkdir()
-    honest = _grade(tmp_path / "honest", _reference_with_a_plot(), runner, stem="20250041_ref")
-    for attack, targets in attacks.ATTACKS.items():
-        (tmp_path / attack).mkdir()
-        report = _grade(tmp_path / attack, attacks.build(attack, SKELETON), runner)
-        for item in targets:
-            assert _items(honest)[item].points == _items(honest)[item].max_points
-            assert _items(report)[item].points == 0, (attack, item)

@@ -48,13 +48,13 @@ def autograder(tmp_path, tiny):
     return root
 
 
-def run_autograder(root: Path, meta: dict, python: str = sys.executable) -> dict:
+def run_autograder(root: Path, meta: dict, python: str = sys.executable, timeout: float = 300) -> dict:
     (root / "submission_metadata.json").write_text(json.dumps(meta))
     # The bundle's own copy of the grader, not this checkout's: the bundle must be self-contained.
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": python, "GRADER_RUN_AS": "",
            "PYTHONPATH": str(root / "source" / "grader_src")}
     done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=root)
+                          timeout=timeout, cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, SCHEMA)
@@ -170,3 +170,27 @@ def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, as
     assert not any(n.startswith("course/solutions") or "/baselines/" in n for n in names)
     assert f"course/rubrics/{assignment_id}.yaml" in names and "run_autograder" in names
     assert "Memory: " in readme and "Timeout: at least" in readme and "CPUs: 2" in readme
+
+
+# Each shipped assignment through its own bundle, with the untouched skeleton (seconds: it stops
+# at the first TODO), one upload layout each so all of them and a blank student ID are covered.
+SHIPPED_UPLOADS = [("colored_mnist", "zip", "20250042"), ("cnn_transfer", "folder", "20250042"),
+                   ("channel_shift", "loose", "20250042"), ("cvae_ood", "loose", "")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment_id,layout,sid", SHIPPED_UPLOADS)
+def test_shipped_bundles_grade_a_skeleton_upload(tmp_path, assignment_id, layout, sid):
+    from grader import catalog
+
+    assignment = catalog.load(assignment_id, REPO)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(build_bundle(assignment, tmp_path / "ag.zip")) as z:
+        z.extractall(root / "source")
+    (root / "submission").mkdir()
+    _upload(root, layout, student_files(assignment, "skeleton"))
+    results = run_autograder(root, metadata(sid=sid, email="s20250042@uni.example"), timeout=900)
+    assert results["score"] == 0, results["output"]
+    assert "seed 42" in results["output"]
+    names = {t["name"].removesuffix(" (bonus)") for t in results["tests"]}
+    assert names == {i.title for i in assignment.rubric.items if i.visibility != "hidden"}, names
