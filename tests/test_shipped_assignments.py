@@ -1,8 +1,9 @@
 """Every shipped assignment, from one table. Its hidden tests, run and checked as the grader
 does (runner in a subprocess, checker against the reference's recorded outputs): the reference passes them all, the untouched skeleton none, each known-wrong baseline
-fails exactly the tests that describe its mistake (seconds, no training). And (slow) the whole
-assignment validated through the real CLI: reference full marks, skeleton zero, skeleton in
-sync; (calibration, run on purpose) every baseline exactly its declared points."""
+fails exactly the tests that describe its mistake (seconds, no training). And (slow) assignments
+validated through the real CLI: reference full marks, skeleton zero, skeleton in sync (each
+reference is graded in full once per run; see VALIDATED_HERE); (calibration, run on purpose)
+every baseline of every assignment exactly its declared points."""
 
 from __future__ import annotations
 
@@ -67,8 +68,16 @@ def test_baselines_fail_exactly_the_tests_of_their_mistake(tmp_path, assignment_
     assert {t for t, ok in results.items() if not ok} == (set(results) if failing is None else failing)
 
 
+# Each reference is graded in full once per run of the suite: colored_mnist's by the student
+# journey (handout -> run -> package -> `grader grade`, tests/test_colored_mnist.py), cvae_ood's,
+# with a plot cell added, beside its forgeries (tests/test_adversarial_cvae_ood.py); their
+# skeletons score 0 through the Gradescope bundle (tests/test_gradescope.py) and stay in sync
+# (tests/test_skeleton.py). `validate` itself runs for the other two.
+VALIDATED_HERE = ["channel_shift", "cnn_transfer"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment_id", sorted(EXPECTED))
+@pytest.mark.parametrize("assignment_id", VALIDATED_HERE)
 def test_validate_through_the_cli(assignment_id):
     # auto: in containers when the grading image is built (CI builds it), else the local backend
     result = run_cli("validate", assignment_id, "--skip-baselines", "-j", "2", timeout=1500,
