@@ -40,3 +40,20 @@ def test_matplotlib_is_in_the_image_and_every_handout():
     assert "matplotlib==3.11.2" in SANDBOX_REQUIREMENTS
     for path in HANDOUTS:
         assert "matplotlib==3.11.2" in pins(path.read_text()), path
+
+
+def test_the_image_tag_follows_the_code_not_the_docs(tmp_path, monkeypatch):
+    import shutil
+
+    from grader import image
+
+    root = tmp_path / "repo"
+    shutil.copytree(image.PACKAGE_ROOT / "grader", root / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Dockerfile", "pyproject.toml", "README.md"):
+        shutil.copyfile(image.PACKAGE_ROOT / name, root / name)
+    monkeypatch.setattr(image, "PACKAGE_ROOT", root)
+    before = image.image_tag()
+    (root / "README.md").write_text("edited docs\n")
+    assert image.image_tag() == before
+    (root / "grader" / "inert.py").write_text((root / "grader" / "inert.py").read_text() + "\n# changed\n")
+    assert image.image_tag() != before
