@@ -289,3 +289,54 @@ def test_a_container_docker_refuses_to_start_is_an_error(tmp_path, tiny_root, ru
     report = grade_submission(write_zip(tmp_path / "20250001_x.zip", student_files(assignment)), assignment, runner,
                               tmp_path / "out")
     assert report.status == "error" and report.message.startswith("main: the container did not start"), report.message
+
+
+def test_two_graders_through_docker_a_sigterm_stops_one_and_spares_the_other(tmp_path, tiny_root):
+    """Two `grader grade` processes share the daemon; SIGTERM to one leaves none of its
+    containers within 10 s, and the other grader's container keeps running and its batch ends
+    with every report."""
+    import json
+    import os
+    import signal
+    import sys
+    import time
+
+    from test_batch import allow_sleep
+
+    good = allow_sleep(tiny_root)
+    batches = {name: tmp_path / name for name in ("stopped", "spared")}
+    for folder in batches.values():
+        folder.mkdir()
+    write_zip(batches["stopped"] / "20250001_slow.zip", dict(good, SLEEP="60"))
+    write_zip(batches["spared"] / "20250002_slow.zip", dict(good, SLEEP="20"))
+    write_zip(batches["spared"] / "20250003_fast.zip", good)
+    procs = {name: subprocess.Popen([sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(folder),
+                                     "--out", str(tmp_path / f"out_{name}"), "--backend", "docker", "-j", "1"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    env={**os.environ, "COLUMNS": "200"})
+             for name, folder in batches.items()}
+
+    def containers_of(proc) -> list[dict]:
+        return [labels for labels in run_labels() if labels.get(docker.PID_LABEL) == str(proc.pid)]
+
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all(containers_of(p) for p in procs.values()):
+            time.sleep(0.3)
+        assert all(containers_of(p) for p in procs.values()), "both graders should have a container running"
+        sent = time.monotonic()
+        procs["stopped"].send_signal(signal.SIGTERM)
+        while time.monotonic() - sent < 10 and containers_of(procs["stopped"]):
+            time.sleep(0.2)
+        assert not containers_of(procs["stopped"]), "a stopped grader's container outlived it by 10 s"
+        assert containers_of(procs["spared"]), "the other grader's container was touched"
+        output, _ = procs["stopped"].communicate(timeout=30)
+        assert procs["stopped"].returncode == 128 + signal.SIGTERM and "Traceback" not in output, output
+        output, _ = procs["spared"].communicate(timeout=180)
+        assert procs["spared"].returncode == 0, output
+        for stem in ("20250002_slow", "20250003_fast"):
+            report = json.loads((tmp_path / "out_spared" / stem / "report.json").read_text())
+            assert (report["status"], report["score"]) == ("graded", 16), report.get("message")
+    finally:
+        for proc in procs.values():
+            proc.kill()
