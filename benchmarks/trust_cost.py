@@ -58,7 +58,8 @@ def bare_commands(assignment: catalog.Assignment, folder: Path) -> list[tuple[st
 
 
 def broken_submission(assignment: catalog.Assignment, dest: Path) -> Path:
-    """The reference with a syntax error in its first editable Python file."""
+    """The reference with a syntax error in its first editable Python file, or, for a notebook
+    assignment, in the notebook's first code cell that the student wrote."""
     reference_workspace(assignment, dest / "work")
     target = dest / f"{STUDENT}_broken"
     target.mkdir(parents=True)
@@ -68,6 +69,16 @@ def broken_submission(assignment: catalog.Assignment, dest: Path) -> Path:
     first_py = next((rel for rel in assignment.spec.editable if rel.endswith(".py")), None)
     if first_py:
         (target / first_py).write_text("def broken(:\n" + (target / first_py).read_text())
+    else:
+        import nbformat
+
+        notebook_rel = next(rel for rel in assignment.spec.editable if rel.endswith(".ipynb"))
+        notebook = nbformat.read(str(target / notebook_rel), as_version=4)
+        # Given cells are restored from the skeleton before the run: break one the student wrote.
+        given = {c.source for c in nbformat.read(str(assignment.skeleton_dir / notebook_rel), as_version=4).cells}
+        cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source not in given)
+        cell.source = "def broken(:\n" + cell.source
+        nbformat.write(notebook, str(target / notebook_rel))
     return target
 
 
