@@ -72,12 +72,15 @@ def broken_submission(assignment: catalog.Assignment, dest: Path) -> Path:
     else:
         import nbformat
 
+        from grader.notebook import is_todo_cell, read_notebook
+
         notebook_rel = next(rel for rel in assignment.spec.editable if rel.endswith(".ipynb"))
-        notebook = nbformat.read(str(target / notebook_rel), as_version=4)
-        # Given cells are restored from the skeleton before the run: break one the student wrote.
-        given = {c.source for c in nbformat.read(str(assignment.skeleton_dir / notebook_rel), as_version=4).cells}
-        cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source not in given)
-        cell.source = "def broken(:\n" + cell.source
+        notebook = read_notebook(target / notebook_rel)
+        # Given cells are restored from the skeleton before the run: break one the student fills in
+        # (the skeleton is the reference with its solution blocks stubbed, cell for cell).
+        skeleton = read_notebook(assignment.skeleton_dir / notebook_rel)
+        index = next(i for i, cell in enumerate(skeleton.cells) if is_todo_cell(cell))
+        notebook.cells[index].source = "def broken(:\n" + notebook.cells[index].source
         nbformat.write(notebook, str(target / notebook_rel))
     return target
 

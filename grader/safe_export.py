@@ -86,17 +86,16 @@ def load_program_without_code(path):
 def _check_graphs(program):
     """Refuses a program that calls anything but aten operators (see the module's docstring)."""
     import torch
+    from torch._higher_order_ops.wrap import wrap_with_set_grad_enabled
 
     # `torch.no_grad()` inside forward() exports as a higher-order call of a nested graph: allowed,
     # and every nested graph is held to the same rule.
-    grad_mode_wrapper = getattr(getattr(torch, "_higher_order_ops", None), "wrap", None)
-    grad_mode_wrapper = getattr(grad_mode_wrapper, "wrap_with_set_grad_enabled", None)
+    allowed = (operator.getitem, wrap_with_set_grad_enabled)
     for graph_module in program.graph_module.modules():
         graph = getattr(graph_module, "graph", None)
         for node in graph.nodes if graph is not None else ():
             if node.op == "call_function" and not (
-                    node.target is operator.getitem
-                    or (grad_mode_wrapper is not None and node.target is grad_mode_wrapper)
+                    any(node.target is target for target in allowed)
                     or (isinstance(node.target, torch._ops.OpOverload) and node.target.namespace == "aten")):
                 raise UnsafeExport(f"the program calls {str(node.target)[:80]}, which is not an aten operator")
             if node.op in ("call_module", "call_method"):

@@ -38,14 +38,18 @@ def metadata(sid="20250042", email="ana@example.edu", user_id=4242, name="Ana Li
     }
 
 
-@pytest.fixture
-def autograder(tmp_path, tiny):
-    """A folder laid out like /autograder with the bundle unpacked in source/."""
+def unpacked_bundle(assignment, tmp_path: Path) -> Path:
+    """A folder laid out like /autograder with the assignment's bundle unpacked in source/."""
     root = tmp_path / "autograder"
-    with zipfile.ZipFile(build_bundle(tiny, tmp_path / "autograder.zip")) as z:
+    with zipfile.ZipFile(build_bundle(assignment, tmp_path / "autograder.zip")) as z:
         z.extractall(root / "source")
     (root / "submission").mkdir()
     return root
+
+
+@pytest.fixture
+def autograder(tmp_path, tiny):
+    return unpacked_bundle(tiny, tmp_path)
 
 
 def run_autograder(root: Path, meta: dict, python: str = sys.executable, timeout: float = 300) -> dict:
@@ -184,10 +188,7 @@ def test_shipped_bundles_grade_a_skeleton_upload(tmp_path, assignment_id, layout
     from grader import catalog
 
     assignment = catalog.load(assignment_id, REPO)
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(build_bundle(assignment, tmp_path / "ag.zip")) as z:
-        z.extractall(root / "source")
-    (root / "submission").mkdir()
+    root = unpacked_bundle(assignment, tmp_path)
     _upload(root, layout, student_files(assignment, "skeleton"))
     results = run_autograder(root, metadata(sid=sid, email="s20250042@uni.example"), timeout=900)
     assert results["score"] == 0, results["output"]
