@@ -41,3 +41,18 @@ def test_a_program_calling_python_code_is_refused(tmp_path):
         from grader import safe_export
 
         safe_export._check_graphs(program)
+
+
+def test_python_code_inside_the_no_grad_graph_is_refused(tmp_path):
+    """The nested graph the no_grad wrapper calls is held to the same rule as the outer one."""
+    torch.manual_seed(0)
+    module, x = NoGradScorer().eval(), torch.randn(3, 4)
+    program = torch.export.export(module, (x,))
+    nested = [m for m in program.graph_module.modules() if m is not program.graph_module and hasattr(m, "graph")]
+    assert nested, "the no_grad block should export as a nested graph"
+    node = next(n for n in nested[0].graph.nodes if n.op == "call_function")
+    node.target = print
+    from grader import safe_export
+
+    with pytest.raises(UnsafeExport, match="not an aten operator"):
+        safe_export._check_graphs(program)
