@@ -7,7 +7,8 @@
    (wall - ceil(n / workers) s) * workers / n, which includes starting the step's Python; and
    beyond the pipeline's own time for the submission (its report's `total`), which is what the
    batch and the executor (Dask or the local pool) add.
-   Targets: overhead < 50 ms per submission, speed-up at 64 workers within 10% of linear.
+   Targets: overhead < 50 ms per submission, speed-up at 64 workers within 10% of linear. Also the
+   CPU time per submission and so the cores that 64 workers at 90% of linear need.
 2. Real colored_mnist reference submissions (distinct seeds) through 2 Dask worker processes
    vs the local pool with --jobs 2: the ratio of wall times (target within 5%).
 
@@ -78,14 +79,22 @@ def synthetic_batch(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def run_batch(sources, assignment, executor, out: Path) -> tuple[float, list]:
+def cpu_seconds() -> float:
+    """CPU time of this process (the in-process Dask workers are its threads) and of its
+    children that ended (every step's Python)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def run_batch(sources, assignment, executor, out: Path) -> tuple[float, list, float]:
+    """(wall seconds, reports, CPU seconds in all)."""
     from grader.batch import grade_batch
 
     quiet = Console(file=open(os.devnull, "w"))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     result = grade_batch(sources, assignment, executor, out, dataset=None, student_id=None, console=quiet,
                          use_cache=False)
-    return time.perf_counter() - start, result.reports
+    return time.perf_counter() - start, result.reports, cpu_seconds() - cpu
 
 
 def dask_threads(workers: int, backend: str, fingerprint: str):
@@ -111,14 +120,16 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
     fingerprint = course_fingerprint(root, "local")
     print(f"synthetic 1 s step, local backend, {os.cpu_count()} cores")
     print(f"{'executor':<24}{'workers':>8}{'subs':>7}{'wall s':>9}{'subs/s':>9}{'speed-up':>10}"
-          f"{'of linear':>11}{'over 1 s, ms':>14}{'over pipeline, ms':>19}")
+          f"{'of linear':>11}{'over 1 s, ms':>14}{'over pipeline, ms':>19}{'CPU ms/sub':>12}")
     base = None
+    cpu_per_sub = []
     rows = [("dask", w, n) for w, n in counts.items()] + [("local pool", 8, counts.get(8, 80))]
     for kind, workers, count in rows:
         sources = synthetic_batch(tmp / f"batch-{kind.replace(' ', '')}-{workers}", count)
         executor = dask_threads(workers, "local", fingerprint) if kind == "dask" else LocalExecutor(LocalRunner(),
                                                                                                      workers)
-        wall, reports = run_batch(sources, assignment, executor, tmp / f"out-{kind.replace(' ', '')}-{workers}")
+        wall, reports, cpu = run_batch(sources, assignment, executor, tmp / f"out-{kind.replace(' ', '')}-{workers}")
+        cpu_per_sub.append(cpu / count)
         bad = [r for r in reports if r.status != "graded" or r.score != 1]
         if bad or len(reports) != count:
             raise SystemExit(f"{kind} {workers}: {len(bad)} of {len(reports)} not graded 1/1: {bad[0].message}")
@@ -128,7 +139,15 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
         overhead = (wall - math.ceil(count / workers)) * workers / count
         executor_overhead = wall * workers / count - statistics.fmean(r.timings["total"] for r in reports)
         print(f"{kind:<24}{workers:>8}{count:>7}{wall:>9.1f}{throughput:>9.2f}{speedup:>10.2f}"
-              f"{speedup / workers:>11.0%}{overhead * 1000:>14.0f}{executor_overhead * 1000:>19.0f}")
+              f"{speedup / workers:>11.0%}{overhead * 1000:>14.0f}{executor_overhead * 1000:>19.0f}"
+              f"{cpu / count * 1000:>12.0f}")
+    # Every submission costs CPU (its step's Python, the grader's own work): the cores bound the
+    # throughput whatever the executor, and 64 one-second steps at once need this many of them.
+    cpu_each = min(cpu_per_sub)
+    need = 0.9 * 64 * base * cpu_each if base else float("nan")
+    print(f"CPU per submission: {cpu_each * 1000:.0f} ms at best, so {os.cpu_count()} cores grade at most "
+          f"{os.cpu_count() / cpu_each:.1f} a second; 64 workers within 10% of linear ({0.9 * 64 * base:.1f} a second) "
+          f"need {math.ceil(need)} cores at that cost")
 
 
 def real(count: int, tmp: Path) -> None:
@@ -146,11 +165,11 @@ def real(count: int, tmp: Path) -> None:
     examples = make_examples(assignment, tmp / "real", [str(20260000 + k * 1117) for k in range(count)],
                              baselines=False)
     sources = [e.zip_path for e in examples if e.kind == "reference"]
-    local_wall, local_reports = run_batch(sources, assignment, LocalExecutor(LocalRunner(), 2), tmp / "real-local")
+    local_wall, local_reports, _ = run_batch(sources, assignment, LocalExecutor(LocalRunner(), 2), tmp / "real-local")
     os.environ[WORKERS_ENV] = "2"  # as `--cluster local:2` does: the two workers share the cores like -j 2
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     executor = DaskExecutor(Client(cluster), "local", course_fingerprint(REPO, "local"), "local:2", cluster)
-    dask_wall, dask_reports = run_batch(sources, assignment, executor, tmp / "real-dask")
+    dask_wall, dask_reports, _ = run_batch(sources, assignment, executor, tmp / "real-dask")
     same = [a.scores_only() for a in local_reports] == [b.scores_only() for b in dask_reports]
     print(f"colored_mnist reference x {len(sources)}, local backend: local pool -j 2 {local_wall:.1f} s, "
           f"2 Dask workers {dask_wall:.1f} s, ratio {dask_wall / local_wall:.3f} (target within 5%); "

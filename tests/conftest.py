@@ -41,13 +41,21 @@ def tiny(tiny_root: Path) -> catalog.Assignment:
     return catalog.load("tiny", tiny_root)
 
 
+ATTACK_BACKEND_ENV = "GRADER_ATTACK_BACKEND"
+
+
 def grading_backend() -> str:
     """Where the slow attack suites grade: in containers when a Docker daemon answers and the
     grading image is built (as in CI: that is where a published grade is decided), else the
-    local backend. Once, not both: each grading trains a network."""
+    local backend. Once per run, not both (each grading trains a network):
+    GRADER_ATTACK_BACKEND=local (or docker) picks the other one on purpose."""
     from grader.image import image_tag
     from grader.sandbox import docker
 
+    chosen = os.environ.get(ATTACK_BACKEND_ENV)
+    if chosen:
+        assert chosen in ("local", "docker"), f"{ATTACK_BACKEND_ENV} must be local or docker, not {chosen!r}"
+        return chosen
     return "docker" if docker.daemon_answers() and docker.image_present(image_tag()) else "local"
 
 

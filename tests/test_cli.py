@@ -133,17 +133,26 @@ def test_list_shows_each_assignment(tiny_root):
     assert "max 15 points" in result.stdout
 
 
-def test_calibrate_prints_distributions_and_saves_values(tmp_path, tiny_root):
+def test_calibrate_prints_distributions_and_saves_a_record(tmp_path, tiny_root):
+    from grader import catalog
+    from grader.calibration import CalibrationFile, disagreements
+    from grader.spec import load_model
+
     result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tiny calibration" in result.stdout and ">= 0.85: 2/2" in result.stdout and ">= 0.85: 0/2" in result.stdout
-    saved = json.loads((tmp_path / "calibration_tiny.json").read_text())
-    assert saved["values"]["reference"]["accuracy"] == [0.9, 0.9] and saved["values"]["first_only"]["accuracy"] == [0.8, 0.8]
+    saved = load_model(CalibrationFile, tmp_path / "calibration_tiny.yaml")
+    record = saved.record(None)
+    assert record.values("reference", "accuracy") == [0.9, 0.9] and record.values("first_only", "accuracy") == [0.8, 0.8]
+    assert sorted({run.seed for run in record.runs}) == [1000, 8919]  # the seeds of calibration_ids(2)
+    # The saved record is the form assignments keep, and agrees with the rubric it was measured on.
+    assert disagreements(saved, catalog.load("tiny", tiny_root)) == []
     quick = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "3", "--skip-baselines", "-j", "2",
                     "--out", str(tmp_path / "quick"))
     assert quick.returncode == 0, quick.stdout + quick.stderr
-    saved = json.loads((tmp_path / "quick" / "calibration_tiny.json").read_text())
-    assert list(saved["values"]) == ["reference"] and saved["values"]["reference"]["accuracy"] == [0.9] * 3
+    record = load_model(CalibrationFile, tmp_path / "quick" / "calibration_tiny.yaml").record(None)
+    assert record.submissions() == ["reference"] and record.values("reference", "accuracy") == [0.9] * 3
+    assert [run.seed for run in record.runs] == sorted(run.seed for run in record.runs)
 
 
 def test_image_tag_names_the_content_hash():

@@ -62,7 +62,7 @@ def test_every_trusted_step_runs_only_given_code_on_exported_data():
     assert "{holdout_dir}" in steps["evaluation"].command and "{secret_seed}" in steps["evaluation"].command
     scored_logs = {item.log for item in ASSIGNMENT.rubric.items if getattr(item, "log", None)}
     assert scored_logs == {"ood_eval_log.txt", "generation_log.txt"}  # nothing the notebook prints is scored
-    for name in ("evaluate_ood.py", "judge_generation.py", "cvae_data.py"):
+    for name in ("evaluate_ood.py", "judge_generation.py", "cvae_data.py", "mnist_family.py"):
         assert (ASSIGNMENT.skeleton_dir / name).read_bytes() == (SOLUTION / name).read_bytes()
 
 
@@ -87,7 +87,7 @@ def _export_detector(workspace: Path, threshold: float, scores_set2=None) -> Non
 
 
 def _evaluate(workspace: Path, *extra: str) -> subprocess.CompletedProcess:
-    for name in ("evaluate_ood.py", "cvae_data.py"):
+    for name in ("evaluate_ood.py", "cvae_data.py", "mnist_family.py"):
         shutil.copyfile(SOLUTION / name, workspace / name)
     return subprocess.run([sys.executable, "evaluate_ood.py", "--scorer", "weights/scorer", "--results",
                            "exports/results.npz", "--seed", "3", *extra], cwd=workspace, capture_output=True,

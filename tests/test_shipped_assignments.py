@@ -83,7 +83,7 @@ def test_validate_through_the_cli(assignment_id):
     result = run_cli("validate", assignment_id, "--skip-baselines", "-j", "2", timeout=1500,
                      env={"GRADER_BACKEND": "auto"})
     assert result.returncode == 0, result.stdout[-3000:]
-    for line in ["ok   skeleton in sync", "ok   reference: 20/20", "ok   skeleton: 0/20"]:
+    for line in ["ok   skeleton in sync", "ok   calibration record", "ok   reference: 20/20", "ok   skeleton: 0/20"]:
         assert f"{assignment_id}: {line}" in result.stdout
 
 

@@ -96,3 +96,60 @@ def test_shipped_skeletons_are_in_sync():
 
     for assignment_id in catalog.list_ids():
         assert out_of_sync(catalog.load(assignment_id)) == [], f"run `grader build {assignment_id}`"
+
+
+def _fake_python(tmp_path):
+    """A stand-in interpreter that records how run.sh calls it (arguments and GRADER_SEED)."""
+    calls = tmp_path / "calls.txt"
+    fake = tmp_path / "fake-python"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "GRADER_SEED=${GRADER_SEED:-} $*" >> "$CALLS"\n')
+    fake.chmod(0o755)
+    return fake, calls
+
+
+def _seeds_passed(calls) -> set[int]:
+    import re
+
+    text = calls.read_text()
+    return {int(s) for s in re.findall(r"--seed (\d+)", text) + re.findall(r"GRADER_SEED=(\d+)", text)}
+
+
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"])
+def test_the_handout_run_sh_seeds_every_run_by_the_assignment_seed_rule(assignment_id, tmp_path):
+    import shutil
+    import subprocess
+
+    from grader.pipeline import seed_for
+
+    assignment = catalog.load(assignment_id)
+    handout = tmp_path / "handout"
+    shutil.copytree(assignment.skeleton_dir, handout)
+    fake, calls = _fake_python(tmp_path)
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "CALLS": str(calls)}
+    done = subprocess.run(["bash", "run.sh", "12332426"], cwd=handout, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _seeds_passed(calls) == {seed_for("12332426", assignment.spec.seed)} == {2426}
+    short = subprocess.run(["bash", "run.sh", "1" * (assignment.spec.seed.digits - 1)], cwd=handout, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert short.returncode == 2 and f"the seed is its last {assignment.spec.seed.digits}" in short.stderr
+
+
+def test_build_holds_run_sh_to_the_seed_rule(tiny_root):
+    import yaml
+
+    from grader.commands.build import build, out_of_sync
+    from grader.errors import GraderError
+
+    root = tiny_root
+    run_sh = "#!/usr/bin/env bash\nseed_digits=4\nid=$1\nseed=$((10#${id: -seed_digits}))\n"
+    (root / "solutions" / "tiny" / "run.sh").write_text(run_sh)
+    build(catalog.load("tiny", root))
+    assert out_of_sync(catalog.load("tiny", root)) == []
+    spec_path = root / "assignments" / "tiny" / "assignment.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["seed"] = {"digits": 6}
+    spec_path.write_text(yaml.safe_dump(spec))
+    stale = out_of_sync(catalog.load("tiny", root))
+    assert stale == ["run.sh has seed_digits=4, but the seed rule (assignment.yaml seed.digits) takes the last 6 digits"]
+    with pytest.raises(GraderError, match="seed_digits=4"):
+        build(catalog.load("tiny", root))

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import re
+
 from grader.catalog import Assignment
+from grader.errors import GraderError
 from grader.skeleton import check_in_sync, generate
+
+# Students run run.sh without the grader, so it computes the seed itself; this line is the one
+# place it keeps the seed rule, and the build holds it to assignment.yaml's.
+SEED_DIGITS_LINE = re.compile(r"^seed_digits=(\d+)\b", re.MULTILINE)
+
+
+def seed_rule_disagreements(assignment: Assignment) -> list[str]:
+    run_sh = assignment.solution_dir / "run.sh"
+    if not run_sh.is_file():
+        return []
+    found = SEED_DIGITS_LINE.findall(run_sh.read_text(encoding="utf-8"))
+    want = assignment.spec.seed.digits
+    if found == [str(want)]:
+        return []
+    has = f"seed_digits={', '.join(found)}" if found else "no seed_digits= line"
+    return [f"run.sh has {has}, but the seed rule (assignment.yaml seed.digits) takes the last {want} digits"]
 
 
 def build(assignment: Assignment) -> list[str]:
+    problems = seed_rule_disagreements(assignment)
+    if problems:
+        raise GraderError(problems[0], assignment.solution_dir / "run.sh")
     return generate(assignment.solution_dir, assignment.skeleton_dir, assignment.output_files())
 
 
 def out_of_sync(assignment: Assignment) -> list[str]:
-    return check_in_sync(assignment.solution_dir, assignment.skeleton_dir, assignment.output_files())
+    return seed_rule_disagreements(assignment) + check_in_sync(assignment.solution_dir, assignment.skeleton_dir,
+                                                               assignment.output_files())

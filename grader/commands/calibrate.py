@@ -4,7 +4,8 @@ chosen from this: the reference must pass on every seed, the baselines fail on e
 
 from __future__ import annotations
 
-import json
+import datetime
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from grader.calibration import CalibrationFile, CalibrationRecord, CalibrationRun, write
 from grader.catalog import Assignment
 from grader.commands.examples import grade_examples, make_examples
 from grader.sandbox import Runner
@@ -24,11 +26,11 @@ def calibration_ids(n: int) -> list[str]:
 
 
 def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, console: Console,
-              dataset: str | None = None, baselines: bool = True,
-              jobs: int = 1) -> dict[str, dict[str, list[float | None]]]:
-    """Returns {submission label: {item id: [value per seed]}} and prints the table."""
+              dataset: str | None = None, baselines: bool = True, jobs: int = 1) -> CalibrationRecord:
+    """Grades the reference (and the baselines) with N student seeds, prints the table and saves
+    the runs as a calibration record (the form of assignments/<id>/calibration.yaml)."""
     dataset = assignment.dataset(dataset)
-    values: dict[str, dict[str, list[float | None]]] = {}
+    runs: list[CalibrationRun] = []
     with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
         made = make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines)
         examples = [e for e in made if e.kind != "skeleton"]
@@ -41,32 +43,37 @@ def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, con
 
         for example, report in grade_examples(examples, assignment, runner, out / "calibrate", dataset, console, jobs,
                                               on_report=show):
-            per_item = values.setdefault(example.label, {})
-            for item in report.items:
-                if item.kind == "metric":
-                    per_item.setdefault(item.id, []).append(item.value if isinstance(item.value, float) else None)
+            if report.seed is None:  # not graded at all: its report says why
+                continue
+            runs.append(CalibrationRun(submission=example.label, seed=report.seed, values={
+                item.id: item.value if isinstance(item.value, float) else None
+                for item in report.items if item.kind == "metric"}))
+    labels = {e.label: k for k, e in enumerate(examples)}
+    runs.sort(key=lambda run: (labels.get(run.submission, len(labels)), run.seed))  # -j N finishes in any order
+    record = CalibrationRecord(dataset=dataset, runs=runs, measured=(
+        f"{datetime.date.today()}, {os.cpu_count()} cores, {runner.name} backend: "
+        f"grader calibrate {assignment.id} --seeds {seeds}{'' if baselines else ' --skip-baselines'}"
+        f"{f' -j {jobs}' if jobs > 1 else ''}{f' --dataset {dataset}' if dataset else ''}"))
     out.mkdir(parents=True, exist_ok=True)
-    record = out / f"calibration_{assignment.id}{'_' + dataset if dataset else ''}.json"
-    record.write_text(json.dumps({"assignment": assignment.id, "dataset": dataset, "seeds": seeds, "values": values},
-                                 indent=1))
-    print_calibration(assignment, dataset, values, console)
-    console.print(f"values saved to {record}")
-    return values
+    path = out / f"calibration_{assignment.id}{'_' + dataset if dataset else ''}.yaml"
+    write(CalibrationFile(assignment=assignment.id, records=[record]), path)
+    print_calibration(assignment, record, console)
+    console.print(f"runs saved to {path} (the form of {assignment.folder.name}/calibration.yaml's records)")
+    return record
 
 
-def print_calibration(assignment: Assignment, dataset: str | None, values, console: Console) -> None:
-    table = Table(title=f"{assignment.id} calibration ({dataset})", header_style="bold")
+def print_calibration(assignment: Assignment, record: CalibrationRecord, console: Console) -> None:
+    table = Table(title=f"{assignment.id} calibration ({record.dataset})", header_style="bold")
     for col in ("submission", "item", "n", "min", "mean", "max", "tier pass rates"):
         table.add_column(col)
-    for label, per_item in values.items():
+    for label in record.submissions():
         for item in assignment.rubric.items:
-            if not isinstance(item, MetricItem) or item.id not in per_item:
+            values = record.values(label, item.id) if isinstance(item, MetricItem) else []
+            if not values:
                 continue
-            got = [v for v in per_item[item.id] if v is not None]
-            rates = []
-            for tier in item.tiers_for(dataset):
-                met = sum(tier.met_by(v) for v in got)
-                rates.append(f"{tier.describe()}: {met}/{len(per_item[item.id])}")
+            got = [v for v in values if v is not None]
+            rates = [f"{tier.describe()}: {sum(tier.met_by(v) for v in got)}/{len(values)}"
+                     for tier in item.tiers_for(record.dataset)]
             row = [f"{min(got):.4f}", f"{statistics.fmean(got):.4f}", f"{max(got):.4f}"] if got else ["-", "-", "-"]
-            table.add_row(label, item.id, str(len(per_item[item.id])), *row, ", ".join(rates))
+            table.add_row(label, item.id, str(len(values)), *row, ", ".join(rates))
     console.print(table)

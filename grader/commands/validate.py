@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from grader import calibration
 from grader.catalog import Assignment
 from grader.commands.build import out_of_sync
 from grader.commands.examples import grade_examples, make_examples
@@ -51,6 +52,11 @@ def validate(assignment: Assignment, runner: Runner, out: Path, console: Console
     checks = []
     stale = out_of_sync(assignment)
     checks.append(Check("skeleton in sync", not stale, "; ".join(stale[:5]) or "skeleton matches solutions"))
+    recorded = calibration.load(assignment)
+    if recorded is not None:
+        problems = calibration.disagreements(recorded, assignment)
+        checks.append(Check("calibration record", not problems,
+                            "; ".join(problems[:3]) or "the rubric's tiers agree with every recorded run"))
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
         examples = make_examples(assignment, Path(tmp), [assignment.spec.validation_student_id], baselines)
         console.print(f"[bold]{assignment.id}[/]: grading {', '.join(e.label for e in examples)}"

@@ -8,52 +8,16 @@ another channel otherwise; in validation and test the channel is uniform. A mode
 the channel is right in training and near chance at test.
 """
 
-import gzip
-from pathlib import Path
-
 import numpy as np
 import torch
+
+import mnist_family
+from mnist_family import SOURCES  # noqa: F401 - the --dataset choices of train.py and evaluate.py
 
 N_CLASSES = 10
 LABEL_NOISE = 0.23
 CHANNEL_AGREEMENT = 0.9
 N_TRAIN, N_VAL, N_TEST = 60_000, 100, 2_000  # as many training digits as the source has, less val and test
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-SOURCES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
-
-
-def _read_idx(path):
-    with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def _read_raw(folder):
-    for suffix in ("", ".gz"):
-        images, labels = folder / f"train-images-idx3-ubyte{suffix}", folder / f"train-labels-idx1-ubyte{suffix}"
-        if images.is_file() and labels.is_file():
-            return _read_idx(images), _read_idx(labels).astype(np.int64)
-    return None
-
-
-def load_digits(dataset, data_dir, download=False):
-    """Training digits of MNIST or Fashion-MNIST: torchvision's raw layout under data_dir,
-    Debian's dataset-fashion-mnist, or (with download, online) torchvision's download."""
-    if dataset not in SOURCES:
-        raise SystemExit(f"unknown dataset {dataset!r}: choose one of {', '.join(SOURCES)}")
-    raw = Path(data_dir) / SOURCES[dataset] / "raw"
-    found = _read_raw(raw) or (_read_raw(DEBIAN_FASHION) if dataset == "fashion_mnist" else None)
-    if found is not None:
-        return found
-    if download:
-        from torchvision import datasets
-        ds = getattr(datasets, SOURCES[dataset])(root=str(data_dir), train=True, download=True)
-        return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
-    raise SystemExit(f"{dataset} not found under {raw} (pass --download when online, or --data_dir)")
-
-
 def _noisy(labels, rng):
     flip = rng.random(len(labels)) < LABEL_NOISE
     other = (labels + rng.integers(1, N_CLASSES, size=len(labels))) % N_CLASSES
@@ -62,7 +26,7 @@ def _noisy(labels, rng):
 
 def generate(dataset, data_dir, seed, download=False):
     """{split: (images uint8 N x 28 x 28, channels int64 N, labels int64 N, clean int64 N)}."""
-    images, clean = load_digits(dataset, data_dir, download)
+    images, clean = mnist_family.load(dataset, data_dir, "train", download)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(clean))
     n_train = min(N_TRAIN, len(order) - N_VAL - N_TEST)
@@ -85,14 +49,7 @@ def holdout_split(folder, secret_seed):
     """The grader's test data: the dataset's own test split (t10k, never used for training and
     absent where student code runs), with noisy labels and uniform channels drawn from a secret
     seed: (images, channels, labels, clean), as generate() gives a split."""
-    folder = Path(folder)
-    for suffix in ("", ".gz"):
-        images, labels = folder / f"t10k-images-idx3-ubyte{suffix}", folder / f"t10k-labels-idx1-ubyte{suffix}"
-        if images.is_file() and labels.is_file():
-            digits, clean = _read_idx(images), _read_idx(labels).astype(np.int64)
-            break
-    else:
-        raise SystemExit(f"held-out digits (t10k-*) not found in {folder}")
+    digits, clean = mnist_family.held_out(folder)
     rng = np.random.default_rng(secret_seed)
     labels = _noisy(clean, rng)
     channels = rng.integers(0, N_CLASSES, size=len(clean))

@@ -28,7 +28,8 @@ from PIL import Image
 from torchvision import datasets, transforms
 
 from grader.safe_export import load_program_without_code
-from make_data import DOG_CLASSES, JPEG_QUALITY, read_idx, tinted
+import mnist_family
+from make_data import DOG_CLASSES, JPEG_QUALITY, tinted
 
 IMAGE_SIZE = 32
 HOLDOUT_PER_CLASS = 200  # of the test split's 1,000 per garment: accuracy known to about +-0.015
@@ -61,14 +62,6 @@ def load_export(folder):
     return network, transforms.Normalize(mean, std), parameters
 
 
-def find_split(folder, split):
-    for suffix in ("", ".gz"):
-        images, labels = folder / f"{split}-images-idx3-ubyte{suffix}", folder / f"{split}-labels-idx1-ubyte{suffix}"
-        if images.is_file() and labels.is_file():
-            return read_idx(images), read_idx(labels).astype(np.int64)
-    raise SystemExit(f"Fashion-MNIST's test split ({split}-images-idx3-ubyte[.gz]) is not in {folder}")
-
-
 RESIZE = transforms.Compose([transforms.Resize((IMAGE_SIZE, IMAGE_SIZE)), transforms.ToTensor()])
 
 
@@ -85,7 +78,7 @@ def as_training_image(garment, rng):
 def holdout_images(folder):
     """(images, labels, classes) built from the test split the way make_data.py builds
     data/dogs; labels are ImageFolder's (class folder names in sorted order)."""
-    images, labels = find_split(Path(folder), "t10k")
+    images, labels = mnist_family.held_out(folder)
     names = sorted(DOG_CLASSES.values())
     rng = np.random.default_rng(HOLDOUT_TINT_SEED)
     chosen = [(i, names.index(name)) for fashion_class, name in DOG_CLASSES.items()

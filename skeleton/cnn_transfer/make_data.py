@@ -11,14 +11,14 @@ Usage: python make_data.py --dataset fashion_mnist [--data_dir DIR] [--out data]
 """
 
 import argparse
-import gzip
 import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+import mnist_family
+
 GENERATOR_SEED = 553  # fixed: every student gets the same images, like the course's photos
 SIZE = 224
 # Fashion-MNIST class index -> folder name. ImageFolder sorts folder names: labels 0..4.
@@ -27,31 +27,6 @@ DOG_TRAIN, DOG_VALID = 120, 40  # per class: 600 / 200 images, a 75/25 split
 DOGCAT_CLASSES = {7: "cat", 9: "dog"}  # cat = label 0 (common), dog = label 1 (rare, positive)
 DOGCAT_COUNTS = {"train": {"cat": 200, "dog": 10}, "valid": {"cat": 100, "dog": 10}}
 JPEG_QUALITY = 90  # evaluate.py builds its held-out images through the same JPEG round trip
-
-
-def read_idx(path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def find_fashion(data_dir):
-    """torchvision's raw layout under data_dir, else Debian's dataset-fashion-mnist."""
-    for folder in (Path(data_dir) / "FashionMNIST" / "raw", DEBIAN_FASHION):
-        for suffix in ("", ".gz"):
-            images = folder / f"train-images-idx3-ubyte{suffix}"
-            labels = folder / f"train-labels-idx1-ubyte{suffix}"
-            if images.is_file() and labels.is_file():
-                return read_idx(images), read_idx(labels).astype(np.int64)
-    try:  # online: torchvision downloads it
-        from torchvision import datasets
-        ds = datasets.FashionMNIST(root=str(data_dir), train=True, download=True)
-        return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
-    except Exception as exc:  # noqa: BLE001 - any failure means: not available here
-        raise SystemExit(f"Fashion-MNIST not found under {data_dir} or {DEBIAN_FASHION} and not downloadable ({exc})")
 
 
 def tinted(image, rng):
@@ -76,7 +51,7 @@ def write_folder(root, plan, images, labels, rng):
 
 
 def build(out, data_dir):
-    images, labels = find_fashion(data_dir)
+    images, labels = mnist_family.load("fashion_mnist", data_dir, "train", download=True)
     out = Path(out)
     for name in ("dogs", "dogcat"):
         shutil.rmtree(out / name, ignore_errors=True)

@@ -7,7 +7,6 @@ images, and two "representative" sets of 1,052 images each, about 20% of them OO
 0-4 for in-distribution classes and ANOMALY (5) for OOD.
 """
 
-import gzip
 import json
 import os
 from pathlib import Path
@@ -15,43 +14,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import mnist_family
+
 ID_CLASSES = (1, 5, 7, 8, 9)
 OOD_CLASSES = (0, 2, 3, 4)
 CLASS_NAMES = ("trouser", "sandal", "sneaker", "bag", "ankle-boot")
 ANOMALY = len(ID_CLASSES)
 N_UNLABELED, N_LABELED, N_SET, N_SET_OOD = 26_000, 2_000, 1_052, 210
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-
-
-def _read_idx(path):
-    with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 def load_fashion(data_dir=None):
-    """Fashion-MNIST's 60,000 training images: torchvision's raw layout under data_dir
-    ($CVAE_DATA or data), else Debian's dataset-fashion-mnist, else a download when online."""
-    data_dir = Path(data_dir or os.environ.get("CVAE_DATA") or "data")
-    for folder in (data_dir / "FashionMNIST" / "raw", DEBIAN_FASHION):
-        for suffix in ("", ".gz"):
-            images, labels = folder / f"train-images-idx3-ubyte{suffix}", folder / f"train-labels-idx1-ubyte{suffix}"
-            if images.is_file() and labels.is_file():
-                return _read_idx(images), _read_idx(labels).astype(np.int64)
-    try:
-        from torchvision import datasets
-        ds = datasets.FashionMNIST(root=str(data_dir), train=True, download=True)
-        return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
-    except Exception as exc:  # noqa: BLE001 - offline and not on disk
-        raise SystemExit(f"Fashion-MNIST not found under {data_dir} or {DEBIAN_FASHION} ({exc})") from None
+    """Fashion-MNIST's 60,000 training images and labels, from data_dir ($CVAE_DATA or data),
+    Debian's dataset-fashion-mnist, or a download when online (mnist_family.py)."""
+    return mnist_family.load("fashion_mnist", data_dir or os.environ.get("CVAE_DATA") or "data", "train", download=True)
 
 
-def to_tensor(images):
-    """uint8 (N, 28, 28) -> float (N, 1, 32, 32) in [0, 1], zero-padded by 2 pixels."""
-    x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)
-    return torch.nn.functional.pad(x, (2, 2, 2, 2)).unsqueeze(1)
+def to_tensor(images, chunk=2_000):
+    """uint8 (N, 28, 28) -> float (N, 1, 32, 32) in [0, 1], zero-padded by 2 pixels. Filled a
+    chunk at a time: no full-size float copy beside the result (the kernel stays under 1 GB)."""
+    images = np.asarray(images)
+    x = torch.zeros(len(images), 1, 32, 32)
+    for start in range(0, len(images), chunk):
+        part = images[start:start + chunk].astype(np.float32) / 255.0
+        x[start:start + chunk, 0, 2:30, 2:30] = torch.from_numpy(part)
+    return x
 
 
 def load_splits(seed, data_dir=None):

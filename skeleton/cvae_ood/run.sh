@@ -10,9 +10,10 @@
 # Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
 set -euo pipefail
 cd "$(dirname "$0")"
+seed_digits=4  # assignments/cvae_ood/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
 id="${1:-}"
-if [[ ! "$id" =~ ^[0-9]{4,}$ ]]; then
-    echo "usage: ./run.sh STUDENT_ID [--download]   (digits; the seed is its last four)" >&2
+if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
+    echo "usage: ./run.sh STUDENT_ID [--download]   (digits; the seed is its last $seed_digits)" >&2
     exit 2
 fi
 shift
@@ -24,7 +25,7 @@ for arg in "$@"; do
     esac
 done
 python="${PYTHON:-python3}"
-export GRADER_SEED=$((10#${id: -4}))
+export GRADER_SEED=$((10#${id: -seed_digits}))
 "$python" -m grader.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb 2>&1 | tee cvae_log.txt
 "$python" evaluate_ood.py --scorer weights/scorer --results exports/results.npz --seed "$GRADER_SEED" 2>&1 | tee ood_eval_log.txt
 [ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz

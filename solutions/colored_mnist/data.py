@@ -5,69 +5,23 @@ with probability 0.9 and 0.6), one for testing (0.1). Label: digit >= 5, flipped
 probability 0.2, so the best colour-blind classifier scores 80%.
 """
 
-import gzip
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+import mnist_family
+from mnist_family import SOURCES  # noqa: F401 - the --dataset choices of main.py and evaluate.py
+
 ENV_SIZE = 20_000
 LABEL_NOISE = 0.2
 COLOUR_FLIP = (0.1, 0.4, 0.9)  # train, train, test
 MEAN = (0.1307, 0.1307, 0.0)
 STD = 0.3081
-DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-SOURCES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
-
-
-def _read_idx(path):
-    with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def _read_raw(folder):
-    for suffix in ("", ".gz"):
-        images, labels = folder / f"train-images-idx3-ubyte{suffix}", folder / f"train-labels-idx1-ubyte{suffix}"
-        if images.is_file() and labels.is_file():
-            return _read_idx(images), _read_idx(labels).astype(np.int64)
-    return None
-
-
-def load_digits(dataset, data_dir, download=False):
-    """The 60,000 training digits of MNIST or Fashion-MNIST as (uint8 N x 28 x 28, int labels).
-
-    Reads torchvision's raw layout under data_dir (with torchvision when it is installed),
-    downloading it when allowed and online; for Fashion-MNIST it also reads Debian's
-    dataset-fashion-mnist package."""
-    if dataset not in SOURCES:
-        raise SystemExit(f"unknown dataset {dataset!r}: choose one of {', '.join(SOURCES)}")
-    try:
-        from torchvision import datasets
-    except ImportError:  # the grading sandbox has torch's CPU build, beside which torchvision does not import
-        datasets = None
-    raw = Path(data_dir) / SOURCES[dataset] / "raw"
-    if datasets is not None:
-        try:
-            ds = getattr(datasets, SOURCES[dataset])(root=str(data_dir), train=True, download=False)
-            return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
-        except RuntimeError:  # not in data_dir
-            pass
-    found = _read_raw(raw) or (_read_raw(DEBIAN_FASHION) if dataset == "fashion_mnist" else None)
-    if found is not None:
-        return found
-    if download and datasets is not None:
-        ds = getattr(datasets, SOURCES[dataset])(root=str(data_dir), train=True, download=True)
-        return ds.data.numpy(), ds.targets.numpy().astype(np.int64)
-    raise SystemExit(f"{dataset} not found under {raw} (pass --download when online, or --data_dir)")
-
-
 def generate(dataset, data_dir, seed, download=False):
     """Digits, labels, colour ids and environment ids, drawn from `seed`."""
-    digits, classes = load_digits(dataset, data_dir, download)
+    digits, classes = mnist_family.load(dataset, data_dir, "train", download)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(digits))
     size = min(ENV_SIZE, len(digits) // len(COLOUR_FLIP))
@@ -99,8 +53,7 @@ def cached(dataset, data_dir, seed, cache_dir="data_cache", download=False):
 
 
 def to_inputs(images, z):
-    """3x28x28 images, red (channel 0) when z = 1 else green, normalised and flattened to 2,352.
-    Built in place: no full-size intermediate copies (60,000 inputs are 560 MB of floats)."""
+    """3x28x28 images, red (channel 0) when z = 1 else green, normalised and flattened to 2,352."""
     n = len(images)
     mean = torch.tensor(MEAN)
     x = torch.empty(n, 3, 28 * 28)
@@ -113,9 +66,29 @@ def to_inputs(images, z):
     return x.reshape(n, -1)
 
 
+class ColoredInputs:
+    """The inputs of one split, built batch by batch from the uint8 digits and colours:
+    `inputs[idx]` is `to_inputs` of those rows (the same floats), and a whole split never sits
+    in memory as floats (the 60,000 would be 560 MB)."""
+
+    def __init__(self, images, z):
+        self.images, self.z = np.asarray(images), np.asarray(z)
+
+    def __len__(self):
+        return len(self.images)
+
+    @property
+    def shape(self):
+        return (len(self.images), 3 * 28 * 28)
+
+    def __getitem__(self, idx):
+        idx = np.asarray(idx) if not isinstance(idx, slice) else idx
+        return to_inputs(self.images[idx], self.z[idx])
+
+
 def _pick(data, idx):
     idx = np.asarray(idx)
-    return (to_inputs(data["images"][idx], data["z"][idx]), torch.from_numpy(data["y"][idx]).float(),
+    return (ColoredInputs(data["images"][idx], data["z"][idx]), torch.from_numpy(data["y"][idx]).float(),
             torch.from_numpy(data["env"][idx]))
 
 
@@ -144,16 +117,7 @@ def holdout_environments(folder, secret_seed, size=5_000):
     probabilities drawn from a secret seed, one low (colour agrees with the label) and one
     high (it disagrees). A model that learnt the colour, or the published test environment,
     collapses on one of them; an invariant model does not."""
-    folder = Path(folder)
-    found = None
-    for suffix in ("", ".gz"):
-        images, labels = folder / f"t10k-images-idx3-ubyte{suffix}", folder / f"t10k-labels-idx1-ubyte{suffix}"
-        if images.is_file() and labels.is_file():
-            found = _read_idx(images), _read_idx(labels).astype(np.int64)
-            break
-    if found is None:
-        raise SystemExit(f"held-out digits (t10k-*) not found in {folder}")
-    digits, classes = found
+    digits, classes = mnist_family.held_out(folder)
     rng = np.random.default_rng(secret_seed)
     order = rng.permutation(len(digits))
     size = min(size, len(digits) // 2)
@@ -162,5 +126,5 @@ def holdout_environments(folder, secret_seed, size=5_000):
         idx = order[k * size:(k + 1) * size]
         y = (classes[idx] >= 5).astype(np.int64) ^ (rng.random(size) < LABEL_NOISE)
         z = y ^ (rng.random(size) < rng.uniform(low, high))
-        envs[name] = (to_inputs(digits[idx], z.astype(np.int64)), torch.from_numpy(y).float(), torch.zeros(size, dtype=torch.int64))
+        envs[name] = (ColoredInputs(digits[idx], z.astype(np.int64)), torch.from_numpy(y).float(), torch.zeros(size, dtype=torch.int64))
     return envs

@@ -16,12 +16,16 @@ def evaluate(logits, y):
     }
 
 
+EVAL_BATCH = 4096  # rows per forward pass: a split's inputs are built a batch at a time
+
+
 @torch.no_grad()
 def test(net, split):
-    """Metrics of a network on one split (x, y, env)."""
+    """Metrics of a network on one split (x, y, env); x is a tensor or anything that gives
+    tensors for slices of rows (data.ColoredInputs)."""
     x, y, _ = split
     net.eval()
-    logits = net(x)
+    logits = torch.cat([net(x[start:start + EVAL_BATCH]) for start in range(0, len(y), EVAL_BATCH)])
     net.train()
     return evaluate(logits.numpy(), y.numpy())
 

@@ -17,7 +17,6 @@ Usage: python evaluate_ood.py --scorer weights/scorer --results exports/results.
 """
 
 import argparse
-import gzip
 import json
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import cvae_data
+import mnist_family
 
 from grader.safe_export import load_program_without_code  # the export is the student's: no code of it runs
 
@@ -37,19 +37,10 @@ def fail(message):
     raise SystemExit(f"evaluate_ood: {message}")
 
 
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
 def holdout_set(folder, secret_seed):
     """Images of Fashion-MNIST's test split, in-distribution classes labelled 0-4 and OOD ones
     ANOMALY; which images, drawn by a seed the student never sees."""
-    folder = Path(folder)
-    images, labels = read_idx(folder / "t10k-images-idx3-ubyte.gz"), read_idx(folder / "t10k-labels-idx1-ubyte.gz")
+    images, labels = mnist_family.held_out(folder)
     rng = np.random.default_rng(secret_seed)
     n_ood = HOLDOUT_SETS * cvae_data.N_SET_OOD
     n_id = HOLDOUT_SETS * cvae_data.N_SET - n_ood

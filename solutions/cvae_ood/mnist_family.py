@@ -1,0 +1,1 @@
+../_shared/mnist_family.py
