@@ -68,10 +68,8 @@ class CalibrationFile(Strict):
 
 
 def tier_points(item: MetricItem, dataset: str | None, value: float | None) -> float:
-    """The points a value earns on the item's tiers (the holdout floor aside)."""
-    if value is None:
-        return 0.0
-    return next((t.points for t in sorted(item.tiers_for(dataset), key=lambda t: -t.points) if t.met_by(value)), 0.0)
+    tier = item.tier_met(value, dataset) if value is not None else None
+    return tier.points if tier else 0.0
 
 
 def load(assignment) -> CalibrationFile | None:

@@ -95,11 +95,11 @@ def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemRe
                    "the model does not generalise beyond the published test data")
         return ItemResult(**base, value=value, threshold=f"held-out >= {item.holdout.threshold:g}", points=0, status="failed",
                           message=message, flag=f"{item.id}: {message}")
-    for tier in tiers:
-        if tier.met_by(value):
-            message = f"{item.key} = {value:.4f} meets {tier.describe()} for {tier.points:g} points"
-            return ItemResult(**base, value=value, threshold=tier.describe(), points=tier.points,
-                              status=_status(tier.points, base["max_points"]), message=message)
+    tier = item.tier_met(value, dataset)
+    if tier is not None:
+        message = f"{item.key} = {value:.4f} meets {tier.describe()} for {tier.points:g} points"
+        return ItemResult(**base, value=value, threshold=tier.describe(), points=tier.points,
+                          status=_status(tier.points, base["max_points"]), message=message)
     lowest = tiers[-1] if tiers else None
     threshold = lowest.describe() if lowest else None
     return ItemResult(**base, value=value, threshold=threshold, points=0, status="failed",

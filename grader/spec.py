@@ -271,6 +271,11 @@ class MetricItem(ItemBase):
     def max_points(self, dataset: str | None) -> float:
         return max((t.points for t in self.tiers_for(dataset)), default=0.0)
 
+    def tier_met(self, value: float, dataset: str | None) -> Tier | None:
+        """The best-paying tier the value meets (the held-out floor aside), or None."""
+        return next((t for t in sorted(self.tiers_for(dataset), key=lambda t: t.points, reverse=True) if t.met_by(value)),
+                    None)
+
 
 class ParamCountItem(ItemBase):
     """A parameter count, never measured in a process that ran student code: either the
