@@ -122,14 +122,14 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
     print(f"{'executor':<24}{'workers':>8}{'subs':>7}{'wall s':>9}{'subs/s':>9}{'speed-up':>10}"
           f"{'of linear':>11}{'over 1 s, ms':>14}{'over pipeline, ms':>19}{'CPU ms/sub':>12}")
     base = None
-    cpu_per_sub = []
+    cpu_per_sub = {}  # (executor, workers) -> CPU seconds per submission
     rows = [("dask", w, n) for w, n in counts.items()] + [("local pool", 8, counts.get(8, 80))]
     for kind, workers, count in rows:
         sources = synthetic_batch(tmp / f"batch-{kind.replace(' ', '')}-{workers}", count)
         executor = dask_threads(workers, "local", fingerprint) if kind == "dask" else LocalExecutor(LocalRunner(),
                                                                                                      workers)
         wall, reports, cpu = run_batch(sources, assignment, executor, tmp / f"out-{kind.replace(' ', '')}-{workers}")
-        cpu_per_sub.append(cpu / count)
+        cpu_per_sub[kind, workers] = cpu / count
         bad = [r for r in reports if r.status != "graded" or r.score != 1]
         if bad or len(reports) != count:
             raise SystemExit(f"{kind} {workers}: {len(bad)} of {len(reports)} not graded 1/1: {bad[0].message}")
@@ -143,7 +143,7 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
               f"{cpu / count * 1000:>12.0f}")
     # Every submission costs CPU (its step's Python, the grader's own work): the cores bound the
     # throughput whatever the executor, and 64 one-second steps at once need this many of them.
-    cpu_each = cpu_per_sub[len(counts) - 1]  # the most Dask workers' row: the configuration the target is about
+    cpu_each = cpu_per_sub["dask", max(counts)]  # the configuration the target is about
     need = 0.9 * 64 * base * cpu_each if base else float("nan")
     print(f"CPU per submission with {max(counts)} Dask workers: {cpu_each * 1000:.0f} ms, so {os.cpu_count()} cores grade at most "
           f"{os.cpu_count() / cpu_each:.1f} a second; 64 workers within 10% of linear ({0.9 * 64 * base:.1f} a second) "

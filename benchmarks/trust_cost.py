@@ -143,5 +143,6 @@ def main() -> None:
         print(f"  submission that does not import: {broken_s:6.1f} s (score {broken.score:g}; "
               f"{sum(r.outcome.startswith('skipped') for r in broken.runs)} steps skipped)", flush=True)
 
+
 if __name__ == "__main__":
     main()

@@ -97,6 +97,9 @@ def structural_problems(calibration: CalibrationFile, assignment) -> list[str]:
             problems.append(f"dataset {record.dataset!r} is not one of the assignment's")
         for label in set(record.others) & (baselines | {REFERENCE}):
             problems.append(f"others: {label!r} is declared in assignment.yaml already")
+        for label, other in record.others.items():
+            for item_id in set(other.expect_items) - metrics:
+                problems.append(f"others: {label!r} expects points of {item_id!r}, which is not a metric item")
         for run in record.runs:
             if run.submission not in baselines | {REFERENCE} | set(record.others):
                 problems.append(f"run of {run.submission!r}: not the reference, a baseline or one of `others`")

@@ -67,6 +67,8 @@ def test_another_submission_is_held_to_the_points_it_declares(tiny_root):
     (lambda r: r["runs"][0]["values"].update(no_such_item=1.0), "'no_such_item' is not a metric item"),
     (lambda r: r.update(dataset="imagenet"), "dataset 'imagenet'"),
     (lambda r: r.pop("measured"), "measured"),
+    (lambda r: r.update(others={"constant": {"description": "always 0.5", "expect_items": {"answer_tests": 3}}}),
+     "'constant' expects points of 'answer_tests', which is not a metric item"),
 ])
 def test_a_malformed_record_is_a_one_line_error_naming_the_file(tiny_root, change, message):
     record = {"dataset": None, "measured": "by hand",
