@@ -4,6 +4,8 @@ import pytest
 from grader import catalog
 from grader.skeleton import MarkerError, check_in_sync, generate, strip_markers, strip_notebook, strip_python
 
+from conftest import run_cli
+
 SOURCE = '''def penalty(logits, y):
     """Squared gradient of the risk (docstring stays)."""
     # BEGIN SOLUTION: compute the IRMv1 penalty
@@ -153,3 +155,7 @@ def test_build_holds_run_sh_to_the_seed_rule(tiny_root):
     assert stale == ["run.sh has seed_digits=4, but the seed rule (assignment.yaml seed.digits) takes the last 6 digits"]
     with pytest.raises(GraderError, match="seed_digits=4"):
         build(catalog.load("tiny", root))
+    for args in (["build", "tiny"], ["build", "--check", "tiny"]):  # the real command, as an author runs it
+        result = run_cli("--root", str(root), *args)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert "takes the last 6 digits" in result.stdout + result.stderr
