@@ -27,8 +27,8 @@ TINY = REPO / "tests" / "fixtures" / "tiny"
 
 def reference_zip(root: Path, assignment_id: str, dest: Path) -> Path:
     sys.path.insert(0, str(REPO))
-    from grader import catalog
-    from grader.skeleton import plain_solution
+    from grader.course import catalog
+    from grader.course.skeleton import plain_solution
 
     assignment = catalog.load(assignment_id, root)
     with zipfile.ZipFile(dest, "w") as z:

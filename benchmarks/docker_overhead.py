@@ -11,11 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import catalog
 from grader.commands.examples import make_examples
-from grader.image import image_tag
-from grader.pipeline import RunContext, data_root, grade_submission, seed_for
-from grader.sandbox.docker import DockerRunner
+from grader.course import catalog
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.image import image_tag
+from grader.steps.pipeline import RunContext, data_root, grade_submission, seed_for
 
 STUDENT = "20262426"
 
@@ -35,17 +35,17 @@ def bare(assignment, dataset: str) -> float:
 def main() -> None:
     assignment = catalog.load("colored_mnist")
     dataset = assignment.dataset()
-    runner = DockerRunner(image_tag())
+    sandbox = DockerSandbox(image_tag())
     with tempfile.TemporaryDirectory() as tmp:
         reference = next(e for e in make_examples(assignment, Path(tmp) / "subs", [STUDENT], baselines=False)
                          if e.kind == "reference")
         start = time.perf_counter()
-        report = grade_submission(reference.zip_path, assignment, runner, Path(tmp) / "out")
+        report = grade_submission(reference.zip_path, assignment, sandbox, Path(tmp) / "out")
         docker_total = time.perf_counter() - start
     in_container = sum(r.seconds for r in report.runs)
     bare_total = bare(assignment, dataset)
     print(f"submission graded in Docker: {docker_total:.1f} s (score {report.score:g}/{report.max_score:g})")
-    print(f"  experiments inside containers: {in_container:.1f} s, hidden tests: {report.timings.get('probes', 0):.1f} s")
+    print(f"  experiments inside containers: {in_container:.1f} s, hidden tests: {report.timings.get('hidden_tests', 0):.1f} s")
     print(f"same experiments bare:           {bare_total:.1f} s")
     overhead = docker_total - in_container
     print(f"grader overhead per submission:  {overhead:.1f} s (target < 3 s): total minus the experiment runs")

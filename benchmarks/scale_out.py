@@ -88,7 +88,7 @@ def cpu_seconds() -> float:
 
 def run_batch(sources, assignment, executor, out: Path) -> tuple[float, list, float]:
     """(wall seconds, reports, CPU seconds in all)."""
-    from grader.batch import grade_batch
+    from grader.batch.run import grade_batch
 
     quiet = Console(file=open(os.devnull, "w"))
     start, cpu = time.perf_counter(), cpu_seconds()
@@ -100,7 +100,7 @@ def run_batch(sources, assignment, executor, out: Path) -> tuple[float, list, fl
 def dask_threads(workers: int, backend: str, fingerprint: str):
     from distributed import Client, LocalCluster
 
-    from grader.cluster import DaskExecutor
+    from grader.batch.dask_client import DaskExecutor
 
     cluster = LocalCluster(n_workers=1, threads_per_worker=workers, processes=False, dashboard_address=None)
     client = Client(cluster)
@@ -108,10 +108,10 @@ def dask_threads(workers: int, backend: str, fingerprint: str):
 
 
 def synthetic(counts: dict[int, int], tmp: Path) -> None:
-    from grader import catalog
-    from grader.batch import LocalExecutor
-    from grader.sandbox import LocalRunner
-    from grader.worker import course_fingerprint
+    from grader.batch.dask_worker import course_fingerprint
+    from grader.batch.run import LocalExecutor
+    from grader.course import catalog
+    from grader.sandbox import LocalSandbox
 
     root = tmp / "course"
     synthetic_course(root)
@@ -126,7 +126,7 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
     rows = [("dask", w, n) for w, n in counts.items()] + [("local pool", 8, counts.get(8, 80))]
     for kind, workers, count in rows:
         sources = synthetic_batch(tmp / f"batch-{kind.replace(' ', '')}-{workers}", count)
-        executor = dask_threads(workers, "local", fingerprint) if kind == "dask" else LocalExecutor(LocalRunner(),
+        executor = dask_threads(workers, "local", fingerprint) if kind == "dask" else LocalExecutor(LocalSandbox(),
                                                                                                      workers)
         wall, reports, cpu = run_batch(sources, assignment, executor, tmp / f"out-{kind.replace(' ', '')}-{workers}")
         cpu_per_sub[kind, workers] = cpu / count
@@ -153,19 +153,19 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
 def real(count: int, tmp: Path) -> None:
     from distributed import Client, LocalCluster
 
-    from grader import catalog
-    from grader.batch import LocalExecutor
-    from grader.cluster import DaskExecutor
+    from grader.batch.dask_client import DaskExecutor
+    from grader.batch.dask_worker import WORKERS_ENV, course_fingerprint
+    from grader.batch.run import LocalExecutor
     from grader.commands.examples import make_examples
-    from grader.sandbox import LocalRunner
-    from grader.worker import WORKERS_ENV, course_fingerprint
+    from grader.course import catalog
+    from grader.sandbox import LocalSandbox
 
     os.environ.pop(catalog.ROOT_ENV, None)
     assignment = catalog.load("colored_mnist", REPO)
     examples = make_examples(assignment, tmp / "real", [str(20260000 + k * 1117) for k in range(count)],
                              baselines=False)
     sources = [e.zip_path for e in examples if e.kind == "reference"]
-    local_wall, local_reports, _ = run_batch(sources, assignment, LocalExecutor(LocalRunner(), 2), tmp / "real-local")
+    local_wall, local_reports, _ = run_batch(sources, assignment, LocalExecutor(LocalSandbox(), 2), tmp / "real-local")
     os.environ[WORKERS_ENV] = "2"  # as `--cluster local:2` does: the two workers share the cores like -j 2
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     executor = DaskExecutor(Client(cluster), "local", course_fingerprint(REPO, "local"), "local:2", cluster)

@@ -27,14 +27,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from grader import catalog
-from grader.assets import ensure_assets
 from grader.commands.examples import make_examples
-from grader.pipeline import RunContext, data_root, dataset_env, grade_submission, holdout_dir
-from grader.probes import expected_outputs, reference_workspace
-from grader.sandbox import LocalRunner
+from grader.course import catalog
+from grader.course.secret import secret_seed
+from grader.sandbox import LocalSandbox
 from grader.sandbox.local import base_environment
-from grader.secret import secret_seed
+from grader.steps.assets import ensure_assets
+from grader.steps.hidden_tests import expected_outputs, reference_workspace
+from grader.steps.pipeline import RunContext, data_root, dataset_env, grade_submission, holdout_dir
 
 STUDENT = "20262426"
 MEMORY_TARGET_MB = {"colored_mnist": 1024, "channel_shift": 1024, "cvae_ood": 1024}  # the MNIST-family ones
@@ -51,10 +51,10 @@ def run_bare(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
 def bare_commands(assignment: catalog.Assignment, folder: Path) -> list[tuple[str, float, float, int]]:
     reference_workspace(assignment, folder)
     dataset = assignment.dataset()
-    ctx = RunContext(int(STUDENT[-assignment.spec.seed.digits:]), dataset, data_root(), LocalRunner().python(),
+    ctx = RunContext(int(STUDENT[-assignment.spec.seed.digits:]), dataset, data_root(), LocalSandbox().python(),
                      secret_seed=secret_seed(STUDENT, assignment.id), holdout_dir=holdout_dir(assignment, dataset))
     # Assets (cvae_ood's judge) are built once per dataset and cached, by the grading as by this.
-    ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, LocalRunner(), ctx.substitute))
+    ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, LocalSandbox(), ctx.substitute))
     env = {**base_environment(assignment.spec.limits, folder), **dataset_env(assignment, ctx)}
     Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
     rows = []
@@ -79,7 +79,8 @@ def broken_submission(assignment: catalog.Assignment, dest: Path) -> Path:
     else:
         import nbformat
 
-        from grader.notebook import is_todo_cell, read_notebook
+        from grader.inside.notebook import read_notebook
+        from grader.steps.given_cells import is_todo_cell
 
         notebook_rel = next(rel for rel in assignment.spec.editable if rel.endswith(".ipynb"))
         notebook = read_notebook(target / notebook_rel)
@@ -96,16 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("assignments", nargs="*", default=["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"])
     args = parser.parse_args()
-    runner = LocalRunner()
+    sandbox = LocalSandbox()
     for assignment_id in args.assignments:
         assignment = catalog.load(assignment_id)
         # Once per course build, not per submission: the reference's outputs through the hidden
         # tests' runners and the assets (cvae_ood's judge) are cached before anything is timed.
         start = time.perf_counter()
-        expected_outputs(assignment, runner)
+        expected_outputs(assignment, sandbox)
         dataset = assignment.dataset()
-        ensure_assets(assignment, dataset, data_root(), runner,
-                      RunContext(0, dataset, data_root(), runner.python()).substitute)
+        ensure_assets(assignment, dataset, data_root(), sandbox,
+                      RunContext(0, dataset, data_root(), sandbox.python()).substitute)
         course_build = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
@@ -115,11 +116,11 @@ def main() -> None:
             # faster of two bare runs is the fair yardstick for the one grading between them.
             before = bare_commands(assignment, tmp / "bare1")
             graded_start = time.perf_counter()
-            report = grade_submission(reference.zip_path, assignment, runner, tmp / "out")
+            report = grade_submission(reference.zip_path, assignment, sandbox, tmp / "out")
             graded = time.perf_counter() - graded_start
             after = bare_commands(assignment, tmp / "bare2")
             broken_start = time.perf_counter()
-            broken = grade_submission(broken_submission(assignment, tmp / "broken"), assignment, runner, tmp / "out2")
+            broken = grade_submission(broken_submission(assignment, tmp / "broken"), assignment, sandbox, tmp / "out2")
             broken_s = time.perf_counter() - broken_start
         bare = [min(a, b, key=lambda row: row[1]) for a, b in zip(before, after)]
         steps = {run.name: run.seconds for run in report.runs}

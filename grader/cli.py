@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from grader import __version__, catalog
+from grader import __version__
+from grader.course import catalog
 from grader.errors import GraderError
 
 
@@ -46,7 +47,7 @@ def _load(ctx: click.Context, assignment_id: str) -> catalog.Assignment:
 
 def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[Path]) -> catalog.Assignment:
     """--assignment, the only one, or the one whose editable files the submissions hold."""
-    from grader.batch import guess_assignment
+    from grader.batch.run import guess_assignment
 
     if assignment_id:
         return _load(ctx, assignment_id)
@@ -58,10 +59,10 @@ def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[
     return assignment
 
 
-def _runner(backend: str | None, local_fallback: bool = True):
-    from grader.sandbox import make_runner
+def _sandbox(backend: str | None, local_fallback: bool = True):
+    from grader.sandbox import make_sandbox
 
-    return make_runner(backend, notice=lambda text: err_console.print(text, style="yellow", markup=False),
+    return make_sandbox(backend, notice=lambda text: err_console.print(text, style="yellow", markup=False),
                        local_fallback=local_fallback)
 
 
@@ -129,15 +130,15 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     is a task on a Dask cluster; the reports and the cache are the same as a local run's.
     Exit code 0: all graded; 1: some ended in timeout, error or crashed; 2: bad usage or a rejected
     submission; 3: the cluster's scheduler was lost; 130/143/129: stopped by SIGINT/SIGTERM/SIGHUP."""
-    from grader import lms as lms_names
-    from grader.batch import exit_code, expand_sources
+    from grader.batch.run import exit_code, expand_sources
     from grader.commands.grade import cluster_executor, grade_all
-    from grader.late import load_extensions
+    from grader.steps import lms as lms_names
+    from grader.verdict.late import load_extensions
 
     if force and retry_failed:
         raise click.UsageError("--force re-grades everything; --retry-failed only the failed ones: pick one")
     if cluster:
-        from grader.cluster import check_address
+        from grader.batch.dask_client import check_address
 
         check_address(cluster, insecure)  # before any work: a refused address is bad usage
     pattern = lms_names.compile_pattern(id_pattern)
@@ -157,7 +158,7 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
         executor = cluster_executor(cluster, chosen, certs, insecure, console, err_console)
         reports = grade_all(sources, assignment, None, out, executor=executor, **common)
     else:
-        reports = grade_all(sources, assignment, _runner(backend, local_fallback=False), out, jobs=jobs, **common)
+        reports = grade_all(sources, assignment, _sandbox(backend, local_fallback=False), out, jobs=jobs, **common)
     ctx.exit(exit_code(reports))
 
 
@@ -179,7 +180,7 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
 def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir, published) -> None:
     """Write GRADED_OUT's grades (late penalty applied) as an LMS gradebook CSV, and one feedback
     file per student, named for the LMS's bulk upload; hidden items never reach feedback."""
-    from grader.export import export
+    from grader.reports.export import export
 
     result = export(graded, target, lms=lms, assignment_name=assignment_name, canvas_assignment_id=canvas_assignment_id,
                     roster=roster, feedback_dir=feedback_dir, published=published)
@@ -227,7 +228,7 @@ def similarity(ctx, sources, assignment_id, against, threshold, top, out, jobs) 
 @click.pass_context
 def gradescope(ctx, assignment_id, target) -> None:
     """Build a Gradescope autograder bundle (setup.sh, run_autograder) that runs this rubric there."""
-    from grader.gradescope import build_bundle
+    from grader.commands.gradescope import build_bundle
 
     console.print(f"wrote {build_bundle(_load(ctx, assignment_id), target)}")
 
@@ -242,11 +243,11 @@ def gradescope(ctx, assignment_id, target) -> None:
 def check(ctx, assignment_id, folder, dataset, student_id) -> None:
     """Your likely score, from the logs in your folder, with the same rubric code the TA uses."""
     from grader.commands.package import seed_mismatches
-    from grader.pipeline import check_own_logs
-    from grader.report import print_summary
+    from grader.reports.report import print_summary
+    from grader.steps.pipeline import check_own_logs
 
     assignment = _load(ctx, assignment_id)
-    report = check_own_logs(assignment, folder.resolve(), _runner("local"), dataset=dataset, student_id=student_id)
+    report = check_own_logs(assignment, folder.resolve(), _sandbox("local"), dataset=dataset, student_id=student_id)
     if student_id:
         report.warnings.extend(seed_mismatches(assignment, folder.resolve(), student_id))
     print_summary(report, console)
@@ -307,7 +308,7 @@ def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs) -
     failed = False
     with tempfile.TemporaryDirectory(prefix="grader-validate-out-") as tmp:
         for assignment_id in assignment_ids or catalog.list_ids(_root(ctx)):
-            checks = validate_one(_load(ctx, assignment_id), _runner(backend), out or Path(tmp), console, dataset,
+            checks = validate_one(_load(ctx, assignment_id), _sandbox(backend), out or Path(tmp), console, dataset,
                                   baselines=not skip_baselines, jobs=jobs)
             for c in checks:
                 console.print(f"{assignment_id}: {'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} {c.what}: {c.detail}")
@@ -341,7 +342,7 @@ def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, 
     """Run the reference and the baselines over N seeds; print metric distributions and tier pass rates."""
     from grader.commands.calibrate import calibrate as run_calibration
 
-    run_calibration(_load(ctx, assignment_id), _runner(backend), seeds, out, console, dataset,
+    run_calibration(_load(ctx, assignment_id), _sandbox(backend), seeds, out, console, dataset,
                     baselines=not skip_baselines, jobs=jobs)
 
 
@@ -353,14 +354,14 @@ def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, 
 @click.pass_context
 def demo(ctx, assignment_id, backend, dataset, out) -> None:
     """Grade the bundled example submissions (correct, untouched skeleton, wrong) and print the gradebook."""
-    from grader.batch import exit_code
+    from grader.batch.run import exit_code
     from grader.commands.examples import make_examples
     from grader.commands.grade import grade_all
 
     a = _load(ctx, assignment_id)
     examples = make_examples(a, out / "submissions", [a.spec.validation_student_id], distinct_ids=True)
     chosen = [e for e in examples if e.kind != "baseline"] + [e for e in examples if e.kind == "baseline"][:1]
-    reports = grade_all([e.zip_path for e in chosen], a, _runner(backend), out, dataset=dataset, student_id=None,
+    reports = grade_all([e.zip_path for e in chosen], a, _sandbox(backend), out, dataset=dataset, student_id=None,
                         console=console, detail=False)
     ctx.exit(0 if exit_code(reports) < 2 else 2)
 
@@ -373,7 +374,7 @@ def image() -> None:
 @image.command("build")
 def image_build() -> None:
     """Build the grading image (base via debootstrap when absent); its tag hashes its contents."""
-    from grader.image import build_image
+    from grader.sandbox.image import build_image
 
     console.print(f"grading image: {build_image(echo=console.print)}")
 
@@ -381,7 +382,7 @@ def image_build() -> None:
 @image.command("tag")
 def image_tag_cmd() -> None:
     """Print the tag the current sources give the grading image."""
-    from grader.image import image_tag
+    from grader.sandbox.image import image_tag
 
     console.print(image_tag())
 
@@ -402,10 +403,10 @@ def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> No
     """Prepare this machine to grade for a cluster and start a Dask worker on it.
 
     Checks the course (its fingerprint must equal the client's), the grading image (docker backend)
-    and the data folder, then runs `dask worker ADDRESS --preload grader.worker` with one thread per
+    and the data folder, then runs `dask worker ADDRESS --preload grader.batch.dask_worker` with one thread per
     worker process. Submissions run with the backend the client asks for."""
-    from grader.cluster import check_address, tls_arguments
-    from grader.worker import prepare
+    from grader.batch.dask_client import check_address, tls_arguments
+    from grader.batch.dask_worker import prepare
 
     chosen = backend or os.environ.get("GRADER_BACKEND") or "docker"
     chosen = "docker" if chosen == "auto" else chosen
@@ -419,7 +420,7 @@ def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> No
     scheme = check_address(scheduler, insecure, warn=lambda text: err_console.print(text, style="yellow", markup=False))
     if scheme == "local":
         raise click.UsageError("a worker joins a scheduler: tls://HOST:PORT or tcp://127.0.0.1:PORT")
-    argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--preload", "grader.worker",
+    argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--preload", "grader.batch.dask_worker",
             "--nthreads", "1", "--nworkers", str(nworkers)]
     if scheme == "tls":
         folder = certs or (Path(os.environ["GRADER_CLUSTER_CERTS"]) if os.environ.get("GRADER_CLUSTER_CERTS") else None)
@@ -447,7 +448,7 @@ def cluster_certs(folder, days) -> None:
     Start the scheduler with scheduler.pem, the workers with worker.pem, and grade with
     `--certs FOLDER` (client.pem). Only holders of a certificate from this CA can connect.
     Keep ca-key.pem off the cluster."""
-    from grader.cluster import make_certs, tls_arguments
+    from grader.batch.dask_client import make_certs, tls_arguments
 
     for path in make_certs(folder, days):
         console.print(f"wrote {path}", highlight=False)

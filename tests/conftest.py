@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog
-from grader.sandbox import LocalRunner
+from grader.course import catalog
+from grader.sandbox import LocalSandbox
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = Path(__file__).resolve().parent / "fixtures" / "tiny"
@@ -49,8 +49,8 @@ def grading_backend() -> str:
     grading image is built (as in CI: that is where a published grade is decided), else the
     local backend. Once per run, not both (each grading trains a network):
     GRADER_ATTACK_BACKEND=local (or docker) picks the other one on purpose."""
-    from grader.image import image_tag
     from grader.sandbox import docker
+    from grader.sandbox.image import image_tag
 
     chosen = os.environ.get(ATTACK_BACKEND_ENV)
     if chosen:
@@ -60,8 +60,8 @@ def grading_backend() -> str:
 
 
 @pytest.fixture
-def runner() -> LocalRunner:
-    return LocalRunner()
+def sandbox() -> LocalSandbox:
+    return LocalSandbox()
 
 
 def write_zip(path: Path, files: dict[str, bytes | str], folder: str | None = None) -> Path:
@@ -87,18 +87,18 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
 def hidden_test_results(assignment: catalog.Assignment, student_dir: Path, work: Path) -> dict[str, bool]:
     """Every hidden test of the assignment against the editable files in student_dir (the rest
     from the skeleton), as the grader runs and checks them; {case name: passed}."""
-    from grader import probes
-    from grader.spec import TestsItem
+    from grader.course.spec import TestsItem
+    from grader.steps import hidden_tests
 
     shutil.copytree(assignment.skeleton_dir, work)
     for rel in assignment.spec.editable:
         if (student_dir / rel).is_file():
             shutil.copyfile(student_dir / rel, work / rel)
-    runner = LocalRunner()
-    expected = probes.expected_outputs(assignment, runner)
-    probe = probes.run_probe_step(assignment, work, runner, assignment.spec.limits)
+    sandbox = LocalSandbox()
+    expected = hidden_tests.expected_outputs(assignment, sandbox)
+    probe = hidden_tests.run_step(assignment, work, sandbox, assignment.spec.limits)
     items = [i for i in assignment.rubric.items if isinstance(i, TestsItem)]
-    outcomes = probes.check_tests(items, assignment, probe, expected)
+    outcomes = hidden_tests.check_tests(items, assignment, probe, expected)
     return {c.name: c.passed for outcome in outcomes.values() for c in outcome.cases}
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog, probes, spec
-from grader.intake import open_submission
-from grader.pipeline import grade_submission, holdout_dir
-from grader.sandbox import LocalRunner, make_runner
-from grader.workspace import prepare_workspace
+from grader.course import catalog, spec
+from grader.sandbox import LocalSandbox, make_sandbox
+from grader.steps import hidden_tests
+from grader.steps.intake import open_submission
+from grader.steps.pipeline import grade_submission, holdout_dir
+from grader.steps.workspace import prepare_workspace
 
 from conftest import grading_backend
 
@@ -43,10 +44,10 @@ except Exception as exc:  # noqa: BLE001 - a machine without Fashion-MNIST's tes
     pytest.skip(f"held-out data missing: {exc}", allow_module_level=True)
 
 
-def _runner(backend: str):
+def _sandbox(backend: str):
     if backend == "local":
-        return LocalRunner()
-    return make_runner("docker")
+        return LocalSandbox()
+    return make_sandbox("docker")
 
 
 _graded: dict[tuple[str, str], dict] = {}
@@ -63,7 +64,7 @@ def graded(name: str, backend: str, tmp_factory) -> dict:
                 shutil.copyfile(ASSIGNMENT.solution_dir / rel, source / rel)
         else:
             source = submissions.build(submissions.ATTACKS[name], ASSIGNMENT, work / "in")
-        report = grade_submission(source, ONE_CORE, _runner(backend), work / "out", dataset="fashion_mnist")
+        report = grade_submission(source, ONE_CORE, _sandbox(backend), work / "out", dataset="fashion_mnist")
         data = json.loads((work / "out" / report.stem / "report.json").read_text())
         data["folder"] = str(work / "out" / report.stem)
         _graded[(name, backend)] = data
@@ -118,12 +119,12 @@ def test_exit_handler_did_forge_the_recorded_results(tmp_path):
     source = submissions.build(submissions.ATTACKS["exit_handler_forges_tests"], ASSIGNMENT, tmp_path / "in")
     submission = open_submission(source, tmp_path / "submitted", ASSIGNMENT.spec.intake, submissions.STUDENT_ID)
     ws = prepare_workspace(ASSIGNMENT, submission, tmp_path / "ws")
-    runner = LocalRunner()
-    expected = probes.expected_outputs(ASSIGNMENT, runner)
-    probe = probes.run_probe_step(ASSIGNMENT, ws.path, runner, ASSIGNMENT.spec.limits)
+    sandbox = LocalSandbox()
+    expected = hidden_tests.expected_outputs(ASSIGNMENT, sandbox)
+    probe = hidden_tests.run_step(ASSIGNMENT, ws.path, sandbox, ASSIGNMENT.spec.limits)
     forged = [key for key, record in probe.records.items() if record.outputs and record.outputs.get("passed") is True]
     assert len(forged) >= 22, probe.records  # every case now claims to have passed
-    outcomes = probes.check_tests([i for i in ASSIGNMENT.rubric.items if isinstance(i, spec.TestsItem)], ASSIGNMENT, probe, expected)
+    outcomes = hidden_tests.check_tests([i for i in ASSIGNMENT.rubric.items if isinstance(i, spec.TestsItem)], ASSIGNMENT, probe, expected)
     assert not any(case.passed for outcome in outcomes.values() for case in outcome.cases)
     count_item = next(i for i in ASSIGNMENT.rubric.items if isinstance(i, spec.ParamCountItem) and i.runner)
-    assert probes.count_from_probe(count_item, probe).count is None
+    assert hidden_tests.param_count_from(count_item, probe).count is None

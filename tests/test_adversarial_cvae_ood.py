@@ -12,11 +12,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import catalog
-from grader.intake import open_submission
-from grader.pipeline import grade_submission
-from grader.skeleton import plain_solution
-from grader.workspace import prepare_workspace
+from grader.course import catalog
+from grader.course.skeleton import plain_solution
+from grader.steps.intake import open_submission
+from grader.steps.pipeline import grade_submission
+from grader.steps.workspace import prepare_workspace
 
 from conftest import grading_backend, write_zip
 
@@ -30,9 +30,9 @@ NOTEBOOK = "cvae_ood.ipynb"
 SKELETON = (ASSIGNMENT.skeleton_dir / NOTEBOOK).read_text()
 
 
-def _grade(tmp_path: Path, text: str, runner, stem: str = "20250042_ana"):
+def _grade(tmp_path: Path, text: str, sandbox, stem: str = "20250042_ana"):
     zip_path = write_zip(tmp_path / f"{stem}.zip", {NOTEBOOK: text})
-    return grade_submission(zip_path, ASSIGNMENT, runner, tmp_path / "out")
+    return grade_submission(zip_path, ASSIGNMENT, sandbox, tmp_path / "out")
 
 
 def _items(report) -> dict:
@@ -48,15 +48,15 @@ def _reference_with_a_plot() -> str:
 
 
 @pytest.fixture(scope="module")
-def runner():
-    from grader.sandbox import make_runner
+def sandbox():
+    from grader.sandbox import make_sandbox
 
-    return make_runner(grading_backend())
+    return make_sandbox(grading_backend())
 
 
 @pytest.fixture(scope="module")
-def honest(tmp_path_factory, runner):
-    return _grade(tmp_path_factory.mktemp("honest"), _reference_with_a_plot(), runner, stem="20250041_ref")
+def honest(tmp_path_factory, sandbox):
+    return _grade(tmp_path_factory.mktemp("honest"), _reference_with_a_plot(), sandbox, stem="20250041_ref")
 
 
 def test_the_honest_reference_with_a_plot_gets_full_marks(honest):
@@ -73,8 +73,8 @@ FORGERY_VISIBLE = {
 
 
 @pytest.mark.parametrize("attack", sorted(attacks.ATTACKS))
-def test_a_forgery_scores_zero_on_the_items_it_attacks(tmp_path, runner, honest, attack):
-    report = _grade(tmp_path, attacks.build(attack, SKELETON), runner)
+def test_a_forgery_scores_zero_on_the_items_it_attacks(tmp_path, sandbox, honest, attack):
+    report = _grade(tmp_path, attacks.build(attack, SKELETON), sandbox)
     assert report.status == "graded", report.message
     forged, reference = _items(report), _items(honest)
     for item in attacks.ATTACKS[attack]:

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from adversarial import hostile
 
-from grader import catalog
-from grader.pipeline import grade_submission
+from grader.course import catalog
 from grader.safe_fs import COPY_CAP
-from grader.sandbox import LocalRunner
+from grader.sandbox import LocalSandbox
+from grader.steps.pipeline import grade_submission
 
 from conftest import TINY, TINY_NB, run_cli, student_files, write_zip
 
@@ -51,11 +51,11 @@ def outside(tmp_path) -> Path:
     return path
 
 
-def grade(tmp_path: Path, assignment, code: str, outside: Path, name: str = "20250001_x", runner=None):
+def grade(tmp_path: Path, assignment, code: str, outside: Path, name: str = "20250001_x", sandbox=None):
     files = student_files(assignment)
     files["answer.py"] = code.replace("{outside!r}", repr(str(outside))) + "\n" + files["answer.py"]
     out = tmp_path / "out"
-    report = grade_submission(write_zip(tmp_path / f"{name}.zip", files), assignment, runner or LocalRunner(), out)
+    report = grade_submission(write_zip(tmp_path / f"{name}.zip", files), assignment, sandbox or LocalSandbox(), out)
     return report, out / name
 
 
@@ -68,12 +68,12 @@ def everything_written(out: Path) -> str:
     return "\n".join(text)
 
 
-def attacked(attack: str, tmp_path: Path, course, outside: Path, monkeypatch, runner=None) -> None:
+def attacked(attack: str, tmp_path: Path, course, outside: Path, monkeypatch, sandbox=None) -> None:
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))  # the grader's workspaces go here, and must go away
     start = time.monotonic()
-    report, folder = grade(tmp_path, course, hostile.RUNTIME_ATTACKS[attack], outside, runner=runner)
+    report, folder = grade(tmp_path, course, hostile.RUNTIME_ATTACKS[attack], outside, sandbox=sandbox)
     assert time.monotonic() - start < 120
     assert report.status in ("graded", "timeout", "error"), (report.status, report.message)
     assert outside.read_text() == SECRET + "\n" and sorted(os.listdir(outside.parent)) == ["secret.txt"]
@@ -106,19 +106,19 @@ def test_runtime_attack_ends_with_a_clear_status_and_touches_nothing_outside(att
 
 
 @pytest.fixture(scope="module")
-def docker_runner():
-    from grader.image import image_tag
+def docker_sandbox():
     from grader.sandbox import docker
+    from grader.sandbox.image import image_tag
 
     if not docker.daemon_answers() or not docker.image_present(image_tag()):
         pytest.skip("no Docker daemon or grading image: the Docker runs of the attacks are not done")
-    return docker.DockerRunner(image_tag())
+    return docker.DockerSandbox(image_tag())
 
 
 @pytest.mark.docker
 @pytest.mark.parametrize("attack", sorted(hostile.RUNTIME_ATTACKS))
-def test_runtime_attack_through_docker(attack, tmp_path, course, outside, monkeypatch, docker_runner):
-    attacked(attack, tmp_path, course, outside, monkeypatch, runner=docker_runner)
+def test_runtime_attack_through_docker(attack, tmp_path, course, outside, monkeypatch, docker_sandbox):
+    attacked(attack, tmp_path, course, outside, monkeypatch, sandbox=docker_sandbox)
 
 
 def _item(report, item_id):
@@ -126,8 +126,8 @@ def _item(report, item_id):
 
 
 def test_planted_tool_configuration_never_reaches_a_later_step(tmp_path, course):
-    from grader.intake import open_submission
-    from grader.workspace import prepare_workspace, restore_protected
+    from grader.steps.intake import open_submission
+    from grader.steps.workspace import prepare_workspace, restore_protected
 
     submitted = tmp_path / "sub"
     submitted.mkdir()
@@ -213,7 +213,7 @@ def test_a_zip_nested_1200_deep_is_rejected_and_the_batch_goes_on(tmp_path, cour
     from grader.commands.grade import grade_all
 
     quiet = Console(file=open(os.devnull, "w"))
-    reports = grade_all(sorted(batch.iterdir()), course, LocalRunner(), tmp_path / "out", dataset=None, student_id=None,
+    reports = grade_all(sorted(batch.iterdir()), course, LocalSandbox(), tmp_path / "out", dataset=None, student_id=None,
                         console=quiet)
     assert [(r.student_id, r.status) for r in reports] == [("20250001", "rejected"), ("20250002", "graded")]
     assert "nested more than 16 folders deep" in reports[0].message
@@ -225,11 +225,11 @@ def test_a_folder_submission_with_non_utf8_names_and_a_fifo(tmp_path, course):
     for rel, text in student_files(course).items():
         (folder / rel).write_text(text)
     os.close(os.open(bytes(folder) + b"/notes-\xff.txt", os.O_CREAT | os.O_WRONLY))
-    report = grade_submission(folder, course, LocalRunner(), tmp_path / "out")
+    report = grade_submission(folder, course, LocalSandbox(), tmp_path / "out")
     assert report.status == "graded" and report.score == 16
     assert json.loads((tmp_path / "out" / "20250001_x" / "report.json").read_text(encoding="utf-8"))["status"] == "graded"
     os.mkfifo(folder / "pipe")
-    report = grade_submission(folder, course, LocalRunner(), tmp_path / "out2")
+    report = grade_submission(folder, course, LocalSandbox(), tmp_path / "out2")
     assert report.status == "rejected" and "not a regular file" in report.message
 
 
@@ -248,7 +248,7 @@ def test_probe_step_over_its_cpu_limit_is_a_timeout(tmp_path, course, outside):
 
 
 def test_a_sandbox_that_cannot_start_is_an_error(tmp_path, course):
-    class BrokenInterpreter(LocalRunner):
+    class BrokenInterpreter(LocalSandbox):
         def python(self) -> str:
             return "/nonexistent/python3"
 
@@ -274,10 +274,10 @@ def test_grade_refuses_to_run_unsandboxed_without_an_explicit_local_backend(tmp_
 
 def test_same_scores_idle_and_beside_cpu_hogs(tmp_path, course):
     zip_path = write_zip(tmp_path / "20250001_x.zip", student_files(course))
-    idle = grade_submission(zip_path, course, LocalRunner(), tmp_path / "idle")
+    idle = grade_submission(zip_path, course, LocalSandbox(), tmp_path / "idle")
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
     try:
-        busy = grade_submission(zip_path, course, LocalRunner(), tmp_path / "busy")
+        busy = grade_submission(zip_path, course, LocalSandbox(), tmp_path / "busy")
     finally:
         for hog in hogs:
             hog.kill()

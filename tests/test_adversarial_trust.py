@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog
-from grader.pipeline import grade_submission
+from grader.course import catalog
+from grader.steps.pipeline import grade_submission
 
 from conftest import REPO, hidden_test_results, student_files, write_zip
 
@@ -35,10 +35,10 @@ def _forged(assignment: catalog.Assignment, base: Path, code: str, dest: Path) -
 
 
 @pytest.mark.parametrize("forgery", sorted(FORGERIES))
-def test_forged_verdicts_on_the_tiny_assignment_score_zero(tmp_path, tiny, runner, forgery):
+def test_forged_verdicts_on_the_tiny_assignment_score_zero(tmp_path, tiny, sandbox, forgery):
     files = student_files(tiny, "skeleton")
     files["answer.py"] += "\n" + FORGERIES[forgery]
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), tiny, sandbox, tmp_path / "out")
     items = {i.id: i for i in report.items}
     assert items["answer_tests"].points == 0 and items["params"].points == 0, items["answer_tests"].message
 
@@ -55,14 +55,14 @@ def test_forged_verdicts_on_the_skeleton_pass_no_hidden_test(tmp_path, assignmen
 @pytest.mark.docker
 def test_the_reference_outputs_are_out_of_reach_in_docker(tmp_path, tiny_root):
     """In a container neither the grader's cache of expected outputs nor the held-out labels exist."""
-    from grader.sandbox import make_runner
+    from grader.sandbox import make_sandbox
 
     tiny = catalog.load("tiny", tiny_root)
-    runner = make_runner("docker")
-    honest = grade_submission(write_zip(tmp_path / "20250041_ref.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    sandbox = make_sandbox("docker")
+    honest = grade_submission(write_zip(tmp_path / "20250041_ref.zip", student_files(tiny)), tiny, sandbox, tmp_path / "out")
     files = student_files(tiny, "skeleton")
     files["answer.py"] += "\n" + forgeries.READ_EXPECTED + "\n" + forgeries.READ_HELDOUT
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), tiny, sandbox, tmp_path / "out")
     items = {i.id: i for i in report.items}
     assert {i.id: i for i in honest.items}["answer_tests"].points == 3  # the expected outputs exist on the host
     assert items["answer_tests"].points == 0 and items["params"].points == 0
@@ -96,11 +96,11 @@ def _one_restart_group_dro(root: Path) -> catalog.Assignment:
 
 
 @pytest.mark.slow
-def test_training_on_the_rebuilt_test_environment_loses_the_item(tmp_path, runner):
+def test_training_on_the_rebuilt_test_environment_loses_the_item(tmp_path, sandbox):
     assignment = _one_restart_group_dro(tmp_path / "course")
     honest = {"model.py": (assignment.solution_dir / "model.py").read_text()}
     forged = {"model.py": (REPO / "tests" / "adversarial" / "colored_mnist" / "train_on_test" / "model.py").read_text()}
-    reports = {name: grade_submission(write_zip(tmp_path / f"2026000{i}_{name}.zip", files), assignment, runner, tmp_path / "out")
+    reports = {name: grade_submission(write_zip(tmp_path / f"2026000{i}_{name}.zip", files), assignment, sandbox, tmp_path / "out")
                for i, (name, files) in enumerate({"honest": honest, "forged": forged}.items())}
     items = {name: {i.id: i for i in r.items}["groupdro_accuracy"] for name, r in reports.items()}
     assert items["honest"].points == 15, items["honest"].message

@@ -8,8 +8,8 @@ import csv
 
 import pytest
 
-from grader import catalog
-from grader.analytics import (
+from grader.course import catalog
+from grader.reports.analytics import (
     SIMILARITY_COLUMNS,
     SimilarPair,
     class_analytics,
@@ -20,10 +20,11 @@ from grader.analytics import (
     numeric_value,
     read_similarity,
 )
-from grader.checker import CaseOutcome, HiddenTestsOutcome
-from grader.parse import Summary
-from grader.report import Report, write_gradebook
-from grader.score import Evidence, score
+from grader.reports.report import Report, write_gradebook
+from grader.verdict.checker import CaseOutcome, HiddenTestsOutcome
+from grader.verdict.evidence import Evidence
+from grader.verdict.parse import Summary
+from grader.verdict.score import score
 
 from conftest import CHROMIUM, REPO, chromium_dom
 

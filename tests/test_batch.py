@@ -1,4 +1,4 @@
-"""grader.batch: discovery, the resume cache, --retry-failed, exit codes per status, and a batch
+"""grader.batch.run: discovery, the resume cache, --retry-failed, exit codes per status, and a batch
 stopped by a signal (a real `grader grade` process) that a re-run resumes."""
 
 import csv
@@ -12,8 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader import catalog
-from grader.batch import (
+from grader.batch.run import (
     STAGING,
     LocalExecutor,
     cached_report,
@@ -24,8 +23,9 @@ from grader.batch import (
     inert,
     latest_per_student,
 )
+from grader.course import catalog
 from grader.errors import GraderError
-from grader.report import Report, load_report, write_report
+from grader.reports.report import Report, load_report, write_report
 
 from conftest import student_files, write_zip
 
@@ -112,12 +112,12 @@ def test_names_students_chose_reach_the_terminal_inert():
     assert inert("20250001_[blink]x[/blink]\x1b]0;title\x07") == "20250001_\\[blink]x\\[/blink]\\x1b]0;title\\x07"
 
 
-def test_a_zip_named_dot_dot_never_writes_outside_out(tmp_path, tiny, runner, quiet_console):
+def test_a_zip_named_dot_dot_never_writes_outside_out(tmp_path, tiny, sandbox, quiet_console):
     batch = tmp_path / "batch"
     batch.mkdir()
     write_zip(batch / "...zip", student_files(tiny))
     out = tmp_path / "deep" / "out"
-    result = grade_batch([batch / "...zip"], tiny, LocalExecutor(runner), out, dataset=None, student_id="20250001",
+    result = grade_batch([batch / "...zip"], tiny, LocalExecutor(sandbox), out, dataset=None, student_id="20250001",
                          console=quiet_console)
     assert [r.status for r in result.reports] == ["rejected"]
     assert "gives no usable report folder name" in result.reports[0].message

@@ -1,10 +1,10 @@
-"""Calibration records (grader/calibration.py): every shipped assignment keeps one, in the
+"""Calibration records (grader/course/calibration.py): every shipped assignment keeps one, in the
 validated form, and its rubric agrees with it."""
 
 import pytest
 import yaml
 
-from grader import calibration, catalog
+from grader.course import calibration, catalog
 from grader.errors import SpecError
 
 SHIPPED = ["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"]
@@ -84,6 +84,6 @@ def test_a_malformed_record_is_a_one_line_error_naming_the_file(tiny_root, chang
 def test_a_written_record_reads_back_the_same(tmp_path):
     original = calibration.load(catalog.load("cnn_transfer"))
     calibration.write(original, tmp_path / "calibration.yaml")
-    from grader.spec import load_model
+    from grader.course.spec import load_model
 
     assert load_model(calibration.CalibrationFile, tmp_path / "calibration.yaml") == original

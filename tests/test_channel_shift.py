@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from grader import catalog
+from grader.course import catalog
 
 from conftest import solution_module
 

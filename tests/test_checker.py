@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from grader import spec
-from grader.checker import CaseRecord, Outputs, check_item, compare, parse_outputs, read_untrusted_bytes
+from grader.course import spec
+from grader.verdict.checker import CaseRecord, Outputs, check_item, compare, parse_outputs, read_untrusted_bytes
 
 
 def record(**outputs) -> CaseRecord:
@@ -17,7 +17,7 @@ def record(**outputs) -> CaseRecord:
 
 
 def item(**changes) -> spec.TestsItem:
-    return spec.TestsItem.model_validate({"id": "t", "title": "tests", "kind": "tests", "runner": "probes/r.py", "points": 4,
+    return spec.TestsItem.model_validate({"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/r.py", "points": 4,
                                      **changes})
 
 
@@ -49,8 +49,8 @@ def test_a_hint_only_when_the_value_is_the_mistake_it_describes(tmp_path):
     (tmp_path / "probes" / "r_check.py").write_text(
         'HINTS = {"a": [("loss", 1.5, "q was used before the update")]}\n')
     expected = {"r::a": record(loss=1.512497)}
-    wrong_known = check_item(item(checker="probes/r_check.py"), tmp_path, {"r::a": record(loss=1.5)}, expected)
-    wrong_other = check_item(item(checker="probes/r_check.py"), tmp_path, {"r::a": record(loss=1.7)}, expected)
+    wrong_known = check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(loss=1.5)}, expected)
+    wrong_other = check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(loss=1.7)}, expected)
     assert wrong_known.cases[0].message.endswith("(q was used before the update)")
     assert "q was used" not in wrong_other.cases[0].message
 
@@ -60,10 +60,10 @@ def test_custom_checks_and_odd_recorded_data(tmp_path):
     (tmp_path / "probes" / "r_check.py").write_text(
         "def check_a(got, expected):\n    return None if float(got['n']) > 10 else 'n must exceed 10'\n")
     expected = {"r::a": record(n=20.0)}
-    assert check_item(item(checker="probes/r_check.py"), tmp_path, {"r::a": record(n=11.0)}, expected).cases[0].passed
-    assert not check_item(item(checker="probes/r_check.py"), tmp_path, {"r::a": record(n=3.0)}, expected).cases[0].passed
+    assert check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=11.0)}, expected).cases[0].passed
+    assert not check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=3.0)}, expected).cases[0].passed
     odd = {"r::a": CaseRecord(outputs=Outputs(n="a string"))}
-    assert "could not be compared" in check_item(item(checker="probes/r_check.py"), tmp_path, odd, expected).cases[0].message
+    assert "could not be compared" in check_item(item(checker="hidden_tests/r_check.py"), tmp_path, odd, expected).cases[0].message
 
 
 def test_a_broken_reference_is_the_course_s_error_not_a_students_zero(tmp_path):

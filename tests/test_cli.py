@@ -134,9 +134,9 @@ def test_list_shows_each_assignment(tiny_root):
 
 
 def test_calibrate_prints_distributions_and_saves_a_record(tmp_path, tiny_root):
-    from grader import catalog
-    from grader.calibration import CalibrationFile, disagreements
-    from grader.spec import load_model
+    from grader.course import catalog
+    from grader.course.calibration import CalibrationFile, disagreements
+    from grader.course.spec import load_model
 
     result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -163,7 +163,8 @@ def test_image_tag_names_the_content_hash():
 
 
 def test_an_unforeseen_failure_is_one_line_not_a_traceback(monkeypatch, capsys):
-    from grader import catalog, cli
+    from grader import cli
+    from grader.course import catalog
 
     def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "/course/rubrics/tiny.yaml")

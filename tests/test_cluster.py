@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import catalog
-from grader.cluster import check_address, make_certs, safe_relative, tls_arguments, write_report_files
+from grader.batch.dask_client import check_address, make_certs, safe_relative, tls_arguments, write_report_files
+from grader.batch.dask_worker import CourseMismatch, course_fingerprint, grade_task
+from grader.course import catalog
 from grader.errors import GraderError
-from grader.report import load_report
-from grader.worker import CourseMismatch, course_fingerprint, grade_task
+from grader.reports.report import load_report
 
 from conftest import run_cli, student_files, write_zip
 
@@ -43,7 +43,7 @@ class Cluster:
     def client(self):
         from distributed import Client
 
-        from grader.cluster import security_for
+        from grader.batch.dask_client import security_for
 
         security = security_for(self.certs) if self.certs else None
         return Client(self.address, security=security, timeout=30)
@@ -78,7 +78,7 @@ def dask_cluster(worker_roots: list[Path], logs: Path, certs: Path | None = None
         for n, root in enumerate(worker_roots):
             cluster.workers.append(subprocess.Popen(
                 [sys.executable, "-m", "distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                 "--no-nanny", "--no-dashboard", "--preload", "grader.worker", "--name", f"w{n}",
+                 "--no-nanny", "--no-dashboard", "--preload", "grader.batch.dask_worker", "--name", f"w{n}",
                  *(tls_arguments(certs, "worker") if certs else [])],
                 stdout=open(logs / f"worker{n}.log", "w"), stderr=subprocess.STDOUT,
                 env={**env, catalog.ROOT_ENV: str(root)}))

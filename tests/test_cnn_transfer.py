@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grader import catalog
-from grader.checker import CaseRecord, Outputs, check_case, load_checker
-from grader.parse import parse_summary_text
+from grader.course import catalog
+from grader.verdict.checker import CaseRecord, Outputs, check_case, load_checker
+from grader.verdict.parse import parse_summary_text
 
 ASSIGNMENT = catalog.load("cnn_transfer")
 SOLUTION = ASSIGNMENT.solution_dir

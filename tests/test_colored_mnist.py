@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import catalog
 from grader.commands.examples import _baseline_source
-from grader.parse import parse_summary_text
+from grader.course import catalog
+from grader.verdict.parse import parse_summary_text
 
 from conftest import REPO, run_cli, solution_module
 
@@ -23,8 +23,8 @@ SOLUTION = ASSIGNMENT.solution_dir
 
 
 def test_baseline_edits_must_match_the_reference(tmp_path):
+    from grader.course.spec import Baseline
     from grader.errors import SpecError
-    from grader.spec import Baseline
 
     broken = Baseline(name="x", edits=[{"file": "model.py", "old": "no such text", "new": ""}])
     with pytest.raises(SpecError, match="occurs 0 times in model.py"):

@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from grader import catalog, probes, spec
-from grader.sandbox.local import LocalRunner
-from grader.score import Evidence, score
-from grader.skeleton import count_in_source, plain_solution, replace_in_source
+from grader.course import catalog, spec
+from grader.course.skeleton import count_in_source, plain_solution, replace_in_source
+from grader.sandbox.local import LocalSandbox
+from grader.steps import hidden_tests
+from grader.verdict.evidence import Evidence
+from grader.verdict.score import score
 
 from conftest import solution_module
 
@@ -95,7 +97,7 @@ def _evaluate(workspace: Path, *extra: str) -> subprocess.CompletedProcess:
 
 
 def _summary(stdout: str) -> dict:
-    from grader.parse import parse_summary_line
+    from grader.verdict.parse import parse_summary_line
 
     return parse_summary_line([ln for ln in stdout.splitlines() if ln.startswith("Summary:")][-1])
 
@@ -151,11 +153,11 @@ def _function_tests(tmp_path: Path, edits: list[tuple[str, str]]):
         assert count_in_source(text, NOTEBOOK, old) == 1, old
         text = replace_in_source(text, NOTEBOOK, old, new)
     (work / NOTEBOOK).write_text(text)
-    runner = LocalRunner()
-    expected = probes.expected_outputs(ASSIGNMENT, runner)
-    probe = probes.run_probe_step(ASSIGNMENT, work, runner, ASSIGNMENT.spec.limits)
+    sandbox = LocalSandbox()
+    expected = hidden_tests.expected_outputs(ASSIGNMENT, sandbox)
+    probe = hidden_tests.run_step(ASSIGNMENT, work, sandbox, ASSIGNMENT.spec.limits)
     items = [i for i in ASSIGNMENT.rubric.items if isinstance(i, spec.TestsItem)]
-    outcomes = probes.check_tests(items, ASSIGNMENT, probe, expected)
+    outcomes = hidden_tests.check_tests(items, ASSIGNMENT, probe, expected)
     result = score(ASSIGNMENT.rubric, ASSIGNMENT.dataset(None), Evidence(tests=outcomes))
     item = next(r for r in result.items if r.id == items[0].id)
     return {c.name: c.message for c in outcomes[items[0].id].cases if not c.passed}, item

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from grader.diagnose import crash_site, scrub
+from grader.steps.diagnose import crash_site, scrub
 
 from conftest import REPO, run_cli, student_files, write_zip
 
@@ -69,14 +69,14 @@ def test_a_step_whose_input_failed_is_skipped_not_run_and_charged_again(tmp_path
     spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n"
                                              "  - name: evaluate\n    command: \"{python} experiment.py --seed {seed}\"\n"
                                              "    log: eval_log.txt\n    needs: [main]\n", 1))
-    from grader import catalog
-    from grader.pipeline import grade_submission
-    from grader.sandbox import LocalRunner
+    from grader.course import catalog
+    from grader.sandbox import LocalSandbox
+    from grader.steps.pipeline import grade_submission
 
     assignment = catalog.load("tiny", tiny_root)
     files = student_files(assignment)
     files["answer.py"] = files["answer.py"].replace("def mean(values):", "def mean(values)")
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), assignment, LocalRunner(), tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), assignment, LocalSandbox(), tmp_path / "out")
     main, evaluate = report.runs
     assert main.outcome == "exit code 1" and evaluate.outcome == "skipped" and evaluate.seconds == 0
     assert evaluate.stopped.startswith("skipped: main failed (answer.py:") and "SyntaxError" in evaluate.stopped
@@ -84,7 +84,7 @@ def test_a_step_whose_input_failed_is_skipped_not_run_and_charged_again(tmp_path
 
 
 def test_needs_must_name_an_earlier_experiment(tiny_root):
-    from grader import catalog
+    from grader.course import catalog
     from grader.errors import SpecError
 
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"

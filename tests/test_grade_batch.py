@@ -14,14 +14,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader import catalog
 from grader.commands.grade import grade_all
-from grader.gradescope import build_bundle
-from grader.report import load_report
+from grader.commands.gradescope import build_bundle
+from grader.course import catalog
+from grader.reports.report import load_report
 
 from conftest import REPO, run_cli, student_files, write_zip
 
-SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
+SCHEMA = json.loads((REPO / "grader" / "reports" / "schemas" / "gradescope_results.schema.json").read_text())
 
 
 @pytest.fixture
@@ -48,13 +48,13 @@ def short_timeout(tiny_root):
     spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 3"))
 
 
-def test_parallel_batch_gives_one_row_each_with_the_right_status(tmp_path, tiny_root, runner, quiet_console):
+def test_parallel_batch_gives_one_row_each_with_the_right_status(tmp_path, tiny_root, sandbox, quiet_console):
     short_timeout(tiny_root)
-    from grader import catalog
+    from grader.course import catalog
 
     tiny = catalog.load("tiny", tiny_root)
     batch = make_batch(tmp_path / "batch", tiny)
-    reports = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "out", dataset=None, student_id=None,
+    reports = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "out", dataset=None, student_id=None,
                         console=quiet_console, jobs=2)
     got = {r.student_id: (r.status, r.score) for r in reports}
     assert got == {"20250001": ("graded", 16), "20250002": ("graded", 9), "20250003": ("rejected", 0),
@@ -68,32 +68,32 @@ def test_parallel_batch_gives_one_row_each_with_the_right_status(tmp_path, tiny_
         assert results["score"] == report.score
 
 
-def test_finished_submissions_are_not_regraded(tmp_path, tiny, runner, quiet_console):
+def test_finished_submissions_are_not_regraded(tmp_path, tiny, sandbox, quiet_console):
     batch = tmp_path / "batch"
     batch.mkdir()
     write_zip(batch / "20250001_a.zip", student_files(tiny))
     write_zip(batch / "20250002_b.zip", student_files(tiny, "skeleton"))
     out = tmp_path / "out"
-    first = grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console)
+    first = grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None, console=quiet_console)
     stamp = (out / "20250001_a" / "report.json").stat().st_mtime_ns
-    again = grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console)
+    again = grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None, console=quiet_console)
     assert [r.scores_only() for r in again] == [r.scores_only() for r in first]
     assert (out / "20250001_a" / "report.json").stat().st_mtime_ns == stamp, "a cached report was graded again"
     # a changed submission is graded again; --force re-grades everything
     write_zip(batch / "20250002_b.zip", student_files(tiny))
-    changed = grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console)
+    changed = grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None, console=quiet_console)
     assert [r.score for r in changed] == [16, 16]
-    grade_all(sorted(batch.iterdir()), tiny, runner, out, dataset=None, student_id=None, console=quiet_console, force=True)
+    grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None, console=quiet_console, force=True)
     assert (out / "20250001_a" / "report.json").stat().st_mtime_ns != stamp
 
 
-def test_latest_submission_of_a_student_wins(tmp_path, tiny, runner, quiet_console):
+def test_latest_submission_of_a_student_wins(tmp_path, tiny, sandbox, quiet_console):
     batch = tmp_path / "batch"
     batch.mkdir()
     old = write_zip(batch / "20250001_first.zip", student_files(tiny, "skeleton"))
     write_zip(batch / "20250001_second.zip", student_files(tiny))
     os.utime(old, (time.time() - 3600, time.time() - 3600))
-    reports = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "out", dataset=None, student_id=None,
+    reports = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "out", dataset=None, student_id=None,
                         console=quiet_console)
     assert [(r.stem, r.score) for r in reports] == [("20250001_second", 16)]
     assert "submitted 2 times; graded the latest (20250001_second.zip), ignored 20250001_first.zip" in reports[0].flags[0]
@@ -137,14 +137,14 @@ def test_gradescope_bundle_has_the_scripts_and_no_solutions(tmp_path, tiny):
         modes = {i.filename: i.external_attr >> 16 for i in z.infolist()}
         text = b"".join(z.read(n) for n in names)
     assert "setup.sh" in names and "run_autograder" in names and modes["run_autograder"] & 0o111
-    assert "course/rubrics/tiny.yaml" in names and "course/assignments/tiny/probes/answer.py" in names
+    assert "course/rubrics/tiny.yaml" in names and "course/assignments/tiny/hidden_tests/answer.py" in names
     assert "course/assignments/tiny/expected_outputs.json" in names  # the reference's outputs, not its code
-    assert "grader_src/grader/pipeline.py" in names and "grader_src/pyproject.toml" in names
+    assert "grader_src/grader/steps/pipeline.py" in names and "grader_src/pyproject.toml" in names
     assert not any(n.startswith("course/solutions") for n in names)
     assert b"return sum(values) / len(values)" not in text
     with zipfile.ZipFile(bundle) as z:
         z.extractall(tmp_path / "unpacked")
-    from grader import catalog
+    from grader.course import catalog
 
     shipped = catalog.load("tiny", tmp_path / "unpacked" / "course")
     assert shipped.spec.baselines == [] and shipped.spec.editable == tiny.spec.editable
@@ -168,7 +168,7 @@ def shipped_examples(tmp_path_factory):
 
 
 def test_the_assignment_is_told_from_the_submitted_files(shipped_examples):
-    from grader.batch import guess_assignment
+    from grader.batch.run import guess_assignment
 
     assignments, examples = shipped_examples
     for assignment_id, made in examples.items():  # a cnn_transfer zip holds a model.py, as colored_mnist's does

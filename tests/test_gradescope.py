@@ -14,14 +14,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from grader.commands.gradescope import build_bundle, bundle_readme, single_submission, student_from_metadata
 from grader.errors import GraderError
-from grader.gradescope import build_bundle, bundle_readme, single_submission, student_from_metadata
 from grader.sandbox.base import RunRequest
-from grader.sandbox.local import LocalRunner
+from grader.sandbox.local import LocalSandbox
 
 from conftest import REPO, student_files, write_zip
 
-SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
+SCHEMA = json.loads((REPO / "grader" / "reports" / "schemas" / "gradescope_results.schema.json").read_text())
 
 
 def metadata(sid="20250042", email="ana@example.edu", user_id=4242, name="Ana Lima") -> dict:
@@ -137,7 +137,7 @@ def test_bundle_readme_states_the_settings(tmp_path, tiny):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another account needs root")
 def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_path):
-    from grader.spec import SandboxLimits
+    from grader.course.spec import SandboxLimits
 
     # Like /autograder/source: root's, mode 700, holding what the student must not read.
     with tempfile.TemporaryDirectory(prefix="course-") as course, tempfile.TemporaryDirectory(prefix="grader-") as tmp:
@@ -150,7 +150,7 @@ def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_pa
             f"try:\n    open({str(secret)!r}).read(); print('READ')\nexcept PermissionError:\n    print('DENIED')\n"
             "open('mine.txt', 'w').write('ok')\n")
         python = shutil.which("python3", path="/usr/bin:/bin")
-        result = LocalRunner(run_as="nobody").run(RunRequest(argv=[python, "probe.py"], workspace=work,
+        result = LocalSandbox(run_as="nobody").run(RunRequest(argv=[python, "probe.py"], workspace=work,
                                                              log_path=tmp_path / "log.txt",
                                                              limits=SandboxLimits(wall_seconds=30)))
         log = (tmp_path / "log.txt").read_text()
@@ -162,7 +162,7 @@ def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_pa
 def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, assignment_id):
     from test_handout import _solution_only_lines
 
-    from grader import catalog
+    from grader.course import catalog
 
     assignment = catalog.load(assignment_id, REPO)
     with zipfile.ZipFile(build_bundle(assignment, tmp_path / "ag.zip")) as z:
@@ -185,7 +185,7 @@ SHIPPED_UPLOADS = [("colored_mnist", "zip", "20250042"), ("cnn_transfer", "folde
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment_id,layout,sid", SHIPPED_UPLOADS)
 def test_shipped_bundles_grade_a_skeleton_upload(tmp_path, assignment_id, layout, sid):
-    from grader import catalog
+    from grader.course import catalog
 
     assignment = catalog.load(assignment_id, REPO)
     root = unpacked_bundle(assignment, tmp_path)

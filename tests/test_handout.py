@@ -54,7 +54,7 @@ def test_tool_knows_only_the_handouts_assignment(installed_handout):
     where = student_cli("list", cwd=fresh, site=site)
     assert where.returncode == 0, where.stderr
     assert where.stdout.split()[0] == "tiny" and "colored_mnist" not in where.stdout
-    probe = subprocess.run([sys.executable, "-c", "import grader, grader.catalog as c; print(grader.__file__); print(c.default_root())"],
+    probe = subprocess.run([sys.executable, "-c", "import grader, grader.course.catalog as c; print(grader.__file__); print(c.default_root())"],
                            cwd=fresh, env={**os.environ, "PYTHONPATH": str(site), "GRADER_ROOT": ""},
                            capture_output=True, text=True)
     module, root = probe.stdout.split()
@@ -123,8 +123,8 @@ def _solution_only_lines(assignment) -> set[str]:
 
 @pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
 def test_shipped_handouts_hold_no_solution_or_hidden_test_and_their_tool_installs(tmp_path, assignment_id):
-    from grader import catalog
     from grader.commands.handout import make_handout
+    from grader.course import catalog
 
     assignment = catalog.load(assignment_id, REPO)
     fresh = make_handout(assignment, tmp_path / "handout")

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from grader import catalog
-from grader.image import SANDBOX_REQUIREMENTS, STUDENT_REQUIREMENTS, _grader_requirements
+from grader.course import catalog
+from grader.sandbox.image import SANDBOX_REQUIREMENTS, STUDENT_REQUIREMENTS, _grader_requirements
 
 from conftest import REPO
 
@@ -45,7 +45,7 @@ def test_matplotlib_is_in_the_image_and_every_handout():
 def test_the_image_tag_follows_the_code_not_the_docs(tmp_path, monkeypatch):
     import shutil
 
-    from grader import image
+    from grader.sandbox import image
 
     root = tmp_path / "repo"
     shutil.copytree(image.PACKAGE_ROOT / "grader", root / "grader", ignore=shutil.ignore_patterns("__pycache__"))

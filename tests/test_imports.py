@@ -6,8 +6,8 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.imports import imported_modules, local_modules, unsatisfied_imports
-from grader.pipeline import check_own_logs
+from grader.steps.imports import imported_modules, local_modules, unsatisfied_imports
+from grader.steps.pipeline import check_own_logs
 
 from conftest import student_files
 
@@ -34,11 +34,11 @@ def test_stdlib_the_image_packages_and_the_handouts_modules_are_fine(tmp_path):
     assert unsatisfied_imports([code], local_modules(tmp_path)) == []
 
 
-def test_check_warns_before_the_ta_grades(tmp_path, tiny, runner):
+def test_check_warns_before_the_ta_grades(tmp_path, tiny, sandbox):
     folder = tmp_path / "work"
     folder.mkdir()
     for rel, text in student_files(tiny).items():
         (folder / rel).write_text(text)
     (folder / "answer.py").write_text("import pandas\n" + (folder / "answer.py").read_text())
-    report = check_own_logs(tiny, folder, runner)
+    report = check_own_logs(tiny, folder, sandbox)
     assert any(w.startswith("answer.py imports pandas, which the grading image does not have") for w in report.warnings)

@@ -4,9 +4,9 @@ import zipfile
 
 import pytest
 
+from grader.course.spec import IntakeLimits
 from grader.errors import RejectedSubmission
-from grader.intake import open_submission
-from grader.spec import IntakeLimits
+from grader.steps.intake import open_submission
 
 from conftest import write_zip
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from grader.course.spec import LatePolicy
 from grader.errors import GraderError, SpecError
-from grader.late import Extension, assess, load_extensions
-from grader.spec import LatePolicy
+from grader.verdict.late import Extension, assess, load_extensions
 
 from conftest import run_cli, student_files, write_zip
 
@@ -54,7 +54,7 @@ def test_lms_marker_decides_whether_late_and_the_file_time_how_late():
 def test_due_date_without_time_zone_is_refused(tiny_root):
     rubric = tiny_root / "rubrics" / "tiny.yaml"
     rubric.write_text(rubric.read_text().replace("cap: 20", "cap: 20\nlate: {due: '2026-11-20T23:59:00'}"))
-    from grader import catalog
+    from grader.course import catalog
 
     with pytest.raises(SpecError, match="late.due.*time zone"):
         catalog.load("tiny", tiny_root)

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from grader.errors import GraderError
-from grader.lms import compile_pattern, discover, identify, latest_per_student
+from grader.steps.lms import compile_pattern, discover, identify, latest_per_student
 
 from conftest import run_cli, student_files, write_zip
 

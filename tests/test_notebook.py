@@ -13,11 +13,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader import catalog
-from grader.assets import assets_folder, ensure_assets
-from grader.notebook import NotebookError, function_cells_source, import_function_cells, restore_given_cells
-from grader.pipeline import data_root, grade_submission
-from grader.skeleton import count_in_source, plain_solution, replace_in_source
+from grader.course import catalog
+from grader.course.skeleton import count_in_source, plain_solution, replace_in_source
+from grader.inside.notebook import NotebookError, function_cells_source, import_function_cells
+from grader.steps.assets import assets_folder, ensure_assets
+from grader.steps.given_cells import restore_given_cells
+from grader.steps.pipeline import data_root, grade_submission
 
 from conftest import run_cli, write_zip
 
@@ -32,7 +33,7 @@ def notebook(path: Path, *sources: str, tagged: int = 0) -> Path:
 
 
 def execute(path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader.notebook", "execute", str(path), "--output",
+    return subprocess.run([sys.executable, "-m", "grader.inside.notebook", "execute", str(path), "--output",
                            str(path.parent / "out" / path.name), *args], capture_output=True, text=True, timeout=timeout,
                           cwd=path.parent)
 
@@ -133,8 +134,8 @@ def items(report) -> dict[str, float]:
     return {i.id: i.points for i in report.items}
 
 
-def test_reference_notebook_gets_full_marks_with_the_executed_notebook_kept(tmp_path, tiny_nb, runner):
-    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, runner, tmp_path / "out")
+def test_reference_notebook_gets_full_marks_with_the_executed_notebook_kept(tmp_path, tiny_nb, sandbox):
+    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "graded" and report.score == 6 == report.max_score, report.items
     executed = tmp_path / "out" / "20250042_ana" / "artifacts" / "executed" / "tiny.ipynb"
     assert nbformat.read(str(executed), as_version=4).cells[2].outputs, "outputs kept in the report"
@@ -142,18 +143,18 @@ def test_reference_notebook_gets_full_marks_with_the_executed_notebook_kept(tmp_
     assert "artifacts/executed/tiny.ipynb" in (tmp_path / "out" / "20250042_ana" / "report.html").read_text()
 
 
-def test_syntax_error_notebook_is_graded_on_what_it_produced(tmp_path, tiny_nb, runner):
+def test_syntax_error_notebook_is_graded_on_what_it_produced(tmp_path, tiny_nb, sandbox):
     report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "results['second'] = mean([2, 4]")),
-                              tiny_nb, runner, tmp_path / "out")
+                              tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "graded" and items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
     stop = "notebook: Notebook stopped: cell 4 (\"results['second'] = mean([2, 4]\") raised SyntaxError"
     assert any(w.startswith(stop) for w in report.warnings), report.warnings
     assert "Summary has no 'second' (has first)" in next(i for i in report.items if i.id == "second").message
 
 
-def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_path, tiny_nb, runner):
+def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_path, tiny_nb, sandbox):
     report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "while True:\n    pass")),
-                              tiny_nb, runner, tmp_path / "out")
+                              tiny_nb, sandbox, tmp_path / "out")
     assert items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
     # a cell stopped at its CPU-time limit makes the submission a timeout, saying which cell
     assert report.status == "timeout", report.message
@@ -162,36 +163,36 @@ def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_
     assert any("used more than its CPU-time limit (4 s of CPU)" in w for w in report.warnings), report.warnings
 
 
-def test_skeleton_notebook_scores_zero_with_a_clean_report(tmp_path, tiny_nb, runner):
+def test_skeleton_notebook_scores_zero_with_a_clean_report(tmp_path, tiny_nb, sandbox):
     zip_path = write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": (tiny_nb.skeleton_dir / "tiny.ipynb").read_text()})
-    report = grade_submission(zip_path, tiny_nb, runner, tmp_path / "out")
+    report = grade_submission(zip_path, tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "graded" and report.score == 0
     assert any("raised NotImplementedError: TODO (tiny.ipynb): the arithmetic mean" in w for w in report.warnings)
 
 
-def test_assets_are_built_once_and_reused(tmp_path, tiny_nb, runner):
+def test_assets_are_built_once_and_reused(tmp_path, tiny_nb, sandbox):
     calls = []
 
     class Counting:
         name = "counting"
 
         def python(self):
-            return runner.python()
+            return sandbox.python()
 
         def run(self, request):
             calls.append(request.argv)
-            return runner.run(request)
+            return sandbox.run(request)
 
-    folder = ensure_assets(tiny_nb, None, data_root(), Counting(), lambda s: s.format(python=runner.python()))
+    folder = ensure_assets(tiny_nb, None, data_root(), Counting(), lambda s: s.format(python=sandbox.python()))
     assert folder == assets_folder(tiny_nb, None, data_root()) and (folder / "scale.txt").read_text() == "10\n"
     assert ensure_assets(tiny_nb, None, data_root(), Counting(), lambda s: s) == folder
     assert len(calls) == 1, "the second call reads the cache"
     assert [p.name for p in folder.parent.iterdir() if p.name.startswith("build-")] == [], "no build folder left behind"
 
 
-def test_a_failing_asset_is_one_clear_error(tmp_path, tiny_nb, runner):
+def test_a_failing_asset_is_one_clear_error(tmp_path, tiny_nb, sandbox):
     (tiny_nb.skeleton_dir / "make_asset.py").write_text("raise SystemExit('no data here')\n")
-    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, runner, tmp_path / "out")
+    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "error" and report.message.startswith("building asset scale failed (exit code 1")
     assert "no data here" in report.message
 
@@ -275,8 +276,8 @@ def test_a_deleted_todo_cell_is_not_put_back():
 
 
 def test_the_workspace_runs_the_given_cells_of_the_skeleton_and_flags_edits(tmp_path, tiny_nb):
-    from grader.intake import open_submission
-    from grader.workspace import prepare_workspace
+    from grader.steps.intake import open_submission
+    from grader.steps.workspace import prepare_workspace
 
     forged = replace_in_source((tiny_nb.skeleton_dir / "tiny.ipynb").read_text(), "tiny.ipynb",
                                "results = {'first': mean([1, 2, 3])}", "results = {'first': 99}")
@@ -288,14 +289,14 @@ def test_the_workspace_runs_the_given_cells_of_the_skeleton_and_flags_edits(tmp_
                         "was changed (restored)"]
 
 
-def test_a_notebook_that_edits_a_given_cell_to_print_its_results_gets_no_points_for_them(tmp_path, tiny_nb, runner):
+def test_a_notebook_that_edits_a_given_cell_to_print_its_results_gets_no_points_for_them(tmp_path, tiny_nb, sandbox):
     forged = replace_in_source((tiny_nb.skeleton_dir / "tiny.ipynb").read_text(), "tiny.ipynb",
                                "results = {'first': mean([1, 2, 3])}", "results = {'first': 99}")
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": forged}), tiny_nb, runner,
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": forged}), tiny_nb, sandbox,
                               tmp_path / "out")
     assert items(report)["first"] == 0, report.items
     (tmp_path / "honest").mkdir()
-    honest = grade_submission(submit(tmp_path / "honest", tiny_nb), tiny_nb, runner, tmp_path / "out-honest")
+    honest = grade_submission(submit(tmp_path / "honest", tiny_nb), tiny_nb, sandbox, tmp_path / "out-honest")
     assert items(honest)["first"] == 2  # the same set-up gives the points to a notebook that earned them
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from grader.commands.package import package
 from grader.errors import GraderError
-from grader.intake import open_submission
+from grader.steps.intake import open_submission
 
 
 def student_folder(tiny, tmp_path):

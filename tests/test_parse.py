@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from grader.parse import parse_curves, parse_log, parse_summary_text
+from grader.verdict.parse import parse_curves, parse_log, parse_summary_text
 
 PLAIN = "Summary: {'Accuracy_testmean': 0.61, 'Accuracy_teststd': 0.02}"
 NUMPY = "Summary: {'Accuracy_testmean': np.float64(0.61), 'Accuracy_teststd': np.float64(0.02)}"

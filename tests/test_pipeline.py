@@ -1,7 +1,7 @@
 import json
 
-from grader.pipeline import check_own_logs, grade_submission, seed_for
-from grader.spec import SeedRule
+from grader.course.spec import SeedRule
+from grader.steps.pipeline import check_own_logs, grade_submission, seed_for
 
 from conftest import student_files, write_zip
 
@@ -14,9 +14,9 @@ def test_seed_is_the_last_four_digits():
     assert seed_for("123", SeedRule(digits=4)) == 123
 
 
-def test_correct_submission_gets_full_marks_and_a_complete_report(tmp_path, tiny, runner):
+def test_correct_submission_gets_full_marks_and_a_complete_report(tmp_path, tiny, sandbox):
     z = write_zip(tmp_path / "20250042_ana.zip", {**student_files(tiny), "result_log.txt": LOG}, folder="20250042_ana")
-    report = grade_submission(z, tiny, runner, tmp_path / "out")
+    report = grade_submission(z, tiny, sandbox, tmp_path / "out")
     assert report.status == "graded" and report.score == 16 and report.max_score == 15 and report.bonus_points == 1
     assert (report.student_id, report.name, report.seed) == ("20250042", "ana", 42)
     saved = json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())
@@ -28,9 +28,9 @@ def test_correct_submission_gets_full_marks_and_a_complete_report(tmp_path, tiny
     assert report.flags == [] and report.warnings == []
 
 
-def test_skeleton_scores_zero_with_reasons(tmp_path, tiny, runner):
+def test_skeleton_scores_zero_with_reasons(tmp_path, tiny, sandbox):
     z = write_zip(tmp_path / "20250042_ana.zip", student_files(tiny, "skeleton"))
-    report = grade_submission(z, tiny, runner, tmp_path / "out")
+    report = grade_submission(z, tiny, sandbox, tmp_path / "out")
     assert report.status == "graded" and report.score == 0
     accuracy = next(i for i in report.items if i.id == "accuracy")
     # the reason names the failing line of the log, not only the exit code
@@ -39,26 +39,26 @@ def test_skeleton_scores_zero_with_reasons(tmp_path, tiny, runner):
     assert "0/3 tests passed" in tests.message and "NotImplementedError" in tests.message
 
 
-def test_forged_log_is_flagged_and_not_scored(tmp_path, tiny, runner):
+def test_forged_log_is_flagged_and_not_scored(tmp_path, tiny, sandbox):
     forged = "Summary: {'Accuracy_testmean': 0.99}\n"
     files = {**student_files(tiny), "result_log.txt": forged}
     files["answer.py"] = files["answer.py"].replace("return sum(values) / len(values)", "return values[0]")
-    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
     accuracy = next(i for i in report.items if i.id == "accuracy")
     assert accuracy.value == 0.8 and accuracy.points == 5
     assert report.flags == ["submitted logs differ from re-run: result_log.txt Accuracy_testmean submitted 0.9900, "
                             "re-run 0.8000 (tolerance 0.01)"]
 
 
-def test_timeout_gives_status_timeout(tmp_path, tiny, runner):
+def test_timeout_gives_status_timeout(tmp_path, tiny, sandbox):
     spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
     spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 1"))
-    from grader import catalog
+    from grader.course import catalog
 
     tiny = catalog.load("tiny", tiny.root)
     files = student_files(tiny)
     files["answer.py"] = "import time\ntime.sleep(60)\n" + files["answer.py"]
-    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
     # a sleep uses no CPU: only the wall-clock backstop stops it, and the step is tried twice
     assert report.status == "timeout" and report.score == 0
     assert "timed out: main stopped by the wall-clock backstop of 1 s (0 s of CPU used, run twice)" in report.message
@@ -66,17 +66,17 @@ def test_timeout_gives_status_timeout(tmp_path, tiny, runner):
     assert "main: stopped by the wall-clock backstop and run once more (a busy machine?)" in report.warnings
 
 
-def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_path, tiny, runner):
+def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_path, tiny, sandbox):
     spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
     spec.write_text(spec.read_text().replace("cpu_seconds: 20", "cpu_seconds: 1"))
-    from grader import catalog
+    from grader.course import catalog
 
     tiny = catalog.load("tiny", tiny.root)
     files = student_files(tiny)
     files["experiment.py"] = "ignored"  # protected: the pristine one runs
     files["answer.py"] = files["answer.py"].replace(
         '"""Arithmetic mean of a non-empty list."""', '"""Arithmetic mean."""\n    print("epoch 1 done", flush=True)\n    while True:\n        pass')
-    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
     assert report.status == "timeout" and next(i for i in report.items if i.id == "accuracy").points == 0
     assert report.message.startswith("timed out: main stopped at the CPU-time limit of 1 s")
     assert "last output: epoch 1 done" in report.message
@@ -85,27 +85,27 @@ def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_p
     assert log.endswith("[grader] stopped at the CPU-time limit of 1 s\n")
 
 
-def test_rejected_submission_has_a_report(tmp_path, tiny, runner):
+def test_rejected_submission_has_a_report(tmp_path, tiny, sandbox):
     z = write_zip(tmp_path / "1_a.zip", {"answer.py": "", "../evil.py": ""})
-    report = grade_submission(z, tiny, runner, tmp_path / "out")
+    report = grade_submission(z, tiny, sandbox, tmp_path / "out")
     assert report.status == "rejected" and "outside the archive" in report.message
     assert json.loads((tmp_path / "out" / "1_a" / "report.json").read_text())["status"] == "rejected"
 
 
-def test_grading_twice_gives_identical_scores(tmp_path, tiny, runner):
+def test_grading_twice_gives_identical_scores(tmp_path, tiny, sandbox):
     z = write_zip(tmp_path / "20250042_ana.zip", student_files(tiny))
-    first = grade_submission(z, tiny, runner, tmp_path / "a")
-    second = grade_submission(z, tiny, runner, tmp_path / "b")
+    first = grade_submission(z, tiny, sandbox, tmp_path / "a")
+    second = grade_submission(z, tiny, sandbox, tmp_path / "b")
     assert first.scores_only() == second.scores_only()
 
 
-def test_check_and_grade_agree_on_the_same_logs(tmp_path, tiny, runner):
+def test_check_and_grade_agree_on_the_same_logs(tmp_path, tiny, sandbox):
     folder = tmp_path / "20250042_ana"
     folder.mkdir()
     for rel, text in {**student_files(tiny), "result_log.txt": LOG}.items():
         (folder / rel).write_text(text)
-    checked = check_own_logs(tiny, folder, runner)
-    graded = grade_submission(folder, tiny, runner, tmp_path / "out")
+    checked = check_own_logs(tiny, folder, sandbox)
+    graded = grade_submission(folder, tiny, sandbox, tmp_path / "out")
     by_id = {i.id: i for i in graded.items}
     for item in checked.items:
         if item.status == "skipped":
@@ -114,10 +114,10 @@ def test_check_and_grade_agree_on_the_same_logs(tmp_path, tiny, runner):
         assert (item.points, item.value) == (by_id[item.id].points, by_id[item.id].value)
 
 
-def test_syntax_error_in_the_student_file_explains_itself(tmp_path, tiny, runner):
+def test_syntax_error_in_the_student_file_explains_itself(tmp_path, tiny, sandbox):
     files = student_files(tiny)
     files["answer.py"] = "def mean(values):\n    return (\n"
-    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
     by_id = {i.id: i for i in report.items}
     assert report.status == "graded" and report.score == 0
     assert "raised SyntaxError (answer.py:2): '(' was never closed" in by_id["answer_tests"].message
@@ -125,7 +125,7 @@ def test_syntax_error_in_the_student_file_explains_itself(tmp_path, tiny, runner
     assert "building Net(width=3) raised SyntaxError (answer.py:2)" in by_id["params"].message
 
 
-def test_check_ignores_data_and_caches_in_the_students_folder(tmp_path, tiny, runner):
+def test_check_ignores_data_and_caches_in_the_students_folder(tmp_path, tiny, sandbox):
     folder = tmp_path / "work"
     folder.mkdir()
     for rel, text in {**student_files(tiny), "result_log.txt": LOG}.items():
@@ -134,26 +134,26 @@ def test_check_ignores_data_and_caches_in_the_students_folder(tmp_path, tiny, ru
     (folder / "data_cache" / "colored.npz").write_bytes(b"\0" * (tiny.spec.intake.max_bytes + 1))
     (folder / "weights").mkdir()
     (folder / "weights" / "w.npz").write_bytes(b"\0")
-    report = check_own_logs(tiny, folder, runner)
+    report = check_own_logs(tiny, folder, sandbox)
     assert next(i for i in report.items if i.id == "accuracy").points == 10
 
 
-def test_a_grader_failure_on_one_submission_is_its_status_crashed(tmp_path, tiny, runner, monkeypatch):
-    import grader.pipeline as pipeline
+def test_a_grader_failure_on_one_submission_is_its_status_crashed(tmp_path, tiny, sandbox, monkeypatch):
+    import grader.steps.pipeline as pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in scoring")
 
     monkeypatch.setattr(pipeline, "score", broken)
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, sandbox, tmp_path / "out")
     assert report.status == "crashed" and report.message == "internal error: RuntimeError: a bug in scoring"
     folder = tmp_path / "out" / "20250042_ana"
     assert json.loads((folder / "report.json").read_text())["status"] == "crashed"
     assert "RuntimeError: a bug in scoring" in (folder / "grader_error.txt").read_text()
 
 
-def test_a_report_that_cannot_be_written_still_ends_as_a_status(tmp_path, tiny, runner, monkeypatch):
-    import grader.pipeline as pipeline
+def test_a_report_that_cannot_be_written_still_ends_as_a_status(tmp_path, tiny, sandbox, monkeypatch):
+    import grader.steps.pipeline as pipeline
 
     real = pipeline.write_report
 
@@ -163,6 +163,6 @@ def test_a_report_that_cannot_be_written_still_ends_as_a_status(tmp_path, tiny, 
         return real(report, folder, html=False)
 
     monkeypatch.setattr(pipeline, "write_report", html_fails)
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, sandbox, tmp_path / "out")
     assert report.status == "crashed" and report.message.startswith("the report could not be written: OSError")
     assert json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())["status"] == "crashed"

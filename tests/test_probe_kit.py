@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.probe_kit import to_data
+from grader.inside.runner_kit import to_data
 
 
 def run_kit(tmp_path: Path, runner_text: str, module_text: str = "") -> dict:
     (tmp_path / "runner.py").write_text(runner_text)
     if module_text:
         (tmp_path / "student.py").write_text(module_text)
-    subprocess.run([sys.executable, "-m", "grader.probe_kit", "out.json", "runner.py"], cwd=tmp_path, check=True,
+    subprocess.run([sys.executable, "-m", "grader.inside.runner_kit", "out.json", "runner.py"], cwd=tmp_path, check=True,
                    capture_output=True, timeout=60)
     return json.loads((tmp_path / "out.json").read_text())
 
@@ -29,7 +29,7 @@ def test_outputs_become_plain_json():
 
 def test_each_case_is_recorded_with_its_outputs_or_its_error(tmp_path):
     runner = """
-from grader.probe_kit import case
+from grader.inside.runner_kit import case
 
 @case
 def adds():
@@ -61,7 +61,7 @@ def test_a_runner_that_cannot_load_fails_only_its_own_cases(tmp_path):
 def test_every_case_starts_from_the_same_random_state(tmp_path):
     runner = """
 import random
-from grader.probe_kit import case
+from grader.inside.runner_kit import case
 
 @case
 def first():

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from grader.pipeline import grade_submission
-from grader.report import write_gradebook
+from grader.reports.report import write_gradebook
+from grader.steps.pipeline import grade_submission
 
 from conftest import student_files, write_zip
 
@@ -17,9 +17,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-def graded(tmp_path, tiny, runner):
+def graded(tmp_path, tiny, sandbox):
     z = write_zip(tmp_path / "20250042_ana.zip", student_files(tiny))
-    report = grade_submission(z, tiny, runner, tmp_path / "out")
+    report = grade_submission(z, tiny, sandbox, tmp_path / "out")
     write_gradebook([report], tmp_path / "out")
     return report, tmp_path / "out"
 
@@ -33,10 +33,10 @@ def test_html_report_plots_values_against_thresholds_and_curves(graded):
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # opens offline
 
 
-def test_html_escapes_student_text(tmp_path, tiny, runner):
+def test_html_escapes_student_text(tmp_path, tiny, sandbox):
     files = student_files(tiny)
     files["answer.py"] = "raise SystemExit('<script>alert(1)</script>')\n"
-    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
     html = (tmp_path / "out" / "1_a" / "report.html").read_text()
     assert "<script>alert(1)</script>" not in html
     assert report.status == "graded"

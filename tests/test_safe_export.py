@@ -1,4 +1,4 @@
-"""grader/safe_export.py: exports a student's process wrote load without running code, and the
+"""grader/inside/safe_export.py: exports a student's process wrote load without running code, and the
 ordinary ones (including a forward pass under torch.no_grad(), as the cvae_ood notebook's
 scorer has) load and compute what they computed when exported."""
 
@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from grader.safe_export import UnsafeExport, load_program_without_code  # noqa: E402
+from grader.inside.safe_export import UnsafeExport, load_program_without_code  # noqa: E402
 
 
 class NoGradScorer(torch.nn.Module):
@@ -38,7 +38,7 @@ def test_a_program_calling_python_code_is_refused(tmp_path):
     node = next(n for n in program.graph.nodes if n.op == "call_function")
     node.target = print  # what a hand-edited file could name instead of an operator
     with pytest.raises(UnsafeExport, match="not an aten operator"):
-        from grader import safe_export
+        from grader.inside import safe_export
 
         safe_export._check_graphs(program)
 
@@ -52,7 +52,7 @@ def test_python_code_inside_the_no_grad_graph_is_refused(tmp_path):
     assert nested, "the no_grad block should export as a nested graph"
     node = next(n for n in nested[0].graph.nodes if n.op == "call_function")
     node.target = print
-    from grader import safe_export
+    from grader.inside import safe_export
 
     with pytest.raises(UnsafeExport, match="not an aten operator"):
         safe_export._check_graphs(program)

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
-from grader import catalog
-from grader.image import image_tag
-from grader.pipeline import grade_submission
+from grader.course import catalog
 from grader.sandbox import docker
+from grader.sandbox.image import image_tag
+from grader.steps.pipeline import grade_submission
 
 from conftest import REPO, student_files, write_zip
 
@@ -25,12 +25,12 @@ if not docker.image_present(image_tag()):
 
 
 @pytest.fixture(scope="module")
-def runner():
-    return docker.DockerRunner(image_tag())
+def sandbox():
+    return docker.DockerSandbox(image_tag())
 
 
 @pytest.fixture
-def hostile(tmp_path, tiny_root, runner):
+def hostile(tmp_path, tiny_root, sandbox):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
     spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 60").replace("memory_mb: 1024", "memory_mb: 300")
                     .replace("cpu_seconds: 20", "cpu_seconds: 3"))
@@ -39,7 +39,7 @@ def hostile(tmp_path, tiny_root, runner):
     def grade(code: str):
         files = student_files(assignment)
         files["answer.py"] = code + "\n" + files["answer.py"]
-        report = grade_submission(write_zip(tmp_path / "20250001_x.zip", files), assignment, runner, tmp_path / "out")
+        report = grade_submission(write_zip(tmp_path / "20250001_x.zip", files), assignment, sandbox, tmp_path / "out")
         log = (tmp_path / "out" / "20250001_x" / "logs" / "result_log.txt").read_text(errors="replace")
         return report, log
 
@@ -142,11 +142,11 @@ os.makedirs("weights", exist_ok=True)
 '''
 
 
-def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, runner):
+def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, sandbox):
     COLORED = catalog.load("colored_mnist")
     source = (COLORED.skeleton_dir / "model.py").read_text()
     files = {"model.py": FORGER + source}
-    report = grade_submission(write_zip(tmp_path / "20260001_forger.zip", files), COLORED, runner, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20260001_forger.zip", files), COLORED, sandbox, tmp_path / "out")
     points = {i.id: i.points for i in report.items}
     assert report.status == "graded" and report.score == 0, points
     dro = next(i for i in report.items if i.id == "groupdro_accuracy")
@@ -156,7 +156,7 @@ def test_forged_summaries_and_rewritten_evaluation_do_not_score(tmp_path, runner
     assert "0.99" in train_log  # it did print the fake line, where it is not scored
 
 
-def test_batch_of_hostile_submissions_keeps_going_and_repeats_exactly(tmp_path, tiny_root, runner):
+def test_batch_of_hostile_submissions_keeps_going_and_repeats_exactly(tmp_path, tiny_root, sandbox):
     import os
 
     from rich.console import Console
@@ -175,10 +175,10 @@ def test_batch_of_hostile_submissions_keeps_going_and_repeats_exactly(tmp_path, 
     write_zip(batch / "20250003_hog.zip", {"answer.py": "hog = b'x' * 3_000_000_000\n" + good["answer.py"]})
     write_zip(batch / "20250004_bomb.zip", {"answer.py": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"})
     quiet = Console(file=open(os.devnull, "w"))
-    first = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "a", dataset=None, student_id=None, console=quiet, jobs=2)
+    first = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "a", dataset=None, student_id=None, console=quiet, jobs=2)
     assert [(r.student_id, r.score) for r in first] == [("20250001", 16), ("20250002", 0), ("20250003", 0), ("20250004", 0)]
     assert first[1].status == "timeout" and no_containers_left()
-    second = grade_all(sorted(batch.iterdir()), tiny, runner, tmp_path / "b", dataset=None, student_id=None, console=quiet, jobs=2)
+    second = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "b", dataset=None, student_id=None, console=quiet, jobs=2)
     assert [r.scores_only() for r in second] == [r.scores_only() for r in first]
 
 
@@ -194,32 +194,32 @@ def run_labels() -> list[dict]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def test_containers_carry_their_owner_and_go_away_by_themselves(tmp_path, runner):
+def test_containers_carry_their_owner_and_go_away_by_themselves(tmp_path, sandbox):
     import os
     import time
 
+    from grader.course.spec import SandboxLimits
     from grader.sandbox import RunRequest
-    from grader.spec import SandboxLimits
 
     seen = []
     req = RunRequest(argv=["python3", "-c", "import time; time.sleep(3)"], workspace=tmp_path, log_path=tmp_path / "log.txt",
                      limits=SandboxLimits(wall_seconds=30, memory_mb=300))
-    worker = threading.Thread(target=lambda: seen.append(runner.run(req)))
+    worker = threading.Thread(target=lambda: seen.append(sandbox.run(req)))
     worker.start()
     deadline = time.monotonic() + 20
     mine = []
     while not mine and time.monotonic() < deadline:
-        mine = [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == runner.run_id]
+        mine = [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == sandbox.run_id]
         time.sleep(0.2)
     worker.join(timeout=30)
     assert mine and mine[0][docker.PID_LABEL] == str(os.getpid()) and mine[0][docker.HOST_LABEL] == socket.gethostname()
     assert seen and seen[0].ok
-    argv = runner.docker_argv(req, "x")
+    argv = sandbox.docker_argv(req, "x")
     assert "--rm" in argv and argv[argv.index("--log-driver") + 1] == "none"
-    assert not [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == runner.run_id]
+    assert not [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == sandbox.run_id]
 
 
-def test_start_up_clean_up_removes_only_containers_whose_owner_is_gone(runner):
+def test_start_up_clean_up_removes_only_containers_whose_owner_is_gone(sandbox):
     import os
 
     sleeper = subprocess.Popen(["sleep", "60"])  # a live "grader" on this host
@@ -231,12 +231,12 @@ def test_start_up_clean_up_removes_only_containers_whose_owner_is_gone(runner):
         for owner in (sleeper.pid, dead.pid):
             labels = ["--label", docker.LABEL, "--label", f"{docker.HOST_LABEL}={host}", "--label", f"{docker.PID_LABEL}={owner}",
                       "--label", f"{docker.START_LABEL}={docker._process_start(owner) or 'gone'}"]
-            out = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", *labels, runner.image, "sleep", "60"],
+            out = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", *labels, sandbox.image, "sleep", "60"],
                                  capture_output=True, text=True)
             started.append(out.stdout.strip())
         other_host = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", "--label", docker.LABEL, "--label",
                                      f"{docker.HOST_LABEL}=another-host", "--label", f"{docker.PID_LABEL}={dead.pid}",
-                                     runner.image, "sleep", "60"], capture_output=True, text=True).stdout.strip()
+                                     sandbox.image, "sleep", "60"], capture_output=True, text=True).stdout.strip()
         started.append(other_host)
         removed = docker.remove_stale_containers()
         assert [r[:12] for r in removed] == [started[1][:12]]
@@ -251,17 +251,17 @@ def test_start_up_clean_up_removes_only_containers_whose_owner_is_gone(runner):
 def test_cancel_all_stops_this_runs_containers_in_seconds_and_refuses_new_ones(tmp_path):
     import time
 
+    from grader.course.spec import SandboxLimits
     from grader.sandbox import RunRequest
-    from grader.spec import SandboxLimits
 
-    first, second = docker.DockerRunner(image_tag()), docker.DockerRunner(image_tag())
+    first, second = docker.DockerSandbox(image_tag()), docker.DockerSandbox(image_tag())
     results = {}
 
-    def run(name, runner):
+    def run(name, sandbox):
         req = RunRequest(argv=["python3", "-c", "import time; time.sleep(60)"], workspace=tmp_path / name,
                          log_path=tmp_path / name / "log.txt", limits=SandboxLimits(wall_seconds=120, memory_mb=300))
         (tmp_path / name).mkdir()
-        results[name] = runner.run(req)
+        results[name] = sandbox.run(req)
 
     threads = [threading.Thread(target=run, args=("a", first)), threading.Thread(target=run, args=("b", second))]
     for t in threads:
@@ -282,11 +282,11 @@ def test_cancel_all_stops_this_runs_containers_in_seconds_and_refuses_new_ones(t
     threads[1].join(timeout=15)
 
 
-def test_a_container_docker_refuses_to_start_is_an_error(tmp_path, tiny_root, runner):
+def test_a_container_docker_refuses_to_start_is_an_error(tmp_path, tiny_root, sandbox):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
     spec.write_text(spec.read_text().replace("memory_mb: 1024", "memory_mb: 1024\n  cpus: 512"))
     assignment = catalog.load("tiny", tiny_root)
-    report = grade_submission(write_zip(tmp_path / "20250001_x.zip", student_files(assignment)), assignment, runner,
+    report = grade_submission(write_zip(tmp_path / "20250001_x.zip", student_files(assignment)), assignment, sandbox,
                               tmp_path / "out")
     assert report.status == "error" and report.message.startswith("main: the container did not start"), report.message
 

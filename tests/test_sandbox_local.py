@@ -2,14 +2,14 @@ import os
 import sys
 import time
 
-from grader.sandbox import LocalRunner, RunRequest
-from grader.spec import SandboxLimits
+from grader.course.spec import SandboxLimits
+from grader.sandbox import LocalSandbox, RunRequest
 
 
 def run(tmp_path, code, **limits):
     req = RunRequest(argv=[sys.executable, "-c", code], workspace=tmp_path, log_path=tmp_path / "log.txt",
                      limits=SandboxLimits(**{"wall_seconds": 20, **limits}))
-    return LocalRunner().run(req), (tmp_path / "log.txt").read_text(errors="replace")
+    return LocalSandbox().run(req), (tmp_path / "log.txt").read_text(errors="replace")
 
 
 def alive(pid: int) -> bool:
@@ -75,18 +75,18 @@ def test_a_link_planted_where_the_log_goes_is_replaced_not_followed(tmp_path):
 def test_cancel_all_kills_running_commands_and_refuses_new_ones(tmp_path):
     import threading
 
-    runner = LocalRunner()
+    sandbox = LocalSandbox()
     results = []
     req = RunRequest(argv=[sys.executable, "-c", "import time; time.sleep(60)"], workspace=tmp_path,
                      log_path=tmp_path / "a.txt", limits=SandboxLimits(wall_seconds=60))
-    worker = threading.Thread(target=lambda: results.append(runner.run(req)))
+    worker = threading.Thread(target=lambda: results.append(sandbox.run(req)))
     start = time.monotonic()
     worker.start()
     time.sleep(1)
-    runner.cancel_all()
+    sandbox.cancel_all()
     worker.join(timeout=10)
     assert results and results[0].error == "cancelled: the grader is stopping" and time.monotonic() - start < 8
-    later = runner.run(RunRequest(argv=[sys.executable, "-c", "open('ran', 'w')"], workspace=tmp_path,
+    later = sandbox.run(RunRequest(argv=[sys.executable, "-c", "open('ran', 'w')"], workspace=tmp_path,
                                   log_path=tmp_path / "b.txt", limits=SandboxLimits()))
     assert later.error == "cancelled: the grader is stopping" and not (tmp_path / "ran").exists()
 
@@ -134,17 +134,17 @@ def test_exit_code_and_missing_program(tmp_path):
     result, _ = run(tmp_path, "raise SystemExit(3)")
     assert result.exit_code == 3 and result.describe() == "exit code 3"
     req = RunRequest(argv=["/nonexistent/python"], workspace=tmp_path, log_path=tmp_path / "l.txt", limits=SandboxLimits())
-    missing = LocalRunner().run(req)
+    missing = LocalSandbox().run(req)
     assert not missing.ok and "could not start /nonexistent/python" in missing.describe()
 
 
 def test_auto_backend_falls_back_to_local_with_a_notice(monkeypatch):
-    from grader.sandbox import docker, make_runner
+    from grader.sandbox import docker, make_sandbox
 
     monkeypatch.setattr(docker, "daemon_answers", lambda: False)
     notices = []
-    runner = make_runner("auto", notice=notices.append)
-    assert isinstance(runner, LocalRunner)
+    sandbox = make_sandbox("auto", notice=notices.append)
+    assert isinstance(sandbox, LocalSandbox)
     assert notices == ["notice: no Docker daemon answers; running submissions with the local backend, "
                        "which is not a security boundary"]
 
@@ -153,18 +153,18 @@ def test_docker_backend_without_a_daemon_is_a_clear_error(monkeypatch):
     import pytest
 
     from grader.errors import GraderError
-    from grader.sandbox import docker, make_runner
+    from grader.sandbox import docker, make_sandbox
 
     monkeypatch.setattr(docker, "daemon_answers", lambda: False)
     with pytest.raises(GraderError, match="the Docker daemon does not answer"):
-        make_runner("docker")
+        make_sandbox("docker")
 
 
 def test_memory_is_lowered_to_fit_the_host_for_the_jobs_or_refused():
     import pytest
 
+    from grader.batch.host import fit_memory
     from grader.errors import SpecError
-    from grader.spec import fit_memory
 
     limits = SandboxLimits(memory_mb=16384)
     same, note = fit_memory(limits, jobs=1, host_mb=24576)

@@ -1,10 +1,10 @@
 import pytest
 
-from grader.checker import CaseOutcome, HiddenTestsOutcome
-from grader.parse import Summary
-from grader.probes import ParamCountOutcome
-from grader.score import Evidence, score
-from grader.spec import Rubric
+from grader.course.spec import Rubric
+from grader.verdict.checker import CaseOutcome, HiddenTestsOutcome
+from grader.verdict.evidence import Evidence, ParamCountOutcome
+from grader.verdict.parse import Summary
+from grader.verdict.score import score
 
 COURSE = {
     "assignment": "x",
@@ -76,7 +76,7 @@ def test_tiers_per_dataset():
 def test_group_scores_its_best_item_and_tests_give_partial_credit():
     r = rubric(items=[
         {**COURSE["items"][0], "group": "dro"},
-        {"id": "dro_tests", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5, "group": "dro",
+        {"id": "dro_tests", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5, "group": "dro",
          "weights": {"test_a": 3}},
     ])
     ev = logs(dro=0.3)
@@ -103,7 +103,7 @@ def test_bonus_counts_but_never_passes_the_cap():
 
 
 def test_hidden_tests_that_did_not_run():
-    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5}])
+    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5}])
     item = score(r, None, Evidence(tests={"t": HiddenTestsOutcome(error="hidden tests did not run: exit code 1")})).items[0]
     assert item.status == "error" and item.points == 0 and "did not run" in item.message
 
@@ -114,7 +114,7 @@ def test_hidden_tests_that_did_not_run():
     (201, {"min": 100, "max": 200}, 0), (5, {"max": 10}, 2),
 ])
 def test_param_count_exact_and_range(count, rule, expected):
-    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "probes/m.py",
+    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "hidden_tests/m.py",
                        "case": "cnn", "output": "count",
                        "points": 2, **rule}])
     item = score(r, None, Evidence(params={"p": ParamCountOutcome(count)})).items[0]
@@ -122,7 +122,7 @@ def test_param_count_exact_and_range(count, rule, expected):
 
 
 def test_param_count_probe_failure():
-    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "probes/m.py",
+    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "hidden_tests/m.py",
                        "case": "cnn", "output": "count",
                        "points": 2, "exact": 5}])
     item = score(r, None, Evidence(params={"p": ParamCountOutcome(None, "could not build CNN")})).items[0]
@@ -136,7 +136,7 @@ def test_file_present():
 
 
 def test_skipped_items_score_zero_with_reason():
-    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5}])
+    r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5}])
     item = score(r, None, Evidence(skipped={"t": "hidden tests run only when the TA grades"})).items[0]
     assert item.status == "skipped" and item.points == 0
 
@@ -152,7 +152,7 @@ def test_param_count_from_a_trusted_steps_summary():
 
 
 def test_every_item_says_where_its_value_was_computed():
-    r = rubric(items=COURSE["items"] + [{"id": "t", "title": "tests", "kind": "tests", "runner": "probes/t.py", "points": 5}])
+    r = rubric(items=COURSE["items"] + [{"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5}])
     ev = logs(dro=0.7, irm=0.7)
     ev.trusted_logs = {"dro.txt"}
     by_id = {i.id: i.computed_by for i in score(r, None, ev).items}

@@ -1,5 +1,5 @@
 """Every shipped assignment, from one table. Its hidden tests, run and checked as the grader
-does (runner in a subprocess, checker against the reference's recorded outputs): the reference passes them all, the untouched skeleton none, each known-wrong baseline
+does (sandbox in a subprocess, checker against the reference's recorded outputs): the reference passes them all, the untouched skeleton none, each known-wrong baseline
 fails exactly the tests that describe its mistake (seconds, no training). And (slow) assignments
 validated through the real CLI: reference full marks, skeleton zero, skeleton in sync (each
 reference is graded in full once per run; see VALIDATED_HERE); (calibration, run on purpose)
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader import catalog
 from grader.commands.examples import _baseline_source
+from grader.course import catalog
 
 from conftest import hidden_test_results, run_cli
 

@@ -13,10 +13,10 @@ import re
 import nbformat
 import pytest
 
-from grader import catalog
 from grader.commands.similarity import run_similarity
-from grader.similarity import NOISE_TOKENS, WINDOW, UnreadableCode, code_of, matched_tokens
-from grader.skeleton import plain_solution
+from grader.course import catalog
+from grader.course.skeleton import plain_solution
+from grader.reports.similarity import NOISE_TOKENS, WINDOW, UnreadableCode, code_of, matched_tokens
 
 from conftest import CHROMIUM, REPO, chromium_dom, run_cli, student_files, write_zip
 

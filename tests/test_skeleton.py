@@ -1,8 +1,8 @@
 import nbformat
 import pytest
 
-from grader import catalog
-from grader.skeleton import MarkerError, check_in_sync, generate, strip_markers, strip_notebook, strip_python
+from grader.course import catalog
+from grader.course.skeleton import MarkerError, check_in_sync, generate, strip_markers, strip_notebook, strip_python
 
 from conftest import run_cli
 
@@ -52,7 +52,7 @@ def test_solution_text_repeated_outside_a_block_is_caught():
     # the same line outside the block is the author's choice; a line only in the block must not survive
     assert "compute_the_secret" in strip_python(text, "m.py")
     with pytest.raises(MarkerError, match="leak"):
-        from grader import skeleton
+        from grader.course import skeleton
         skeleton._check_no_leak("", "answer = compute_the_secret(42)\n", ["answer = compute_the_secret(42)"], "m.py")
 
 
@@ -121,7 +121,7 @@ def test_the_handout_run_sh_seeds_every_run_by_the_assignment_seed_rule(assignme
     import shutil
     import subprocess
 
-    from grader.pipeline import seed_for
+    from grader.steps.pipeline import seed_for
 
     assignment = catalog.load(assignment_id)
     handout = tmp_path / "handout"

@@ -1,8 +1,8 @@
 import pytest
 
-from grader import catalog
+from grader.course import catalog
+from grader.course.spec import Rubric, Tier, load_model
 from grader.errors import GraderError, SpecError
-from grader.spec import Rubric, Tier, load_model
 
 
 def test_shipped_assignments_load():
@@ -37,8 +37,8 @@ def test_yaml_syntax_error_gives_line(tiny_root):
 
 
 def test_missing_hidden_test_file(tiny_root):
-    (tiny_root / "assignments" / "tiny" / "probes" / "answer.py").unlink()
-    with pytest.raises(SpecError, match="runner file 'probes/answer.py' not found"):
+    (tiny_root / "assignments" / "tiny" / "hidden_tests" / "answer.py").unlink()
+    with pytest.raises(SpecError, match="runner file 'hidden_tests/answer.py' not found"):
         catalog.load("tiny", tiny_root)
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import catalog
+from grader.course import catalog
 from grader.errors import SpecError
-from grader.pipeline import grade_submission
+from grader.steps.pipeline import grade_submission
 
 from conftest import student_files, write_zip
 
@@ -43,27 +43,27 @@ def _course(tiny_root: Path) -> catalog.Assignment:
     return catalog.load("tiny", tiny_root)
 
 
-def _grade(tmp_path, assignment, runner, prelude: str):
+def _grade(tmp_path, assignment, sandbox, prelude: str):
     files = student_files(assignment)
     files["answer.py"] = prelude + "\n" + files["answer.py"]
     tmp_path.mkdir(parents=True, exist_ok=True)
     z = write_zip(tmp_path / "20250042_ana.zip", files)
-    report = grade_submission(z, assignment, runner, tmp_path / "out")
+    report = grade_submission(z, assignment, sandbox, tmp_path / "out")
     return report, {i.id: i for i in report.items}
 
 
 WRITE_VALUE = "import os\nos.makedirs('out', exist_ok=True)\nopen('out/value.txt', 'w').write('0.75')\n"
 
 
-def test_the_trusted_step_scores_the_exported_data(tmp_path, tiny_root, runner):
+def test_the_trusted_step_scores_the_exported_data(tmp_path, tiny_root, sandbox):
     assignment = _course(tiny_root)
-    report, items = _grade(tmp_path, assignment, runner, WRITE_VALUE)
+    report, items = _grade(tmp_path, assignment, sandbox, WRITE_VALUE)
     assert items["trusted"].value == 0.75 and items["trusted"].points == 1
     assert "no code of yours ran" in items["trusted"].computed_by
     assert items["accuracy"].computed_by == "from the Summary your run printed"
 
 
-def test_nothing_a_student_step_plants_reaches_the_trusted_step(tmp_path, tiny_root, runner):
+def test_nothing_a_student_step_plants_reaches_the_trusted_step(tmp_path, tiny_root, sandbox):
     assignment = _course(tiny_root)
     plant = WRITE_VALUE + (
         "for name in ('sitecustomize.py', 'json.py', 'conftest.py'):\n"
@@ -71,27 +71,27 @@ def test_nothing_a_student_step_plants_reaches_the_trusted_step(tmp_path, tiny_r
         "open('helper.pth', 'w').write('import os')\n"
         "open('score_helper.py', 'w').write('FORGED')\n"  # a given file rewritten
         "open('score.py', 'w').write('print(\"Summary: {\\'trusted_value\\': 99.0}\")')\n")
-    report, items = _grade(tmp_path, assignment, runner, plant)
+    report, items = _grade(tmp_path, assignment, sandbox, plant)
     log = (tmp_path / "out" / "20250042_ana" / "logs" / "score_log.txt").read_text()
     assert items["trusted"].value == 0.75, log
     summary = log.strip().splitlines()[-1]
     assert "'planted': 0" in summary and "'given_intact': 1.0" in summary
 
 
-def test_missing_or_linked_inputs_skip_the_step_with_the_reason(tmp_path, tiny_root, runner):
+def test_missing_or_linked_inputs_skip_the_step_with_the_reason(tmp_path, tiny_root, sandbox):
     assignment = _course(tiny_root)
-    _, items = _grade(tmp_path / "a", assignment, runner, "")
+    _, items = _grade(tmp_path / "a", assignment, sandbox, "")
     assert items["trusted"].points == 0 and "skipped: its input out/*.txt was not produced" in items["trusted"].message
     link = "import os\nos.makedirs('out', exist_ok=True)\nos.path.lexists('out/value.txt') or os.symlink('/etc/hostname', 'out/value.txt')\n"
-    _, items = _grade(tmp_path / "b", assignment, runner, link)
+    _, items = _grade(tmp_path / "b", assignment, sandbox, link)
     assert items["trusted"].points == 0 and "skipped" in items["trusted"].message
 
 
-def test_the_secret_seed_never_reaches_the_report(tmp_path, tiny_root, runner):
-    from grader.secret import secret_seed
+def test_the_secret_seed_never_reaches_the_report(tmp_path, tiny_root, sandbox):
+    from grader.course.secret import secret_seed
 
     assignment = _course(tiny_root)
-    report, _ = _grade(tmp_path, assignment, runner, WRITE_VALUE)
+    report, _ = _grade(tmp_path, assignment, sandbox, WRITE_VALUE)
     secret = str(secret_seed("20250042", "tiny"))
     folder = tmp_path / "out" / "20250042_ana"
     text = "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
@@ -109,7 +109,7 @@ def test_secrets_are_refused_outside_trusted_steps(tiny_root):
 
 
 def test_the_secret_seed_is_stable_and_per_student(tmp_path, monkeypatch):
-    from grader import secret
+    from grader.course import secret
 
     monkeypatch.setenv(secret.SECRET_ENV, str(tmp_path / "key"))
     first = secret.secret_seed("20250042", "tiny")

@@ -6,14 +6,14 @@ import json
 
 import jsonschema
 
-from grader.gradescope import results_json
-from grader.report import load_report
-from grader.score import ItemResult
-from grader.visibility import shown_to_student
+from grader.reports.gradescope import results_json
+from grader.reports.report import load_report
+from grader.reports.visibility import shown_to_student
+from grader.verdict.score import ItemResult
 
 from conftest import REPO, run_cli, student_files, write_zip
 
-SCHEMA = json.loads((REPO / "grader" / "schemas" / "gradescope_results.schema.json").read_text())
+SCHEMA = json.loads((REPO / "grader" / "reports" / "schemas" / "gradescope_results.schema.json").read_text())
 NOW = dt.datetime(2026, 11, 25, tzinfo=dt.UTC)
 
 

@@ -1,5 +1,5 @@
-from grader.intake import open_submission
-from grader.workspace import prepare_workspace
+from grader.steps.intake import open_submission
+from grader.steps.workspace import prepare_workspace
 
 
 def submit(tmp_path, tiny, files):
@@ -51,7 +51,7 @@ def test_no_solution_or_hidden_tests_in_workspace(tmp_path, tiny):
 
 
 def test_restore_removes_code_left_by_an_earlier_step(tmp_path, tiny):
-    from grader.workspace import restore_protected
+    from grader.steps.workspace import restore_protected
 
     ws = submit(tmp_path, tiny, {"answer.py": "# mine\n"})
     (ws.path / "experiment.py").write_text("print('forged')")

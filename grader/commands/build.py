@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from grader.catalog import Assignment
+from grader.course.catalog import Assignment
+from grader.course.skeleton import check_in_sync, generate
 from grader.errors import GraderError
-from grader.skeleton import check_in_sync, generate
 
 # Students run run.sh without the grader, so it computes the seed itself; this line is the one
 # place it keeps the seed rule, and the build holds it to assignment.yaml's.

@@ -13,11 +13,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader.calibration import CalibrationFile, CalibrationRecord, CalibrationRun, write
-from grader.catalog import Assignment
 from grader.commands.examples import grade_examples, make_examples
-from grader.sandbox import Runner
-from grader.spec import MetricItem
+from grader.course.calibration import CalibrationFile, CalibrationRecord, CalibrationRun, write
+from grader.course.catalog import Assignment
+from grader.course.spec import MetricItem
+from grader.sandbox import Sandbox
 
 
 def calibration_ids(n: int) -> list[str]:
@@ -25,7 +25,7 @@ def calibration_ids(n: int) -> list[str]:
     return [f"2026{(1000 + 7919 * k) % 10000:04d}" for k in range(n)]
 
 
-def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, console: Console,
+def calibrate(assignment: Assignment, sandbox: Sandbox, seeds: int, out: Path, console: Console,
               dataset: str | None = None, baselines: bool = True, jobs: int = 1) -> CalibrationRecord:
     """Grades the reference (and the baselines) with N student seeds, prints the table and saves
     the runs as a calibration record (the form of assignments/<id>/calibration.yaml)."""
@@ -41,7 +41,7 @@ def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, con
             console.print(f"[{done[0]}/{len(examples)}] {example.label} {example.zip_path.stem.split('_')[0]}: "
                           f"{report.score:g}")
 
-        for example, report in grade_examples(examples, assignment, runner, out / "calibrate", dataset, console, jobs,
+        for example, report in grade_examples(examples, assignment, sandbox, out / "calibrate", dataset, console, jobs,
                                               on_report=show):
             if report.seed is None:  # not graded at all: its report says why
                 continue
@@ -51,7 +51,7 @@ def calibrate(assignment: Assignment, runner: Runner, seeds: int, out: Path, con
     labels = {e.label: k for k, e in enumerate(examples)}
     runs.sort(key=lambda run: (labels.get(run.submission, len(labels)), run.seed))  # -j N finishes in any order
     record = CalibrationRecord(dataset=dataset, runs=runs, measured=(
-        f"{datetime.date.today()}, {os.cpu_count()} cores, {runner.name} backend: "
+        f"{datetime.date.today()}, {os.cpu_count()} cores, {sandbox.name} backend: "
         f"grader calibrate {assignment.id} --seeds {seeds}{'' if baselines else ' --skip-baselines'}"
         f"{f' -j {jobs}' if jobs > 1 else ''}{f' --dataset {dataset}' if dataset else ''}"))
     out.mkdir(parents=True, exist_ok=True)

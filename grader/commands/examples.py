@@ -10,13 +10,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.batch import LocalExecutor, grade_batch
-from grader.catalog import Assignment
+from grader.batch.run import LocalExecutor, grade_batch
 from grader.commands.package import package
+from grader.course.catalog import Assignment
+from grader.course.skeleton import count_in_source, plain_solution, replace_in_source
+from grader.course.spec import Baseline
 from grader.errors import SpecError
-from grader.report import Report
-from grader.skeleton import count_in_source, plain_solution, replace_in_source
-from grader.spec import Baseline
+from grader.reports.report import Report
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def make_examples(assignment: Assignment, out_dir: Path, student_ids: list[str],
     return examples
 
 
-def grade_examples(examples: list[Example], assignment: Assignment, runner, out: Path, dataset: str | None,
+def grade_examples(examples: list[Example], assignment: Assignment, sandbox, out: Path, dataset: str | None,
                    console: Console, jobs: int = 1, on_report=None) -> list[tuple[Example, Report]]:
     """Grade examples `jobs` at a time through the batch grader (each job with its share of the
     cores, never from the resume cache); on_report(example, report) as each finishes. Returns
@@ -87,6 +87,6 @@ def grade_examples(examples: list[Example], assignment: Assignment, runner, out:
         if on_report:
             on_report(by_zip[source], report)
 
-    result = grade_batch([e.zip_path for e in examples], assignment, LocalExecutor(runner, jobs), out, dataset=dataset,
+    result = grade_batch([e.zip_path for e in examples], assignment, LocalExecutor(sandbox, jobs), out, dataset=dataset,
                          student_id=None, console=console, use_cache=False, on_report=report_one)
     return [(by_zip[source], report) for source, report in zip(result.sources, result.reports)]

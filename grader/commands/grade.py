@@ -1,6 +1,6 @@
 """`grader grade`: grade submissions (zips, folders, files) on this machine or a Dask cluster and
 write reports, Gradescope results and the gradebook. Discovery, the resume cache and the
-executors live in grader.batch (local) and grader.cluster (Dask)."""
+executors live in grader.batch.run (local) and grader.batch.dask_client (Dask)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.batch import (
+from grader.batch.run import (
     FAILED,
     Executor,
     LocalExecutor,
@@ -19,22 +19,22 @@ from grader.batch import (
     guess_assignment,
     latest_per_student,
 )
-from grader.catalog import Assignment
-from grader.late import Extension
-from grader.lms import Identity
-from grader.lms import latest_per_student as latest_per_identity
-from grader.report import Report, print_gradebook, print_summary, write_gradebook
-from grader.sandbox import Runner
+from grader.course.catalog import Assignment
+from grader.reports.report import Report, print_gradebook, print_summary, write_gradebook
+from grader.sandbox import Sandbox
+from grader.steps.lms import Identity
+from grader.steps.lms import latest_per_student as latest_per_identity
+from grader.verdict.late import Extension
 
 __all__ = ["grade_all", "exit_code", "expand_sources", "guess_assignment", "cluster_executor"]
 
 
-def grade_all(sources: list[Path], assignment: Assignment, runner: Runner | None, out: Path, *, dataset: str | None,
+def grade_all(sources: list[Path], assignment: Assignment, sandbox: Sandbox | None, out: Path, *, dataset: str | None,
               student_id: str | None, console: Console, detail: bool = True, jobs: int = 1, force: bool = False,
               retry_failed: bool = False, executor: Executor | None = None, identities: list[Identity] | None = None,
               extensions: dict[str, Extension] | None = None) -> list[Report]:
-    """Grade a batch (on `executor`, else `jobs` at a time with `runner`), then write the gradebook.
-    `identities` (grader.lms.discover) replace `sources` for LMS downloads and --id-pattern."""
+    """Grade a batch (on `executor`, else `jobs` at a time with `sandbox`), then write the gradebook.
+    `identities` (grader.steps.lms.discover) replace `sources` for LMS downloads and --id-pattern."""
     if identities is not None:
         identities, duplicate_notes = latest_per_identity(identities)
         identity_of = {i.source: i for i in identities}
@@ -42,7 +42,7 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner | None
     else:
         sources, duplicate_notes = latest_per_student(sources)
         identity_of = None
-    executor = executor or LocalExecutor(runner, jobs)
+    executor = executor or LocalExecutor(sandbox, jobs)
     console.print(f"grading {len(sources)} submission{'s' if len(sources) != 1 else ''} of {assignment.id}: "
                   f"{executor.describe()}", highlight=False)
 
@@ -68,9 +68,9 @@ def grade_all(sources: list[Path], assignment: Assignment, runner: Runner | None
 def cluster_executor(address: str, backend: str, certs: Path | None, insecure: bool, console: Console,
                      err_console: Console):
     """Connect to (or start, for local:N) a Dask cluster whose workers all grade this course."""
-    from grader.catalog import default_root
-    from grader.cluster import DaskExecutor, check_workers, connect
-    from grader.worker import course_fingerprint
+    from grader.batch.dask_client import DaskExecutor, check_workers, connect
+    from grader.batch.dask_worker import course_fingerprint
+    from grader.course.catalog import default_root
 
     client, cluster = connect(address, certs=certs, insecure=insecure,
                               warn=lambda text: err_console.print(text, style="yellow", markup=False))

@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 
 from grader import __version__
-from grader.catalog import Assignment
 from grader.commands.build import out_of_sync
+from grader.course.catalog import HANDOUT_COURSE, Assignment
 from grader.errors import GraderError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the grader package
@@ -38,7 +38,7 @@ grader = "grader.cli:main"
 include = ["grader*"]
 
 [tool.setuptools.package-data]
-grader = ["templates/*", "schemas/*", "course/**/*"]
+grader = ["reports/templates/*", "reports/schemas/*", "handout_course/**/*"]
 """
 
 STUDENT_SECTION = """
@@ -91,8 +91,8 @@ def _tool_dependencies() -> str:
 
 def _write_tool(assignment: Assignment, tool: Path) -> None:
     """grader-tool/: the grader package with the one assignment's public course data inside it."""
-    shutil.copytree(PACKAGE_ROOT, tool / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "course"))
-    course = tool / "grader" / "course"
+    shutil.copytree(PACKAGE_ROOT, tool / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", HANDOUT_COURSE))
+    course = tool / "grader" / HANDOUT_COURSE
     folder = course / "assignments" / assignment.id
     folder.mkdir(parents=True)
     spec = assignment.spec.model_dump(mode="json", exclude={"baselines"})  # baselines are edits of the reference

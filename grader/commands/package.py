@@ -6,9 +6,9 @@ import re
 import zipfile
 from pathlib import Path
 
-from grader.catalog import Assignment
+from grader.course.catalog import Assignment
 from grader.errors import GraderError
-from grader.intake import student_folder_files
+from grader.steps.intake import student_folder_files
 
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same files give the same zip
 # How the shipped experiments state their seed: "seed: 2426", "seed 42", "'seed': 2426" in a Summary.
@@ -21,7 +21,7 @@ def log_seeds(text: str) -> set[int]:
 
 def seed_mismatches(assignment: Assignment, folder: Path, student_id: str) -> list[str]:
     """Logs that say they were made with another seed than this student ID gives, one line each."""
-    from grader.pipeline import seed_for
+    from grader.steps.pipeline import seed_for
 
     expected = seed_for(student_id, assignment.spec.seed)
     problems = []

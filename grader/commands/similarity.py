@@ -23,11 +23,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from grader.analytics import SIMILARITY_COLUMNS, SIMILARITY_CSV, SIMILARITY_HTML
-from grader.catalog import Assignment
+from grader.course.catalog import Assignment
 from grader.errors import GraderError
-from grader.intake import open_submission, parse_stem, submission_stem
-from grader.similarity import (
+from grader.reports.analytics import SIMILARITY_COLUMNS, SIMILARITY_CSV, SIMILARITY_HTML
+from grader.reports.similarity import (
     GUARANTEE_TOKENS,
     NOISE_TOKENS,
     Document,
@@ -40,9 +39,10 @@ from grader.similarity import (
     pairs_to_compare,
     worker_pool,
 )
-from grader.workspace import _find_submitted
+from grader.steps.intake import open_submission, parse_stem, submission_stem
+from grader.steps.workspace import _find_submitted
 
-_env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html", "j2"]))
+_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
 @dataclass
@@ -243,7 +243,7 @@ def refresh_index(out: Path, console: Console) -> bool:
     gradebook = out / "grades.csv"
     if not gradebook.is_file():
         return False
-    from grader.report import load_report, write_index
+    from grader.reports.report import load_report, write_index
 
     try:
         with open(gradebook, newline="", encoding="utf-8") as f:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import calibration
-from grader.catalog import Assignment
 from grader.commands.build import out_of_sync
 from grader.commands.examples import grade_examples, make_examples
-from grader.report import Report, print_summary
-from grader.sandbox import Runner
+from grader.course import calibration
+from grader.course.catalog import Assignment
+from grader.reports.report import Report, print_summary
+from grader.sandbox import Sandbox
 
 
 @dataclass
@@ -47,7 +47,7 @@ def _expectations(report: Report, kind: str, assignment: Assignment, label: str)
     return problems
 
 
-def validate(assignment: Assignment, runner: Runner, out: Path, console: Console, dataset: str | None = None,
+def validate(assignment: Assignment, sandbox: Sandbox, out: Path, console: Console, dataset: str | None = None,
              baselines: bool = True, jobs: int = 1) -> list[Check]:
     checks = []
     stale = out_of_sync(assignment)
@@ -61,7 +61,7 @@ def validate(assignment: Assignment, runner: Runner, out: Path, console: Console
         examples = make_examples(assignment, Path(tmp), [assignment.spec.validation_student_id], baselines)
         console.print(f"[bold]{assignment.id}[/]: grading {', '.join(e.label for e in examples)}"
                       + (f" ({jobs} at a time)" if jobs > 1 else "") + " ...")
-        graded = grade_examples(examples, assignment, runner, out / assignment.id, dataset, console, jobs,
+        graded = grade_examples(examples, assignment, sandbox, out / assignment.id, dataset, console, jobs,
                                 on_report=lambda example, report: print_summary(report, console))
         for example, report in graded:
             problems = _expectations(report, example.kind, assignment, example.label)

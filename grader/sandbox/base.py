@@ -1,4 +1,4 @@
-"""The runner interface: what a sandboxed command gets and what comes back."""
+"""The sandbox interface: what a sandboxed command gets and what comes back."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from grader.spec import SandboxLimits
+from grader.course.spec import SandboxLimits
+from grader.inside.exit_codes import STEP_BACKSTOP_EXIT, STEP_LIMIT_EXIT
 
 TRUNCATION_NOTE = "\n[grader] output truncated after {limit} bytes\n"
 
@@ -29,11 +30,6 @@ LIMIT_CPU = "cpu"
 LIMIT_WALL = "wall"
 LIMIT_MEMORY = "memory"
 LIMIT_WORKSPACE = "workspace"
-# A step that stops itself at a limit of its own (the notebook runner at a cell's CPU-time
-# limit) exits with this code: the pipeline reports it as a timeout, like `timeout(1)` does.
-STEP_LIMIT_EXIT = 124
-# ... and with this one when only its wall-clock backstop fired: worth one more run.
-STEP_BACKSTOP_EXIT = 75
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,7 @@ class RunResult:
     timed_out: bool
     seconds: float
     output_truncated: bool
-    error: str | None = None  # the runner could not start the command at all
+    error: str | None = None  # the backend could not start the command at all
     limit: str | None = None  # which limit stopped it: cpu, wall, memory
     cpu_seconds: float | None = None  # CPU time the step used, where it could be measured
     limits: SandboxLimits | None = None
@@ -80,7 +76,7 @@ class RunResult:
         return f"exit code {self.exit_code}"
 
 
-class Runner(Protocol):
+class Sandbox(Protocol):
     name: str
 
     def python(self) -> str:
@@ -177,16 +173,16 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     return watch
 
 
-def run_with_retry(runner: Runner, request: RunRequest, before_retry: Callable[[], None] | None = None) -> RunResult:
+def run_with_retry(sandbox: Sandbox, request: RunRequest, before_retry: Callable[[], None] | None = None) -> RunResult:
     """Run a step; when only its wall-clock backstop stopped it (a busy or stalled machine, not
     a step over its CPU budget), run it once more. The result says how many runs it took."""
-    result = runner.run(request)
+    result = sandbox.run(request)
     backstop = (result.timed_out and result.limit == LIMIT_WALL) or (result.error is None and result.exit_code == STEP_BACKSTOP_EXIT)
     if not backstop:
         return result
     if before_retry:
         before_retry()
-    again = runner.run(request)
+    again = sandbox.run(request)
     return replace(again, attempts=2)
 
 
@@ -212,13 +208,13 @@ class StepRecord:
     result: RunResult
 
 
-class GuardedRunner:
-    """A runner as the pipeline uses it: every step is recorded (so a limit or a sandbox that
+class GuardedSandbox:
+    """A sandbox as the pipeline uses it: every step is recorded (so a limit or a backend that
     did not start decides the submission's status whichever module ran the step), the
     workspace is checked against its limits after each step, and a step stopped only by the
     wall-clock backstop is run once more, after `before_retry` (restoring protected files)."""
 
-    def __init__(self, inner: Runner, before_retry: Callable[[], None] | None = None):
+    def __init__(self, inner: Sandbox, before_retry: Callable[[], None] | None = None):
         self.inner = inner
         self.name = inner.name
         self.before_retry = before_retry

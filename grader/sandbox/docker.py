@@ -15,11 +15,11 @@ import time
 import uuid
 from pathlib import Path
 
+from grader.course.spec import SandboxLimits
 from grader.errors import GraderError
 from grader.safe_fs import walk
 from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, LIMIT_WORKSPACE, RunRequest, RunResult, open_log, supervise
 from grader.sandbox.cpu import cgroup_cpu_seconds, cgroup_oom_killed, container_cgroup
-from grader.spec import SandboxLimits
 
 # Every container a grader starts carries these labels: which grader run, on which host, by
 # which process (and when that process started), so clean-up removes only what a dead grader left.
@@ -98,7 +98,7 @@ def _hand_to_sandbox_user(workspace: Path, limits: SandboxLimits) -> None:
                 os.chmod(entry.path, 0o777 if entry.is_dir else 0o666)
 
 
-class DockerRunner:
+class DockerSandbox:
     name = "docker"
 
     def __init__(self, image: str):

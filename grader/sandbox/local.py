@@ -13,16 +13,16 @@ import threading
 import time
 from pathlib import Path
 
+from grader.course.spec import SandboxLimits
 from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, supervise
 from grader.sandbox.cpu import session_cpu_seconds
-from grader.spec import SandboxLimits
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
 
 def _grader_path() -> dict[str, str]:
     """A grader run from a source checkout through PYTHONPATH (a developer's worktree) runs the
-    same checkout's `python -m grader.notebook` in the sandbox; no other entry is passed on."""
+    same checkout's `python -m grader.inside.notebook` in the sandbox; no other entry is passed on."""
     entries = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return {"PYTHONPATH": GRADER_ROOT} if GRADER_ROOT in entries else {}
 
@@ -87,7 +87,7 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-class LocalRunner:
+class LocalSandbox:
     name = "local"
 
     def __init__(self, run_as: str | None = None) -> None:

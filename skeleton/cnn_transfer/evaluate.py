@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 from torchvision import datasets, transforms
 
-from grader.safe_export import load_program_without_code
+from grader.inside.safe_export import load_program_without_code
 import mnist_family
 from make_data import DOG_CLASSES, JPEG_QUALITY, tinted
 

@@ -19,7 +19,7 @@ from torch import nn
 
 import cvae_data
 
-from grader.safe_export import load_program_without_code  # the export is the student's: no code of it runs
+from grader.inside.safe_export import load_program_without_code  # the export is the student's: no code of it runs
 
 JUDGE_SEED, JUDGE_EPOCHS, JUDGE_TRAIN = 0, 2, 20_000
 

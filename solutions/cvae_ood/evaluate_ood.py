@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 import cvae_data
 import mnist_family
 
-from grader.safe_export import load_program_without_code  # the export is the student's: no code of it runs
+from grader.inside.safe_export import load_program_without_code  # the export is the student's: no code of it runs
 
 HOLDOUT_SETS = 4  # the held-out set holds as many images as 4 representative sets, OOD in the same share
 MAX_BATCH = 4096

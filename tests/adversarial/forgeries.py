@@ -7,7 +7,7 @@ import atexit as _atexit, glob as _glob, json as _json, os as _os, re as _re
 
 def _forge():
     cases = {}
-    for runner in _glob.glob(".grader/probes/*.py"):
+    for runner in _glob.glob(".grader/hidden_tests/*.py"):
         stem = _os.path.splitext(_os.path.basename(runner))[0]
         for name in _re.findall(r"@case\s+def (\w+)", open(runner).read()):
             cases[f"{stem}::{name}"] = {"outputs": {"passed": True}, "passed": True}
@@ -21,7 +21,7 @@ _atexit.register(_forge)
 # Replace the kit's recorder so that every case records "passed" and never calls student code.
 PATCH_KIT = r'''
 import sys as _sys
-_kit = _sys.modules.get("grader.probe_kit") or _sys.modules.get("__main__")
+_kit = _sys.modules.get("grader.inside.runner_kit") or _sys.modules.get("__main__")
 if _kit is not None and hasattr(_kit, "to_data"):
     _kit.to_data = lambda value, depth=0: {"passed": True, "result": "ok"}
 '''

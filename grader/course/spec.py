@@ -1,0 +1,388 @@
+"""Typed schemas for the YAML files that make an assignment: assignment.yaml and its rubric.
+
+Assignments are data: everything the grader knows about one comes from these two files.
+Validation errors name the file, the field and the problem on one line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from grader.errors import SpecError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SandboxLimits(Strict):
+    """Every limit a sandboxed step gets, in one place. Defaults suit the shipped assignments
+    on a 2-core machine; an assignment overrides any of them under `limits:`.
+
+    Time is budgeted in CPU seconds, which a busy machine does not inflate: that limit decides
+    a timeout. The wall clock is only a backstop against a step that hangs without computing,
+    scaled by the cores the step actually has; when it fires the step is run once more before
+    anything is scored."""
+
+    cpu_seconds: int = Field(1800, gt=0, description="CPU time per step, all its processes and threads together: the "
+                                                     "limit that decides a timeout.")
+    wall_factor: float = Field(10.0, ge=1, description="Wall-clock backstop = wall_factor x cpu_seconds / cpus.")
+    wall_seconds: float | None = Field(None, gt=0, description="A fixed wall-clock backstop instead of the derived one.")
+    memory_mb: int = Field(6144, gt=0, description="Memory per step: cgroup limit in Docker, address space locally.")
+    cpus: float = Field(2.0, gt=0, description="CPU cores a step may use; also sets torch/BLAS thread counts.")
+    pids: int = Field(256, gt=0, description="Processes and threads a step may hold (fork bombs stop here).")
+    output_bytes: int = Field(2_000_000, gt=0, description="Bytes of stdout+stderr kept per step; the rest is dropped with a note.")
+    tmpfs_mb: int = Field(512, gt=0, description="Size of the writable /tmp inside a container.")
+    workspace_mb: int = Field(1024, gt=0, description="Largest file a step may write, and the workspace's total size after it.")
+    workspace_files: int = Field(5000, gt=0, description="Files and folders the workspace may hold after a step.")
+
+    def wall_backstop(self) -> float:
+        """Seconds of wall clock after which a step is stopped whatever its CPU use."""
+        return self.wall_seconds or self.wall_factor * self.cpu_seconds / max(self.cpus, 1.0)
+
+
+class IntakeLimits(Strict):
+    """What a submission archive may hold before it is rejected unopened (zip bombs, datasets)."""
+
+    max_files: int = Field(200, gt=0)
+    max_bytes: int = Field(20_000_000, gt=0, description="Total bytes after extraction.")
+    forbidden: list[str] = Field(
+        default_factory=lambda: ["*-ubyte", "*-ubyte.gz", "*.npz", "*.npy", "*.pt", "*.pth", "*.ckpt", "*.pkl"],
+        description="fnmatch patterns (on the file name) of files that must not be submitted, e.g. datasets.",
+    )
+
+
+class SeedRule(Strict):
+    """How the experiment seed comes from the student ID: the course uses the last 4 digits."""
+
+    digits: int = Field(4, gt=0, le=9)
+
+
+class DatasetChoice(Strict):
+    description: str
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables the experiments get.")
+    holdout_dir: str | None = Field(None, description="Host folder of held-out evaluation data (images and labels no "
+                                                      "student step sees); mounted read-only into trusted steps only, "
+                                                      "as {holdout_dir}. Its absence is an error of the grading machine.")
+
+
+class DatasetSetting(Strict):
+    default: str
+    choices: dict[str, DatasetChoice]
+
+    @model_validator(mode="after")
+    def _default_is_a_choice(self) -> DatasetSetting:
+        if self.default not in self.choices:
+            raise ValueError(f"default dataset {self.default!r} is not one of {sorted(self.choices)}")
+        return self
+
+
+class Experiment(Strict):
+    name: str
+    command: str = Field(description="Shell-like command; {python}, {seed}, {dataset}, {data_dir} and {assets} are substituted.")
+    log: str = Field(description="File (in the workspace) that receives the command's stdout and stderr.")
+    partial: bool = Field(False, description="A run that stops early is still graded on the last Summary it printed "
+                                             "(notebooks are graded on what they produced); the report says where it stopped.")
+    artifacts: list[str] = Field(default_factory=list, description="Files the run writes (in the workspace) that the "
+                                                                   "report keeps, e.g. the executed notebook.")
+    trusted: bool = Field(False, description="Runs in a fresh copy of the pristine skeleton holding no student code, "
+                                             "with only `inputs` (data files an earlier step wrote) copied in; it alone "
+                                             "may use {secret_seed} and {holdout_dir}. Its log is the grader's evidence.")
+    inputs: list[str] = Field(default_factory=list, description="Glob patterns (workspace-relative) of the data files a "
+                                                                "trusted step reads from the student's workspace; plain "
+                                                                "regular files only. None found: the step is skipped.")
+    needs: list[str] = Field(default_factory=list, description="Earlier experiments whose output this one reads: when "
+                                                               "one of them failed, this one is skipped, not run and "
+                                                               "charged a second failure.")
+
+    @model_validator(mode="after")
+    def _secrets_only_in_trusted_steps(self) -> Experiment:
+        if not self.trusted:
+            for secret in TRUSTED_PLACEHOLDERS:
+                if secret in self.command:
+                    raise ValueError(f"experiment {self.name!r}: {secret} may only be used by a trusted step")
+            if self.inputs:
+                raise ValueError(f"experiment {self.name!r}: inputs are for trusted steps")
+        return self
+
+
+TRUSTED_PLACEHOLDERS = ("{secret_seed}", "{holdout_dir}")
+
+
+class Asset(Strict):
+    """Something the grader builds once per dataset and reuses for every submission (a reference
+    classifier, say): the command runs in the sandbox, in a copy of the handout, and what it
+    writes is kept in a cache under the data folder, read-only to submissions as {assets}."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    command: str = Field(description="Run in a copy of the handout; {python}, {dataset} and {data_dir} are substituted.")
+    outputs: list[str] = Field(min_length=1, description="Files the command must write (relative names).")
+
+
+class Edit(Strict):
+    file: str
+    old: str = Field(min_length=1, description="Text that must occur exactly once in the reference file.")
+    new: str
+
+
+class Baseline(Strict):
+    """A known-wrong version of the editable files, with the points each item must get: either
+    a folder of replacement files, or small edits to the reference solution."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    description: str = ""
+    path: str | None = Field(None, description="Folder, relative to the assignment folder, holding the replacement files.")
+    edits: list[Edit] = Field(default_factory=list, description="Edits applied to the reference's editable files.")
+    expect_items: dict[str, float] = Field(default_factory=dict, description="item id -> exact points expected")
+    expect_score: float | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Baseline:
+        if (self.path is None) == (not self.edits):
+            raise ValueError(f"baseline {self.name!r}: give either path or edits")
+        return self
+
+
+class AssignmentSpec(Strict):
+    title: str
+    editable: list[str] = Field(min_length=1, description="Files a student may change; all others are restored.")
+    required: list[str] = Field(default_factory=list, description="Files a submission must contain.")
+    experiments: list[Experiment] = Field(default_factory=list)
+    assets: list[Asset] = Field(default_factory=list, description="Built once per dataset, cached; {assets} in commands.")
+    seed: SeedRule = SeedRule()
+    dataset: DatasetSetting | None = None
+    limits: SandboxLimits = SandboxLimits()
+    intake: IntakeLimits = IntakeLimits()
+    log_tolerance: float = Field(0.02, ge=0, description="Largest allowed gap between a submitted log's metric and the re-run's.")
+    peak_memory_mb: int | None = Field(None, gt=0, description="Measured peak resident memory of one step, for a host's "
+                                                                "settings (the Gradescope bundle's README); limits.memory_mb "
+                                                                "is an address-space cap, far above it with torch.")
+    validation_student_id: str = Field("20260001", pattern=r"^\d+$")
+    baselines: list[Baseline] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs_earlier_experiments(self) -> AssignmentSpec:
+        seen: set[str] = set()
+        for experiment in self.experiments:
+            unknown = [n for n in experiment.needs if n not in seen]
+            if unknown:
+                raise ValueError(f"experiment {experiment.name!r} needs {unknown[0]!r}, which is not an earlier experiment")
+            seen.add(experiment.name)
+        return self
+
+    @field_validator("editable", "required")
+    @classmethod
+    def _relative_paths(cls, paths: list[str]) -> list[str]:
+        for p in paths:
+            if p.startswith("/") or ".." in Path(p).parts:
+                raise ValueError(f"{p!r} must be a relative path inside the assignment")
+        return paths
+
+
+# ----------------------------------------------------------------------------- rubric
+
+COMPARATORS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+
+class Tier(Strict):
+    op: Literal[">=", ">", "<=", "<"] = ">="
+    threshold: float
+    points: float = Field(ge=0)
+
+    def met_by(self, value: float) -> bool:
+        return COMPARATORS[self.op](value, self.threshold)
+
+    def describe(self) -> str:
+        return f"{self.op} {self.threshold:g}"
+
+
+Visibility = Literal["visible", "after_due_date", "after_published", "hidden"]
+
+
+class ItemBase(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str
+    bonus: bool = Field(False, description="Bonus points count toward the total but never lift it past the cap.")
+    group: str | None = Field(None, description="Items in one group score the best of them, not their sum.")
+    visibility: Visibility = Field("visible", description="When a student sees the item (Gradescope's vocabulary); "
+                                                          "hidden items count but only the TA sees them.")
+
+
+class HoldoutFloor(Strict):
+    """The same model measured where the student could not have tuned for: held-out
+    environments from a secret seed. Below the floor, the item scores 0 and is flagged."""
+
+    key: str = Field(description="Summary key of the held-out value, e.g. Accuracy_holdout_min")
+    threshold: float
+
+
+class MetricItem(ItemBase):
+    kind: Literal["metric"]
+    log: str
+    key: str
+    tiers: list[Tier] | dict[str, list[Tier]] = Field(description="Tiers, or tiers per dataset.")
+    holdout: HoldoutFloor | None = Field(None, description="Floor on held-out data; applies when the Summary has its key.")
+    leaderboard: bool | str = Field(False, description="Put the value on Gradescope's leaderboard (true, or the column name).")
+    leaderboard_order: Literal["asc", "desc"] = Field("desc", description="desc: higher is better.")
+
+    def tiers_for(self, dataset: str | None) -> list[Tier]:
+        if isinstance(self.tiers, list):
+            return self.tiers
+        if dataset not in self.tiers:
+            raise SpecError(f"item {self.id!r} has no tiers for dataset {dataset!r} (has {sorted(self.tiers)})")
+        return self.tiers[dataset]
+
+    def max_points(self, dataset: str | None) -> float:
+        return max((t.points for t in self.tiers_for(dataset)), default=0.0)
+
+    def tier_met(self, value: float, dataset: str | None) -> Tier | None:
+        """The best-paying tier the value meets (the held-out floor aside), or None."""
+        return next((t for t in sorted(self.tiers_for(dataset), key=lambda t: t.points, reverse=True) if t.met_by(value)),
+                    None)
+
+
+class ParamCountItem(ItemBase):
+    """A parameter count, never measured in a process that ran student code: either the
+    Summary of a trusted step (which counted the exported weights that made the scored
+    predictions: `log` + `key`), or a recorded probe output that the checker reads
+    (`runner` + `case` + `output`)."""
+
+    kind: Literal["param_count"]
+    object: str = Field(description="What is counted, for messages, e.g. CNN()")
+    log: str | None = Field(None, description="Log of a trusted step whose Summary holds the count")
+    key: str | None = None
+    runner: str | None = Field(None, description="Probe runner file (relative to the assignment folder)")
+    case: str | None = None
+    output: str | None = None
+    trainable_only: bool = False
+    exact: int | None = None
+    min: int | None = None
+    max: int | None = None
+    points: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ParamCountItem:
+        if self.exact is None and self.min is None and self.max is None:
+            raise ValueError("give exact, or min and/or max")
+        from_log, from_probe = self.log is not None and self.key is not None, None not in (self.runner, self.case, self.output)
+        if from_log == from_probe:
+            raise ValueError("give either log and key (a trusted step's Summary) or runner, case and output (a probe)")
+        return self
+
+    def max_points(self, dataset: str | None) -> float:
+        return self.points
+
+
+class TestsItem(ItemBase):
+    """Hidden tests as runner/checker pairs: `runner` calls student code in the sandbox and
+    records outputs; the grader compares them with the reference solution's outputs through
+    the same runner (and `checker`'s functions where plain equality is not the test)."""
+
+    kind: Literal["tests"]
+    runner: str = Field(description="Runner file with @case functions, relative to the assignment folder.")
+    checker: str | None = Field(None, description="Checker module (check_<case>(got, expected), HINTS), relative to "
+                                                  "the assignment folder; default: every output equals the reference's.")
+    rtol: float = Field(1e-4, ge=0)
+    atol: float = Field(1e-5, ge=0)
+    points: float = Field(ge=0)
+    weights: dict[str, float] = Field(default_factory=dict, description="case name -> weight (default 1 each)")
+
+    def max_points(self, dataset: str | None) -> float:
+        return self.points
+
+
+class FilePresentItem(ItemBase):
+    kind: Literal["file_present"]
+    path: str
+    points: float = Field(ge=0)
+
+    def max_points(self, dataset: str | None) -> float:
+        return self.points
+
+
+RubricItem = Annotated[MetricItem | ParamCountItem | TestsItem | FilePresentItem, Field(discriminator="kind")]
+
+
+class LatePolicy(Strict):
+    """Lateness costs penalty_per_unit percent of the full marks per day (or hour) started after
+    the due date and its grace period, up to max_penalty_percent; never below zero points."""
+
+    due: dt.datetime = Field(description="Due date and time with a time zone, e.g. 2026-11-20T23:59:00+01:00.")
+    grace_minutes: float = Field(0, ge=0)
+    unit: Literal["day", "hour"] = "day"
+    penalty_per_unit: float = Field(10, ge=0, le=100, description="Percent of the full marks per unit late.")
+    max_penalty_percent: float = Field(100, ge=0, le=100, description="Cap on the total penalty, in percent.")
+
+    @field_validator("due")
+    @classmethod
+    def _has_time_zone(cls, due: dt.datetime) -> dt.datetime:
+        if due.tzinfo is None:
+            raise ValueError("give the due date a time zone (e.g. +01:00 or Z)")
+        return due
+
+
+class Rubric(Strict):
+    assignment: str
+    cap: float | None = Field(None, gt=0, description="Most points a submission can get, bonus included.")
+    late: LatePolicy | None = Field(None, description="Late policy; without it lateness is recorded, not charged.")
+    items: list[RubricItem] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Rubric:
+        seen: set[str] = set()
+        for item in self.items:
+            if item.id in seen:
+                raise ValueError(f"item id {item.id!r} is used twice")
+            seen.add(item.id)
+        return self
+
+    def max_score(self, dataset: str | None) -> float:
+        """Full marks: the best of each group, regular items only, under the cap."""
+        best: dict[str, float] = {}
+        for item in self.items:
+            if item.bonus:
+                continue
+            key = item.group or f"item:{item.id}"
+            best[key] = max(best.get(key, 0.0), item.max_points(dataset))
+        total = sum(best.values())
+        return min(total, self.cap) if self.cap is not None else total
+
+
+# ----------------------------------------------------------------------------- loading
+
+def _format_validation_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after")) or "(top level)"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"field {where}: {first['msg']}{more}"
+
+
+def load_yaml(path: Path) -> object:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError("file not found", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read: {exc}", path) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}", path) from None
+
+
+def load_model(model: type[BaseModel], path: Path):
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise SpecError("expected a mapping at the top level", path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_validation_error(exc), path) from None

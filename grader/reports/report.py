@@ -1,0 +1,192 @@
+"""Step 6, report: report.json and an HTML page per submission, a terminal summary,
+and the class gradebook (grades.csv plus an index page)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Literal
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.table import Table
+
+from grader import __version__
+from grader.inert import clean_text, folder_name, for_csv, for_terminal
+from grader.reports import plots
+from grader.reports.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
+from grader.steps.lms import SubmissionOrigin
+from grader.verdict.late import LateOutcome
+from grader.verdict.score import ItemResult
+
+Status = Literal["graded", "error", "timeout", "rejected", "crashed"]
+# graded: every step ran (whatever it scored); timeout: a step was stopped by a time limit;
+# error: the sandbox could not run a step (a container that did not start, a workspace over
+# its limits) or the submission could not be set up; rejected: an unsafe or malformed
+# submission, never run; crashed: the grader itself failed on this submission (a bug to
+# report), or killed its worker twice.
+STATUSES = ("graded", "timeout", "error", "rejected", "crashed")
+FAILED_STATUSES = ("timeout", "error", "crashed")  # worth grading again (`--retry-failed`)
+
+
+class RunRecord(BaseModel):
+    name: str
+    command: list[str]
+    exit_code: int | None
+    outcome: str
+    seconds: float
+    output_truncated: bool
+    log: str
+    stopped: str = ""  # the log's last line when the run did not finish: where and why it stopped
+    artifacts: list[str] = Field(default_factory=list)
+    attempts: int = 1  # 2 when the wall-clock backstop fired and the step was run again
+    limit: str | None = None  # the limit that stopped it: cpu, wall (or None)
+
+
+class Report(BaseModel):
+    grader_version: str = __version__
+    source: str
+    stem: str
+    student_id: str | None = None
+    name: str | None = None
+    assignment: str
+    dataset: str | None = None
+    seed: int | None = None
+    backend: str | None = None
+    status: Status
+    message: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    bonus_points: float = 0.0
+    items: list[ItemResult] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+    runs: list[RunRecord] = Field(default_factory=list)
+    curves: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    cache_key: str | None = None  # hash of submission, assignment and grader: a re-run reuses a match
+    origin: SubmissionOrigin | None = None  # file name and time, and what the LMS said about it
+    late: LateOutcome | None = None  # the late policy's verdict; score is after its penalty
+    cause: str | None = None  # below full marks: why, in one line (grader.steps.diagnose)
+
+    def scores_only(self) -> dict:
+        """What must not change when the same submission is graded twice."""
+        return {"status": self.status, "score": self.score, "items": {i.id: (i.points, i.value) for i in self.items}}
+
+
+_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
+_env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
+_env.filters["folder_name"] = folder_name
+
+STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
+                "crashed": "red"}
+ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
+
+
+def _clean(value):
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def encodable(report: Report) -> Report:
+    """The report with every string encodable as UTF-8 (names that were not keep visible
+    escapes), so writing it cannot fail on a student's file name."""
+    return Report.model_validate(_clean(report.model_dump()))
+
+
+def write_report(report: Report, folder: Path, html: bool = True) -> Path:
+    report = encodable(report)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "report.json"
+    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    if html:
+        (folder / "report.html").write_text(_env.get_template("report.html.j2").render(r=report), encoding="utf-8")
+    return path
+
+
+def load_report(path: Path) -> Report:
+    return Report.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def print_summary(report: Report, console: Console) -> None:
+    style = STATUS_STYLE[report.status]
+    who = f"{report.student_id or '?'} {report.name or ''}".strip()
+    head = f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, seed {report.seed}, {for_terminal(report.dataset or 'no dataset')}): "
+    head += f"[{style}]{report.status}[/] {report.score:g}/{report.max_score:g}"
+    if report.bonus_points:
+        head += f" (bonus {report.bonus_points:g} included)"
+    console.print(head)
+    if report.message:
+        console.print(f"  [{style}]{for_terminal(report.message)}[/]")
+    if report.cause and report.cause != report.message:
+        console.print(f"  cause: {for_terminal(report.cause)}", soft_wrap=True)
+    if report.late and report.late.note:
+        console.print(f"  [yellow]{for_terminal(report.late.note)}[/]", soft_wrap=True)
+    for item in report.items:
+        value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
+        pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
+        message = item.message if len(item.message) <= 110 else item.message[:107] + "..."
+        console.print(f"  [{ITEM_STYLE[item.status]}]{item.status:7}[/] {for_terminal(item.id)}: {for_terminal(value)}"
+                      f" ({for_terminal(item.threshold or '-')}) {pts} - {for_terminal(message)}", soft_wrap=True)
+    for warning in report.warnings + report.flags:
+        console.print(f"  [yellow]warning:[/] {for_terminal(warning)}")
+
+
+GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags", "late_penalty",
+                   "submitted_at"]
+
+
+def write_gradebook(reports: list[Report], out: Path) -> Path:
+    item_ids: list[str] = []
+    for report in reports:
+        for item in report.items:
+            if item.id not in item_ids:
+                item_ids.append(item.id)
+    path = out / "grades.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(GRADEBOOK_FIXED + item_ids)
+        for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
+            points = {i.id: f"{i.points:g}" for i in report.items}
+            notes = ([report.cause] if report.cause else []) + report.flags
+            if report.status != "graded" and report.message and report.message != report.cause:
+                notes.append(report.message)
+            notes += [report.late.note] if report.late and report.late.note else []
+            row = [report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
+                   report.status, report.stem, " | ".join(notes), f"{report.late.penalty:g}" if report.late else "",
+                   report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids]
+            writer.writerow([for_csv(cell) for cell in row])  # a name like =HYPERLINK(...) stays text
+    write_index(reports, out)
+    return path
+
+
+def write_index(reports: list[Report], out: Path) -> Path:
+    """index.html: the gradebook table and the class analytics (with `grader similarity`'s
+    pairs when its CSV is in the folder)."""
+    reports = [encodable(r) for r in reports]  # names that are not UTF-8 keep visible escapes
+    item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
+    analytics = class_analytics(reports, read_similarity(out / SIMILARITY_CSV))
+    page = _env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
+                                                     similarity_page=SIMILARITY_HTML if (out / SIMILARITY_HTML).is_file() else None)
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def print_gradebook(reports: list[Report], console: Console) -> None:
+    table = Table(title="Gradebook", header_style="bold")
+    for col in ("student", "name", "score", "status", "note"):
+        table.add_column(col, overflow="fold")
+    for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
+        note = "; ".join(([r.cause] if r.cause else []) + ([r.message] if r.status != "graded" and r.message != r.cause else [])
+                         + r.flags)
+        table.add_row(for_terminal(r.student_id or "?"), for_terminal(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
+                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", for_terminal(note[:160]))
+    console.print(table)

@@ -1,0 +1,100 @@
+"""Builds the grading image: base (debootstrap when no registry has it), a wheelhouse of the
+pinned packages, and the grader package. The tag carries a hash of all of it, so a stale
+image is never used silently."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from grader.errors import GraderError
+
+BASE_TAG = "grader-base:bookworm"
+IMAGE_REPO = "grader-sandbox"
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the repository the grader was installed from
+WHEEL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader" / "wheelhouse"
+# The same torch and torchvision the handouts' requirements.txt pin, so a submission meets the
+# libraries its author ran. That is the CUDA build (about 9.5 GB of image): PyPI's torchvision
+# does not import beside the small CPU build of torch 2.13.0, and the CNN assignment needs
+# torchvision (transforms, ImageFolder, ResNet-18). It runs on the CPU in the container.
+SANDBOX_REQUIREMENTS = [
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "numpy==2.4.6",
+    "scikit-learn==1.9.1",
+    "matplotlib==3.11.2",  # students plot in their notebooks; an import the image lacks would cost them the run
+    "pillow==13.0.0",  # torchvision's image library, pinned so the handouts can promise its version
+    "pytest==9.2.0",
+]
+# What every handout's requirements.txt lists (tests/test_image.py holds them to it): the
+# image's packages but the grader's own test sandbox.
+STUDENT_REQUIREMENTS = [r for r in SANDBOX_REQUIREMENTS if not r.startswith("pytest==")]
+
+
+def _grader_requirements() -> list[str]:
+    """The grader's own dependencies, and setuptools to build it from source offline."""
+    pyproject = PACKAGE_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    else:  # installed from a handout, not run from the repository: the installed metadata says it
+        try:
+            dependencies = [r for r in metadata.requires("grader") or [] if "extra ==" not in r]
+        except metadata.PackageNotFoundError:
+            dependencies = []
+    return dependencies + ["setuptools>=68"]
+
+
+def _source_files() -> list[Path]:
+    # Not README.md: the image gets a stand-in (pip wants the file pyproject names), so editing
+    # the docs neither rebuilds the image nor stales the one a running test suite uses.
+    files = [PACKAGE_ROOT / "Dockerfile", PACKAGE_ROOT / "pyproject.toml"]
+    files += sorted(p for p in (PACKAGE_ROOT / "grader").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return files
+
+
+def image_tag() -> str:
+    digest = hashlib.sha256("\n".join(SANDBOX_REQUIREMENTS).encode() + BASE_TAG.encode())
+    for path in _source_files():
+        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{IMAGE_REPO}:{digest.hexdigest()[:12]}"
+
+
+def _run(cmd: list[str], what: str, **kwargs) -> None:
+    result = subprocess.run(cmd, **kwargs)
+    if result.returncode != 0:
+        raise GraderError(f"{what} failed (exit code {result.returncode})")
+
+
+def build_image(echo=print) -> str:
+    tag = image_tag()
+    if subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0:
+        echo(f"image {tag} is up to date")
+        return tag
+    _run([str(PACKAGE_ROOT / "docker" / "build_base_image.sh"), BASE_TAG], "building the base image")
+    with tempfile.TemporaryDirectory(prefix="grader-image-") as tmp:
+        context = Path(tmp)
+        wheelhouse = context / "wheelhouse"
+        echo("collecting wheels")
+        # Kept between builds: pip skips wheels already there, and an unchanged wheelhouse keeps
+        # Docker's cache of the heavy layer.
+        cache = WHEEL_CACHE
+        cache.mkdir(parents=True, exist_ok=True)
+        _run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--only-binary=:all:",
+              "-d", str(cache), *SANDBOX_REQUIREMENTS, *_grader_requirements()], "pip download of the sandbox wheels")
+        shutil.copytree(cache, wheelhouse)
+        (wheelhouse / "requirements.txt").write_text("\n".join(SANDBOX_REQUIREMENTS + _grader_requirements()) + "\n")
+        source = context / "grader_src"
+        shutil.copytree(PACKAGE_ROOT / "grader", source / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copyfile(PACKAGE_ROOT / "pyproject.toml", source / "pyproject.toml")
+        (source / "README.md").write_text("Grader's sandbox copy; the documentation is the project's README.md.\n")
+        shutil.copyfile(PACKAGE_ROOT / "Dockerfile", context / "Dockerfile")
+        echo(f"building {tag}")
+        _run(["docker", "build", "-q", "--build-arg", f"BASE={BASE_TAG}", "-t", tag, str(context)], "docker build")
+    return tag

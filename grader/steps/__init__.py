@@ -1,0 +1,1 @@
+"""One submission on the host: intake, workspace, assets, hidden tests' host side, the pipeline of steps."""

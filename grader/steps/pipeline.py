@@ -1,0 +1,454 @@
+"""The grading pipeline, one submission at a time:
+intake -> workspace -> sandbox run -> parse -> score -> report.
+
+Each step is its own module; this one only joins them and turns any failure of a single
+submission into a report with a status, so a batch always goes on."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader.course.catalog import Assignment, default_root
+from grader.course.secret import secret_seed
+from grader.course.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
+from grader.errors import GraderError, RejectedSubmission
+from grader.inert import folder_name
+from grader.reports.report import Report, RunRecord, write_report
+from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
+from grader.sandbox import RunRequest, Sandbox
+from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, GuardedSandbox, RunResult, StepRecord
+from grader.steps import hidden_tests
+from grader.steps.assets import ensure_assets
+from grader.steps.diagnose import crash_site, root_cause, scrub
+from grader.steps.imports import local_modules, unsatisfied_imports
+from grader.steps.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
+from grader.steps.lms import Identity, SubmissionOrigin, file_time
+from grader.steps.workspace import Workspace, prepare_workspace, restore_protected
+from grader.verdict.evidence import Evidence
+from grader.verdict.parse import Summary, parse_log
+from grader.verdict.score import score
+
+DATA_ENV = "GRADER_DATA"
+
+
+def data_root() -> Path:
+    """Where prepared datasets live; mounted read-only into sandboxes."""
+    return Path(os.environ.get(DATA_ENV) or default_root() / "data").resolve()
+
+
+def seed_for(student_id: str, rule: SeedRule) -> int:
+    digits = "".join(ch for ch in student_id if ch.isdigit())
+    if not digits:
+        raise GraderError(f"student ID {student_id!r} has no digits to take the seed from")
+    return int(digits[-rule.digits:])
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the placeholders in an assignment's commands stand for. The secret seed and the
+    held-out data reach trusted steps only (the spec refuses them elsewhere)."""
+
+    seed: int
+    dataset: str | None
+    data_dir: Path
+    python: str
+    assets: Path | None = None
+    secret_seed: int | None = None
+    holdout_dir: Path | None = None
+
+    def substitute(self, template: str, trusted: bool = False) -> str:
+        secrets = dict(secret_seed=self.secret_seed if self.secret_seed is not None else "",
+                       holdout_dir=self.holdout_dir or "") if trusted else {}
+        return template.format(seed=self.seed, dataset=self.dataset or "", data_dir=self.data_dir, python=self.python,
+                               assets=self.assets or "", **secrets)
+
+    def argv(self, command: str, trusted: bool = False) -> list[str]:
+        return [self.substitute(part, trusted) for part in shlex.split(command)]
+
+    def shown(self, command: str) -> list[str]:
+        """The command as the report shows it: secrets stay placeholders."""
+        masked = command.replace("{secret_seed}", "{{secret_seed}}").replace("{holdout_dir}", "{{holdout_dir}}")
+        return self.argv(masked)
+
+
+def holdout_dir(assignment: Assignment, dataset: str | None) -> Path | None:
+    choice = assignment.spec.dataset.choices.get(dataset) if assignment.spec.dataset and dataset else None
+    if choice is None or choice.holdout_dir is None:
+        return None
+    folder = Path(choice.holdout_dir.format(data_dir=data_root()))
+    if not folder.is_dir():
+        raise GraderError(f"the held-out evaluation data of dataset {dataset!r} is missing on this machine ({folder})")
+    return folder
+
+
+def dataset_env(assignment: Assignment, ctx: RunContext) -> dict[str, str]:
+    env = {"GRADER_SEED": str(ctx.seed)}
+    if assignment.spec.dataset and ctx.dataset:
+        env.update({k: ctx.substitute(v) for k, v in assignment.spec.dataset.choices[ctx.dataset].env.items()})
+    return env
+
+
+TRUSTED_INPUT_BYTES = 1_000_000_000  # all the data files one trusted step takes, together
+
+
+def _trusted_inputs(experiment: Experiment, ws: Workspace) -> tuple[list[str], list[str]]:
+    """The data files a trusted step takes from the student's workspace: regular files inside
+    the workspace only (never a link, FIFO or device); and the patterns nothing matched."""
+    root = ws.path.resolve()
+    found: list[str] = []
+    missing: list[str] = []
+    total = 0
+    for pattern in experiment.inputs:
+        matched = []
+        for path in sorted(ws.path.glob(pattern)):
+            if path.is_symlink() or not path.resolve().is_relative_to(root) or not path.is_file():
+                continue
+            total += path.stat().st_size
+            if total > TRUSTED_INPUT_BYTES:
+                raise GraderError(f"{experiment.name}: its inputs are larger than {TRUSTED_INPUT_BYTES:,} bytes")
+            matched.append(path.relative_to(ws.path).as_posix())
+        found += matched
+        if not matched:
+            missing.append(pattern)
+    return found, missing
+
+
+def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspace, sandbox: Sandbox, ctx: RunContext,
+                     env: dict[str, str], scratch: Path) -> tuple[RunResult | None, Path, str]:
+    """A step that runs no student code: a fresh copy of the pristine skeleton, the declared
+    data files copied in, the held-out data mounted. Returns (result or None when skipped,
+    its log, why it was skipped)."""
+    step_ws = scratch / f"trusted-{experiment.name}"
+    log_path = scratch / f"log-{experiment.name}" / Path(experiment.log).name
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    inputs, missing = _trusted_inputs(experiment, ws)
+    if missing:
+        return None, log_path, f"its input {', '.join(missing)} was not produced by an earlier step"
+    shutil.rmtree(step_ws, ignore_errors=True)
+    shutil.copytree(assignment.skeleton_dir, step_ws, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for rel in inputs:
+        (step_ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ws.path / rel, step_ws / rel, follow_symlinks=False)
+    data_dirs = (ctx.data_dir,) + ((ctx.holdout_dir,) if ctx.holdout_dir else ())
+    result = sandbox.run(RunRequest(argv=ctx.argv(experiment.command, trusted=True), workspace=step_ws,
+                                   log_path=step_ws / Path(experiment.log).name, limits=assignment.spec.limits,
+                                   env=env, data_dirs=data_dirs))
+    source = step_ws / Path(experiment.log).name
+    if source.is_file() and not source.is_symlink():
+        shutil.copyfile(source, log_path)
+    shutil.rmtree(step_ws, ignore_errors=True)
+    return result, log_path, ""
+
+
+def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx: RunContext, progress=None,
+                    scratch: Path | None = None) -> tuple[list[RunRecord], dict[str, Summary]]:
+    records: list[RunRecord] = []
+    summaries: dict[str, Summary] = {}
+    env = dataset_env(assignment, ctx)
+    scratch = scratch or ws.path.parent
+    outcomes: dict[str, str] = {}  # experiment name -> "" when it succeeded, else why not
+    for experiment in assignment.spec.experiments:
+        argv = ctx.shown(experiment.command)
+        broken = [name for name in experiment.needs if outcomes.get(name)]
+        if broken:
+            why = f"skipped: {broken[0]} failed ({outcomes[broken[0]]})"
+            outcomes[experiment.name] = outcomes[broken[0]]
+            summaries[experiment.log] = Summary(None, why)
+            records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome="skipped", seconds=0.0,
+                                     output_truncated=False, log=f"logs/{experiment.log}", stopped=why))
+            continue
+        if progress:
+            progress(f"running {experiment.name}")
+        restore_protected(assignment, ws)  # an earlier run may have rewritten them
+        if experiment.trusted:
+            result, log_path, skipped = run_trusted_step(assignment, experiment, ws, sandbox, ctx, env, scratch)
+            ws.trusted_logs[experiment.log] = log_path
+            if result is None:
+                outcomes[experiment.name] = skipped
+                summaries[experiment.log] = Summary(None, f"skipped: {skipped}")
+                records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome=f"skipped: {skipped}",
+                                         seconds=0.0, output_truncated=False, log="", stopped=""))
+                continue
+        else:
+            log_path = ws.path / experiment.log  # the sandbox replaces whatever is there (a planted link) with a fresh file
+            result = sandbox.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
+                                           env=env, data_dirs=(ctx.data_dir,)))
+        log_root = log_path.parent if experiment.trusted else ws.path
+        summary = parse_log(log_path, log_root)
+        stopped = "" if result.ok else last_output(log_path, log_root)
+        because = f"{result.describe()}" + (f": {stopped}" if stopped else "")
+        if not result.ok and summary.ok and not experiment.partial:
+            # A Summary printed before a crash or a kill is not a finished run.
+            summary = Summary(None, f"the run did not finish ({because})", summary.lines_found, summary.curves)
+        elif not result.ok and not summary.ok:
+            summary.error = f"the run failed ({because}); {summary.error}"
+        summaries[experiment.log] = summary
+        if not result.ok:
+            text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() else ""
+            outcomes[experiment.name] = crash_site(text) or because
+        else:
+            outcomes[experiment.name] = ""
+        records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
+                                 outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
+                                 output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
+                                 artifacts=[f"artifacts/{a}" for a in experiment.artifacts if is_regular(ws.path / a, ws.path)],
+                                 attempts=result.attempts, limit=result.limit if result.stopped_by_limit else None))
+    return records, summaries
+
+
+def run_hidden_tests(assignment: Assignment, ws: Workspace, sandbox: Sandbox, evidence: Evidence, *,
+               skip_tests: str | None = None, progress=None) -> None:
+    """Hidden tests and tests_run-measured parameter counts: the runners record the student's outputs
+    in the sandbox, the checker compares them here with the reference's."""
+    items = [item for item in assignment.rubric.items
+             if isinstance(item, TestsItem) or (isinstance(item, ParamCountItem) and item.runner)]
+    if not items:
+        return
+    if skip_tests:
+        evidence.skipped.update({item.id: skip_tests for item in items})
+        return
+    expected = hidden_tests.expected_outputs(assignment, sandbox, progress=progress)
+    restore_protected(assignment, ws)
+    tests_run = hidden_tests.run_step(assignment, ws.path, sandbox, assignment.spec.limits)
+    evidence.tests.update(hidden_tests.check_tests([i for i in items if isinstance(i, TestsItem)], assignment, tests_run, expected))
+    for item in items:
+        if isinstance(item, ParamCountItem):
+            evidence.params[item.id] = hidden_tests.param_count_from(item, tests_run)
+
+
+def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[str, Summary]) -> list[str]:
+    """Flag metrics the student reported that the grader's own run does not reproduce."""
+    flags: list[str] = []
+    tolerance = assignment.spec.log_tolerance
+    compared: set[tuple[str, str]] = set()
+    for item in assignment.rubric.items:
+        if not isinstance(item, MetricItem) or item.log not in ws.submitted_outputs or (item.log, item.key) in compared:
+            continue
+        compared.add((item.log, item.key))
+        submitted = parse_log(ws.submitted_outputs[item.log], ws.submitted_outputs[item.log].parent)
+        ours = rerun.get(item.log)
+        if not (submitted.ok and ours and ours.ok) or item.key not in submitted.values or item.key not in ours.values:
+            continue
+        a, b = submitted.values[item.key], ours.values[item.key]
+        if abs(a - b) > tolerance:
+            flags.append(f"submitted logs differ from re-run: {item.log} {item.key} submitted {a:.4f}, re-run {b:.4f} (tolerance {tolerance:g})")
+    return flags
+
+
+def last_output(log_path: Path, root: Path) -> str:
+    """The last line a step printed itself (not a note of the grader's): how far it got."""
+    try:
+        lines = read_text(log_path, root, cap=2_000_000).strip().splitlines()
+    except OSError:
+        return ""
+    own = [line for line in lines if line.strip() and not line.startswith("[grader]")]
+    return own[-1].strip()[:300] if own else ""
+
+
+def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> list[str]:
+    """Logs into logs/, and each experiment's artifacts (an executed notebook) into artifacts/:
+    regular files only, never through a link, at most safe_fs.COPY_CAP bytes each. A trusted
+    step's log comes from where the grader kept it. Returns warnings for what was not copied."""
+    problems: list[str] = []
+    for experiment in assignment.spec.experiments:
+        for name, sub in [(experiment.log, "logs")] + [(a, "artifacts") for a in experiment.artifacts]:
+            trusted = sub == "logs" and name in ws.trusted_logs  # kept by the grader, never from the workspace
+            src = ws.trusted_logs[name] if trusted else ws.path / name
+            try:
+                copy_file(src, folder / sub / name, root=src.parent if trusted else ws.path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                problems.append(f"{name} not copied into the report: {exc.strerror or exc}")
+    return problems
+
+
+STEP_NAMES = {"hidden_tests.log": "hidden tests"}
+
+
+def _step_name(step: StepRecord, assignment: Assignment) -> str:
+    by_log = {e.log.rsplit("/", 1)[-1]: e.name for e in assignment.spec.experiments}
+    if step.name in by_log:
+        return by_log[step.name]
+    if step.name.startswith("params_"):
+        return f"parameter count {step.name[len('params_'):-len('.log')]}"
+    return STEP_NAMES.get(step.name, step.name)
+
+
+def decide_status(report: Report, steps: list[StepRecord], assignment: Assignment) -> None:
+    """The submission's status from its steps: a sandbox that could not start (or a workspace
+    over its limits) is an error; a step stopped by a time limit is a timeout, saying which
+    step, which limit and how far it got; else graded."""
+    # Running out of memory is the submission's own failure, like a crash: its items say so and
+    # it stays graded (the cgroup's OOM count is not always read before the container is gone,
+    # so the status must not depend on it).
+    failed = [s for s in steps if s.result.error and s.result.limit != LIMIT_MEMORY]
+    limited = [s for s in steps if s.result.stopped_by_limit and not s.result.error]
+    if failed:
+        first = failed[0]
+        report.status = "error"
+        report.message = f"{_step_name(first, assignment)}: {first.result.error}"
+    elif limited:
+        parts = []
+        for step in limited:
+            run = next((r for r in report.runs if r.log.rsplit("/", 1)[-1] == step.name), None)
+            where = f"; last output: {run.stopped}" if run and run.stopped else ""
+            parts.append(f"{_step_name(step, assignment)} {step.result.describe()}{where}")
+        report.status = "timeout"
+        report.message = "timed out: " + " | ".join(parts)
+    else:
+        report.status = "graded"
+
+
+def _name_student_paths(report: Report, tmp: Path) -> None:
+    """Messages name the student's files (model.py), never the grader's temporary folders."""
+    report.message = scrub(report.message, tmp)
+    report.warnings = [scrub(w, tmp) for w in report.warnings]
+    for item in report.items:
+        item.message = scrub(item.message, tmp)
+    for run in report.runs:
+        run.stopped = scrub(run.stopped, tmp)
+
+
+def report_folder(out: Path, stem: str) -> Path:
+    """Always a folder directly inside `out`, whatever the submission is called."""
+    return out / folder_name(stem)
+
+
+def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out: Path, *, dataset: str | None = None,
+                     student_id: str | None = None, progress=None, cache_key: str | None = None,
+                     identity: Identity | None = None) -> Report:
+    """Grade one submission and write its report; never raises for a problem of the submission.
+    `identity` (from grader.steps.lms) says whose it is when the name is an LMS's, not studentID_name."""
+    source = Path(identity.source if identity else source)
+    stem = submission_stem(source)
+    dataset = assignment.dataset(dataset)
+    report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=sandbox.name,
+                    status="error", max_score=assignment.rubric.max_score(dataset), cache_key=cache_key)
+    # Known before intake, so even a rejected archive lands on the right gradebook row.
+    report.student_id, report.name = parse_stem(stem) or (None, None)
+    report.student_id = student_id or report.student_id
+    report.origin = identity.origin if identity else SubmissionOrigin(file_name=source.name, submitted_at=file_time(source))
+    if identity and not student_id:
+        report.student_id, report.name = identity.student_id, identity.name
+        student_id = identity.student_id
+    started = time.monotonic()
+    folder = report_folder(out, stem)
+    tmp = tempfile.mkdtemp(prefix="grader-")
+    guarded = GuardedSandbox(sandbox)
+    try:
+        try:
+            if identity and identity.error and not student_id:
+                raise RejectedSubmission(identity.error, source)
+            t = time.monotonic()
+            submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id)
+            report.student_id = submission.student_id
+            report.name = identity.name if identity and identity.name and not identity.error else submission.name
+            report.seed = seed_for(submission.student_id, assignment.spec.seed)
+            report.timings["intake"] = round(time.monotonic() - t, 3)
+
+            t = time.monotonic()
+            ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+            guarded.before_retry = lambda: restore_protected(assignment, ws)
+            report.warnings.extend(submission.warnings + ws.warnings)
+            report.flags.extend(ws.flags)
+            report.timings["workspace"] = round(time.monotonic() - t, 3)
+
+            t = time.monotonic()
+            ctx = RunContext(report.seed, dataset, data_root(), sandbox.python(),
+                             secret_seed=secret_seed(submission.student_id, assignment.id),
+                             holdout_dir=holdout_dir(assignment, dataset))
+            ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, sandbox, ctx.substitute, progress))
+            report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress, scratch=Path(tmp))
+            report.warnings.extend(f"{run.name}: {run.stopped}" for experiment, run in zip(assignment.spec.experiments, report.runs)
+                                   if run.stopped and experiment.partial)
+            report.warnings.extend(f"{run.name}: stopped by the wall-clock backstop and run once more (a busy machine?)"
+                                   for run in report.runs if run.attempts > 1)
+            report.timings["experiments"] = round(time.monotonic() - t, 3)
+            guarded.before_retry = None  # a tests_run's own files (hidden tests, scripts) must stay for its second run
+
+            t = time.monotonic()
+            evidence = Evidence(summaries=summaries, present=set(submission.files), trusted_logs=set(ws.trusted_logs))
+            if progress:
+                progress("running checks")
+            if not any(step.result.error == CANCELLED for step in guarded.steps):
+                run_hidden_tests(assignment, ws, guarded, evidence, progress=progress)
+            report.timings["hidden_tests"] = round(time.monotonic() - t, 3)
+
+            result = score(assignment.rubric, dataset, evidence)
+            report.items, report.score, report.bonus_points = result.items, result.score, result.bonus_points
+            report.flags.extend(item.flag for item in result.items if item.flag)
+            report.flags.extend(compare_submitted_logs(assignment, ws, summaries))
+            report.curves = {log: s.curves for log, s in summaries.items() if s.curves}
+            report.warnings.extend(_copy_logs(ws, assignment, folder))
+            decide_status(report, guarded.steps, assignment)
+        except RejectedSubmission as exc:
+            report.status, report.message = "rejected", str(exc)
+        except GraderError as exc:
+            report.status, report.message = "error", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
+            report.status, report.message = "crashed", f"internal error: {type(exc).__name__}: {exc}"
+            _save_traceback(folder)
+        _name_student_paths(report, Path(tmp))
+    finally:
+        remove_tree(Path(tmp))
+    report.cause = root_cause(report, folder)
+    report.timings["total"] = round(time.monotonic() - started, 3)
+    try:
+        write_report(report, folder)
+    except Exception as exc:  # noqa: BLE001 - report writing failing is this submission's status too
+        report.status, report.message = "crashed", f"the report could not be written: {type(exc).__name__}: {exc}"
+        _save_traceback(folder)
+        try:
+            write_report(report, folder, html=False)
+        except Exception:  # noqa: BLE001
+            pass
+    return report
+
+
+def _save_traceback(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "grader_error.txt").write_text(traceback.format_exc(), encoding="utf-8", errors="backslashreplace")
+    except OSError:
+        pass
+
+
+def check_own_logs(assignment: Assignment, folder: Path, sandbox: Sandbox, *, dataset: str | None = None,
+                   student_id: str | None = None) -> Report:
+    """A student's self-check: score the logs in their folder with the same rubric code.
+    Hidden tests are not in the handout, so those items are marked skipped."""
+    dataset = assignment.dataset(dataset)
+    report = Report(source=str(folder), stem=folder.name, assignment=assignment.id, dataset=dataset, backend=sandbox.name,
+                    status="graded", max_score=assignment.rubric.max_score(dataset))
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
+        submitted = Path(tmp) / "submitted"
+        for path in student_folder_files(folder, assignment.spec.intake):  # leaves data and caches out
+            target = submitted / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        try:
+            submission: Submission = open_submission(submitted, Path(tmp) / "checked", assignment.spec.intake,
+                                                     student_id or "0")
+        except GraderError as exc:  # it names the temporary copy: name the student's folder instead
+            raise GraderError(str(exc).removeprefix(f"{exc.path}: "), folder) from None
+        report.student_id = student_id
+        ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+        report.warnings.extend(ws.warnings)
+        editable = [ws.path / rel for rel in assignment.spec.editable if (ws.path / rel).is_file()]
+        report.warnings.extend(unsatisfied_imports(editable, local_modules(assignment.skeleton_dir)))
+        summaries = {log: parse_log(path) for log, path in ws.submitted_outputs.items()}
+        for log in assignment.output_files() - set(summaries):
+            summaries[log] = Summary(None, f"{log} not found in {folder}: run the experiments first")
+        evidence = Evidence(summaries=summaries, present=set(submission.files), own_logs=True)
+        run_hidden_tests(assignment, ws, sandbox, evidence, skip_tests="hidden tests run only when the TA grades")
+        result = score(assignment.rubric, dataset, evidence)
+        report.items, report.score, report.bonus_points = result.items, result.score, result.bonus_points
+    return report

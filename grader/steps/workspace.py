@@ -1,0 +1,157 @@
+"""Step 2, workspace: a fresh folder per submission holding the pristine skeleton with the
+student's editable files laid over it. Nothing from solutions/ or the hidden tests is copied
+here; the hidden-test step brings the runner files in only when it runs them."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.course.catalog import Assignment
+from grader.errors import GraderError
+from grader.safe_fs import TreeTooLarge, open_new, remove_tree, walk
+from grader.steps.intake import Submission
+
+
+@dataclass
+class Workspace:
+    path: Path
+    submitted_outputs: dict[str, Path] = field(default_factory=dict)  # e.g. the student's own logs
+    trusted_logs: dict[str, Path] = field(default_factory=dict)  # logs of trusted steps, kept outside the workspace
+    restored: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # for the report's flags, e.g. edited given notebook cells
+
+
+def _find_submitted(submission: Submission, rel: str) -> str | None:
+    """The submitted file for `rel`: at the same path, or (for flat assignments) by name anywhere."""
+    if rel in submission.files:
+        return rel
+    candidates = [f for f in submission.files if f.rsplit("/", 1)[-1] == rel.rsplit("/", 1)[-1]]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path) -> Workspace:
+    if dest.exists():
+        remove_tree(dest)
+    shutil.copytree(assignment.skeleton_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    ws = Workspace(path=dest)
+    spec = assignment.spec
+    used: set[str] = set()
+
+    for rel in spec.editable:
+        found = _find_submitted(submission, rel)
+        if found is None:
+            continue
+        used.add(found)
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(submission.path_of(found), dest / rel)
+        if rel.endswith(".ipynb") and (assignment.skeleton_dir / rel).is_file():
+            from grader.steps.given_cells import restore_given_cells_in_file  # nbformat only for notebook assignments
+
+            if edited := restore_given_cells_in_file(dest / rel, assignment.skeleton_dir / rel):
+                ws.flags.append(f"given notebook cells were edited: {rel} {'; '.join(edited)} (restored)")
+
+    for rel in sorted(assignment.output_files()):
+        found = _find_submitted(submission, rel)
+        if found is not None:
+            used.add(found)
+            ws.submitted_outputs[rel] = submission.path_of(found)
+
+    for rel in spec.required:
+        if _find_submitted(submission, rel) is None:
+            ws.missing.append(rel)
+
+    for rel in submission.files:
+        if rel in used:
+            continue
+        pristine = assignment.skeleton_dir / rel
+        if pristine.is_file():
+            if not filecmp.cmp(pristine, submission.path_of(rel), shallow=False):
+                ws.restored.append(rel)
+        else:
+            ws.ignored.append(rel)
+
+    if ws.missing:
+        ws.warnings.append(f"missing required files: {', '.join(ws.missing)}")
+    if ws.restored:
+        ws.warnings.append(
+            f"protected files were changed and the pristine copies were used instead: {', '.join(ws.restored)}"
+            f" (only {', '.join(spec.editable)} may be edited)"
+        )
+    if ws.ignored:
+        shown = ", ".join(ws.ignored[:5]) + (f" and {len(ws.ignored) - 5} more" if len(ws.ignored) > 5 else "")
+        ws.warnings.append(f"ignored files that are not part of the assignment: {shown}")
+    return ws
+
+
+CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pth", ".so"}
+# Files that configure the tools a later, trusted step runs (pytest, Python's start-up, pip,
+# Jupyter) without being code of their own: a planted pytest.ini or conftest.py would change
+# what the hidden tests do.
+CONFIG_SUFFIXES = {".ini", ".cfg", ".toml", ".pth", ".conf", ".rc"}
+CONFIG_NAMES = {"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "setup.py", "pyproject.toml", "sitecustomize.py",
+                "usercustomize.py", ".pdbrc", ".pythonrc", ".pythonrc.py", ".coveragerc", "pip.conf", "ipython_config.py",
+                "jupyter_config.json", "jupyter_notebook_config.json", "jupyter_server_config.json",
+                "jupyter_nbconvert_config.json", "ipython_kernel_config.py"}
+
+
+def _plants_code_or_config(name: str, suffix: str) -> bool:
+    return suffix in CODE_SUFFIXES or suffix in CONFIG_SUFFIXES or name in CONFIG_NAMES or name.endswith(".egg-link")
+
+
+def restore_protected(assignment: Assignment, ws: Workspace) -> None:
+    """Before each step: put back every skeleton file a student may not edit, and remove what
+    an earlier step left behind that a later one would run or be configured by: code (a
+    `torch.py` shadowing a library, an unchecked .pyc standing in for a restored module), tool
+    configuration (pytest.ini, conftest.py, setup.cfg, a .pth, sitecustomize.py), links,
+    FIFOs, devices and __pycache__ folders. Data a step writes for the next (weights, logs)
+    stays. The walk never follows a link and stops at the workspace's limits (an error)."""
+    editable = set(assignment.spec.editable)
+    expected = assignment.output_files() | {a for e in assignment.spec.experiments for a in e.artifacts}
+    pristine: set[str] = set()
+    for source in assignment.skeleton_dir.rglob("*"):
+        rel = source.relative_to(assignment.skeleton_dir)
+        if not source.is_file() or "__pycache__" in rel.parts:
+            continue
+        pristine.add(rel.as_posix())
+        if rel.as_posix() in editable:
+            continue
+        target = ws.path / rel
+        _clear_way(ws.path, rel)
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            remove_tree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+        if not target.is_file() or not filecmp.cmp(source, target, shallow=False):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open_new(target) as out:
+                out.write(source.read_bytes())
+    limits = assignment.spec.limits
+    try:
+        entries = list(walk(ws.path, max_entries=limits.workspace_files + 1000))
+    except TreeTooLarge as exc:
+        raise GraderError(f"the workspace holds {exc.strerror}: a step made more than its limits allow") from None
+    for entry in reversed(entries):  # children before their folders
+        name = entry.rel.rsplit("/", 1)[-1]
+        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+        if entry.is_symlink or not (entry.is_dir or entry.is_file):
+            os.unlink(entry.path)  # a link, a FIFO, a socket: never followed, never opened
+        elif entry.is_dir and name == "__pycache__":
+            remove_tree(Path(entry.path))
+        elif (entry.is_file and entry.rel not in pristine and entry.rel not in editable and entry.rel not in expected
+              and _plants_code_or_config(name, suffix)):
+            os.unlink(entry.path)
+
+
+def _clear_way(root: Path, rel: Path) -> None:
+    """A folder on the way to a protected file that a step replaced by a link (or a file) is
+    removed, so the restored file lands in the workspace, not where the link points."""
+    current = root
+    for part in rel.parts[:-1]:
+        current = current / part
+        if current.is_symlink() or (current.exists() and not current.is_dir()):
+            current.unlink()
