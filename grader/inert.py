@@ -4,7 +4,6 @@ autoescape."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from rich.markup import escape
@@ -14,7 +13,6 @@ from rich.markup import escape
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_FOLDER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|]")
 
 
 def clean_text(text: str) -> str:
@@ -40,18 +38,3 @@ def for_csv(cell: object) -> str:
     if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
         return "'" + text
     return text
-
-
-def folder_name(stem: str, limit: int = 200) -> str:
-    """A folder name for a report that stays inside --out whatever the submission is called.
-    A name that is a plain folder name already is kept as it is (the batch finds reports by
-    it); one that would point elsewhere (`..` from `...zip`, a separator, NUL) or is too long
-    becomes a cleaned form plus a short hash of the original, so two names never share a folder."""
-    raw = clean_text(stem).encode()
-    if stem not in ("", ".", "..") and not any(ch in stem for ch in "/\\\0") and len(raw) <= limit:
-        return stem
-    cleaned = _FOLDER_UNSAFE.sub("_", clean_text(stem)).lstrip(". ").rstrip(" ")
-    if len(cleaned.encode()) > limit:
-        cleaned = cleaned.encode()[:limit].decode("utf-8", "ignore")
-    digest = hashlib.sha256(raw).hexdigest()[:8]
-    return f"{cleaned or 'submission'}-{digest}"

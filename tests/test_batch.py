@@ -13,12 +13,12 @@ import psutil
 import pytest
 
 from grader.batch.run import (
-    STAGING,
     LocalExecutor,
     cached_report,
     estimate_remaining,
     exit_code,
     expand_sources,
+    finish_reports,
     grade_batch,
     inert,
     latest_per_student,
@@ -26,6 +26,7 @@ from grader.batch.run import (
 from grader.course import catalog
 from grader.errors import GraderError
 from grader.reports.report import Report, load_report, write_report
+from grader.steps.naming import STAGING, report_folder_name
 
 from conftest import student_files, write_zip
 
@@ -202,3 +203,23 @@ def test_a_signal_stops_the_batch_within_seconds_and_a_rerun_resumes(tmp_path, t
     assert (out / "20250001_fast" / "report.json").stat().st_mtime_ns == stamp
     assert [load_report(out / s / "report.json").score for s in ("20250002_slow", "20250003_slow", "20250004_fast")] \
         == [16, 16, 16]
+
+
+def test_a_zip_name_over_200_bytes_is_graded_and_the_batch_goes_on(tmp_path, tiny, sandbox, quiet_console):
+    """The pipeline and the batch take a report's folder from one place (grader/steps/naming.py):
+    a long name gets a shortened, hashed folder, and the batch commits that same folder."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    long_stem = "20250001_" + "a" * 200
+    write_zip(batch / f"{long_stem}.zip", student_files(tiny))
+    write_zip(batch / "20250002_bo.zip", student_files(tiny))
+    out = tmp_path / "out"
+    sources = sorted(batch.iterdir())
+    result = grade_batch(sources, tiny, LocalExecutor(sandbox), out, dataset=None, student_id=None,
+                         console=quiet_console)
+    assert [r.status for r in result.reports] == ["graded", "graded"]
+    folder = report_folder_name(long_stem)
+    assert folder != long_stem and len(folder.encode()) <= 210
+    assert (out / folder / "report.json").is_file() and (out / "20250002_bo" / "report.json").is_file()
+    finish_reports(result.sources, result.reports, out, {}, tiny)
+    assert (out / folder / "student.html").is_file()

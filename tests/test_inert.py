@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from grader.inert import clean_text, folder_name, for_csv, for_terminal
+from grader.inert import clean_text, for_csv, for_terminal
+from grader.steps.naming import folder_name
 
 
 def test_terminal_text_has_no_control_characters_and_no_markup():

@@ -25,6 +25,7 @@ from grader.batch.run import BatchContext, Job, Outcome, failed_report
 from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, load_report, write_report
 from grader.steps.intake import open_submission
+from grader.steps.naming import report_folder
 
 INSECURE_WARNING = (
     "warning: --insecure: plain tcp:// carries submissions unencrypted, and anyone who can reach the "
@@ -325,7 +326,7 @@ class DaskExecutor:
 
     def _local_outcome(self, job: Job, status: str, message: str) -> Outcome:
         report = failed_report(job, self._ctx, status, message, self.backend)
-        folder = self._ctx.job_folder() / job.stem
+        folder = report_folder(self._ctx.job_folder(), job.stem)
         write_report(report, folder)
         return Outcome(job, report, folder)
 
@@ -334,7 +335,7 @@ class DaskExecutor:
 
         job, _ = self._futures.pop(future.key)
         if future.status == "finished":
-            folder = self._ctx.job_folder() / job.stem
+            folder = report_folder(self._ctx.job_folder(), job.stem)
             result: dict = {}
             try:
                 result = future.result()

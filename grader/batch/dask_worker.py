@@ -20,6 +20,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
+from grader.steps.naming import report_folder
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
 REPORT_TOTAL_CAP = 64 * 1024 * 1024  # a whole report folder
@@ -150,7 +151,7 @@ def grade_task(task: dict) -> dict:
         report = grade_submission(source, assignment, sandbox, out, dataset=task["dataset"],
                                   student_id=task["student_id"], cache_key=task["key"], identity=task.get("identity"))
         report.source = task["source"]  # the path the TA gave, not this worker's temporary copy
-        folder = out / report.stem
+        folder = report_folder(out, report.stem)
         write_report(report, folder)
         files, dropped = _pack(folder)
     return {"files": files, "dropped": dropped, "worker": _where(), "seconds": time.monotonic() - started}

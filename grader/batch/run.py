@@ -37,13 +37,12 @@ from grader.inert import for_terminal
 from grader.reports.gradescope import write_student_outputs
 from grader.reports.report import Report, load_report, write_report
 from grader.sandbox import Sandbox
-from grader.steps.intake import parse_stem, submission_stem
 from grader.steps.lms import Identity
+from grader.steps.naming import STAGING, parse_stem, report_folder, report_folder_name, submission_stem
 from grader.steps.pipeline import grade_submission
 from grader.verdict.late import Extension, apply_late
 
 FAILED = ("timeout", "error", "crashed")  # what --retry-failed grades again
-STAGING = ".grading"  # under --out: reports being written; never read as results
 STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
 # ---------------------------------------------------------------- discovery
@@ -184,14 +183,6 @@ def cached_report(folder: Path, key: str, retry_failed: bool = False) -> Report 
     return report
 
 
-def report_dir_name(stem: str) -> str | None:
-    """The folder a submission's report goes in, inside --out; None for a name that would point
-    elsewhere (a zip called `...zip` has the stem `..`)."""
-    if stem in ("", ".", "..") or "/" in stem or "\\" in stem or "\0" in stem or stem == STAGING:
-        return None
-    return stem
-
-
 # ---------------------------------------------------------------- executors
 
 
@@ -329,10 +320,10 @@ class LocalExecutor:
             except Exception as exc:  # noqa: BLE001 - e.g. writing the report failed; the batch goes on
                 report = failed_report(job, ctx, "error", f"internal error: {type(exc).__name__}: {exc}", self.backend)
                 try:
-                    write_report(report, folder / job.stem)
+                    write_report(report, report_folder(folder, job.stem))
                 except OSError:
                     pass  # the commit names the problem
-            self._done.put(Outcome(job, report, folder / job.stem))
+            self._done.put(Outcome(job, report, report_folder(folder, job.stem)))
         self._activity[slot] = "idle"
 
     def next_done(self, timeout: float) -> list[Outcome]:
@@ -506,7 +497,7 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
         stem = submission_stem(source)
         key = cache_key(source, assignment, ctx.dataset, executor.backend)
         job = Job(source, stem, key, student_id if len(sources) == 1 else None, (identities or {}).get(source))
-        name = report_dir_name(stem)
+        name = report_folder_name(stem)
         if name is None:
             report = failed_report(job, ctx, "rejected", f"the file name {source.name!r} gives no usable report "
                                    "folder name: rename it", executor.backend)
@@ -540,7 +531,7 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
                     if stop.event.is_set():
                         break  # finished after the stop: its commands may have been killed, so not a result
                     try:
-                        _commit(outcome.folder, out / outcome.job.stem, ctx.staging)
+                        _commit(outcome.folder, report_folder(out, outcome.job.stem), ctx.staging)
                     except OSError as exc:
                         raise GraderError(f"cannot put the report of {outcome.job.stem} in place: {exc}", out) from None
                     if "total" in outcome.report.timings:
@@ -579,9 +570,9 @@ def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, no
     for source, report in zip(sources, reports):
         if source in notes and notes[source] not in report.flags:
             report.flags.append(notes[source])
-        if not report_dir_name(report.stem):
+        if not report_folder_name(report.stem):
             continue
-        folder = out / report.stem
+        folder = report_folder(out, report.stem)
         if late is not None:
             apply_late(report, late, extensions)  # never charged twice: a cached report is re-penalised from its own score
             write_report(report, folder)

@@ -20,7 +20,7 @@ from grader.errors import GraderError
 from grader.reports.gradescope import results_json
 from grader.sandbox.local import LocalSandbox
 from grader.steps import hidden_tests
-from grader.steps.intake import parse_stem, submission_stem
+from grader.steps.naming import parse_stem, submission_stem
 
 UV_VERSION = "0.13.8"
 STUDENT_ACCOUNT = "grader-student"

@@ -39,7 +39,8 @@ from grader.reports.similarity import (
     pairs_to_compare,
     worker_pool,
 )
-from grader.steps.intake import open_submission, parse_stem, submission_stem
+from grader.steps.intake import open_submission
+from grader.steps.naming import parse_stem, submission_stem
 from grader.steps.workspace import _find_submitted
 
 _env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from grader import __version__
-from grader.inert import clean_text, folder_name, for_csv, for_terminal
+from grader.inert import clean_text, for_csv, for_terminal
 from grader.reports import plots
 from grader.reports.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
 from grader.steps.lms import SubmissionOrigin
+from grader.steps.naming import report_folder_name
 from grader.verdict.late import LateOutcome
 from grader.verdict.score import ItemResult
 
@@ -78,7 +79,7 @@ class Report(BaseModel):
 
 _env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
-_env.filters["folder_name"] = folder_name
+_env.filters["report_folder_name"] = report_folder_name
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
                 "crashed": "red"}

@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from grader.course.spec import IntakeLimits
 from grader.errors import RejectedSubmission
+from grader.steps.naming import parse_stem, submission_stem
 
-STEM_PATTERN = re.compile(r"^(?P<id>\d+)_(?P<name>.+)$")
 JUNK = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints", "Thumbs.db"}
 # What a student's working folder holds that is never part of a submission.
 NOT_SUBMITTED = JUNK | {"data", "datasets", "checkpoints", "weights", "data_cache", ".venv", "venv", ".git", ".tmp",
@@ -37,19 +37,6 @@ class Submission:
 
     def path_of(self, rel: str) -> Path:
         return self.files_dir / rel
-
-
-def submission_stem(source: Path) -> str:
-    """The name a submission goes by (and its report folder): the zip or file name without its
-    extension, or the folder name."""
-    if source.name.lower().endswith(".zip"):
-        return source.name[:-4]
-    return source.stem if source.is_file() else source.name
-
-
-def parse_stem(stem: str) -> tuple[str, str] | None:
-    m = STEM_PATTERN.match(stem)
-    return (m["id"], m["name"]) if m else None
 
 
 def _decode_name(info: zipfile.ZipInfo) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from grader.errors import GraderError
-from grader.steps.intake import parse_stem, submission_stem
+from grader.steps.naming import parse_stem, submission_stem
 
 LMS_CHOICES = ("canvas", "moodle")
 

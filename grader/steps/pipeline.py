@@ -19,7 +19,6 @@ from grader.course.catalog import Assignment, default_root
 from grader.course.secret import secret_seed
 from grader.course.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
 from grader.errors import GraderError, RejectedSubmission
-from grader.inert import folder_name
 from grader.reports.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
 from grader.sandbox import RunRequest, Sandbox
@@ -28,8 +27,9 @@ from grader.steps import hidden_tests
 from grader.steps.assets import ensure_assets
 from grader.steps.diagnose import crash_site, root_cause, scrub
 from grader.steps.imports import local_modules, unsatisfied_imports
-from grader.steps.intake import Submission, open_submission, parse_stem, student_folder_files, submission_stem
+from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
+from grader.steps.naming import parse_stem, report_folder, submission_stem
 from grader.steps.workspace import Workspace, prepare_workspace, restore_protected
 from grader.verdict.evidence import Evidence
 from grader.verdict.parse import Summary, parse_log
@@ -315,11 +315,6 @@ def _name_student_paths(report: Report, tmp: Path) -> None:
         item.message = scrub(item.message, tmp)
     for run in report.runs:
         run.stopped = scrub(run.stopped, tmp)
-
-
-def report_folder(out: Path, stem: str) -> Path:
-    """Always a folder directly inside `out`, whatever the submission is called."""
-    return out / folder_name(stem)
 
 
 def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out: Path, *, dataset: str | None = None,
