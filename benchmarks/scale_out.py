@@ -109,7 +109,7 @@ def dask_threads(workers: int, backend: str, fingerprint: str):
 
 def synthetic(counts: dict[int, int], tmp: Path) -> None:
     from grader.batch.dask_worker import course_fingerprint
-    from grader.batch.run import LocalExecutor
+    from grader.batch.executors import LocalExecutor
     from grader.course import catalog
     from grader.sandbox import LocalSandbox
 
@@ -155,7 +155,7 @@ def real(count: int, tmp: Path) -> None:
 
     from grader.batch.dask_client import DaskExecutor
     from grader.batch.dask_worker import WORKERS_ENV, course_fingerprint
-    from grader.batch.run import LocalExecutor
+    from grader.batch.executors import LocalExecutor
     from grader.commands.examples import make_examples
     from grader.course import catalog
     from grader.sandbox import LocalSandbox

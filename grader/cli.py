@@ -47,7 +47,7 @@ def _load(ctx: click.Context, assignment_id: str) -> catalog.Assignment:
 
 def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[Path]) -> catalog.Assignment:
     """--assignment, the only one, or the one whose editable files the submissions hold."""
-    from grader.batch.run import guess_assignment
+    from grader.batch.discovery import guess_assignment
 
     if assignment_id:
         return _load(ctx, assignment_id)
@@ -130,7 +130,8 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     is a task on a Dask cluster; the reports and the cache are the same as a local run's.
     Exit code 0: all graded; 1: some ended in timeout, error or crashed; 2: bad usage or a rejected
     submission; 3: the cluster's scheduler was lost; 130/143/129: stopped by SIGINT/SIGTERM/SIGHUP."""
-    from grader.batch.run import exit_code, expand_sources
+    from grader.batch.discovery import expand_sources
+    from grader.batch.run import exit_code
     from grader.commands.grade import cluster_executor, grade_all
     from grader.steps import lms as lms_names
     from grader.verdict.late import load_extensions

@@ -12,17 +12,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from grader.batch.run import (
-    LocalExecutor,
-    cached_report,
-    estimate_remaining,
-    exit_code,
-    expand_sources,
-    finish_reports,
-    grade_batch,
-    inert,
-    latest_per_student,
-)
+from grader.batch.cache import cached_report
+from grader.batch.discovery import expand_sources, latest_per_student
+from grader.batch.executors import LocalExecutor
+from grader.batch.progress import estimate_remaining, inert
+from grader.batch.run import exit_code, finish_reports, grade_batch
 from grader.course import catalog
 from grader.errors import GraderError
 from grader.reports.report import Report, load_report, write_report

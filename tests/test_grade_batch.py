@@ -168,7 +168,7 @@ def shipped_examples(tmp_path_factory):
 
 
 def test_the_assignment_is_told_from_the_submitted_files(shipped_examples):
-    from grader.batch.run import guess_assignment
+    from grader.batch.discovery import guess_assignment
 
     assignments, examples = shipped_examples
     for assignment_id, made in examples.items():  # a cnn_transfer zip holds a model.py, as colored_mnist's does

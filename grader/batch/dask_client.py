@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from grader.batch.dask_worker import REPORT_TOTAL_CAP, WORKERS_ENV, CourseMismatch
-from grader.batch.run import BatchContext, Job, Outcome, failed_report
+from grader.batch.executors import BatchContext, Job, Outcome, failed_report
 from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, load_report, write_report
 from grader.steps.intake import open_submission

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.batch.run import LocalExecutor, grade_batch
+from grader.batch.executors import LocalExecutor
+from grader.batch.run import grade_batch
 from grader.commands.package import package
 from grader.course.catalog import Assignment
 from grader.course.skeleton import count_in_source, plain_solution, replace_in_source

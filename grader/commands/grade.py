@@ -1,6 +1,6 @@
 """`grader grade`: grade submissions (zips, folders, files) on this machine or a Dask cluster and
 write reports, Gradescope results and the gradebook. Discovery, the resume cache and the
-executors live in grader.batch.run (local) and grader.batch.dask_client (Dask)."""
+executors live in grader.batch.executors (local) and grader.batch.dask_client (Dask)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.batch.run import (
-    FAILED,
-    Executor,
-    LocalExecutor,
-    exit_code,
-    expand_sources,
-    finish_reports,
-    grade_batch,
-    guess_assignment,
-    latest_per_student,
-)
+from grader.batch.cache import FAILED
+from grader.batch.discovery import expand_sources, guess_assignment, latest_per_student
+from grader.batch.executors import Executor, LocalExecutor
+from grader.batch.run import exit_code, finish_reports, grade_batch
 from grader.course.catalog import Assignment
 from grader.reports.report import Report, print_gradebook, print_summary, write_gradebook
 from grader.sandbox import Sandbox

@@ -1,0 +1,50 @@
+"""The resume cache: a report under --out is reused when the submission, the assignment and the
+grader are unchanged, so a stopped batch resumes where it was."""
+
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from grader import __version__
+from grader.course.catalog import Assignment
+from grader.reports.report import Report, load_report
+
+FAILED = ("timeout", "error", "crashed")  # what --retry-failed grades again
+
+
+def _hash_tree(digest, root: Path) -> None:
+    if root.is_file():
+        digest.update(root.read_bytes())
+        return
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+
+
+def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend: str) -> str:
+    """Changes when the submission, the assignment (spec, rubric, tests, skeleton) or the grader does.
+    The same on the client of a cluster run and in a local run, so either resumes the other."""
+    digest = hashlib.sha256(f"{__version__}|{dataset}|{backend}".encode())
+    for root in (source, assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
+        digest.update(b"\1")
+        if root.exists():
+            _hash_tree(digest, root)
+    return digest.hexdigest()
+
+
+def cached_report(folder: Path, key: str, retry_failed: bool = False) -> Report | None:
+    """The finished report of an earlier run of the same submission, assignment and grader, if any.
+    Failed ones (timeout, error, crashed) count as finished unless retry_failed."""
+    path = folder / "report.json"
+    if not path.is_file():
+        return None
+    try:
+        report = load_report(path)
+    except (ValueError, OSError):
+        return None
+    if report.cache_key != key or (retry_failed and report.status in FAILED):
+        return None
+    return report
