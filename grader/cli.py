@@ -1,30 +1,21 @@
-"""The `grader` command line: parses options and calls grader.commands.*; no logic of its own."""
+"""The `grader` command line: each command parses its options (their defaults are defined here, once)
+and is one call into its verb's module in grader/commands/; no logic of its own."""
 
 from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from grader import __version__
+from grader.commands.session import Session, make_console
 from grader.course import catalog
 from grader.errors import GraderError
 
-
-def _console(stream) -> Console:
-    """Off a terminal (a pipe, a CI log, a file) lines are never wrapped mid-sentence: each
-    message stays one line that grep and the next program can read."""
-    if stream.isatty() or os.environ.get("COLUMNS"):
-        return Console(stderr=stream is sys.stderr, highlight=False)
-    return Console(stderr=stream is sys.stderr, highlight=False, soft_wrap=True, width=1000)
-
-
-console = _console(sys.stdout)
-err_console = _console(sys.stderr)
+console = make_console(sys.stdout)
+err_console = make_console(sys.stderr)
 
 ASSIGNMENT = click.argument("assignment_id", metavar="ASSIGNMENT")
 JOBS = click.option("-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -37,33 +28,8 @@ BACKEND = click.option("--backend", type=click.Choice(["auto", "local", "docker"
 DATASET = click.option("--dataset", default=None, help="Dataset choice of the assignment (default: the assignment's own).")
 
 
-def _root(ctx: click.Context) -> Path:
-    return ctx.obj["root"]
-
-
-def _load(ctx: click.Context, assignment_id: str) -> catalog.Assignment:
-    return catalog.load(assignment_id, _root(ctx))
-
-
-def _pick_assignment(ctx: click.Context, assignment_id: str | None, paths: list[Path]) -> catalog.Assignment:
-    """--assignment, the only one, or the one whose editable files the submissions hold."""
-    from grader.batch.discovery import guess_assignment
-
-    if assignment_id:
-        return _load(ctx, assignment_id)
-    ids = catalog.list_ids(_root(ctx))
-    if len(ids) == 1:
-        return _load(ctx, ids[0])
-    assignment = guess_assignment(paths, [_load(ctx, i) for i in ids])
-    err_console.print(f"assignment: {assignment.id} (from the submitted files; --assignment to choose)")
-    return assignment
-
-
-def _sandbox(backend: str | None, local_fallback: bool = True):
-    from grader.sandbox import make_sandbox
-
-    return make_sandbox(backend, notice=lambda text: err_console.print(text, style="yellow", markup=False),
-                       local_fallback=local_fallback)
+def _session(ctx: click.Context) -> Session:
+    return ctx.obj
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,22 +39,17 @@ def _sandbox(backend: str | None, local_fallback: bool = True):
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None) -> None:
     """Grade machine-learning assignments: run submissions in a sandbox, parse their logs, apply the rubric."""
-    ctx.obj = {"root": (root.resolve() if root else catalog.default_root())}
-    os.environ[catalog.ROOT_ENV] = str(ctx.obj["root"])
+    ctx.obj = Session(root.resolve() if root else catalog.default_root(), console, err_console)
+    os.environ[catalog.ROOT_ENV] = str(ctx.obj.root)
 
 
 @cli.command("list")
 @click.pass_context
 def list_cmd(ctx: click.Context) -> None:
     """List the assignments in the course root."""
-    ids = catalog.list_ids(_root(ctx))
-    if not ids:
-        raise GraderError("no assignments found", _root(ctx) / "assignments")
-    for assignment_id in ids:
-        a = _load(ctx, assignment_id)
-        dataset = a.dataset()
-        console.print(f"{assignment_id:16} {a.spec.title}  (max {a.rubric.max_score(dataset):g} points"
-                      f"{', dataset ' + dataset if dataset else ''})")
+    from grader.commands import listing
+
+    listing.run(_session(ctx))
 
 
 @cli.command()
@@ -130,37 +91,10 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     is a task on a Dask cluster; the reports and the cache are the same as a local run's.
     Exit code 0: all graded; 1: some ended in timeout, error or crashed; 2: bad usage or a rejected
     submission; 3: the cluster's scheduler was lost; 130/143/129: stopped by SIGINT/SIGTERM/SIGHUP."""
-    from grader.batch.discovery import expand_sources
-    from grader.batch.run import exit_code
-    from grader.commands.grade import cluster_executor, grade_all
-    from grader.steps import lms as lms_names
-    from grader.verdict.late import load_extensions
+    from grader.commands import grade as verb
 
-    if force and retry_failed:
-        raise click.UsageError("--force re-grades everything; --retry-failed only the failed ones: pick one")
-    if cluster:
-        from grader.batch.dask_client import check_address
-
-        check_address(cluster, insecure)  # before any work: a refused address is bad usage
-    pattern = lms_names.compile_pattern(id_pattern)
-    identities = lms_names.discover(list(paths), lms, pattern) if (lms or pattern) else None
-    found = [i.source for i in identities] if identities is not None else list(paths)
-    assignment = _pick_assignment(ctx, assignment_id, found)
-    sources = found if identities is not None else expand_sources(list(paths), assignment)
-    extensions = load_extensions(extensions_csv) if extensions_csv else None
-    if extensions and assignment.rubric.late is None:
-        err_console.print(f"warning: rubric {assignment.rubric_path} has no late policy; --extensions changes nothing")
-    common = dict(dataset=dataset, student_id=student_id, console=console, force=force, retry_failed=retry_failed,
-                  identities=identities, extensions=extensions)
-    if cluster:
-        # Docker unless asked otherwise: `auto` would pick per worker, and a run must not mix sandboxes.
-        chosen = backend or os.environ.get("GRADER_BACKEND") or "docker"
-        chosen = "docker" if chosen == "auto" else chosen
-        executor = cluster_executor(cluster, chosen, certs, insecure, console, err_console)
-        reports = grade_all(sources, assignment, None, out, executor=executor, **common)
-    else:
-        reports = grade_all(sources, assignment, _sandbox(backend, local_fallback=False), out, jobs=jobs, **common)
-    ctx.exit(exit_code(reports))
+    ctx.exit(verb.run(_session(ctx), paths, assignment_id, backend, dataset, out, student_id, jobs, force, retry_failed,
+                      cluster, certs, insecure, lms, id_pattern, extensions_csv))
 
 
 @cli.command("export")
@@ -181,14 +115,9 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
 def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir, published) -> None:
     """Write GRADED_OUT's grades (late penalty applied) as an LMS gradebook CSV, and one feedback
     file per student, named for the LMS's bulk upload; hidden items never reach feedback."""
-    from grader.reports.export import export
+    from grader.commands import export as verb
 
-    result = export(graded, target, lms=lms, assignment_name=assignment_name, canvas_assignment_id=canvas_assignment_id,
-                    roster=roster, feedback_dir=feedback_dir, published=published)
-    for line in result.skipped:
-        err_console.print(f"skipped {line}", markup=False)
-    console.print(f"wrote {result.gradebook} ({result.rows} students), feedback in {result.feedback_dir} "
-                  f"and {result.feedback_zip}")
+    verb.run(_session(ctx), graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir, published)
 
 
 @cli.command()
@@ -213,13 +142,9 @@ def similarity(ctx, sources, assignment_id, against, threshold, top, out, jobs) 
     counts. Writes OUT/similarity.html (pairs at or above the threshold, ranked, side by side
     with the matches marked) and OUT/similarity.csv (every pair).
     Exit code 0: done; 1: some submissions could not be read (listed); 2: bad usage."""
-    from grader.commands.similarity import assignment_hint, run_similarity
+    from grader.commands import similarity as verb
 
-    hint = assignment_hint(list(sources) + list(against))
-    assignment = _pick_assignment(ctx, assignment_id or hint, list(sources))
-    result = run_similarity(list(sources), assignment, out, against=list(against), threshold=threshold, top=top,
-                            jobs=jobs, console=console)
-    ctx.exit(1 if result.skipped else 0)
+    ctx.exit(verb.run(_session(ctx), sources, assignment_id, against, threshold, top, out, jobs))
 
 
 @cli.command()
@@ -229,9 +154,9 @@ def similarity(ctx, sources, assignment_id, against, threshold, top, out, jobs) 
 @click.pass_context
 def gradescope(ctx, assignment_id, target) -> None:
     """Build a Gradescope autograder bundle (setup.sh, run_autograder) that runs this rubric there."""
-    from grader.commands.gradescope import build_bundle
+    from grader.commands import gradescope as verb
 
-    console.print(f"wrote {build_bundle(_load(ctx, assignment_id), target)}")
+    verb.run(_session(ctx), assignment_id, target)
 
 
 @cli.command()
@@ -243,16 +168,9 @@ def gradescope(ctx, assignment_id, target) -> None:
 @click.pass_context
 def check(ctx, assignment_id, folder, dataset, student_id) -> None:
     """Your likely score, from the logs in your folder, with the same rubric code the TA uses."""
-    from grader.commands.package import seed_mismatches
-    from grader.reports.report import print_summary
-    from grader.steps.pipeline import check_own_logs
+    from grader.commands import check as verb
 
-    assignment = _load(ctx, assignment_id)
-    report = check_own_logs(assignment, folder.resolve(), _sandbox("local"), dataset=dataset, student_id=student_id)
-    if student_id:
-        report.warnings.extend(seed_mismatches(assignment, folder.resolve(), student_id))
-    print_summary(report, console)
-    console.print("hidden tests and the TA's re-run of your experiments decide the final score.")
+    verb.run(_session(ctx), assignment_id, folder, dataset, student_id)
 
 
 @cli.command("package")
@@ -265,10 +183,9 @@ def check(ctx, assignment_id, folder, dataset, student_id) -> None:
 @click.pass_context
 def package_cmd(ctx, assignment_id, student_id, name, folder, out) -> None:
     """Build studentID_name.zip for submission (no data, caches or checkpoints)."""
-    from grader.commands.package import package
+    from grader.commands import package as verb
 
-    target = package(_load(ctx, assignment_id), folder.resolve(), student_id, name, out)
-    console.print(f"wrote {target}")
+    verb.run(_session(ctx), assignment_id, student_id, name, folder, out)
 
 
 @cli.command()
@@ -277,21 +194,9 @@ def package_cmd(ctx, assignment_id, student_id, name, folder, out) -> None:
 @click.pass_context
 def build(ctx, assignment_ids, check_only) -> None:
     """Generate skeleton/<id> from solutions/<id> (marked solution code becomes TODO stubs)."""
-    from grader.commands.build import build as build_one
-    from grader.commands.build import out_of_sync
+    from grader.commands import build as verb
 
-    stale_any = False
-    for assignment_id in assignment_ids or catalog.list_ids(_root(ctx)):
-        a = _load(ctx, assignment_id)
-        if check_only:
-            stale = out_of_sync(a)
-            stale_any |= bool(stale)
-            console.print(f"{assignment_id}: " + ("[red]out of sync[/]: " + "; ".join(stale) if stale else "[green]in sync[/]"))
-        else:
-            files = build_one(a)
-            console.print(f"{assignment_id}: wrote {len(files)} files to {a.skeleton_dir}")
-    if stale_any:
-        raise GraderError("skeleton out of sync with solutions: run `grader build`")
+    verb.run(_session(ctx), assignment_ids, check_only)
 
 
 @cli.command()
@@ -304,19 +209,9 @@ def build(ctx, assignment_ids, check_only) -> None:
 @click.pass_context
 def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs) -> None:
     """CI check: reference -> full marks, skeleton -> zero, baselines -> their declared points, skeleton in sync."""
-    from grader.commands.validate import validate as validate_one
+    from grader.commands import validate as verb
 
-    failed = False
-    with tempfile.TemporaryDirectory(prefix="grader-validate-out-") as tmp:
-        for assignment_id in assignment_ids or catalog.list_ids(_root(ctx)):
-            checks = validate_one(_load(ctx, assignment_id), _sandbox(backend), out or Path(tmp), console, dataset,
-                                  baselines=not skip_baselines, jobs=jobs)
-            for c in checks:
-                console.print(f"{assignment_id}: {'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} {c.what}: {c.detail}")
-                failed |= not c.ok
-    if failed:
-        err_console.print("validation failed")
-        ctx.exit(1)
+    ctx.exit(verb.run(_session(ctx), assignment_ids, backend, dataset, skip_baselines, out, jobs))
 
 
 @cli.command()
@@ -325,9 +220,9 @@ def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs) -
 @click.pass_context
 def handout(ctx, assignment_id, dest) -> None:
     """Make the student handout: skeleton code, run.sh, README, rubric; no solutions, no hidden tests."""
-    from grader.commands.handout import make_handout
+    from grader.commands import handout as verb
 
-    console.print(f"handout written to {make_handout(_load(ctx, assignment_id), dest)}")
+    verb.run(_session(ctx), assignment_id, dest)
 
 
 @cli.command()
@@ -341,10 +236,9 @@ def handout(ctx, assignment_id, dest) -> None:
 @click.pass_context
 def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, jobs) -> None:
     """Run the reference and the baselines over N seeds; print metric distributions and tier pass rates."""
-    from grader.commands.calibrate import calibrate as run_calibration
+    from grader.commands import calibrate as verb
 
-    run_calibration(_load(ctx, assignment_id), _sandbox(backend), seeds, out, console, dataset,
-                    baselines=not skip_baselines, jobs=jobs)
+    verb.run(_session(ctx), assignment_id, seeds, backend, dataset, out, skip_baselines, jobs)
 
 
 @cli.command()
@@ -355,16 +249,9 @@ def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, 
 @click.pass_context
 def demo(ctx, assignment_id, backend, dataset, out) -> None:
     """Grade the bundled example submissions (correct, untouched skeleton, wrong) and print the gradebook."""
-    from grader.batch.run import exit_code
-    from grader.commands.examples import make_examples
-    from grader.commands.grade import grade_all
+    from grader.commands import demo as verb
 
-    a = _load(ctx, assignment_id)
-    examples = make_examples(a, out / "submissions", [a.spec.validation_student_id], distinct_ids=True)
-    chosen = [e for e in examples if e.kind != "baseline"] + [e for e in examples if e.kind == "baseline"][:1]
-    reports = grade_all([e.zip_path for e in chosen], a, _sandbox(backend), out, dataset=dataset, student_id=None,
-                        console=console, detail=False)
-    ctx.exit(0 if exit_code(reports) < 2 else 2)
+    ctx.exit(verb.run(_session(ctx), assignment_id, backend, dataset, out))
 
 
 @cli.group()
@@ -375,17 +262,17 @@ def image() -> None:
 @image.command("build")
 def image_build() -> None:
     """Build the grading image (base via debootstrap when absent); its tag hashes its contents."""
-    from grader.sandbox.image import build_image
+    from grader.commands import image as verb
 
-    console.print(f"grading image: {build_image(echo=console.print)}")
+    verb.build(_session(click.get_current_context()))
 
 
 @image.command("tag")
 def image_tag_cmd() -> None:
     """Print the tag the current sources give the grading image."""
-    from grader.sandbox.image import image_tag
+    from grader.commands import image as verb
 
-    console.print(image_tag())
+    verb.tag(_session(click.get_current_context()))
 
 
 @cli.command()
@@ -406,32 +293,9 @@ def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> No
     Checks the course (its fingerprint must equal the client's), the grading image (docker backend)
     and the data folder, then runs `dask worker ADDRESS --preload grader.batch.dask_worker` with one thread per
     worker process. Submissions run with the backend the client asks for."""
-    from grader.batch.dask_client import check_address, tls_arguments
-    from grader.batch.dask_worker import prepare
+    from grader.commands import worker as verb
 
-    chosen = backend or os.environ.get("GRADER_BACKEND") or "docker"
-    chosen = "docker" if chosen == "auto" else chosen
-    rows = prepare(chosen)
-    for name, ok, detail in rows:
-        console.print(f"{'[green]ok[/]  ' if ok else '[red]FAIL[/]'} {name}: {detail}", highlight=False)
-    if not all(ok for _, ok, _ in rows):
-        raise GraderError("this machine is not ready to grade (see FAIL above)")
-    if check_only:
-        return
-    scheme = check_address(scheduler, insecure, warn=lambda text: err_console.print(text, style="yellow", markup=False))
-    if scheme == "local":
-        raise click.UsageError("a worker joins a scheduler: tls://HOST:PORT or tcp://127.0.0.1:PORT")
-    argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--preload", "grader.batch.dask_worker",
-            "--nthreads", "1", "--nworkers", str(nworkers)]
-    if scheme == "tls":
-        folder = certs or (Path(os.environ["GRADER_CLUSTER_CERTS"]) if os.environ.get("GRADER_CLUSTER_CERTS") else None)
-        if folder is None:
-            raise GraderError("tls:// needs certificates: --certs DIR or $GRADER_CLUSTER_CERTS")
-        argv += tls_arguments(folder, "worker")
-    os.environ["GRADER_BACKEND"] = chosen
-    os.environ["GRADER_WORKERS_PER_MACHINE"] = str(nworkers)  # each submission gets its share of the cores
-    console.print("starting: " + " ".join(argv), highlight=False, markup=False)
-    os.execv(sys.executable, argv)
+    verb.run(_session(ctx), scheduler, backend, certs, insecure, nworkers, check_only)
 
 
 @cli.group()
@@ -449,15 +313,9 @@ def cluster_certs(folder, days) -> None:
     Start the scheduler with scheduler.pem, the workers with worker.pem, and grade with
     `--certs FOLDER` (client.pem). Only holders of a certificate from this CA can connect.
     Keep ca-key.pem off the cluster."""
-    from grader.batch.dask_client import make_certs, tls_arguments
+    from grader.commands import worker as verb
 
-    for path in make_certs(folder, days):
-        console.print(f"wrote {path}", highlight=False)
-    console.print("scheduler: dask scheduler --protocol tls " + " ".join(tls_arguments(folder, "scheduler")),
-                  highlight=False, markup=False)
-    console.print("worker:    grader worker tls://SCHEDULER:8786 --certs " + str(folder), highlight=False, markup=False)
-    console.print("grade:     grader grade SUBMISSIONS --cluster tls://SCHEDULER:8786 --certs " + str(folder),
-                  highlight=False, markup=False)
+    verb.certs(_session(click.get_current_context()), folder, days)
 
 
 def main() -> None:

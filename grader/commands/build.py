@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from grader.commands.session import Session
 from grader.course.catalog import Assignment
 from grader.course.skeleton import check_in_sync, generate
 from grader.errors import GraderError
@@ -35,3 +36,20 @@ def build(assignment: Assignment) -> list[str]:
 def out_of_sync(assignment: Assignment) -> list[str]:
     return seed_rule_disagreements(assignment) + check_in_sync(assignment.solution_dir, assignment.skeleton_dir,
                                                                assignment.output_files())
+
+
+def run(session: Session, assignment_ids: tuple[str, ...], check_only: bool) -> None:
+    """`grader build [--check]` over the named assignments, or all of them."""
+    stale_any = False
+    for assignment_id in session.assignment_ids(assignment_ids):
+        a = session.load(assignment_id)
+        if check_only:
+            stale = out_of_sync(a)
+            stale_any |= bool(stale)
+            session.console.print(f"{assignment_id}: " + ("[red]out of sync[/]: " + "; ".join(stale) if stale
+                                                          else "[green]in sync[/]"))
+        else:
+            files = build(a)
+            session.console.print(f"{assignment_id}: wrote {len(files)} files to {a.skeleton_dir}")
+    if stale_any:
+        raise GraderError("skeleton out of sync with solutions: run `grader build`")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.commands.examples import grade_examples, make_examples
+from grader.commands.session import Session
 from grader.course.calibration import CalibrationFile, CalibrationRecord, CalibrationRun, write
 from grader.course.catalog import Assignment
 from grader.course.spec import MetricItem
@@ -77,3 +78,10 @@ def print_calibration(assignment: Assignment, record: CalibrationRecord, console
             row = [f"{min(got):.4f}", f"{statistics.fmean(got):.4f}", f"{max(got):.4f}"] if got else ["-", "-", "-"]
             table.add_row(label, item.id, str(len(values)), *row, ", ".join(rates))
     console.print(table)
+
+
+def run(session: Session, assignment_id: str, seeds: int, backend: str | None, dataset: str | None, out: Path,
+        skip_baselines: bool, jobs: int) -> None:
+    """`grader calibrate`."""
+    calibrate(session.load(assignment_id), session.sandbox(backend), seeds, out, session.console, dataset,
+              baselines=not skip_baselines, jobs=jobs)

@@ -9,17 +9,17 @@ from pathlib import Path
 from rich.console import Console
 
 from grader.batch.cache import FAILED
-from grader.batch.discovery import expand_sources, guess_assignment, latest_per_student
+from grader.batch.discovery import expand_sources, latest_per_student
 from grader.batch.executors import Executor, LocalExecutor
 from grader.batch.run import exit_code, finish_reports, grade_batch
+from grader.commands.session import Session, cluster_backend
 from grader.course.catalog import Assignment
+from grader.errors import GraderError
 from grader.reports.report import Report, print_gradebook, print_summary, write_gradebook
 from grader.sandbox import Sandbox
 from grader.steps.lms import Identity
 from grader.steps.lms import latest_per_student as latest_per_identity
 from grader.verdict.late import Extension
-
-__all__ = ["grade_all", "exit_code", "expand_sources", "guess_assignment", "cluster_executor"]
 
 
 def grade_all(sources: list[Path], assignment: Assignment, sandbox: Sandbox | None, out: Path, *, dataset: str | None,
@@ -78,3 +78,36 @@ def cluster_executor(address: str, backend: str, certs: Path | None, insecure: b
     console.print(f"cluster {address}: course fingerprint {fingerprint}; dashboard {client.dashboard_link}",
                   highlight=False)
     return DaskExecutor(client, backend, fingerprint, address, cluster)
+
+
+def run(session: Session, paths: tuple[Path, ...], assignment_id: str | None, backend: str | None,
+        dataset: str | None, out: Path, student_id: str | None, jobs: int, force: bool, retry_failed: bool,
+        cluster: str | None, certs: Path | None, insecure: bool, lms: str | None, id_pattern: str | None,
+        extensions_csv: Path | None) -> int:
+    """`grader grade`: find the submissions (an LMS's names, a pattern, or studentID_name), the
+    assignment they are for, and the executor, then grade; the exit code says how it went."""
+    from grader.steps import lms as lms_names
+    from grader.verdict.late import load_extensions
+
+    if force and retry_failed:
+        raise GraderError("--force re-grades everything; --retry-failed only the failed ones: pick one")
+    if cluster:
+        from grader.batch.dask_client import check_address
+
+        check_address(cluster, insecure)  # before any work: a refused address is bad usage
+    pattern = lms_names.compile_pattern(id_pattern)
+    identities = lms_names.discover(list(paths), lms, pattern) if (lms or pattern) else None
+    found = [i.source for i in identities] if identities is not None else list(paths)
+    assignment = session.pick_assignment(assignment_id, found)
+    sources = found if identities is not None else expand_sources(list(paths), assignment)
+    extensions = load_extensions(extensions_csv) if extensions_csv else None
+    if extensions and assignment.rubric.late is None:
+        session.err.print(f"warning: rubric {assignment.rubric_path} has no late policy; --extensions changes nothing")
+    common = dict(dataset=dataset, student_id=student_id, console=session.console, force=force,
+                  retry_failed=retry_failed, identities=identities, extensions=extensions)
+    if cluster:
+        executor = cluster_executor(cluster, cluster_backend(backend), certs, insecure, session.console, session.err)
+        reports = grade_all(sources, assignment, None, out, executor=executor, **common)
+    else:
+        reports = grade_all(sources, assignment, session.sandbox(backend, local_fallback=False), out, jobs=jobs, **common)
+    return exit_code(reports)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from grader.commands.session import Session
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.reports.gradescope import results_json
@@ -263,6 +264,11 @@ def run_on_gradescope(root: Path, assignment_id: str, sandbox=None) -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return results
+
+
+def run(session: Session, assignment_id: str, target: Path) -> None:
+    """`grader gradescope`: write the bundle."""
+    session.console.print(f"wrote {build_bundle(session.load(assignment_id), target)}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import yaml
 
 from grader import __version__
 from grader.commands.build import out_of_sync
+from grader.commands.session import Session
 from grader.course.catalog import HANDOUT_COURSE, Assignment
 from grader.errors import GraderError
 
@@ -124,3 +125,8 @@ def make_handout(assignment: Assignment, dest: Path) -> Path:
     readme.write_text(existing.rstrip("\n") + "\n" + STUDENT_SECTION.format(assignment=assignment.id), encoding="utf-8")
     _write_tool(assignment, dest / "grader-tool")
     return dest
+
+
+def run(session: Session, assignment_id: str, dest: Path) -> None:
+    """`grader handout`: write the handout folder and say where."""
+    session.console.print(f"handout written to {make_handout(session.load(assignment_id), dest)}")

@@ -6,6 +6,7 @@ import re
 import zipfile
 from pathlib import Path
 
+from grader.commands.session import Session
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.steps.intake import student_folder_files
@@ -68,3 +69,8 @@ def package(assignment: Assignment, folder: Path, student_id: str, name: str, ou
             info.flag_bits |= 0x800  # UTF-8 names, so non-ASCII student names survive any unzip tool
             archive.writestr(info, path.read_bytes())
     return target
+
+
+def run(session: Session, assignment_id: str, student_id: str, name: str, folder: Path, out: Path) -> None:
+    """`grader package`: write studentID_name.zip and say where."""
+    session.console.print(f"wrote {package(session.load(assignment_id), folder.resolve(), student_id, name, out)}")

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from grader.commands.session import Session
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.reports.analytics import SIMILARITY_COLUMNS, SIMILARITY_CSV, SIMILARITY_HTML
@@ -313,3 +314,13 @@ def print_top(result: SimilarityResult, console: Console, limit: int = 10) -> No
         table.add_row(str(rank), escape(a.key), escape(b.key) + (" (archive)" if b.archive else ""), f"{p.similarity:.2f}",
                       f"{p.similarity_a:.2f} / {p.similarity_b:.2f}")
     console.print(table)
+
+
+def run(session: Session, sources: tuple[Path, ...], assignment_id: str | None, against: tuple[Path, ...],
+        threshold: float, top: int, out: Path, jobs: int) -> int:
+    """`grader similarity`; exit code 1 when some submissions could not be read (they are listed)."""
+    hint = assignment_hint(list(sources) + list(against))
+    assignment = session.pick_assignment(assignment_id or hint, list(sources))
+    result = run_similarity(list(sources), assignment, out, against=list(against), threshold=threshold, top=top,
+                            jobs=jobs, console=session.console)
+    return 1 if result.skipped else 0

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from grader.commands.build import out_of_sync
 from grader.commands.examples import grade_examples, make_examples
+from grader.commands.session import Session
 from grader.course import calibration
 from grader.course.catalog import Assignment
 from grader.reports.report import Report, print_summary
@@ -69,3 +70,19 @@ def validate(assignment: Assignment, sandbox: Sandbox, out: Path, console: Conso
             checks.append(Check(what, not problems,
                                 "; ".join(problems) or f"{report.score:g}/{report.max_score:g} as expected"))
     return checks
+
+
+def run(session: Session, assignment_ids: tuple[str, ...], backend: str | None, dataset: str | None,
+        skip_baselines: bool, out: Path | None, jobs: int) -> int:
+    """`grader validate` over the named assignments, or all of them; exit code 1 when a check fails."""
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="grader-validate-out-") as tmp:
+        for assignment_id in session.assignment_ids(assignment_ids):
+            checks = validate(session.load(assignment_id), session.sandbox(backend), out or Path(tmp), session.console,
+                              dataset, baselines=not skip_baselines, jobs=jobs)
+            for c in checks:
+                session.console.print(f"{assignment_id}: {'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} {c.what}: {c.detail}")
+                failed |= not c.ok
+    if failed:
+        session.err.print("validation failed")
+    return 1 if failed else 0

@@ -1,0 +1,58 @@
+"""`grader worker`: prepare this machine to grade for a cluster (course, image, data) and start a
+Dask worker on it that preloads grader.batch.dask_worker."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from grader.batch.dask_client import CERTS_ENV, check_address, tls_arguments
+from grader.batch.dask_worker import WORKERS_ENV, prepare
+from grader.commands.session import Session, cluster_backend
+from grader.errors import GraderError
+
+
+def worker_argv(scheduler: str, scheme: str, certs: Path | None, nworkers: int) -> list[str]:
+    argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--preload", "grader.batch.dask_worker",
+            "--nthreads", "1", "--nworkers", str(nworkers)]
+    if scheme == "tls":
+        folder = certs or (Path(os.environ[CERTS_ENV]) if os.environ.get(CERTS_ENV) else None)
+        if folder is None:
+            raise GraderError(f"tls:// needs certificates: --certs DIR or ${CERTS_ENV}")
+        argv += tls_arguments(folder, "worker")
+    return argv
+
+
+def run(session: Session, scheduler: str, backend: str | None, certs: Path | None, insecure: bool, nworkers: int,
+        check_only: bool) -> None:
+    chosen = cluster_backend(backend)
+    rows = prepare(chosen)
+    for name, ok, detail in rows:
+        session.console.print(f"{'[green]ok[/]  ' if ok else '[red]FAIL[/]'} {name}: {detail}", highlight=False)
+    if not all(ok for _, ok, _ in rows):
+        raise GraderError("this machine is not ready to grade (see FAIL above)")
+    if check_only:
+        return
+    scheme = check_address(scheduler, insecure, warn=session.notice)
+    if scheme == "local":
+        raise GraderError("a worker joins a scheduler: tls://HOST:PORT or tcp://127.0.0.1:PORT")
+    argv = worker_argv(scheduler, scheme, certs, nworkers)
+    os.environ["GRADER_BACKEND"] = chosen
+    os.environ[WORKERS_ENV] = str(nworkers)  # each submission gets its share of the cores
+    session.console.print("starting: " + " ".join(argv), highlight=False, markup=False)
+    os.execv(sys.executable, argv)
+
+
+def certs(session: Session, folder: Path, days: int) -> None:
+    """`grader cluster certs`: a course's certificate authority and its three certificates."""
+    from grader.batch.dask_client import make_certs
+
+    for path in make_certs(folder, days):
+        session.console.print(f"wrote {path}", highlight=False)
+    session.console.print("scheduler: dask scheduler --protocol tls " + " ".join(tls_arguments(folder, "scheduler")),
+                          highlight=False, markup=False)
+    session.console.print("worker:    grader worker tls://SCHEDULER:8786 --certs " + str(folder), highlight=False,
+                          markup=False)
+    session.console.print("grade:     grader grade SUBMISSIONS --cluster tls://SCHEDULER:8786 --certs " + str(folder),
+                          highlight=False, markup=False)
