@@ -45,8 +45,8 @@ def test_a_runner_that_failed_to_load_fails_every_case_with_its_reason(tmp_path)
 
 
 def test_a_hint_only_when_the_value_is_the_mistake_it_describes(tmp_path):
-    (tmp_path / "probes").mkdir()
-    (tmp_path / "probes" / "r_check.py").write_text(
+    (tmp_path / "hidden_tests").mkdir()
+    (tmp_path / "hidden_tests" / "r_check.py").write_text(
         'HINTS = {"a": [("loss", 1.5, "q was used before the update")]}\n')
     expected = {"r::a": record(loss=1.512497)}
     wrong_known = check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(loss=1.5)}, expected)
@@ -56,8 +56,8 @@ def test_a_hint_only_when_the_value_is_the_mistake_it_describes(tmp_path):
 
 
 def test_custom_checks_and_odd_recorded_data(tmp_path):
-    (tmp_path / "probes").mkdir()
-    (tmp_path / "probes" / "r_check.py").write_text(
+    (tmp_path / "hidden_tests").mkdir()
+    (tmp_path / "hidden_tests" / "r_check.py").write_text(
         "def check_a(got, expected):\n    return None if float(got['n']) > 10 else 'n must exceed 10'\n")
     expected = {"r::a": record(n=20.0)}
     assert check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=11.0)}, expected).cases[0].passed

@@ -248,7 +248,7 @@ print(start, stats, fresh)
 # ------------------------------------------------------------------ the hidden tests' checkers
 
 def checker(name: str):
-    return load_checker(ASSIGNMENT.folder / "probes" / f"{name}_check.py")
+    return load_checker(ASSIGNMENT.folder / "hidden_tests" / f"{name}_check.py")
 
 
 def outputs(**values) -> Outputs:

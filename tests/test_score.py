@@ -158,3 +158,15 @@ def test_every_item_says_where_its_value_was_computed():
     by_id = {i.id: i.computed_by for i in score(r, None, ev).items}
     assert "no code of yours ran" in by_id["dro"] and by_id["irm"] == "from the Summary your run printed"
     assert "reference solution's outputs" in by_id["t"]
+
+
+def test_every_rubric_item_kind_has_one_scorer():
+    """Adding an item kind is its schema and its scorer: a kind without one fails here, not on a student."""
+    import typing
+
+    from grader.course.spec import RubricItem
+    from grader.verdict.score import SCORERS
+
+    union = typing.get_args(RubricItem)[0]
+    kinds = {typing.get_args(model.model_fields["kind"].annotation)[0] for model in typing.get_args(union)}
+    assert kinds == set(SCORERS)

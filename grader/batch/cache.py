@@ -10,18 +10,9 @@ from pathlib import Path
 from grader import __version__
 from grader.course.catalog import Assignment
 from grader.reports.report import Report, load_report
+from grader.safe_fs import tree_digest
 
 FAILED = ("timeout", "error", "crashed")  # what --retry-failed grades again
-
-
-def _hash_tree(digest, root: Path) -> None:
-    if root.is_file():
-        digest.update(root.read_bytes())
-        return
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
 
 
 def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend: str) -> str:
@@ -31,7 +22,7 @@ def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend
     for root in (source, assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
         digest.update(b"\1")
         if root.exists():
-            _hash_tree(digest, root)
+            tree_digest(digest, root)
     return digest.hexdigest()
 
 

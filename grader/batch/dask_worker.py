@@ -20,6 +20,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
+from grader.safe_fs import tree_digest
 from grader.steps.naming import report_folder
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
@@ -32,18 +33,6 @@ class CourseMismatch(GraderError):
     """This worker grades a different course, grader or image than the client asked for."""
 
 
-def _hash_folder(digest, root: Path) -> None:
-    if not root.is_dir():
-        digest.update(b"absent")
-        return
-    for path in sorted(root.rglob("*")):
-        if "__pycache__" in path.parts or not path.is_file() or path.is_symlink():
-            continue
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\1")
-
-
 def course_fingerprint(root: Path, backend: str) -> str:
     """A hash of what decides a grade besides the submission: the course's assignments (hidden
     tests included), rubrics and skeletons, the grader's version and source, and the grading
@@ -51,9 +40,9 @@ def course_fingerprint(root: Path, backend: str) -> str:
     digest = hashlib.sha256(f"grader {__version__}\0backend {backend}\0".encode())
     for part in COURSE_PARTS:
         digest.update(f"\2{part}\0".encode())
-        _hash_folder(digest, root / part)
+        tree_digest(digest, root / part)
     digest.update(b"\2grader\0")
-    _hash_folder(digest, Path(__file__).resolve().parents[1])
+    tree_digest(digest, Path(__file__).resolve().parents[1])
     if backend == "docker":
         from grader.sandbox.image import image_tag
 

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.safe_fs import tree_digest
 
 BASE_TAG = "grader-base:bookworm"
 IMAGE_REPO = "grader-sandbox"
@@ -34,7 +35,7 @@ SANDBOX_REQUIREMENTS = [
     "pytest==9.2.0",
 ]
 # What every handout's requirements.txt lists (tests/test_image.py holds them to it): the
-# image's packages but the grader's own test sandbox.
+# image's packages but the grader's own test runner (pytest).
 STUDENT_REQUIREMENTS = [r for r in SANDBOX_REQUIREMENTS if not r.startswith("pytest==")]
 
 
@@ -51,18 +52,12 @@ def _grader_requirements() -> list[str]:
     return dependencies + ["setuptools>=68"]
 
 
-def _source_files() -> list[Path]:
+def image_tag() -> str:
     # Not README.md: the image gets a stand-in (pip wants the file pyproject names), so editing
     # the docs neither rebuilds the image nor stales the one a running test suite uses.
-    files = [PACKAGE_ROOT / "Dockerfile", PACKAGE_ROOT / "pyproject.toml"]
-    files += sorted(p for p in (PACKAGE_ROOT / "grader").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    return files
-
-
-def image_tag() -> str:
     digest = hashlib.sha256("\n".join(SANDBOX_REQUIREMENTS).encode() + BASE_TAG.encode())
-    for path in _source_files():
-        digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0" + path.read_bytes())
+    for part in ("Dockerfile", "pyproject.toml", "grader"):
+        tree_digest(digest, PACKAGE_ROOT / part)
     return f"{IMAGE_REPO}:{digest.hexdigest()[:12]}"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
+from grader.safe_fs import tree_digest
 from grader.sandbox.base import RunRequest, Sandbox
 from grader.steps.hidden_tests import log_tail
 
@@ -24,8 +25,7 @@ def _fingerprint(assignment: Assignment, dataset: str | None) -> str:
     digest = hashlib.sha256(f"{dataset}\0".encode())
     for asset in assignment.spec.assets:
         digest.update(asset.model_dump_json().encode())
-    for path in sorted(p for p in assignment.skeleton_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(assignment.skeleton_dir).as_posix().encode() + b"\0" + path.read_bytes())
+    tree_digest(digest, assignment.skeleton_dir)
     return digest.hexdigest()[:12]
 
 

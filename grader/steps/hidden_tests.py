@@ -16,6 +16,7 @@ from pathlib import Path
 from grader.course.catalog import Assignment
 from grader.course.spec import ParamCountItem, SandboxLimits, TestsItem
 from grader.errors import GraderError
+from grader.safe_fs import tree_digest
 from grader.sandbox.base import RunRequest, Sandbox
 from grader.verdict import checker
 from grader.verdict.checker import CaseRecord, HiddenTestsOutcome, scalar
@@ -75,17 +76,12 @@ def _cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "grader"
 
 
-def _tree_digest(digest, root: Path) -> None:
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-
-
 def _expected_key(assignment: Assignment, sandbox: Sandbox) -> str:
     digest = hashlib.sha256(f"{assignment.id}\0{sandbox.name}\0".encode())
     digest.update((Path(__file__).parents[1] / "inside" / "runner_kit.py").read_bytes())
     for rel in assignment.runner_files():
         digest.update(rel.encode() + b"\0" + (assignment.folder / rel).read_bytes())
-    _tree_digest(digest, assignment.skeleton_dir)
+    tree_digest(digest, assignment.skeleton_dir)
     for rel in assignment.spec.editable:
         source = assignment.solution_dir / rel
         digest.update(rel.encode() + b"\0" + (source.read_bytes() if source.is_file() else b""))

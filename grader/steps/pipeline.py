@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -317,6 +318,16 @@ def _name_student_paths(report: Report, tmp: Path) -> None:
         run.stopped = scrub(run.stopped, tmp)
 
 
+@contextmanager
+def timed(report: Report, step: str):
+    """Times one step of the pipeline into report.timings[step] (seconds), in one place."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        report.timings[step] = round(time.monotonic() - started, 3)
+
+
 def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out: Path, *, dataset: str | None = None,
                      student_id: str | None = None, progress=None, cache_key: str | None = None,
                      identity: Identity | None = None) -> Report:
@@ -342,40 +353,36 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
         try:
             if identity and identity.error and not student_id:
                 raise RejectedSubmission(identity.error, source)
-            t = time.monotonic()
-            submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id)
-            report.student_id = submission.student_id
-            report.name = identity.name if identity and identity.name and not identity.error else submission.name
-            report.seed = seed_for(submission.student_id, assignment.spec.seed)
-            report.timings["intake"] = round(time.monotonic() - t, 3)
+            with timed(report, "intake"):
+                submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id)
+                report.student_id = submission.student_id
+                report.name = identity.name if identity and identity.name and not identity.error else submission.name
+                report.seed = seed_for(submission.student_id, assignment.spec.seed)
 
-            t = time.monotonic()
-            ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
-            guarded.before_retry = lambda: restore_protected(assignment, ws)
-            report.warnings.extend(submission.warnings + ws.warnings)
-            report.flags.extend(ws.flags)
-            report.timings["workspace"] = round(time.monotonic() - t, 3)
+            with timed(report, "workspace"):
+                ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+                guarded.before_retry = lambda: restore_protected(assignment, ws)
+                report.warnings.extend(submission.warnings + ws.warnings)
+                report.flags.extend(ws.flags)
 
-            t = time.monotonic()
-            ctx = RunContext(report.seed, dataset, data_root(), sandbox.python(),
-                             secret_seed=secret_seed(submission.student_id, assignment.id),
-                             holdout_dir=holdout_dir(assignment, dataset))
-            ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, sandbox, ctx.substitute, progress))
-            report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress, scratch=Path(tmp))
-            report.warnings.extend(f"{run.name}: {run.stopped}" for experiment, run in zip(assignment.spec.experiments, report.runs)
-                                   if run.stopped and experiment.partial)
-            report.warnings.extend(f"{run.name}: stopped by the wall-clock backstop and run once more (a busy machine?)"
-                                   for run in report.runs if run.attempts > 1)
-            report.timings["experiments"] = round(time.monotonic() - t, 3)
-            guarded.before_retry = None  # a tests_run's own files (hidden tests, scripts) must stay for its second run
+            with timed(report, "experiments"):
+                ctx = RunContext(report.seed, dataset, data_root(), sandbox.python(),
+                                 secret_seed=secret_seed(submission.student_id, assignment.id),
+                                 holdout_dir=holdout_dir(assignment, dataset))
+                ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, sandbox, ctx.substitute, progress))
+                report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress, scratch=Path(tmp))
+                report.warnings.extend(f"{run.name}: {run.stopped}" for experiment, run in zip(assignment.spec.experiments, report.runs)
+                                       if run.stopped and experiment.partial)
+                report.warnings.extend(f"{run.name}: stopped by the wall-clock backstop and run once more (a busy machine?)"
+                                       for run in report.runs if run.attempts > 1)
+            guarded.before_retry = None  # a step's own files (hidden tests, scripts) must stay for its second run
 
-            t = time.monotonic()
-            evidence = Evidence(summaries=summaries, present=set(submission.files), trusted_logs=set(ws.trusted_logs))
-            if progress:
-                progress("running checks")
-            if not any(step.result.error == CANCELLED for step in guarded.steps):
-                run_hidden_tests(assignment, ws, guarded, evidence, progress=progress)
-            report.timings["hidden_tests"] = round(time.monotonic() - t, 3)
+            with timed(report, "hidden_tests"):
+                evidence = Evidence(summaries=summaries, present=set(submission.files), trusted_logs=set(ws.trusted_logs))
+                if progress:
+                    progress("running checks")
+                if not any(step.result.error == CANCELLED for step in guarded.steps):
+                    run_hidden_tests(assignment, ws, guarded, evidence, progress=progress)
 
             result = score(assignment.rubric, dataset, evidence)
             report.items, report.score, report.bonus_points = result.items, result.score, result.bonus_points

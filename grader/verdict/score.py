@@ -92,7 +92,7 @@ def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemRe
                       message=f"{item.key} = {value:.4f} misses {threshold}" if threshold else f"{item.key} = {value:.4f}")
 
 
-def _score_tests(item: TestsItem, ev: Evidence) -> ItemResult:
+def _score_tests(item: TestsItem, dataset: str | None, ev: Evidence) -> ItemResult:
     base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group,
                 computed_by=BY_CHECKER)
     outcome = ev.tests.get(item.id)
@@ -115,7 +115,7 @@ def _score_tests(item: TestsItem, ev: Evidence) -> ItemResult:
                       status=_status(points, item.points), message=message)
 
 
-def _score_params(item: ParamCountItem, ev: Evidence) -> ItemResult:
+def _score_params(item: ParamCountItem, dataset: str | None, ev: Evidence) -> ItemResult:
     rule = f"== {item.exact:,}" if item.exact is not None else f"in [{item.min if item.min is not None else '-inf'}, {item.max if item.max is not None else 'inf'}]"
     base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group,
                 threshold=rule, computed_by=_log_source(item.log, ev) if item.log else BY_CHECKER)
@@ -138,12 +138,17 @@ def _score_params(item: ParamCountItem, ev: Evidence) -> ItemResult:
                       message=f"{item.object} has {n:,} {what}, expected {rule}")
 
 
-def _score_file(item: FilePresentItem, ev: Evidence) -> ItemResult:
+def _score_file(item: FilePresentItem, dataset: str | None, ev: Evidence) -> ItemResult:
     ok = item.path in ev.present
     return ItemResult(id=item.id, title=item.title, kind=item.kind, value="present" if ok else "missing", threshold="present",
                       points=item.points if ok else 0, max_points=item.points, status="passed" if ok else "failed",
                       message=f"{item.path} {'was' if ok else 'was not'} submitted", bonus=item.bonus, group=item.group,
                       computed_by=FROM_FILES)
+
+
+# One scorer per rubric item kind (the `kind:` of the YAML): a new kind is its schema in
+# grader/course/spec.py and its scorer here, nothing else.
+SCORERS = {"metric": _score_metric, "tests": _score_tests, "param_count": _score_params, "file_present": _score_file}
 
 
 def score(rubric: Rubric, dataset: str | None, evidence: Evidence) -> ScoreResult:
@@ -153,18 +158,12 @@ def score(rubric: Rubric, dataset: str | None, evidence: Evidence) -> ScoreResul
             results.append(ItemResult(id=item.id, title=item.title, kind=item.kind, value=None, threshold=None, points=0,
                                       max_points=item.max_points(dataset), status="skipped", message=evidence.skipped[item.id],
                                       bonus=item.bonus, group=item.group))
-        elif isinstance(item, MetricItem):
-            results.append(_score_metric(item, dataset, evidence))
-        elif isinstance(item, TestsItem):
-            results.append(_score_tests(item, evidence))
-        elif isinstance(item, ParamCountItem):
-            results.append(_score_params(item, evidence))
         else:
-            results.append(_score_file(item, evidence))
+            results.append(SCORERS[item.kind](item, dataset, evidence))
 
     for item, result in zip(rubric.items, results):
         result.visibility = item.visibility
-        if isinstance(item, MetricItem) and item.leaderboard:
+        if getattr(item, "leaderboard", None):
             result.leaderboard = item.title if item.leaderboard is True else str(item.leaderboard)
             result.leaderboard_order = item.leaderboard_order
 
