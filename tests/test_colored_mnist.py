@@ -62,7 +62,7 @@ def test_inputs_are_red_or_green_normalised_and_flat(colored):
 
 def short_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     shutil.copytree(SOLUTION, workdir, ignore=shutil.ignore_patterns("__pycache__", "data_cache"))
-    return subprocess.run([sys.executable, "main.py", "--no_cuda", "--iterations", "20", "--restarts", "2",
+    return subprocess.run([sys.executable, "train.py", "--no_cuda", "--iterations", "20", "--restarts", "2",
                            "--log_every", "10", *args], cwd=workdir, capture_output=True, text=True, timeout=300)
 
 
@@ -74,7 +74,7 @@ def test_short_run_prints_plain_float_summary_and_reuses_the_cache(tmp_path):
     summary = parse_summary_text(first.stdout)
     assert set(summary.values) == {f"{m}_test{s}" for m in ("Accuracy", "AUC", "F1_macro") for s in ("mean", "std")}
     assert "Dataset: fashion_mnist" in first.stdout and "data generated" in first.stdout
-    second = subprocess.run([sys.executable, "main.py", "--no_cuda", "--iterations", "20", "--restarts", "2",
+    second = subprocess.run([sys.executable, "train.py", "--no_cuda", "--iterations", "20", "--restarts", "2",
                              "--seed", "42", "--trainer", "groupDRO"], cwd=tmp_path / "run", capture_output=True, text=True)
     assert "data read from cache" in second.stdout
     assert parse_summary_text(second.stdout).values == summary.values, "same seed, same numbers"

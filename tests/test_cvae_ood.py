@@ -45,7 +45,7 @@ def test_splits_have_the_course_sizes(cvae_data):
     assert not torch.equal(data["set1"][0][:5], data["set2"][0][:5])
 
 
-@pytest.mark.parametrize("module", ["judge_generation", "evaluate_ood"])
+@pytest.mark.parametrize("module", ["judge_generation", "evaluate"])
 def test_trusted_steps_never_import_the_notebook(module):
     code = f"import sys; sys.path.insert(0, '.'); import {module}; print(sorted(m for m in sys.modules if 'notebook' in m))"
     result = subprocess.run([sys.executable, "-c", code], cwd=SOLUTION, capture_output=True, text=True)
@@ -64,11 +64,11 @@ def test_every_trusted_step_runs_only_given_code_on_exported_data():
     assert "{holdout_dir}" in steps["evaluation"].command and "{secret_seed}" in steps["evaluation"].command
     scored_logs = {item.log for item in ASSIGNMENT.rubric.items if getattr(item, "log", None)}
     assert scored_logs == {"ood_eval_log.txt", "generation_log.txt"}  # nothing the notebook prints is scored
-    for name in ("evaluate_ood.py", "judge_generation.py", "cvae_data.py", "mnist_family.py"):
+    for name in ("evaluate.py", "judge_generation.py", "cvae_data.py", "mnist_family.py"):
         assert (ASSIGNMENT.skeleton_dir / name).read_bytes() == (SOLUTION / name).read_bytes()
 
 
-# --- evaluate_ood.py on a small exported detector -----------------------------------------
+# --- evaluate.py on a small exported detector -----------------------------------------
 
 class _MeanBrightness(torch.nn.Module):
     """A stand-in for a notebook's detector: brighter images score as more anomalous; class = 0."""
@@ -89,9 +89,9 @@ def _export_detector(workspace: Path, threshold: float, scores_set2=None) -> Non
 
 
 def _evaluate(workspace: Path, *extra: str) -> subprocess.CompletedProcess:
-    for name in ("evaluate_ood.py", "cvae_data.py", "mnist_family.py"):
+    for name in ("evaluate.py", "cvae_data.py", "mnist_family.py"):
         shutil.copyfile(SOLUTION / name, workspace / name)
-    return subprocess.run([sys.executable, "evaluate_ood.py", "--scorer", "weights/scorer", "--results",
+    return subprocess.run([sys.executable, "evaluate.py", "--scorer", "weights/scorer", "--results",
                            "exports/results.npz", "--seed", "3", *extra], cwd=workspace, capture_output=True,
                           text=True, timeout=300)
 

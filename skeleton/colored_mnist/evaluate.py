@@ -1,6 +1,6 @@
 """Test metrics of saved weights, in a process that never imports model.py.
 
-The grader trains with `main.py --save_weights PREFIX` (your objective, your process) and
+The grader trains with `train.py --save_weights PREFIX` (your objective, your process) and
 runs this script in a fresh folder holding only the given files and your weights (plain
 arrays): it rebuilds the published test environment from the seed and, with --holdout, also
 scores two held-out environments whose digits and colouring no training run can see. Nothing

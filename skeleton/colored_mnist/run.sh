@@ -27,7 +27,7 @@ if [ "$download" = 1 ]; then common+=(--download); fi
 run() {  # run LOG ARGS...: one experiment, its output shown and kept in LOG
     local log="$1"; shift
     echo "== $log"
-    "$python" main.py "${common[@]}" "$@" 2>&1 | tee "$log"
+    "$python" train.py "${common[@]}" "$@" 2>&1 | tee "$log"
 }
 run ERM_log.txt --trainer ERM
 run IRM_log.txt --reg_name IRM

@@ -27,7 +27,7 @@ done
 python="${PYTHON:-python3}"
 export GRADER_SEED=$((10#${id: -seed_digits}))
 "$python" -m grader.inside.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb 2>&1 | tee cvae_log.txt
-"$python" evaluate_ood.py --scorer weights/scorer --results exports/results.npz --seed "$GRADER_SEED" 2>&1 | tee ood_eval_log.txt
+"$python" evaluate.py --scorer weights/scorer --results exports/results.npz --seed "$GRADER_SEED" 2>&1 | tee ood_eval_log.txt
 [ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz
 "$python" judge_generation.py judge --judge judge.npz --generator weights/generator --seed "$GRADER_SEED" 2>&1 | tee generation_log.txt
 echo "logs written; check your likely score with: grader check cvae_ood --dir ."

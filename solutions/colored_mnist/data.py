@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 import mnist_family
-from mnist_family import SOURCES  # noqa: F401 - the --dataset choices of main.py and evaluate.py
+from mnist_family import SOURCES  # noqa: F401 - the --dataset choices of train.py and evaluate.py
 
 ENV_SIZE = 20_000
 LABEL_NOISE = 0.2

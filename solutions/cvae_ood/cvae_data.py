@@ -94,7 +94,7 @@ SCORER_BATCH = 256  # images per call of the exported scorer
 def export_scorer(anomaly_score_fn, classify_fn, model, folder, batch=SCORER_BATCH):
     """Writes the notebook's detector and classifier as one torch.export program taking a batch
     of `batch` images (N, 1, 32, 32) and returning (anomaly scores, predicted classes): the
-    grader's evaluation (evaluate_ood.py) scores images of its own with it, never importing the
+    grader's evaluation (evaluate.py) scores images of its own with it, never importing the
     notebook."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

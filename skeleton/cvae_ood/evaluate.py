@@ -13,7 +13,7 @@ run.sh) the same is done on set 2, rebuilt from the data code, as a preview.
 Also reported (not scored): set 2's numbers recomputed from the scores and classes you
 exported, with labels rebuilt here from the data code.
 
-Usage: python evaluate_ood.py --scorer weights/scorer --results exports/results.npz --seed SEED [--holdout DIR --secret_seed N]
+Usage: python evaluate.py --scorer weights/scorer --results exports/results.npz --seed SEED [--holdout DIR --secret_seed N]
 """
 
 import argparse
@@ -34,7 +34,7 @@ MAX_BATCH = 4096
 
 
 def fail(message):
-    raise SystemExit(f"evaluate_ood: {message}")
+    raise SystemExit(f"evaluate: {message}")
 
 
 def holdout_set(folder, secret_seed):
