@@ -2,6 +2,7 @@
 
 import csv
 import json
+import subprocess
 
 import pytest
 
@@ -177,3 +178,19 @@ def test_an_unforeseen_failure_is_one_line_not_a_traceback(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "/course/rubrics/tiny.yaml: Permission denied" in err
+
+
+def test_paths_are_the_callers_also_through_run_sh(tmp_path, tiny_root, tiny):
+    """`cd /tmp && /path/to/repo/run.sh grader grade sub.zip` grades sub.zip: run.sh keeps the
+    caller's folder, so relative paths in and out mean what the user typed."""
+    from conftest import REPO
+
+    write_zip(tmp_path / "20250001_good.zip", student_files(tiny))
+    done = subprocess.run([str(REPO / "run.sh"), "grader", "--root", str(tiny_root), "grade", "20250001_good.zip",
+                           "--backend", "local", "--out", "out"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "out" / "20250001_good" / "report.json").is_file()
+    missing = subprocess.run([str(REPO / "run.sh"), "grader", "grade", "nothere.zip"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2 and "nothere.zip: no such file or folder" in missing.stderr

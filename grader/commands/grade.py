@@ -95,6 +95,9 @@ def run(session: Session, paths: tuple[Path, ...], assignment_id: str | None, ba
         from grader.batch.dask_client import check_address
 
         check_address(cluster, insecure)  # before any work: a refused address is bad usage
+    for path in paths if not assignment_id else ():  # before guessing the assignment from what they hold
+        if not path.exists():
+            raise GraderError("no such file or folder", path)
     pattern = lms_names.compile_pattern(id_pattern)
     identities = lms_names.discover(list(paths), lms, pattern) if (lms or pattern) else None
     found = [i.source for i in identities] if identities is not None else list(paths)
