@@ -174,3 +174,35 @@ def test_memory_is_lowered_to_fit_the_host_for_the_jobs_or_refused():
         "notice: memory per submission lowered from 16384 MB to 11264 MB so that --jobs 2 fits this host's 24576 MB")
     with pytest.raises(SpecError, match="--jobs 64 leaves 352 MB of this host's 24576 MB per submission"):
         fit_memory(limits, jobs=64, host_mb=24576)
+
+
+THREADED = {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"}
+PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0", "GOMP_SPINCOUNT": "0"}
+
+
+def test_step_environment_sizes_thread_pools_to_the_cores_and_never_spins():
+    from grader.sandbox.base import step_environment
+
+    env = step_environment(SandboxLimits(cpus=3.5))
+    assert {key: env[key] for key in THREADED} == dict.fromkeys(THREADED, "3")
+    assert {key: env[key] for key in PASSIVE} == PASSIVE
+    assert step_environment(SandboxLimits(cpus=0.5))["OMP_NUM_THREADS"] == "1"
+
+
+def test_both_backends_give_a_step_the_one_environment(tmp_path):
+    import json
+
+    from grader.sandbox import docker
+    from grader.sandbox.base import step_environment
+
+    limits = SandboxLimits(cpus=1, wall_seconds=20)
+    want = step_environment(limits)
+    result, log = run(tmp_path, "import json, os\nprint(json.dumps(dict(os.environ)))", cpus=1)
+    seen = json.loads(log)
+    assert result.ok and {key: seen[key] for key in want} == want and seen["OMP_NUM_THREADS"] == "1"
+    sandbox = object.__new__(docker.DockerSandbox)  # the argv only: no daemon needed
+    sandbox.image, sandbox.labels = "image", {}
+    argv = sandbox.docker_argv(RunRequest(argv=["python3"], workspace=tmp_path, log_path=tmp_path / "l.txt",
+                                          limits=limits), "x")
+    passed = dict(argv[i + 1].split("=", 1) for i, arg in enumerate(argv) if arg == "-e")
+    assert {key: passed[key] for key in want} == want

@@ -93,6 +93,37 @@ class Sandbox(Protocol):
 CANCELLED = "cancelled: the grader is stopping"
 
 
+def step_threads(limits: SandboxLimits) -> int:
+    """Threads a step's numeric libraries use: the whole cores the step may use, at least one."""
+    return max(1, int(limits.cpus))
+
+
+def step_environment(limits: SandboxLimits) -> dict[str, str]:
+    """The environment every step gets in either backend (each adds its own PATH, HOME, TMPDIR).
+
+    Thread pools are sized to the cores the step may use (torch's intra-op pool reads
+    OMP_NUM_THREADS), and a thread waiting at a barrier sleeps instead of spinning: on a busy
+    machine a spinning thread burns CPU time charged to the student while its partner waits to be
+    scheduled, so the same code would use more CPU beside other work than alone. The handouts'
+    run.sh export the same variables, so a student's own CPU figure matches the grader's."""
+    threads = str(step_threads(limits))
+    return {
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "NUMEXPR_NUM_THREADS": threads,
+        "OMP_WAIT_POLICY": "PASSIVE",  # OpenMP (GNU and Intel): threads at a barrier sleep
+        "KMP_BLOCKTIME": "0",  # Intel OpenMP / MKL: no spinning after a parallel region
+        "GOMP_SPINCOUNT": "0",  # GNU OpenMP (torch's CPU wheels): no spinning before sleeping
+        "GRADER_SANDBOX": "1",
+    }
+
+
 def open_log(log_path: Path):
     """The step's log, created fresh: a link or anything else planted at its path is removed
     first, and the file is opened without following links."""

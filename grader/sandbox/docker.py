@@ -18,7 +18,16 @@ from pathlib import Path
 from grader.course.spec import SandboxLimits
 from grader.errors import GraderError
 from grader.safe_fs import walk
-from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, LIMIT_WORKSPACE, RunRequest, RunResult, open_log, supervise
+from grader.sandbox.base import (
+    CANCELLED,
+    LIMIT_MEMORY,
+    LIMIT_WORKSPACE,
+    RunRequest,
+    RunResult,
+    open_log,
+    step_environment,
+    supervise,
+)
 from grader.sandbox.cpu import cgroup_cpu_seconds, cgroup_oom_killed, container_cgroup
 
 # Every container a grader starts carries these labels: which grader run, on which host, by
@@ -136,10 +145,7 @@ class DockerSandbox:
 
     def docker_argv(self, request: RunRequest, name: str, cidfile: Path | None = None) -> list[str]:
         limits = request.limits
-        threads = str(max(1, int(limits.cpus)))
-        env = {"PATH": CONTAINER_PATH, "HOME": "/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": threads,
-               "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "GRADER_SANDBOX": "1", **request.env}
+        env = {"PATH": CONTAINER_PATH, "HOME": "/work", "TMPDIR": "/tmp", **step_environment(limits), **request.env}
         argv = ["docker", "run", "--rm", "--name", name, "--init", "--log-driver", "none"]
         for key, value in self.labels.items():
             argv += ["--label", f"{key}={value}"]

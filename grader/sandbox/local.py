@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from grader.course.spec import SandboxLimits
-from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, supervise
+from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, step_environment, supervise
 from grader.sandbox.cpu import session_cpu_seconds
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
@@ -29,21 +29,12 @@ def _grader_path() -> dict[str, str]:
 
 def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's own leaks into student code."""
-    threads = str(max(1, int(limits.cpus)))
     return {
         **_grader_path(),
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home),
         "TMPDIR": str(home / ".tmp"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "GRADER_SANDBOX": "1",
+        **step_environment(limits),
     }
 
 
