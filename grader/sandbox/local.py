@@ -15,7 +15,7 @@ from pathlib import Path
 
 from grader.course.spec import SandboxLimits
 from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, step_environment, supervise
-from grader.sandbox.cpu import session_cpu_seconds
+from grader.sandbox.cpu import session_cpu_seconds, session_held
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
@@ -140,7 +140,7 @@ class LocalSandbox:
             try:
                 # Children left behind (a daemon, a sleeping grandchild) go too, limit or not.
                 watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid),
-                                  cpu_used=lambda: session_cpu_seconds(proc.pid))
+                                  cpu_used=lambda: session_cpu_seconds(proc.pid), held=lambda: session_held(proc.pid))
             finally:
                 with self._lock:
                     self._live.discard(proc.pid)
