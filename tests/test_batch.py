@@ -122,7 +122,7 @@ def test_a_zip_named_dot_dot_never_writes_outside_out(tmp_path, tiny, sandbox, q
 
 def test_retry_failed_regrades_only_timeout_error_and_crashed(tmp_path, tiny_root):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 2"))
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 2").replace("cpu_seconds: 20", "cpu_seconds: 1"))
     tiny = catalog.load("tiny", tiny_root)
     batch = tmp_path / "batch"
     batch.mkdir()

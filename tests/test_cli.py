@@ -47,7 +47,7 @@ def test_grade_one_zip_exit_code_zero(tmp_path, tiny_root, tiny):
 
 def test_timeout_exit_code_one(tmp_path, tiny_root, tiny):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 1"))
+    spec.write_text(spec.read_text().replace("cpu_seconds: 20", "cpu_seconds: 1"))
     files = student_files(tiny)
     files["answer.py"] = "while True:\n    pass\n"
     z = write_zip(tmp_path / "20250001_loop.zip", files)

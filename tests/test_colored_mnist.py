@@ -133,3 +133,91 @@ def test_student_journey_handout_run_check_package_grade(tmp_path):
     assert graded.returncode == 0, graded.stdout[-3000:]
     report = __import__("json").loads((tmp_path / "out" / "12332426_zhouyifan" / "report.json").read_text())
     assert report["score"] == 20 and report["seed"] == 2426 and report["flags"] == [], report["flags"]
+
+
+# ------------------------------------------------- IRM hints claimed only where they hold (no training)
+
+def _load(relative: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(relative).stem + "_under_test", REPO / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _irm_variants(reference):
+    import torch
+
+    class NoGraph(reference.IRM):
+        def penalty(self, logits, y):
+            scale = torch.ones((), requires_grad=True)
+            risk = torch.nn.functional.binary_cross_entropy_with_logits(logits * scale, y)
+            (grad,) = torch.autograd.grad(risk, [scale])  # no create_graph
+            return grad.pow(2)
+
+    class HalfBatch(reference.IRM):
+        """The two half-batch estimate (Arjovsky et al., sec. 3.2): unbiased, defensible."""
+
+        graph = True
+
+        def penalty(self, logits, y):
+            scale = torch.ones((), requires_grad=True)
+            grads = [torch.autograd.grad(torch.nn.functional.binary_cross_entropy_with_logits(logits[half] * scale, y[half]),
+                                         [scale], create_graph=self.graph)[0] for half in (slice(0, None, 2), slice(1, None, 2))]
+            return grads[0] * grads[1]
+
+    class HalfBatchNoGraph(HalfBatch):
+        graph = False
+
+    class NoPenalty(reference.IRM):
+        def penalty(self, logits, y):
+            return torch.zeros(())
+
+    return {"reference": reference.IRM, "no_graph": NoGraph, "half_batch": HalfBatch,
+            "half_batch_no_graph": HalfBatchNoGraph, "no_penalty": NoPenalty}
+
+
+def _graph_case_outputs(irm_class):
+    import json
+    import types
+
+    from grader.inside.runner_kit import to_data
+    from grader.verdict.checker import parse_outputs
+
+    runner = _load("assignments/colored_mnist/hidden_tests/irm.py")
+    saved = sys.modules.get("model")
+    sys.modules["model"] = types.SimpleNamespace(IRM=irm_class)
+    try:
+        out = runner.penalty_keeps_its_graph()
+    finally:
+        sys.modules.pop("model")
+        if saved is not None:
+            sys.modules["model"] = saved
+    return parse_outputs(json.dumps({"c": {"outputs": to_data(out)}}).encode())["c"].outputs
+
+
+def test_the_create_graph_hint_only_when_the_penalty_value_is_right():
+    assignment = catalog.load("colored_mnist")
+    checker = _load("assignments/colored_mnist/hidden_tests/irm_check.py")
+    with solution_module(assignment, "model") as reference:
+        variants = _irm_variants(reference)
+        got = {name: _graph_case_outputs(cls) for name, cls in variants.items()}
+    expected = got["reference"]
+    verdict = {name: checker.check_penalty_keeps_its_graph(outputs, expected) for name, outputs in got.items()}
+    assert verdict["reference"] is None and verdict["half_batch"] is None  # a defensible penalty that keeps its graph
+    assert "create_graph=True" in verdict["no_graph"] and "although the loss" in verdict["no_graph"]
+    for name in ("half_batch_no_graph", "no_penalty"):  # plain ERM's gradient, but the value is not the reference's
+        assert "plain ERM's gradient" in verdict[name] and "create_graph" not in verdict[name], verdict[name]
+
+
+def test_the_checker_s_erm_gradient_is_that_of_the_runner_s_batch():
+    import torch
+
+    runner = _load("assignments/colored_mnist/hidden_tests/irm.py")
+    checker = _load("assignments/colored_mnist/hidden_tests/irm_check.py")
+    logits = runner.GRAPH_LOGITS.clone().requires_grad_(True)
+    risks = [torch.nn.functional.binary_cross_entropy_with_logits(logits[runner.GRAPH_ENVS == e],
+                                                                 runner.GRAPH_LABELS[runner.GRAPH_ENVS == e]) for e in (0, 1)]
+    torch.stack(risks).mean().backward()
+    assert np.allclose(logits.grad.numpy(), checker.ERM_GRADIENT, atol=1e-6)

@@ -45,7 +45,7 @@ def make_batch(folder: Path, tiny) -> Path:
 
 def short_timeout(tiny_root):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 3"))
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 3").replace("cpu_seconds: 20", "cpu_seconds: 2"))
 
 
 def test_parallel_batch_gives_one_row_each_with_the_right_status(tmp_path, tiny_root, sandbox, quiet_console):

@@ -309,3 +309,47 @@ def test_an_older_format_notebook_without_ids_comes_out_valid():
     restored, edited = restore_given_cells(student, skeleton)
     nbformat.validate(restored)  # the restored cells' ids and the student's cells in one format
     assert edited and len({c.id for c in restored.cells}) == len(restored.cells)
+
+
+def _skeleton_with_imports():
+    cells = [new_code_cell("import math\nimport os.path\n\nSCALE = 2"),
+             new_code_cell("def area(r):\n    # TODO: the area\n    raise NotImplementedError('TODO (t.ipynb): the area')",
+                           metadata=FUNCTIONS),
+             new_code_cell("print('Summary:', {'area': area(1) * SCALE})")]
+    return new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+
+
+def test_imports_a_student_adds_to_a_given_cell_are_kept_and_the_rest_restored(tmp_path):
+    skeleton = _skeleton_with_imports()
+    student = copy.deepcopy(skeleton)
+    student.cells[0].source = ("import math\nfrom fractions import Fraction as Fr\nimport os.path\n"
+                               "from statistics import (\n    fmean,\n)\n\nSCALE = 2")
+    student.cells[1].source = "def area(r):\n    return float(Fr(1, 1)) * fmean([math.pi]) * r * r"
+    restored, edited = restore_given_cells(student, skeleton)
+    assert edited == []  # adding imports is not an edit worth a flag
+    assert restored.cells[0].source == ("import math\nimport os.path\nfrom fractions import Fraction as Fr\n"
+                                        "from statistics import (\n    fmean,\n)\n\nSCALE = 2")
+    done = execute(notebook(tmp_path / "t.ipynb", *(c.source for c in restored.cells)))
+    assert done.returncode == 0 and "Summary: {'area': 6.28" in done.stdout, done.stdout + done.stderr
+
+
+def test_only_import_lines_are_kept_in_a_given_cell_and_none_that_rebinds_a_given_name():
+    skeleton = _skeleton_with_imports()
+    student = copy.deepcopy(skeleton)
+    student.cells[0].source = ("import math\nimport os.path\nimport json; SCALE = 100\nimport torch.nn.functional as F\n"
+                               "from os import *\nfrom fractions import Fraction as math\nimport os\n"
+                               "from decimal import Decimal as SCALE\nif True:\n    import csv\nSCALE = 3")
+    restored, edited = restore_given_cells(student, skeleton)
+    assert edited == ["cell 1 ('import math') was changed"]
+    # kept: the imports alone on their lines; `import os` binds `os` to os, as the given cell does
+    assert restored.cells[0].source == ("import math\nimport os.path\nimport torch.nn.functional as F\n"
+                                        "import os\n\nSCALE = 2")
+
+
+def test_added_imports_in_a_given_cell_with_a_magic_are_read_line_by_line():
+    skeleton = _skeleton_with_imports()
+    skeleton.cells[0].source = "%matplotlib inline\nimport math\nSCALE = 2"
+    student = copy.deepcopy(skeleton)
+    student.cells[0].source = "%matplotlib inline\nimport math\nimport matplotlib.pyplot as plt\nSCALE = 2"
+    restored, edited = restore_given_cells(student, skeleton)
+    assert edited == [] and restored.cells[0].source == student.cells[0].source

@@ -59,11 +59,25 @@ def test_timeout_gives_status_timeout(tmp_path, tiny, sandbox):
     files = student_files(tiny)
     files["answer.py"] = "import time\ntime.sleep(60)\n" + files["answer.py"]
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
-    # a sleep uses no CPU: only the wall-clock backstop stops it, and the step is tried twice
+    # a sleep uses no CPU and waits for no core: stopped as idle after the idle interval, once (a
+    # busy machine leaves a step waiting for a core, never idle, so running it again would not help)
     assert report.status == "timeout" and report.score == 0
-    assert "timed out: main stopped by the wall-clock backstop of 1 s (0 s of CPU used, run twice)" in report.message
-    assert report.runs[0].attempts == 2 and report.runs[0].limit == "wall"
-    assert "main: stopped by the wall-clock backstop and run once more (a busy machine?)" in report.warnings
+    assert "timed out: main stopped as idle: no CPU used for 1 s, sleeping or blocked (" in report.message
+    assert report.runs[0].attempts == 1 and report.runs[0].limit == "idle"
+    assert not [w for w in report.warnings if "run once more" in w]
+
+
+def test_a_step_at_the_wall_clock_ceiling_is_run_once_more(tmp_path, tiny, sandbox):
+    spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 0.5\n  ceiling_factor: 2"))
+    from grader.course import catalog
+
+    tiny = catalog.load("tiny", tiny.root)
+    files = student_files(tiny)
+    files["answer.py"] = "while True:\n    pass\n" + files["answer.py"]
+    report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
+    assert report.status == "timeout" and report.runs[0].attempts == 2 and report.runs[0].limit == "wall"
+    assert "timed out: main stopped at the wall-clock ceiling of 1 s (" in report.message and "run twice)" in report.message
 
 
 def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_path, tiny, sandbox):

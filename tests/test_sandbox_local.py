@@ -31,9 +31,11 @@ def test_timeout_kills_the_whole_process_tree(tmp_path):
             "print('started', flush=True)\n"
             "time.sleep(600)\n")
     start = time.monotonic()
-    result, log = run(tmp_path, code, wall_seconds=2)
-    assert result.timed_out and not result.ok and time.monotonic() - start < 15
-    assert "started" in log and "[grader] stopped by the wall-clock backstop of 2 s" in log and result.limit == "wall"
+    result, log = run(tmp_path, code, wall_seconds=20, idle_seconds=2)
+    assert result.timed_out and not result.ok and 2 <= time.monotonic() - start < 15
+    assert "started" in log and result.limit == "idle"
+    assert log.endswith("[grader] stopped as idle after 0 s of CPU: no CPU used for 2 s (sleeping or blocked)\n")
+    assert result.describe().startswith("stopped as idle: no CPU used for 2 s, sleeping or blocked (")
     child = int((tmp_path / "child.pid").read_text())
     deadline = time.monotonic() + 5
     while alive(child) and time.monotonic() < deadline:
@@ -58,9 +60,71 @@ def test_cpu_time_of_the_whole_tree_is_the_limit(tmp_path):
 
 def test_wall_backstop_is_scaled_by_the_cores_a_step_has():
     limits = SandboxLimits(cpu_seconds=100, cpus=2, wall_factor=4)
-    assert limits.wall_backstop() == 200
+    assert limits.wall_backstop() == 200 == limits.idle_interval() and limits.wall_ceiling() == 800
     assert limits.model_copy(update={"cpus": 1.0}).wall_backstop() == 400
     assert SandboxLimits(cpu_seconds=100, wall_seconds=7).wall_backstop() == 7
+    assert SandboxLimits(wall_seconds=7, idle_seconds=3, ceiling_factor=2).wall_ceiling() == 14
+    assert SandboxLimits(wall_seconds=7, idle_seconds=30, ceiling_factor=2).wall_ceiling() == 30
+
+
+def _run_in_thread(tmp_path, code, **limits):
+    import threading
+
+    done = []
+    worker = threading.Thread(target=lambda: done.append(run(tmp_path, code, **limits)))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "pid").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return worker, done, int((tmp_path / "pid").read_text())
+
+
+COMPUTE = ("import os, time\n"
+           "open('pid.tmp', 'w').write(str(os.getpid())); os.rename('pid.tmp', 'pid')\n"
+           "total = 0\n"
+           "while time.process_time() < 0.5: total += 1\n"
+           "print('done', total > 0)\n")
+
+
+def test_a_step_held_stopped_past_the_old_backstop_is_starved_not_stalled_and_finishes(tmp_path):
+    import signal
+
+    # wall_seconds 1 was the old fixed backstop: stopped for 3 s, the step would have been killed
+    worker, done, pid = _run_in_thread(tmp_path, COMPUTE, wall_seconds=1, ceiling_factor=10, cpu_seconds=20)
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(3)
+    os.kill(pid, signal.SIGCONT)
+    worker.join(timeout=15)
+    result, log = done[0]
+    assert result.ok and log == "done True\n" and result.seconds > 3
+
+
+def test_a_step_still_computing_runs_past_the_idle_interval_until_the_ceiling(tmp_path):
+    start = time.monotonic()
+    result, log = run(tmp_path, "while True: pass", wall_seconds=0.5, ceiling_factor=4, cpu_seconds=60)
+    assert result.timed_out and result.limit == "wall" and 2 <= time.monotonic() - start < 10
+    assert result.cpu_seconds > 1 and "[grader] stopped at the wall-clock ceiling of 2 s" in log
+    assert result.describe().startswith("stopped at the wall-clock ceiling of 2 s (")
+
+
+def test_a_step_gaining_cpu_slowly_or_waiting_for_a_core_is_never_idle(tmp_path):
+    """supervise alone, with the measures faked: CPU that grows now and then, a thread runnable."""
+    import subprocess
+
+    from grader.sandbox.base import supervise
+
+    limits = SandboxLimits(wall_seconds=0.4, ceiling_factor=4, cpu_seconds=60)
+    req = RunRequest(argv=[], workspace=tmp_path, log_path=tmp_path / "log.txt", limits=limits)
+    for cpu, held, want in [(lambda t: int(t / 0.3) * 0.01, lambda: False, "wall"),  # starved: 10 ms now and then
+                            (lambda t: 0.0, lambda: True, "wall"),  # a thread waiting for a core all along
+                            (lambda t: 0.0, lambda: False, "idle")]:
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdout=subprocess.PIPE)
+        start = time.monotonic()
+        with open(tmp_path / "log.txt", "wb") as log:
+            watch = supervise(proc, req, log, stop=lambda _, proc=proc: proc.kill(),
+                              cpu_used=lambda cpu=cpu, start=start: cpu(time.monotonic() - start), held=held)
+        assert watch.limit == want, (want, watch)
+        assert (time.monotonic() - start >= 1.6) == (want == "wall")
 
 
 def test_a_link_planted_where_the_log_goes_is_replaced_not_followed(tmp_path):
@@ -174,3 +238,35 @@ def test_memory_is_lowered_to_fit_the_host_for_the_jobs_or_refused():
         "notice: memory per submission lowered from 16384 MB to 11264 MB so that --jobs 2 fits this host's 24576 MB")
     with pytest.raises(SpecError, match="--jobs 64 leaves 352 MB of this host's 24576 MB per submission"):
         fit_memory(limits, jobs=64, host_mb=24576)
+
+
+THREADED = {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"}
+PASSIVE = {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0", "GOMP_SPINCOUNT": "0"}
+
+
+def test_step_environment_sizes_thread_pools_to_the_cores_and_never_spins():
+    from grader.sandbox.base import step_environment
+
+    env = step_environment(SandboxLimits(cpus=3.5))
+    assert {key: env[key] for key in THREADED} == dict.fromkeys(THREADED, "3")
+    assert {key: env[key] for key in PASSIVE} == PASSIVE
+    assert step_environment(SandboxLimits(cpus=0.5))["OMP_NUM_THREADS"] == "1"
+
+
+def test_both_backends_give_a_step_the_one_environment(tmp_path):
+    import json
+
+    from grader.sandbox import docker
+    from grader.sandbox.base import step_environment
+
+    limits = SandboxLimits(cpus=1, wall_seconds=20)
+    want = step_environment(limits)
+    result, log = run(tmp_path, "import json, os\nprint(json.dumps(dict(os.environ)))", cpus=1)
+    seen = json.loads(log)
+    assert result.ok and {key: seen[key] for key in want} == want and seen["OMP_NUM_THREADS"] == "1"
+    sandbox = object.__new__(docker.DockerSandbox)  # the argv only: no daemon needed
+    sandbox.image, sandbox.labels = "image", {}
+    argv = sandbox.docker_argv(RunRequest(argv=["python3"], workspace=tmp_path, log_path=tmp_path / "l.txt",
+                                          limits=limits), "x")
+    passed = dict(argv[i + 1].split("=", 1) for i, arg in enumerate(argv) if arg == "-e")
+    assert {key: passed[key] for key in want} == want

@@ -136,6 +136,29 @@ def test_the_handout_run_sh_seeds_every_run_by_the_assignment_seed_rule(assignme
     assert short.returncode == 2 and f"the seed is its last {assignment.spec.seed.digits}" in short.stderr
 
 
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"])
+def test_the_handout_run_sh_exports_the_threads_and_wait_policy_the_grader_gives_a_step(assignment_id, tmp_path):
+    import shutil
+    import subprocess
+
+    from grader.sandbox.base import step_environment
+
+    assignment = catalog.load(assignment_id)
+    handout = tmp_path / "handout"
+    shutil.copytree(assignment.skeleton_dir, handout)
+    keys = ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "OMP_WAIT_POLICY",
+            "KMP_BLOCKTIME", "GOMP_SPINCOUNT"]
+    record = tmp_path / "env.txt"
+    fake = tmp_path / "fake-python"
+    fake.write_text("#!/bin/sh\n" + "".join(f'echo "{key}=${{{key}:-}}" >> "$RECORD"\n' for key in keys))
+    fake.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "RECORD": str(record)}
+    done = subprocess.run(["bash", "run.sh", "12332426"], cwd=handout, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    want = step_environment(assignment.spec.limits)
+    assert set(record.read_text().splitlines()) == {f"{key}={want[key]}" for key in keys}
+
+
 def test_build_holds_run_sh_to_the_seed_rule(tiny_root):
     import yaml
 

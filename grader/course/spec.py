@@ -26,14 +26,21 @@ class SandboxLimits(Strict):
     on a 2-core machine; an assignment overrides any of them under `limits:`.
 
     Time is budgeted in CPU seconds, which a busy machine does not inflate: that limit decides
-    a timeout. The wall clock is only a backstop against a step that hangs without computing,
-    scaled by the cores the step actually has; when it fires the step is run once more before
-    anything is scored."""
+    a timeout. The wall clock only catches a step that is idle (its CPU time has not grown for
+    the idle interval while none of its threads waits for a core or is held stopped: it sleeps
+    or is blocked), and, as a hard ceiling, a step that would otherwise run for ever; a starved
+    step, still gaining CPU or waiting for a core, runs on until its CPU budget. A step the
+    ceiling stops is run once more before anything is scored."""
 
     cpu_seconds: int = Field(1800, gt=0, description="CPU time per step, all its processes and threads together: the "
                                                      "limit that decides a timeout.")
     wall_factor: float = Field(10.0, ge=1, description="Wall-clock backstop = wall_factor x cpu_seconds / cpus.")
     wall_seconds: float | None = Field(None, gt=0, description="A fixed wall-clock backstop instead of the derived one.")
+    idle_seconds: float | None = Field(None, gt=0, description="A step whose CPU time has not grown for this long (none "
+                                                               "of its threads runnable) is stopped as idle; default: "
+                                                               "the wall-clock backstop.")
+    ceiling_factor: float = Field(4.0, ge=1, description="Hard wall-clock ceiling = ceiling_factor x the backstop: a "
+                                                         "step still computing is stopped there at the latest.")
     memory_mb: int = Field(6144, gt=0, description="Memory per step: cgroup limit in Docker, address space locally.")
     cpus: float = Field(2.0, gt=0, description="CPU cores a step may use; also sets torch/BLAS thread counts.")
     pids: int = Field(256, gt=0, description="Processes and threads a step may hold (fork bombs stop here).")
@@ -43,8 +50,17 @@ class SandboxLimits(Strict):
     workspace_files: int = Field(5000, gt=0, description="Files and folders the workspace may hold after a step.")
 
     def wall_backstop(self) -> float:
-        """Seconds of wall clock after which a step is stopped whatever its CPU use."""
+        """The wall-clock backstop (wall_seconds, or derived from the CPU budget and the cores a
+        step has): the default idle interval, and the unit of the hard ceiling."""
         return self.wall_seconds or self.wall_factor * self.cpu_seconds / max(self.cpus, 1.0)
+
+    def idle_interval(self) -> float:
+        """Seconds without CPU growth (and no thread waiting for a core) after which a step is idle."""
+        return self.idle_seconds or self.wall_backstop()
+
+    def wall_ceiling(self) -> float:
+        """Seconds of wall clock after which a step is stopped however it is doing."""
+        return max(self.ceiling_factor * self.wall_backstop(), self.idle_interval())
 
 
 class IntakeLimits(Strict):

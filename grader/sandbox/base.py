@@ -27,7 +27,8 @@ class RunRequest:
 
 
 LIMIT_CPU = "cpu"
-LIMIT_WALL = "wall"
+LIMIT_WALL = "wall"  # the hard wall-clock ceiling: still computing, but far too slowly
+LIMIT_IDLE = "idle"  # no CPU used for the idle interval, nothing waiting for a core: sleeping or blocked
 LIMIT_MEMORY = "memory"
 LIMIT_WORKSPACE = "workspace"
 
@@ -58,10 +59,14 @@ class RunResult:
             return self.error
         if self.timed_out and self.limit == LIMIT_CPU and self.limits:
             return f"stopped at the CPU-time limit of {self.limits.cpu_seconds} s ({self.seconds:.0f} s of wall clock)"
+        if self.timed_out and self.limit == LIMIT_IDLE and self.limits:
+            used = f", {self.cpu_seconds:.0f} s of CPU used" if self.cpu_seconds is not None else ""
+            return (f"stopped as idle: no CPU used for {self.limits.idle_interval():.0f} s, sleeping or blocked "
+                    f"({self.seconds:.0f} s of wall clock{used})")
         if self.timed_out and self.limits:
             used = [f"{self.cpu_seconds:.0f} s of CPU used"] if self.cpu_seconds is not None else []
             used += ["run twice"] if self.attempts > 1 else []
-            return f"stopped by the wall-clock backstop of {self.limits.wall_backstop():.0f} s" + (
+            return f"stopped at the wall-clock ceiling of {self.limits.wall_ceiling():.0f} s" + (
                 f" ({', '.join(used)})" if used else "")
         if self.timed_out:
             return f"stopped by a time limit after {self.seconds:.0f} s"
@@ -91,6 +96,37 @@ class Sandbox(Protocol):
 
 
 CANCELLED = "cancelled: the grader is stopping"
+
+
+def step_threads(limits: SandboxLimits) -> int:
+    """Threads a step's numeric libraries use: the whole cores the step may use, at least one."""
+    return max(1, int(limits.cpus))
+
+
+def step_environment(limits: SandboxLimits) -> dict[str, str]:
+    """The environment every step gets in either backend (each adds its own PATH, HOME, TMPDIR).
+
+    Thread pools are sized to the cores the step may use (torch's intra-op pool reads
+    OMP_NUM_THREADS), and a thread waiting at a barrier sleeps instead of spinning: on a busy
+    machine a spinning thread burns CPU time charged to the student while its partner waits to be
+    scheduled, so the same code would use more CPU beside other work than alone. The handouts'
+    run.sh export the same variables, so a student's own CPU figure matches the grader's."""
+    threads = str(step_threads(limits))
+    return {
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "NUMEXPR_NUM_THREADS": threads,
+        "OMP_WAIT_POLICY": "PASSIVE",  # OpenMP (GNU and Intel): threads at a barrier sleep
+        "KMP_BLOCKTIME": "0",  # Intel OpenMP / MKL: no spinning after a parallel region
+        "GOMP_SPINCOUNT": "0",  # GNU OpenMP (torch's CPU wheels): no spinning before sleeping
+        "GRADER_SANDBOX": "1",
+    }
 
 
 def open_log(log_path: Path):
@@ -130,9 +166,13 @@ POLL_SECONDS = 0.2
 
 
 def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[bool], None],
-              cpu_used: Callable[[], float | None] | None = None, on_tick: Callable[[], None] | None = None) -> Watch:
+              cpu_used: Callable[[], float | None] | None = None, on_tick: Callable[[], None] | None = None,
+              held: Callable[[], bool] | None = None) -> Watch:
     """Log the output of a started command into the open `log` and hold it to its limits: the
-    CPU time `cpu_used()` reports (the limit that counts), and the wall-clock backstop.
+    CPU time `cpu_used()` reports (the limit that counts); the idle interval, for a step whose
+    CPU time has not grown for that long while `held()` (a thread waiting for a core, or held
+    stopped) says it is not merely starved; and the hard wall-clock ceiling. Without a CPU
+    measure the idle interval runs from the start, a plain wall-clock backstop.
     `stop(timed_out)` runs once the command ended or hit a limit, before the log is closed. The
     note saying which limit fired is written through the open log, never through its path."""
     limits = request.limits
@@ -140,7 +180,10 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     pump = threading.Thread(target=pump_output, args=(proc.stdout, log, limits.output_bytes, truncated), daemon=True)
     pump.start()
     watch = Watch()
-    deadline = time.monotonic() + limits.wall_backstop()
+    started = time.monotonic()
+    ceiling = started + limits.wall_ceiling()
+    idle = limits.idle_interval()
+    progress = started  # when the step last gained CPU time or was seen waiting for a core
     try:
         while True:
             try:
@@ -150,32 +193,45 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
                 pass
             if on_tick:
                 on_tick()
+            now = time.monotonic()
             used = cpu_used() if cpu_used else None
             if used is not None:
+                if watch.cpu_seconds is None or used > watch.cpu_seconds:
+                    progress = now
                 watch.cpu_seconds = used
                 if used > limits.cpu_seconds:
                     watch.limit = LIMIT_CPU
                     break
-            if time.monotonic() > deadline:
+            if now > ceiling:
                 watch.limit = LIMIT_WALL
+                break
+            if now - progress > idle:
+                if used is not None and held is not None and held():
+                    progress = now  # starved or held, not stalled
+                    continue
+                watch.limit = LIMIT_IDLE
                 break
     finally:
         stop(watch.limit is not None)
         proc.wait()
     pump.join(timeout=10)
+    cpu = f" after {watch.cpu_seconds:.0f} s of CPU" if watch.cpu_seconds is not None else ""
     if watch.limit == LIMIT_CPU:
         log.write(f"\n[grader] stopped at the CPU-time limit of {limits.cpu_seconds} s\n".encode())
+    elif watch.limit == LIMIT_IDLE:
+        log.write(f"\n[grader] stopped as idle{cpu}: no CPU used for {idle:.0f} s (sleeping or blocked)\n".encode())
     elif watch.limit == LIMIT_WALL:
-        cpu = f" after {watch.cpu_seconds:.0f} s of CPU" if watch.cpu_seconds is not None else ""
-        log.write(f"\n[grader] stopped by the wall-clock backstop of {limits.wall_backstop():.0f} s{cpu}\n".encode())
+        log.write(f"\n[grader] stopped at the wall-clock ceiling of {limits.wall_ceiling():.0f} s{cpu}\n".encode())
     log.flush()
     watch.truncated = truncated[0]
     return watch
 
 
 def run_with_retry(sandbox: Sandbox, request: RunRequest, before_retry: Callable[[], None] | None = None) -> RunResult:
-    """Run a step; when only its wall-clock backstop stopped it (a busy or stalled machine, not
-    a step over its CPU budget), run it once more. The result says how many runs it took."""
+    """Run a step; when only the wall-clock ceiling stopped it (a busy or stalled machine, not
+    a step over its CPU budget), run it once more. A step stopped as idle is not: a busy machine
+    leaves a step waiting for a core, which never counts as idle. The result says how many runs
+    it took."""
     result = sandbox.run(request)
     backstop = (result.timed_out and result.limit == LIMIT_WALL) or (result.error is None and result.exit_code == STEP_BACKSTOP_EXIT)
     if not backstop:
@@ -212,7 +268,7 @@ class GuardedSandbox:
     """A sandbox as the pipeline uses it: every step is recorded (so a limit or a backend that
     did not start decides the submission's status whichever module ran the step), the
     workspace is checked against its limits after each step, and a step stopped only by the
-    wall-clock backstop is run once more, after `before_retry` (restoring protected files)."""
+    wall-clock ceiling is run once more, after `before_retry` (restoring protected files)."""
 
     def __init__(self, inner: Sandbox, before_retry: Callable[[], None] | None = None):
         self.inner = inner

@@ -22,6 +22,51 @@ def session_cpu_seconds(session: int) -> float:
     return total / TICK
 
 
+# A thread in one of these states is not idle: it waits for a core (R: runnable, starved on a
+# busy machine), for the disk (D), or is held stopped (T, t: SIGSTOP, a debugger). Only when
+# no thread of a step is in one of them does a step whose CPU time stands still count as idle.
+HELD_STATES = frozenset(b"RDTt")
+
+
+def threads_held(pids) -> bool:
+    """Whether any thread of these processes is runnable, in uninterruptible wait, or stopped."""
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            fields = stat_fields(f"{pid}/task/{tid}")
+            if fields is not None and fields[0][:1] and fields[0][0] in HELD_STATES:
+                return True
+    return False
+
+
+def session_pids(session: int) -> list[str]:
+    return [pid for pid in os.listdir("/proc") if pid.isdigit()
+            and (fields := stat_fields(pid)) is not None and int(fields[3]) == session]
+
+
+def session_held(session: int) -> bool:
+    """Whether a process of the session waits for a core or is held (see HELD_STATES)."""
+    return threads_held(session_pids(session))
+
+
+def cgroup_held(cpu_file: Path) -> bool:
+    """Whether a container waits for a core or is held: a thread of its cgroup in a held
+    state, or the cgroup frozen (`docker pause`)."""
+    folder = cpu_file.parent
+    try:
+        if "frozen 1" in (folder / "cgroup.events").read_text().splitlines():
+            return True
+    except OSError:
+        pass
+    try:
+        pids = (folder / "cgroup.procs").read_text().split()
+    except OSError:
+        return False
+    return threads_held(pids)
+
 
 CGROUP_ROOTS = [Path("/sys/fs/cgroup")]
 

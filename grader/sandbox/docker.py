@@ -1,7 +1,7 @@
 """The Docker backend: every command in a fresh container with no network, a read-only root,
 a non-root user, no capabilities, and the limits of SandboxLimits enforced by the kernel.
 The host reads the container's CPU time from its cgroup and stops it at the CPU-time limit
-(or the wall-clock backstop)."""
+(or when it is idle, or at the wall-clock ceiling)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,17 @@ from pathlib import Path
 from grader.course.spec import SandboxLimits
 from grader.errors import GraderError
 from grader.safe_fs import walk
-from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, LIMIT_WORKSPACE, RunRequest, RunResult, open_log, supervise
-from grader.sandbox.cpu import cgroup_cpu_seconds, cgroup_oom_killed, container_cgroup
+from grader.sandbox.base import (
+    CANCELLED,
+    LIMIT_MEMORY,
+    LIMIT_WORKSPACE,
+    RunRequest,
+    RunResult,
+    open_log,
+    step_environment,
+    supervise,
+)
+from grader.sandbox.cpu import cgroup_cpu_seconds, cgroup_held, cgroup_oom_killed, container_cgroup
 
 # Every container a grader starts carries these labels: which grader run, on which host, by
 # which process (and when that process started), so clean-up removes only what a dead grader left.
@@ -136,10 +145,7 @@ class DockerSandbox:
 
     def docker_argv(self, request: RunRequest, name: str, cidfile: Path | None = None) -> list[str]:
         limits = request.limits
-        threads = str(max(1, int(limits.cpus)))
-        env = {"PATH": CONTAINER_PATH, "HOME": "/work", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "PYTHONHASHSEED": "0", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": threads,
-               "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "GRADER_SANDBOX": "1", **request.env}
+        env = {"PATH": CONTAINER_PATH, "HOME": "/work", "TMPDIR": "/tmp", **step_environment(limits), **request.env}
         argv = ["docker", "run", "--rm", "--name", name, "--init", "--log-driver", "none"]
         for key, value in self.labels.items():
             argv += ["--label", f"{key}={value}"]
@@ -188,7 +194,7 @@ class DockerSandbox:
             watch = None
             try:
                 watch = supervise(proc, request, log, stop=lambda late: late and _docker("kill", name),
-                                  cpu_used=probe.cpu_seconds)
+                                  cpu_used=probe.cpu_seconds, held=probe.held)
                 tail = _tail_of(log, request.log_path)
             finally:
                 if proc.poll() is None or watch is None or watch.limit is not None:
@@ -235,6 +241,10 @@ class _CgroupProbe:
             return None
         self.oom = self.oom or cgroup_oom_killed(self.memory)
         return cgroup_cpu_seconds(self.cpu_file)
+
+    def held(self) -> bool:
+        """Whether the container waits for a core or is paused (then it is starved, not idle)."""
+        return self.cpu_file is not None and cgroup_held(self.cpu_file)
 
 
 def _append_note(request: RunRequest, message: str) -> None:

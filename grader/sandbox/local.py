@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from grader.course.spec import SandboxLimits
-from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, supervise
-from grader.sandbox.cpu import session_cpu_seconds
+from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, step_environment, supervise
+from grader.sandbox.cpu import session_cpu_seconds, session_held
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
@@ -29,21 +29,12 @@ def _grader_path() -> dict[str, str]:
 
 def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's own leaks into student code."""
-    threads = str(max(1, int(limits.cpus)))
     return {
         **_grader_path(),
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(home),
         "TMPDIR": str(home / ".tmp"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "GRADER_SANDBOX": "1",
+        **step_environment(limits),
     }
 
 
@@ -149,7 +140,7 @@ class LocalSandbox:
             try:
                 # Children left behind (a daemon, a sleeping grandchild) go too, limit or not.
                 watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid),
-                                  cpu_used=lambda: session_cpu_seconds(proc.pid))
+                                  cpu_used=lambda: session_cpu_seconds(proc.pid), held=lambda: session_held(proc.pid))
             finally:
                 with self._lock:
                     self._live.discard(proc.pid)

@@ -1,9 +1,11 @@
 """Given cells of a notebook submission, on the host: which code cells the skeleton gives (every
 one without a TODO stub), and the submitted notebook rewritten with those cells as the skeleton
-has them before it runs, so a student cannot change the given training or evaluation."""
+has them before it runs, so a student cannot change the given training or evaluation. Import
+statements a student added to a given cell are kept (see `restore_given_cells`)."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import difflib
 import re
@@ -67,6 +69,104 @@ def _match_cells(submitted: list, skeleton: list) -> dict[int, int]:
     return match
 
 
+def _import_statements(source: str) -> list[tuple[str, int, int]]:
+    """The top-level import statements of a cell's text that stand alone on their lines (no
+    `import x; other()`), each as (text, first line, last line), lines counted from 1. A cell
+    that does not parse (an IPython magic, a syntax error) is read line by line instead."""
+    lines = source.splitlines()
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        found = []
+        for number, line in enumerate(lines, 1):
+            try:
+                alone = ast.parse(line).body
+            except SyntaxError:
+                continue
+            if len(alone) == 1 and isinstance(alone[0], (ast.Import, ast.ImportFrom)):
+                found.append((line.strip(), number, number))
+        return found
+    found = []
+    for node in body:
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        first, last = node.lineno, node.end_lineno or node.lineno
+        if any(other is not node and other.lineno <= last and (other.end_lineno or other.lineno) >= first
+               for other in body):
+            continue  # shares a line with another statement
+        found.append(("\n".join(lines[first - 1:last]).strip(), first, last))
+    return found
+
+
+def _import_key(statement: str) -> str:
+    return ast.dump(ast.parse(statement))
+
+
+def _bound_by_import(statement: str, same: frozenset[str] = frozenset()) -> set[str] | None:
+    """Names an import statement binds; None for `from x import *` (any name). `import a.b`
+    binds `a` to the package `a`: when `a` is in `same` (packages a plain `import a...` already
+    binds to their own name), that is no new binding."""
+    node = ast.parse(statement).body[0]
+    names = set()
+    for alias in node.names:
+        if alias.name == "*":
+            return None
+        if isinstance(node, ast.Import) and alias.asname is None and alias.name.split(".")[0] in same:
+            continue
+        names.add(alias.asname or alias.name.split(".")[0])
+    return names
+
+
+def _plain_packages(statements) -> frozenset[str]:
+    """Top-level packages that `import a` or `import a.b` (no `as`) bind to their own name."""
+    return frozenset(alias.name.split(".")[0] for text in statements for node in ast.parse(text).body
+                     if isinstance(node, ast.Import) for alias in node.names if alias.asname is None)
+
+
+def _bound_by_cell(source: str) -> set[str]:
+    """Names a cell binds anywhere in its text (assignments, definitions, imports), so that an
+    import added to it cannot take the place of one of them."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {name for text, _, _ in _import_statements(source) for name in _bound_by_import(text) or ()}
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+    return names
+
+
+def _keep_added_imports(given: str, submitted: str) -> tuple[str, bool]:
+    """The given cell's text with the import statements the student added to it (in the order
+    written, after the given cell's own last import), and whether the student changed anything
+    else in it. An import that would rebind a name the given cell binds, or `import *`, is not
+    kept. An added import can change no score: every metric is computed outside the
+    notebook; keeping it spares a correct notebook a NameError for `F` or `plt`."""
+    given_imports = _import_statements(given)
+    have = {_import_key(text) for text, _, _ in given_imports}
+    given_names, same = _bound_by_cell(given), _plain_packages(text for text, _, _ in given_imports)
+    added = []
+    for text, first, last in _import_statements(submitted):
+        key, binds = _import_key(text), _bound_by_import(text, same)
+        if key not in have and binds is not None and not binds & given_names:
+            have.add(key)
+            added.append((text, first, last))
+    if not added:
+        return given, submitted.strip() != given.strip()
+    taken = {n for _, first, last in added for n in range(first, last + 1)}
+    rest = [line.rstrip() for n, line in enumerate(submitted.splitlines(), 1) if n not in taken and line.strip()]
+    changed = rest != [line.rstrip() for line in given.splitlines() if line.strip()]
+    lines = given.splitlines()
+    at = max((last for _, _, last in given_imports), default=0)
+    source = "\n".join(lines[:at] + [text for text, _, _ in added] + lines[at:])
+    return source, changed
+
+
 def restore_given_cells(submitted: nbformat.NotebookNode, skeleton: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
     """The notebook to run: the skeleton's given (non-TODO) code cells in the skeleton's order,
     each TODO cell as the student wrote it; and a description of every given cell the student
@@ -76,8 +176,11 @@ def restore_given_cells(submitted: nbformat.NotebookNode, skeleton: nbformat.Not
     or class it defines, then a given cell by similar text (a student whose editor renumbered
     the ids). What the student added is kept where it was (after the matched cell before it):
     markdown, and code cells too: plots or helpers are legitimate, and since every metric is
-    computed outside the notebook an added cell can change no score. A TODO cell the student
-    deleted is not put back (their own code stands, or the run fails where it is missing)."""
+    computed outside the notebook an added cell can change no score. For the same reason import
+    statements a student added to a given cell (`import torch.nn.functional as F`) are kept in
+    it, after its own imports, while everything else of the cell is restored; a given cell whose
+    only change is added imports is not reported as edited. A TODO cell the student deleted is
+    not put back (their own code stands, or the run fails where it is missing)."""
     student, pristine = copy.deepcopy(list(submitted.cells)), list(skeleton.cells)  # the caller's notebook stays as it was
     match = _match_cells(student, pristine)
     matched_student = {j: k for k, j in match.items()}
@@ -99,11 +202,13 @@ def restore_given_cells(submitted: nbformat.NotebookNode, skeleton: nbformat.Not
             if k in match:
                 cells.append(student[match[k]])
         else:
-            restored = copy.deepcopy(cell)  # its text, tags and id: the skeleton's
+            restored = copy.deepcopy(cell)  # its text, tags and id: the skeleton's (and the student's added imports)
             if k not in match:
                 edited.append(f"{label} was deleted")
-            elif student[match[k]].source.strip() != cell.source.strip():
-                edited.append(f"{label} was changed")
+            else:
+                restored.source, changed = _keep_added_imports(cell.source, student[match[k]].source)
+                if changed:
+                    edited.append(f"{label} was changed")
             cells.append(restored)
         cells.extend(attached.get(k, []))
     out = copy.deepcopy(submitted)

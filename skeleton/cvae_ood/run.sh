@@ -10,6 +10,11 @@
 # Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
 set -euo pipefail
 cd "$(dirname "$0")"
+# As the grader runs every step (2 cores, assignment.yaml limits.cpus): numeric libraries use that many threads,
+# and a thread waiting for another sleeps instead of spinning, so the CPU time you see matches the grader's.
+threads=2
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads NUMEXPR_NUM_THREADS=$threads
+export OMP_WAIT_POLICY=PASSIVE KMP_BLOCKTIME=0 GOMP_SPINCOUNT=0
 seed_digits=4  # assignments/cvae_ood/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then

@@ -33,10 +33,19 @@ def lambda_weights_the_penalty():
     return {"loss": IRM(2, lam=50.0)(LOGITS, LABELS, ENVS)}
 
 
+# Two examples per environment: every defensible estimate of the penalty (the one-batch square,
+# or the product of two half-batch gradients) depends on the logits here, so its gradient
+# shows whether the graph was kept.
+GRAPH_LOGITS = torch.tensor([1.0, -0.5, 0.3, 2.0])
+GRAPH_LABELS = torch.tensor([0.0, 1.0, 1.0, 0.0])
+GRAPH_ENVS = torch.tensor([0, 0, 1, 1])
+
+
 @case
 def penalty_keeps_its_graph():
     from model import IRM
 
-    logits = LOGITS.clone().requires_grad_(True)
-    IRM(2, lam=50.0)(logits, LABELS, ENVS).backward()
-    return {"grad": logits.grad if logits.grad is not None else torch.zeros(2)}
+    logits = GRAPH_LOGITS.clone().requires_grad_(True)
+    loss = IRM(2, lam=50.0)(logits, GRAPH_LABELS, GRAPH_ENVS)
+    loss.backward()
+    return {"grad": logits.grad if logits.grad is not None else torch.zeros(4), "loss": loss}
