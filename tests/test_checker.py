@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
-import pytest
 
 from grader.course import spec
-from grader.verdict.checker import CaseRecord, Outputs, check_item, compare, parse_outputs, read_untrusted_bytes
+from grader.verdict.checker import CaseRecord, Outputs, check_item, compare, parse_outputs
 
 
 def record(**outputs) -> CaseRecord:
@@ -45,8 +43,8 @@ def test_a_runner_that_failed_to_load_fails_every_case_with_its_reason(tmp_path)
 
 
 def test_a_hint_only_when_the_value_is_the_mistake_it_describes(tmp_path):
-    (tmp_path / "probes").mkdir()
-    (tmp_path / "probes" / "r_check.py").write_text(
+    (tmp_path / "hidden_tests").mkdir()
+    (tmp_path / "hidden_tests" / "r_check.py").write_text(
         'HINTS = {"a": [("loss", 1.5, "q was used before the update")]}\n')
     expected = {"r::a": record(loss=1.512497)}
     wrong_known = check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(loss=1.5)}, expected)
@@ -56,8 +54,8 @@ def test_a_hint_only_when_the_value_is_the_mistake_it_describes(tmp_path):
 
 
 def test_custom_checks_and_odd_recorded_data(tmp_path):
-    (tmp_path / "probes").mkdir()
-    (tmp_path / "probes" / "r_check.py").write_text(
+    (tmp_path / "hidden_tests").mkdir()
+    (tmp_path / "hidden_tests" / "r_check.py").write_text(
         "def check_a(got, expected):\n    return None if float(got['n']) > 10 else 'n must exceed 10'\n")
     expected = {"r::a": record(n=20.0)}
     assert check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=11.0)}, expected).cases[0].passed
@@ -78,17 +76,3 @@ def test_recorded_outputs_parse_arrays_and_special_values():
     assert np.isnan(parsed["r::a"].outputs["v"][1]) and parsed["r::a"].outputs["v"][2] == np.inf
     assert parsed["r::a"].outputs["s"] == "x" and float(parsed["r::a"].outputs["n"]) == 2
     assert parsed["r::b"].error == "boom"
-
-
-def test_untrusted_reads_refuse_links_fifos_and_oversized_files(tmp_path):
-    (tmp_path / "ok.json").write_text("{}")
-    assert read_untrusted_bytes(tmp_path / "ok.json") == b"{}"
-    os.symlink("/etc/passwd", tmp_path / "link.json")
-    with pytest.raises(OSError):
-        read_untrusted_bytes(tmp_path / "link.json")
-    os.mkfifo(tmp_path / "fifo.json")
-    with pytest.raises(OSError, match="not a regular file"):
-        read_untrusted_bytes(tmp_path / "fifo.json")  # never blocks waiting for a writer
-    (tmp_path / "big.json").write_bytes(b"0" * 2000)
-    with pytest.raises(OSError, match="larger than"):
-        read_untrusted_bytes(tmp_path / "big.json", cap=1000)

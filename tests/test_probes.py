@@ -27,7 +27,7 @@ def test_the_reference_outputs_are_recorded_once_per_course_build(tmp_path, tiny
     first = hidden_tests.expected_outputs(tiny, sandbox)
     assert hidden_tests.expected_outputs(tiny, sandbox) == first and len(calls) == 1
     assert float(first["answer::mean_of_three"].outputs["mean"]) == 2.0
-    (tiny.folder / "probes" / "answer.py").write_text((tiny.folder / "probes" / "answer.py").read_text() + "\n# changed\n")
+    (tiny.folder / "hidden_tests" / "answer.py").write_text((tiny.folder / "hidden_tests" / "answer.py").read_text() + "\n# changed\n")
     hidden_tests.expected_outputs(tiny, sandbox)
     assert len(calls) == 2  # a changed sandbox is a new course build
 
@@ -36,7 +36,7 @@ def test_runners_leave_the_workspace_with_their_step(tmp_path, tiny, sandbox, ca
     ws = reference_workspace(tiny, tmp_path / "ws")
     result = hidden_tests.run_step(tiny, ws, sandbox, tiny.spec.limits)
     assert result.error is None and "answer::mean_of_one" in result.records
-    assert not (ws / hidden_tests.GRADER_DIR / "probes").exists()
+    assert not (ws / hidden_tests.GRADER_DIR / "hidden_tests").exists()
 
 
 @pytest.mark.parametrize("solution,error", [

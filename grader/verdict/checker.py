@@ -12,8 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from grader.course.spec import TestsItem
+from grader.safe_fs import read_untrusted_bytes
 
 OUTPUT_CAP = 50_000_000  # bytes of recorded outputs read back from a sandbox
 
@@ -47,28 +46,6 @@ class CaseOutcome:
 class HiddenTestsOutcome:
     cases: list[CaseOutcome] = field(default_factory=list)
     error: str | None = None
-
-
-def read_untrusted_bytes(path: Path, cap: int = OUTPUT_CAP) -> bytes:
-    """A file a sandbox wrote: opened without following a link, only if it is a regular file,
-    at most `cap` bytes; never blocks on a FIFO or a device."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        if info.st_size > cap:
-            raise OSError(f"{path.name} is larger than {cap:,} bytes")
-        chunks, left = [], cap + 1
-        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > cap:
-            raise OSError(f"{path.name} is larger than {cap:,} bytes")
-        return data
-    finally:
-        os.close(fd)
 
 
 def _from_data(value):
@@ -105,8 +82,10 @@ def parse_outputs(data: bytes) -> dict[str, CaseRecord]:
     return records
 
 
-def load_outputs(path: Path) -> dict[str, CaseRecord]:
-    return parse_outputs(read_untrusted_bytes(path))
+def load_outputs(path: Path, root: Path | None = None) -> dict[str, CaseRecord]:
+    """Recorded outputs read back from a sandbox's folder (`root`, default the file's own):
+    through safe_fs, never through a link, at most OUTPUT_CAP bytes."""
+    return parse_outputs(read_untrusted_bytes(path, root, OUTPUT_CAP))
 
 
 def fmt(value, digits: int = 6) -> str:

@@ -1,0 +1,59 @@
+"""Nothing a submission does reaches the host, another student's page or the rest of the batch
+(issue 24): host files behind a link never reach a report, hidden-test runner sources never
+reach a student-visible message, one odd file name never loses the gradebook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from adversarial import hostile
+
+from grader.course import catalog
+from grader.sandbox import LocalSandbox
+from grader.steps.pipeline import grade_submission
+
+from conftest import student_files, write_zip
+
+CANARY = "CanaryError: host-canary-7f3e91 must never reach a report"
+
+
+def _student_visible(folder: Path) -> dict[str, str]:
+    return {name: (folder / name).read_text(encoding="utf-8") for name in ("report.json", "results.json", "student.html")
+            if (folder / name).is_file()}
+
+
+def _finish(report, out: Path, assignment) -> Path:
+    from grader.batch.run import finish_reports
+
+    finish_reports([Path(report.source)], [report], out, {}, assignment)
+    return out / report.stem
+
+
+@pytest.fixture
+def two_steps(tiny_root: Path) -> catalog.Assignment:
+    """The tiny assignment with a second step that needs the first: a failed first step's
+    diagnosis is shown in the second's skip note."""
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n"
+                                             "  - name: evaluate\n    command: \"{python} experiment.py --seed {seed}\"\n"
+                                             "    log: eval_log.txt\n    needs: [main]\n", 1))
+    return catalog.load("tiny", tiny_root)
+
+
+def test_a_failed_step_whose_log_links_to_a_host_file_never_shows_it(tmp_path, two_steps):
+    host_file = tmp_path / "host" / "secret.log"
+    host_file.parent.mkdir()
+    host_file.write_text(f"Traceback (most recent call last):\n  File \"/etc/x.py\", line 1\n{CANARY}\n")
+    files = student_files(two_steps)
+    files["answer.py"] = hostile.LOG_LINK_TO_CANARY_THEN_FAIL.replace("{outside!r}", repr(str(host_file))) + files["answer.py"]
+    out = tmp_path / "out"
+    report = grade_submission(write_zip(tmp_path / "20250001_x.zip", files), two_steps, LocalSandbox(), out)
+    assert report.runs[0].outcome == "exit code 1" and report.runs[1].outcome == "skipped"
+    written = _student_visible(_finish(report, out, two_steps))
+    assert set(written) == {"report.json", "results.json", "student.html"}
+    for name, text in written.items():
+        assert "host-canary" not in text, name
+    assert "host-canary" not in json.dumps(report.model_dump())
+    assert host_file.read_text().endswith(CANARY + "\n")
