@@ -57,3 +57,50 @@ def test_a_failed_step_whose_log_links_to_a_host_file_never_shows_it(tmp_path, t
         assert "host-canary" not in text, name
     assert "host-canary" not in json.dumps(report.model_dump())
     assert host_file.read_text().endswith(CANARY + "\n")
+
+
+def _runner_lines(assignment) -> list[str]:
+    lines = []
+    for rel in assignment.runner_files():
+        lines += [line.strip() for line in (assignment.folder / rel).read_text().splitlines() if len(line.strip()) >= 12]
+    return lines
+
+
+def test_a_student_function_raising_the_runner_files_text_leaks_none_of_it(tmp_path, tiny):
+    files = student_files(tiny)
+    files["answer.py"] += hostile.RAISE_RUNNER_SOURCE  # replaces mean(): every call raises what it read
+    out = tmp_path / "out"
+    report = grade_submission(write_zip(tmp_path / "20250001_x.zip", files), tiny, LocalSandbox(), out)
+    assert any(i.id == "answer_tests" and i.points < i.max_points for i in report.items)
+    written = _student_visible(_finish(report, out, tiny))
+    assert set(written) == {"report.json", "results.json", "student.html"}
+    lines = _runner_lines(tiny)
+    assert lines
+    for name, text in written.items():
+        leaked = [line for line in lines if line in text or json.dumps(line)[1:-1] in text]
+        assert not leaked, (name, leaked)
+
+
+def test_the_runner_kit_removes_the_runner_files_before_student_code_runs(tmp_path):
+    import subprocess
+    import sys
+
+    hidden = tmp_path / ".grader" / "hidden_tests"
+    hidden.mkdir(parents=True)
+    (hidden / "r.py").write_text("from grader.inside.runner_kit import case\n\n@case\ndef reads():\n"
+                                 "    from student import peek\n    return {'seen': peek()}\n")
+    (tmp_path / "student.py").write_text("import os\n\ndef peek():\n    return str(os.path.exists('.grader/hidden_tests/r.py'))\n")
+    subprocess.run([sys.executable, "-m", "grader.inside.runner_kit", "out.json", ".grader/hidden_tests/r.py"],
+                   cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    assert json.loads((tmp_path / "out.json").read_text())["r::reads"] == {"outputs": {"seen": "False"}}
+    assert not hidden.exists()
+
+
+def test_messages_from_student_exceptions_lose_every_runner_line():
+    from grader.verdict.checker import without_sources
+
+    lines = frozenset({"return {'mean': mean([1.0, 2.0, 3.0])}", "from grader.inside.runner_kit import case"})
+    forged = "RuntimeError: from grader.inside.runner_kit import case\n@case\nreturn {'mean': mean([1.0, 2.0, 3.0])}" + "x" * 900
+    cleaned = without_sources(forged, lines)
+    assert "runner_kit import" not in cleaned and "mean([1.0" not in cleaned and "\n" not in cleaned
+    assert cleaned.startswith("RuntimeError: ") and len(cleaned) <= 300

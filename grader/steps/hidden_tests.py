@@ -59,7 +59,11 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         return HiddenTestsRun({}, f"the recorded outputs are unreadable ({exc})")
     error = None if run.ok else f"the hidden-test step stopped: {run.describe()}" + (f": {t}" if (t := log_tail(log, workspace)) else "")
-    return HiddenTestsRun(records, error)
+    hidden = checker.source_lines(assignment.folder / rel for rel in runners)
+    for record in records.values():  # what student code raised reaches messages: never the runners' text
+        if record.error is not None:
+            record.error = checker.without_sources(record.error, hidden)
+    return HiddenTestsRun(records, checker.without_sources(error, hidden) if error else None)
 
 
 def _cache_root() -> Path:

@@ -88,6 +88,35 @@ def load_outputs(path: Path, root: Path | None = None) -> dict[str, CaseRecord]:
     return parse_outputs(read_untrusted_bytes(path, root, OUTPUT_CAP))
 
 
+SOURCE_LINE_MIN = 8  # shorter lines of a runner ("return x") are too common to mean a leak
+MESSAGE_WIDTH = 300  # characters of a message built from what a student's code raised or returned
+
+
+def source_lines(paths) -> frozenset[str]:
+    """The lines of the hidden tests' runner files (course files) that a student-visible message
+    must never carry."""
+    lines: set[str] = set()
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        lines.update(line.strip() for line in text.splitlines() if len(line.strip()) >= SOURCE_LINE_MIN)
+    return frozenset(lines)
+
+
+def without_sources(text: str, lines: frozenset[str], width: int = MESSAGE_WIDTH) -> str:
+    """A message built from a student's exception or output, as a student may see it: one line of
+    at most `width` characters with every line of the runners' sources cut out. The runner kit
+    removes the runner files before student code runs; this is the second wall, for a message
+    forged in the recorded outputs."""
+    text = " ".join(str(text).split("\n"))
+    for line in sorted(lines, key=len, reverse=True):
+        if line in text:
+            text = text.replace(line, "[hidden-test source removed]")
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def fmt(value, digits: int = 6) -> str:
     """A short, readable rendering of a value for a message."""
     if isinstance(value, np.ndarray):
@@ -168,6 +197,7 @@ def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord], expect
         return HiddenTestsOutcome(error=f"the reference solution fails {stem}::{broken[0]}: {cases[broken[0]].error}")
     checker = load_checker(folder / item.checker) if item.checker else None
     load_error = got.get(f"{stem}::*")
+    hidden = source_lines([folder / item.runner])
     outcome = HiddenTestsOutcome()
     for name, reference in cases.items():
         record = got.get(prefix + name)
@@ -175,6 +205,7 @@ def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord], expect
             record = CaseRecord(error=load_error.error)
         outcome.cases.append(check_case(name, record, reference, item, checker))
         outcome.cases[-1].module = stem
+        outcome.cases[-1].message = without_sources(outcome.cases[-1].message, hidden)
     return outcome
 
 
