@@ -21,6 +21,18 @@ def clean_text(text: str) -> str:
     return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def clean_data(value):
+    """Every string of a JSON-like value (dict keys too) made encodable as UTF-8 (clean_text):
+    what every report, page and JSON file is written from."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_data(k): clean_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_data(v) for v in value]
+    return value
+
+
 def plain(text: str) -> str:
     """One visible line: control characters shown as escapes, encodable as UTF-8."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), clean_text(text))

@@ -104,3 +104,59 @@ def test_messages_from_student_exceptions_lose_every_runner_line():
     cleaned = without_sources(forged, lines)
     assert "runner_kit import" not in cleaned and "mean([1.0" not in cleaned and "\n" not in cleaned
     assert cleaned.startswith("RuntimeError: ") and len(cleaned) <= 300
+
+
+def test_a_zip_name_that_is_not_utf8_never_loses_the_gradebook(tmp_path, tiny, sandbox):
+    import csv
+    import os
+
+    from rich.console import Console
+
+    from grader.batch.executors import LocalExecutor
+    from grader.batch.run import finish_reports, grade_batch
+    from grader.reports.report import write_gradebook
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / "20250002_bo.zip", student_files(tiny))
+    write_zip(Path(os.fsdecode(bytes(batch) + b"/20250001_caf\xe9.zip")), student_files(tiny))
+    write_zip(batch / "20250003_zoe.zip", student_files(tiny))
+    out = tmp_path / "out"
+    sources = sorted(batch.iterdir())
+    result = grade_batch(sources, tiny, LocalExecutor(sandbox), out, dataset=None, student_id=None,
+                         console=Console(file=open(os.devnull, "w")))
+    finish_reports(result.sources, result.reports, out, {}, tiny)
+    write_gradebook(result.reports, out)
+    rows = list(csv.reader((out / "grades.csv").open(encoding="utf-8")))
+    assert sorted(row[0] for row in rows[1:]) == ["20250001", "20250002", "20250003"]
+    assert all(row[4] == "graded" for row in rows[1:]), rows
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert all(sid in index for sid in ("20250001", "20250002", "20250003"))
+    assert "caf\\udce9" in index  # the byte kept as a visible escape
+    for report in result.reports:
+        folder = out / report.stem
+        for name in ("report.json", "results.json", "student.html"):
+            assert (folder / name).is_file(), (report.stem, name)
+        json.loads((folder / "results.json").read_text(encoding="utf-8"))
+
+
+def test_a_failure_writing_one_students_outputs_is_that_students_status(tmp_path, monkeypatch):
+    from grader.batch import run
+    from grader.reports.report import Report, write_gradebook
+
+    reports = [Report(source=f"{sid}_x.zip", stem=f"{sid}_x", student_id=sid, assignment="tiny", status="graded")
+               for sid in ("20250001", "20250002")]
+    real = run.write_student_outputs
+
+    def breaks_on_the_first(report, folder, due=None):
+        if report.student_id == "20250001":
+            raise OSError(28, "No space left on device")
+        return real(report, folder, due)
+
+    monkeypatch.setattr(run, "write_student_outputs", breaks_on_the_first)
+    run.finish_reports([Path(r.source) for r in reports], reports, tmp_path, {})
+    assert [r.status for r in reports] == ["crashed", "graded"]
+    assert "could not be written" in reports[0].message
+    assert (tmp_path / "20250002_x" / "student.html").is_file()
+    write_gradebook(reports, tmp_path)
+    assert "20250001" in (tmp_path / "grades.csv").read_text() and "20250002" in (tmp_path / "index.html").read_text()
