@@ -119,6 +119,10 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
         rel_paths = _strip_single_top_folder([p for _, p in members])
         for rel in rel_paths:
             _check_forbidden(str(rel), limits, source)
+        folders = {str(parent) for rel in rel_paths for parent in rel.parents if str(parent) != "."}
+        both = sorted(folders & {str(rel) for rel in rel_paths})
+        if both:
+            raise RejectedSubmission(f"archive holds {both[0]!r} both as a file and as a folder", source)
         seen: set[str] = set()
         written = 0
         for (info, _), rel in zip(members, rel_paths):
@@ -127,7 +131,10 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
                 raise RejectedSubmission(f"archive holds {key!r} twice", source)
             seen.add(key)
             target = dest / key
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a name the file system cannot hold as a folder: one line, never a traceback
+                raise RejectedSubmission(f"entry {key!r} cannot be extracted ({exc.strerror or exc})", source) from None
             try:
                 with archive.open(info) as src, open(target, "wb") as out:
                     while chunk := src.read(1 << 16):
