@@ -38,6 +38,15 @@ def plain(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), clean_text(text))
 
 
+_CONTROL_IN_PAGE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline (code in <pre>)
+
+
+def for_html(text: str) -> str:
+    """Text on an HTML page (before Jinja2's autoescape): encodable as UTF-8, control characters
+    (escape sequences, BEL, CR) shown as escapes; tabs and newlines kept for code in <pre>."""
+    return _CONTROL_IN_PAGE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), clean_text(text))
+
+
 def for_terminal(text: str) -> str:
     """Safe inside rich markup: one line, no control characters, no markup of its own."""
     return escape(plain(text))

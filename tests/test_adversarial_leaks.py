@@ -160,3 +160,28 @@ def test_a_failure_writing_one_students_outputs_is_that_students_status(tmp_path
     assert (tmp_path / "20250002_x" / "student.html").is_file()
     write_gradebook(reports, tmp_path)
     assert "20250001" in (tmp_path / "grades.csv").read_text() and "20250002" in (tmp_path / "index.html").read_text()
+
+
+def test_pages_never_carry_raw_control_bytes_from_a_student_chosen_name(tmp_path):
+    import re
+
+    from grader.reports.report import Report, write_index, write_report
+    from grader.reports.visibility import write_student_page
+    from grader.verdict.score import ItemResult
+
+    name = hostile.ESCAPE_NAME
+    item = ItemResult(id="answer_tests", title="Hidden tests", kind="tests", points=0, max_points=3, status="failed", value=0.0, threshold=None,
+                      message=f"mean: raised RuntimeError: \x1b[31m{name}\r\x07")
+    report = Report(source=f"{name}.zip", stem=name, student_id="20250011", name=name.split("_", 1)[1], assignment="tiny",
+                    status="error", message=f"bad \x1b[2J {name}", flags=["flag \x1b]0;x\x07"], items=[item])
+    folder = tmp_path / "one"
+    write_report(report, folder)
+    write_student_page(report, folder / "student.html")
+    write_index([report], tmp_path)
+    control = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    for page in (tmp_path / "index.html", folder / "report.html", folder / "student.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not control.search(text), (page.name, control.findall(text))
+        assert "\\x1b" in text  # shown as an escape, not dropped
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<blink>" not in index and "\\x07" in index

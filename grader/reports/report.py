@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
 from grader import __version__
-from grader.inert import clean_data, clean_text, for_csv, for_terminal
+from grader.inert import clean_data, clean_text, for_csv, for_html, for_terminal
 from grader.reports import plots
 from grader.reports.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
 from grader.steps.lms import SubmissionOrigin
@@ -77,7 +78,14 @@ class Report(BaseModel):
         return {"status": self.status, "score": self.score, "items": {i.id: (i.points, i.value) for i in self.items}}
 
 
-_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
+def _inert(value):
+    """Every {{ value }} of every page: text a student chose passes through inert.for_html (no raw
+    ESC or control bytes); markup the grader built itself (the plots' SVG) is left as it is."""
+    return for_html(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                   finalize=_inert)
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
 _env.filters["report_folder_name"] = report_folder_name
 
