@@ -21,9 +21,30 @@ def clean_text(text: str) -> str:
     return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def clean_data(value):
+    """Every string of a JSON-like value (dict keys too) made encodable as UTF-8 (clean_text):
+    what every report, page and JSON file is written from."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_data(k): clean_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_data(v) for v in value]
+    return value
+
+
 def plain(text: str) -> str:
     """One visible line: control characters shown as escapes, encodable as UTF-8."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), clean_text(text))
+
+
+_CONTROL_IN_PAGE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline (code in <pre>)
+
+
+def for_html(text: str) -> str:
+    """Text on an HTML page (before Jinja2's autoescape): encodable as UTF-8, control characters
+    (escape sequences, BEL, CR) shown as escapes; tabs and newlines kept for code in <pre>."""
+    return _CONTROL_IN_PAGE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), clean_text(text))
 
 
 def for_terminal(text: str) -> str:

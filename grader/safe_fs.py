@@ -118,6 +118,65 @@ def read_text(path: Path, root: Path | None = None, cap: int = READ_CAP) -> str:
     return text + (f"\n[grader] read only the first {cap} bytes\n" if truncated else "")
 
 
+def read_untrusted_bytes(path: Path, root: Path | None = None, cap: int = READ_CAP) -> bytes:
+    """The whole of a regular workspace file, or an OSError: a link (anywhere on the way from
+    `root`), a FIFO, a device or a file over `cap` bytes is refused (data a sandbox recorded for
+    parsing, where a truncated read would be wrong)."""
+    data, truncated = read_bytes(path, root, cap)
+    if truncated:
+        raise OSError(errno.EFBIG, f"{Path(path).name} is larger than {cap:,} bytes")
+    return data
+
+
+TAIL_CAP = 1_000_000  # bytes read from the end of a log to say how a step ended
+
+
+def read_tail(path: Path, root: Path | None = None, cap: int = TAIL_CAP) -> str:
+    """The last `cap` bytes of a regular workspace file as text (how a log ends: the last
+    traceback, the last line), read like every other untrusted file."""
+    fd = open_regular(path, root)
+    try:
+        size = os.fstat(fd).st_size
+        if size > cap:
+            os.lseek(fd, size - cap, os.SEEK_SET)
+        chunks, left = [], cap
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def log_tail(path: Path, root: Path | None = None, lines: int = 1, width: int = 300) -> str:
+    """The last lines a step printed itself (not the grader's own `[grader]` notes), on one
+    line: how far it got, for a message. A log that is missing, a link or not a regular file
+    reads as empty. The one log-tail function of the grader."""
+    try:
+        text = read_tail(path, root)
+    except OSError:
+        return ""
+    own = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("[grader]")]
+    return " | ".join(own[-lines:])[:width]
+
+
+def remove_inside(path: Path, root: Path) -> None:
+    """Remove `path` inside `root` without following a link on the way: when a folder on the way
+    was replaced by a link (a step may plant one), the link itself is removed, never what it
+    points to."""
+    current = Path(root)
+    for part in _parts(root, path):
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(current)
+            return
+    remove_tree(current)
+
+
 def is_regular(path: Path, root: Path | None = None) -> bool:
     try:
         os.close(open_regular(path, root))

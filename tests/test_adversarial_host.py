@@ -237,7 +237,7 @@ def test_a_folder_submission_with_non_utf8_names_and_a_fifo(tmp_path, course):
 
 def test_probe_step_over_its_cpu_limit_is_a_timeout(tmp_path, course, outside):
     code = ("import sys\n"
-            "if 'probe_kit' in sys.argv[0]:\n"
+            "if 'runner_kit' in sys.argv[0]:\n"
             "    print('probing', flush=True)\n"
             "    while True:\n"
             "        pass\n")

@@ -8,7 +8,7 @@ from grader.course.spec import IntakeLimits
 from grader.errors import RejectedSubmission
 from grader.steps.intake import open_submission
 
-from conftest import write_zip
+from conftest import student_files, write_zip
 
 LIMITS = IntakeLimits(max_files=10, max_bytes=10_000)
 
@@ -131,3 +131,20 @@ def test_empty_archive(tmp_path):
     z = write_zip(tmp_path / "1_a.zip", {"__MACOSX/x": ""})
     with pytest.raises(RejectedSubmission, match="holds no files"):
         open_submission(z, tmp_path / "out", LIMITS)
+
+
+@pytest.mark.parametrize("folder", [None, "sub"])
+def test_a_member_that_is_both_a_file_and_a_folder_is_a_one_line_rejection(tmp_path, folder):
+    z = write_zip(tmp_path / "1_a.zip", {"evaluate.py": "x = 1\n", "evaluate.py/model.py": "y = 2\n"}, folder=folder)
+    with pytest.raises(RejectedSubmission, match="'evaluate.py' both as a file and as a folder") as caught:
+        open_submission(z, tmp_path / "out", LIMITS)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_malformed_archive_is_rejected_not_crashed_by_the_pipeline(tmp_path, tiny, sandbox):
+    from grader.steps.pipeline import grade_submission
+
+    files = {**student_files(tiny), "evaluate.py": "x = 1\n", "evaluate.py/model.py": "y = 2\n"}
+    report = grade_submission(write_zip(tmp_path / "20250001_a.zip", files), tiny, sandbox, tmp_path / "out")
+    assert report.status == "rejected" and "both as a file and as a folder" in report.message
+    assert "\n" not in report.message and not (tmp_path / "out" / "20250001_a" / "grader_error.txt").exists()

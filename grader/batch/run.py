@@ -191,10 +191,18 @@ def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, no
         if not report_folder_name(report.stem):
             continue
         folder = report_folder(out, report.stem)
-        if late is not None:
-            apply_late(report, late, extensions)  # never charged twice: a cached report is re-penalised from its own score
-            write_report(report, folder)
-        write_student_outputs(report, folder, late.due if late else None)
+        try:
+            if late is not None:
+                apply_late(report, late, extensions)  # never charged twice: a cached report is re-penalised from its own score
+                write_report(report, folder)
+            write_student_outputs(report, folder, late.due if late else None)
+        except Exception as exc:  # noqa: BLE001 - one student's outputs failing is that student's status, not the batch's
+            report.status = "crashed"
+            report.message = f"the student's outputs could not be written: {type(exc).__name__}: {exc}"
+            try:
+                write_report(report, folder, html=False)
+            except Exception:  # noqa: BLE001 - the gradebook row still says crashed
+                pass
 
 
 def exit_code(reports: list[Report]) -> int:

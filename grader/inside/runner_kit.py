@@ -17,7 +17,6 @@ import json
 import math
 import os
 import random
-import runpy
 import sys
 import traceback
 from pathlib import Path
@@ -92,10 +91,33 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}{where}" + (f": {text[0][:300]}" if text else "")
 
 
+def take_runners(runners: list[Path]) -> list[tuple[Path, object]]:
+    """Each runner file compiled (or the error that stopped it), then removed from the workspace,
+    all before any student code is imported: a student's function finds no runner file to read
+    and raise as its message, and no source text stays in this process (only code objects)."""
+    taken: list[tuple[Path, object]] = []
+    for runner in runners:
+        try:
+            taken.append((runner, compile(runner.read_bytes(), str(runner), "exec")))
+        except BaseException as exc:  # noqa: BLE001 - a runner that cannot compile fails only its own cases
+            taken.append((runner, exc))
+        try:
+            runner.unlink()
+        except OSError:
+            pass
+    for folder in {runner.parent for runner in runners}:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+    return taken
+
+
 def run(out: Path, runners: list[Path]) -> None:
     # Run as `python -m grader.inside.runner_kit`, this module is __main__: runner files that import
     # grader.inside.runner_kit must register their cases here, not in a second copy.
     sys.modules.setdefault("grader.inside.runner_kit", sys.modules[__name__])
+    compiled = take_runners(runners)
     sys.path.insert(0, os.getcwd())  # the student's modules, as in a normal run
     results: dict[str, dict] = {}
 
@@ -104,10 +126,12 @@ def run(out: Path, runners: list[Path]) -> None:
         tmp.write_text(json.dumps(results))
         os.replace(tmp, out)
 
-    for runner in runners:
+    for runner, code in compiled:
         _registry.clear()
         try:
-            runpy.run_path(str(runner), run_name="probe_runner")
+            if isinstance(code, BaseException):
+                raise code
+            exec(code, {"__name__": "probe_runner", "__file__": str(runner), "__builtins__": __builtins__})
         except BaseException as exc:  # noqa: BLE001 - a runner that cannot load fails its cases, not the others
             results[f"{runner.stem}::*"] = {"error": _describe(exc)}
             save()

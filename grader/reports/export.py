@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import GraderError
+from grader.inert import for_csv
 from grader.reports.report import Report, load_report
 from grader.reports.visibility import write_student_page
 
@@ -112,8 +113,9 @@ def write_canvas_csv(reports: list[Report], path: Path, column: str, roster: dic
         for report in reports:
             known = (roster or {}).get(report.student_id or "", {})
             canvas_id = known.get("ID") or (report.origin.lms_user_id if report.origin and report.origin.lms == "canvas" else "")
-            writer.writerow([known.get("Student") or report.name or "", canvas_id or "", report.student_id or "",
-                             known.get("SIS Login ID", ""), known.get("Section", ""), _score_cell(report)])
+            writer.writerow([for_csv(cell) for cell in (known.get("Student") or report.name or "", canvas_id or "",
+                             report.student_id or "", known.get("SIS Login ID", ""), known.get("Section", ""),
+                             _score_cell(report))])  # names inert as in grades.csv
 
 
 def write_generic_csv(reports: list[Report], path: Path) -> None:
@@ -121,9 +123,9 @@ def write_generic_csv(reports: list[Report], path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(["student_id", "name", "score", "max_score", "late_penalty", "status", "submitted_at", "note"])
         for r in reports:
-            writer.writerow([r.student_id, r.name or "", _score_cell(r), f"{r.max_score:g}",
+            writer.writerow([for_csv(cell) for cell in (r.student_id or "", r.name or "", _score_cell(r), f"{r.max_score:g}",
                              f"{r.late.penalty:g}" if r.late else "0", r.status,
-                             r.origin.submitted_at or "" if r.origin else "", _note(r)])
+                             r.origin.submitted_at or "" if r.origin else "", _note(r))])
 
 
 def feedback_name(report: Report, lms: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grader.reports.report import Report
+from grader.reports.report import Report, encodable, write_page
 
 STATUS_TEXT = {"graded": "Graded", "error": "Grading failed", "timeout": "Timed out", "rejected": "Submission rejected",
                "crashed": "Grading crashed"}
@@ -59,9 +59,7 @@ def results_json(report: Report, *, ta: bool = False) -> dict:
 
 
 def write_results(report: Report, path: Path, *, ta: bool = False) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results_json(report, ta=ta), indent=2), encoding="utf-8")
-    return path
+    return write_page(path, json.dumps(results_json(encodable(report), ta=ta), indent=2))
 
 
 def write_student_outputs(report: Report, folder: Path, rubric_due=None) -> None:

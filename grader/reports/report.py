@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.table import Table
 
 from grader import __version__
-from grader.inert import clean_text, for_csv, for_terminal
+from grader.inert import clean_data, clean_text, for_csv, for_html, for_terminal
 from grader.reports import plots
 from grader.reports.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
 from grader.steps.lms import SubmissionOrigin
@@ -77,7 +78,14 @@ class Report(BaseModel):
         return {"status": self.status, "score": self.score, "items": {i.id: (i.points, i.value) for i in self.items}}
 
 
-_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
+def _inert(value):
+    """Every {{ value }} of every page: text a student chose passes through inert.for_html (no raw
+    ESC or control bytes); markup the grader built itself (the plots' SVG) is left as it is."""
+    return for_html(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                   finalize=_inert)
 _env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
 _env.filters["report_folder_name"] = report_folder_name
 
@@ -86,29 +94,25 @@ STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejecte
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 
-def _clean(value):
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def encodable(report: Report) -> Report:
     """The report with every string encodable as UTF-8 (names that were not keep visible
     escapes), so writing it cannot fail on a student's file name."""
-    return Report.model_validate(_clean(report.model_dump()))
+    return Report.model_validate(clean_data(report.model_dump()))
+
+
+def write_page(path: Path, text: str) -> Path:
+    """The one way a report, a page or a JSON file is written: UTF-8, any text that is not
+    (a name of bytes that are not UTF-8) kept as visible escapes by clean_text, never an error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(clean_text(text), encoding="utf-8")
+    return path
 
 
 def write_report(report: Report, folder: Path, html: bool = True) -> Path:
     report = encodable(report)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "report.json"
-    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    path = write_page(folder / "report.json", report.model_dump_json(indent=2))
     if html:
-        (folder / "report.html").write_text(_env.get_template("report.html.j2").render(r=report), encoding="utf-8")
+        write_page(folder / "report.html", _env.get_template("report.html.j2").render(r=report))
     return path
 
 
@@ -176,9 +180,7 @@ def write_index(reports: list[Report], out: Path) -> Path:
     analytics = class_analytics(reports, read_similarity(out / SIMILARITY_CSV))
     page = _env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
                                                      similarity_page=SIMILARITY_HTML if (out / SIMILARITY_HTML).is_file() else None)
-    path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_page(out / "index.html", page)
 
 
 def print_gradebook(reports: list[Report], console: Console) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from grader.reports.report import Report, _env
+from grader.reports.report import Report, _env, encodable, write_page
 from grader.verdict.score import ItemResult
 
 
@@ -39,9 +39,7 @@ def write_student_page(report: Report, path: Path, *, rubric_due: dt.datetime | 
                        now: dt.datetime | None = None) -> Path:
     """The page a student gets back: the items they may see, the total, the late note; never
     hidden items, and never the TA's runs, logs or flags."""
+    report = encodable(report)  # a name that is not UTF-8 keeps visible escapes, like every page
     items = student_items(report, now=now, rubric_due=rubric_due, published=published)
     withheld = [i for i in report.items if i not in items]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_env.get_template("student.html.j2").render(r=report, items=items, withheld=len(withheld)),
-                    encoding="utf-8")
-    return path
+    return write_page(path, _env.get_template("student.html.j2").render(r=report, items=items, withheld=len(withheld)))

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
-from grader.safe_fs import tree_digest
+from grader.safe_fs import copy_file, is_regular, log_tail, remove_tree, tree_digest
 from grader.sandbox.base import RunRequest, Sandbox
-from grader.steps.hidden_tests import log_tail
 
 CACHE_DIR = ".grader-assets"
+ASSET_CAP = 2_000_000_000  # bytes of one built asset copied out of its sandboxed build folder
 
 
 def _fingerprint(assignment: Assignment, dataset: str | None) -> str:
@@ -57,9 +57,9 @@ def ensure_assets(assignment: Assignment, dataset: str | None, data_dir: Path, s
                 argv = [substitute(part) for part in shlex.split(asset.command)]
                 result = sandbox.run(RunRequest(argv=argv, workspace=build, log_path=log, limits=assignment.spec.limits,
                                                data_dirs=(data_dir,)))
-                missing = [o for o in asset.outputs if not (build / o).is_file()]
+                missing = [o for o in asset.outputs if not is_regular(build / o, build)]
                 if not result.ok or missing:
-                    tail = log_tail(log, lines=1)
+                    tail = log_tail(log, build)
                     raise GraderError(f"building asset {asset.name} failed ({result.describe()}"
                                       f"{'; missing ' + ', '.join(missing) if missing else ''})"
                                       f"{': ' + tail if tail else ''}")
@@ -67,8 +67,8 @@ def ensure_assets(assignment: Assignment, dataset: str | None, data_dir: Path, s
             for asset in assignment.spec.assets:
                 for output in asset.outputs:
                     (folder / output).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(build / output, folder / output)
+                    copy_file(build / output, folder / output, root=build, cap=ASSET_CAP)
             (folder / ".complete").write_text("")
         finally:
-            shutil.rmtree(build, ignore_errors=True)
+            remove_tree(build)
     return folder

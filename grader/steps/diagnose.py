@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.safe_fs import read_tail
+
 if TYPE_CHECKING:
     from grader.reports.report import Report
 
@@ -65,8 +67,10 @@ def root_cause(report: Report, folder: Path) -> str | None:
     if failed:
         causes = []
         for run in failed:
-            log = folder / run.log
-            text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else run.stopped
+            try:  # the copy in the report folder, read like any workspace file (safe_fs)
+                text = read_tail(folder / run.log, folder) if run.log else run.stopped
+            except OSError:
+                text = run.stopped
             causes.append(crash_site(text) or f"{run.outcome}" + (f": {run.stopped}" if run.stopped else ""))
         if len(set(causes)) == 1:
             skipped = [r for r in report.runs if r.outcome == "skipped"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.course.catalog import Assignment
 from grader.course.spec import ParamCountItem, SandboxLimits, TestsItem
 from grader.errors import GraderError
-from grader.safe_fs import tree_digest
+from grader.safe_fs import copy_file, log_tail, remove_inside, tree_digest
 from grader.sandbox.base import RunRequest, Sandbox
 from grader.verdict import checker
 from grader.verdict.checker import CaseRecord, HiddenTestsOutcome, scalar
@@ -33,15 +33,6 @@ class HiddenTestsRun:
     error: str | None = None  # the step itself failed (killed, crashed before recording, unreadable outputs)
 
 
-def log_tail(path: Path, lines: int = 3) -> str:
-    """The last lines of a log, on one line (for messages); a log that is not a regular file reads as empty."""
-    try:
-        text = checker.read_untrusted_bytes(path, cap=10_000_000).decode("utf-8", errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])[:300]
-
-
 def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: SandboxLimits) -> HiddenTestsRun:
     """Every runner file of the rubric in one sandboxed process (one interpreter, one torch
     import); the runners leave the workspace with the step."""
@@ -49,10 +40,10 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
     if not runners:
         return HiddenTestsRun({})
     grader_dir = workspace / GRADER_DIR
-    shutil.rmtree(grader_dir, ignore_errors=True)
+    remove_inside(grader_dir, workspace)  # a link planted at .grader is removed, never followed
     (grader_dir / "hidden_tests").mkdir(parents=True)
     names = []
-    for rel in runners:
+    for rel in runners:  # course files (trusted) into the folder just made
         shutil.copyfile(assignment.folder / rel, grader_dir / "hidden_tests" / Path(rel).name)
         names.append(f"{GRADER_DIR}/hidden_tests/{Path(rel).name}")
     log = grader_dir / "hidden_tests.log"
@@ -60,15 +51,19 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
     try:
         run = sandbox.run(RunRequest(argv=argv, workspace=workspace, log_path=log, limits=limits))
     finally:
-        shutil.rmtree(grader_dir / "hidden_tests", ignore_errors=True)
+        remove_inside(grader_dir / "hidden_tests", workspace)
     try:
-        records = checker.load_outputs(grader_dir / OUTPUTS)
+        records = checker.load_outputs(grader_dir / OUTPUTS, workspace)
     except FileNotFoundError:
         records = {}
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         return HiddenTestsRun({}, f"the recorded outputs are unreadable ({exc})")
-    error = None if run.ok else f"the hidden-test step stopped: {run.describe()}" + (f": {t}" if (t := log_tail(log, 1)) else "")
-    return HiddenTestsRun(records, error)
+    error = None if run.ok else f"the hidden-test step stopped: {run.describe()}" + (f": {t}" if (t := log_tail(log, workspace)) else "")
+    hidden = checker.source_lines(assignment.folder / rel for rel in runners)
+    for record in records.values():  # what student code raised reaches messages: never the runners' text
+        if record.error is not None:
+            record.error = checker.without_sources(record.error, hidden)
+    return HiddenTestsRun(records, checker.without_sources(error, hidden) if error else None)
 
 
 def _cache_root() -> Path:
@@ -125,7 +120,7 @@ def expected_outputs(assignment: Assignment, sandbox: Sandbox, progress=None) ->
                 broken = next((key for key, record in result.records.items() if record.error), None)
                 if broken:
                     raise GraderError(f"the reference solution fails hidden test {broken}: {result.records[broken].error}")
-                shutil.copyfile(ws / GRADER_DIR / OUTPUTS, path.with_suffix(".tmp"))
+                copy_file(ws / GRADER_DIR / OUTPUTS, path.with_suffix(".tmp"), root=ws, cap=checker.OUTPUT_CAP)
                 os.replace(path.with_suffix(".tmp"), path)
         return checker.load_outputs(path)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.course.spec import IntakeLimits
 from grader.errors import RejectedSubmission
+from grader.safe_fs import TreeTooLarge, copy_file, walk
 from grader.steps.naming import parse_stem, submission_stem
 
 JUNK = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints", "Thumbs.db"}
@@ -119,6 +119,10 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
         rel_paths = _strip_single_top_folder([p for _, p in members])
         for rel in rel_paths:
             _check_forbidden(str(rel), limits, source)
+        folders = {str(parent) for rel in rel_paths for parent in rel.parents if str(parent) != "."}
+        both = sorted(folders & {str(rel) for rel in rel_paths})
+        if both:
+            raise RejectedSubmission(f"archive holds {both[0]!r} both as a file and as a folder", source)
         seen: set[str] = set()
         written = 0
         for (info, _), rel in zip(members, rel_paths):
@@ -127,7 +131,10 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
                 raise RejectedSubmission(f"archive holds {key!r} twice", source)
             seen.add(key)
             target = dest / key
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a name the file system cannot hold as a folder: one line, never a traceback
+                raise RejectedSubmission(f"entry {key!r} cannot be extracted ({exc.strerror or exc})", source) from None
             try:
                 with archive.open(info) as src, open(target, "wb") as out:
                     while chunk := src.read(1 << 16):
@@ -144,8 +151,6 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
 
 
 def _copy_folder(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
-    from grader.safe_fs import TreeTooLarge, copy_file, walk
-
     files: list[str] = []
     total = 0
     try:
@@ -210,7 +215,10 @@ def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: 
         if source.stat().st_size > limits.max_bytes:
             raise RejectedSubmission(f"file is larger than the limit of {limits.max_bytes} bytes", source)
         _check_forbidden(source.name, limits, source)
-        shutil.copy2(source, dest / source.name)
+        try:
+            copy_file(source, dest / source.name, root=source.parent, cap=limits.max_bytes)
+        except OSError as exc:
+            raise RejectedSubmission(f"cannot be read: {exc.strerror or exc}", source) from None
         files = [source.name]
     if not files:
         raise RejectedSubmission("submission holds no files", source)

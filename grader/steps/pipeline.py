@@ -21,7 +21,7 @@ from grader.course.secret import secret_seed
 from grader.course.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
 from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, RunRecord, write_report
-from grader.safe_fs import copy_file, is_regular, read_text, remove_tree
+from grader.safe_fs import copy_file, is_regular, log_tail, read_tail, remove_tree
 from grader.sandbox import RunRequest, Sandbox
 from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, GuardedSandbox, RunResult, StepRecord
 from grader.steps import hidden_tests
@@ -101,17 +101,17 @@ TRUSTED_INPUT_BYTES = 1_000_000_000  # all the data files one trusted step takes
 
 def _trusted_inputs(experiment: Experiment, ws: Workspace) -> tuple[list[str], list[str]]:
     """The data files a trusted step takes from the student's workspace: regular files inside
-    the workspace only (never a link, FIFO or device); and the patterns nothing matched."""
-    root = ws.path.resolve()
+    the workspace only, reached without a link on the way (safe_fs: never a link, FIFO or
+    device); and the patterns nothing matched."""
     found: list[str] = []
     missing: list[str] = []
     total = 0
     for pattern in experiment.inputs:
         matched = []
         for path in sorted(ws.path.glob(pattern)):
-            if path.is_symlink() or not path.resolve().is_relative_to(root) or not path.is_file():
+            if not is_regular(path, ws.path):
                 continue
-            total += path.stat().st_size
+            total += os.lstat(path).st_size
             if total > TRUSTED_INPUT_BYTES:
                 raise GraderError(f"{experiment.name}: its inputs are larger than {TRUSTED_INPUT_BYTES:,} bytes")
             matched.append(path.relative_to(ws.path).as_posix())
@@ -132,19 +132,19 @@ def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspa
     inputs, missing = _trusted_inputs(experiment, ws)
     if missing:
         return None, log_path, f"its input {', '.join(missing)} was not produced by an earlier step"
-    shutil.rmtree(step_ws, ignore_errors=True)
+    remove_tree(step_ws)
     shutil.copytree(assignment.skeleton_dir, step_ws, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for rel in inputs:
-        (step_ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ws.path / rel, step_ws / rel, follow_symlinks=False)
+        copy_file(ws.path / rel, step_ws / rel, root=ws.path, cap=TRUSTED_INPUT_BYTES)
     data_dirs = (ctx.data_dir,) + ((ctx.holdout_dir,) if ctx.holdout_dir else ())
     result = sandbox.run(RunRequest(argv=ctx.argv(experiment.command, trusted=True), workspace=step_ws,
                                    log_path=step_ws / Path(experiment.log).name, limits=assignment.spec.limits,
                                    env=env, data_dirs=data_dirs))
-    source = step_ws / Path(experiment.log).name
-    if source.is_file() and not source.is_symlink():
-        shutil.copyfile(source, log_path)
-    shutil.rmtree(step_ws, ignore_errors=True)
+    try:  # the log as the grader keeps it: a regular file only, never through a link, capped
+        copy_file(step_ws / Path(experiment.log).name, log_path, root=step_ws)
+    except OSError:
+        pass
+    remove_tree(step_ws)
     return result, log_path, ""
 
 
@@ -183,7 +183,7 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
                                            env=env, data_dirs=(ctx.data_dir,)))
         log_root = log_path.parent if experiment.trusted else ws.path
         summary = parse_log(log_path, log_root)
-        stopped = "" if result.ok else last_output(log_path, log_root)
+        stopped = "" if result.ok else log_tail(log_path, log_root)
         because = f"{result.describe()}" + (f": {stopped}" if stopped else "")
         if not result.ok and summary.ok and not experiment.partial:
             # A Summary printed before a crash or a kill is not a finished run.
@@ -192,8 +192,7 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             summary.error = f"the run failed ({because}); {summary.error}"
         summaries[experiment.log] = summary
         if not result.ok:
-            text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.is_file() else ""
-            outcomes[experiment.name] = crash_site(text) or because
+            outcomes[experiment.name] = crash_site(_tail_text(log_path, log_root)) or because
         else:
             outcomes[experiment.name] = ""
         records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
@@ -243,14 +242,13 @@ def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[st
     return flags
 
 
-def last_output(log_path: Path, root: Path) -> str:
-    """The last line a step printed itself (not a note of the grader's): how far it got."""
+def _tail_text(log_path: Path, root: Path) -> str:
+    """How a failed step's log ends, for its diagnosis (crash_site): read through safe_fs, so a
+    log replaced by a link, a FIFO or a device reads as empty, never as the file it points to."""
     try:
-        lines = read_text(log_path, root, cap=2_000_000).strip().splitlines()
+        return read_tail(log_path, root)
     except OSError:
         return ""
-    own = [line for line in lines if line.strip() and not line.startswith("[grader]")]
-    return own[-1].strip()[:300] if own else ""
 
 
 def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> list[str]:
@@ -433,9 +431,7 @@ def check_own_logs(assignment: Assignment, folder: Path, sandbox: Sandbox, *, da
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         submitted = Path(tmp) / "submitted"
         for path in student_folder_files(folder, assignment.spec.intake):  # leaves data and caches out
-            target = submitted / path.relative_to(folder)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+            copy_file(path, submitted / path.relative_to(folder), root=folder)
         try:
             submission: Submission = open_submission(submitted, Path(tmp) / "checked", assignment.spec.intake,
                                                      student_id or "0")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from grader.course.spec import TestsItem
+from grader.safe_fs import read_untrusted_bytes
 
 OUTPUT_CAP = 50_000_000  # bytes of recorded outputs read back from a sandbox
 
@@ -47,28 +46,6 @@ class CaseOutcome:
 class HiddenTestsOutcome:
     cases: list[CaseOutcome] = field(default_factory=list)
     error: str | None = None
-
-
-def read_untrusted_bytes(path: Path, cap: int = OUTPUT_CAP) -> bytes:
-    """A file a sandbox wrote: opened without following a link, only if it is a regular file,
-    at most `cap` bytes; never blocks on a FIFO or a device."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        if info.st_size > cap:
-            raise OSError(f"{path.name} is larger than {cap:,} bytes")
-        chunks, left = [], cap + 1
-        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > cap:
-            raise OSError(f"{path.name} is larger than {cap:,} bytes")
-        return data
-    finally:
-        os.close(fd)
 
 
 def _from_data(value):
@@ -105,8 +82,39 @@ def parse_outputs(data: bytes) -> dict[str, CaseRecord]:
     return records
 
 
-def load_outputs(path: Path) -> dict[str, CaseRecord]:
-    return parse_outputs(read_untrusted_bytes(path))
+def load_outputs(path: Path, root: Path | None = None) -> dict[str, CaseRecord]:
+    """Recorded outputs read back from a sandbox's folder (`root`, default the file's own):
+    through safe_fs, never through a link, at most OUTPUT_CAP bytes."""
+    return parse_outputs(read_untrusted_bytes(path, root, OUTPUT_CAP))
+
+
+SOURCE_LINE_MIN = 8  # shorter lines of a runner ("return x") are too common to mean a leak
+MESSAGE_WIDTH = 300  # characters of a message built from what a student's code raised or returned
+
+
+def source_lines(paths) -> frozenset[str]:
+    """The lines of the hidden tests' runner files (course files) that a student-visible message
+    must never carry."""
+    lines: set[str] = set()
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        lines.update(line.strip() for line in text.splitlines() if len(line.strip()) >= SOURCE_LINE_MIN)
+    return frozenset(lines)
+
+
+def without_sources(text: str, lines: frozenset[str], width: int = MESSAGE_WIDTH) -> str:
+    """A message built from a student's exception or output, as a student may see it: one line of
+    at most `width` characters with every line of the runners' sources cut out. The runner kit
+    removes the runner files before student code runs; this is the second wall, for a message
+    forged in the recorded outputs."""
+    text = " ".join(str(text).split("\n"))
+    for line in sorted(lines, key=len, reverse=True):
+        if line in text:
+            text = text.replace(line, "[hidden-test source removed]")
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def fmt(value, digits: int = 6) -> str:
@@ -189,6 +197,7 @@ def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord], expect
         return HiddenTestsOutcome(error=f"the reference solution fails {stem}::{broken[0]}: {cases[broken[0]].error}")
     checker = load_checker(folder / item.checker) if item.checker else None
     load_error = got.get(f"{stem}::*")
+    hidden = source_lines([folder / item.runner])
     outcome = HiddenTestsOutcome()
     for name, reference in cases.items():
         record = got.get(prefix + name)
@@ -196,6 +205,7 @@ def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord], expect
             record = CaseRecord(error=load_error.error)
         outcome.cases.append(check_case(name, record, reference, item, checker))
         outcome.cases[-1].module = stem
+        outcome.cases[-1].message = without_sources(outcome.cases[-1].message, hidden)
     return outcome
 
 

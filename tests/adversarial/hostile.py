@@ -136,3 +136,30 @@ def deep_zip(path: Path, files: dict[str, str], depth: int = 1200) -> Path:
             z.writestr(name, text)
         z.writestr("/".join(["d"] * depth) + "/x.txt", "deep")
     return path
+
+
+# A failed step whose log became a link to a host file holding an exception-shaped line: the
+# failed-step diagnosis must never read it (its last "...Error: ..." line would be shown).
+LOG_LINK_TO_CANARY_THEN_FAIL = f"""
+import os, sys
+os.remove({LOG!r})
+os.symlink({{outside!r}}, {LOG!r})
+sys.exit(1)
+"""
+
+# A student function that reads the hidden-test runner files beside it and raises their text.
+RAISE_RUNNER_SOURCE = """
+def _runner_text():
+    import glob, os
+    found = []
+    for path in glob.glob('.grader/**/*.py', recursive=True) + glob.glob('**/hidden_tests/*.py', recursive=True):
+        try:
+            found.append(open(path).read())
+        except OSError as exc:
+            found.append(f'unreadable {os.path.basename(path)}: {type(exc).__name__}')
+    return '\\n'.join(found) or 'no runner file found'
+
+
+def mean(values):
+    raise RuntimeError(_runner_text())
+"""
