@@ -19,7 +19,7 @@ from grader.batch.progress import estimate_remaining, inert
 from grader.batch.run import exit_code, finish_reports, grade_batch
 from grader.course import catalog
 from grader.errors import GraderError
-from grader.reports.report import Report, load_report, write_report
+from grader.reports.report import Report, load_report, write_gradebook, write_report
 from grader.steps.naming import STAGING, report_folder_name
 
 from conftest import student_files, write_zip
@@ -217,3 +217,6 @@ def test_a_zip_name_over_200_bytes_is_graded_and_the_batch_goes_on(tmp_path, tin
     assert (out / folder / "report.json").is_file() and (out / "20250002_bo" / "report.json").is_file()
     finish_reports(result.sources, result.reports, out, {}, tiny)
     assert (out / folder / "student.html").is_file()
+    write_gradebook(result.reports, out)
+    index = (out / "index.html").read_text()
+    assert f'href="./{folder}/report.html"' in index and f'href="./{long_stem}/report.html"' not in index

@@ -10,7 +10,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -27,6 +26,7 @@ from grader.commands.session import Session
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.reports.analytics import SIMILARITY_COLUMNS, SIMILARITY_CSV, SIMILARITY_HTML
+from grader.reports.report import PAGES
 from grader.reports.similarity import (
     GUARANTEE_TOKENS,
     NOISE_TOKENS,
@@ -43,8 +43,6 @@ from grader.reports.similarity import (
 from grader.steps.intake import open_submission
 from grader.steps.naming import parse_stem, submission_stem
 from grader.steps.workspace import _find_submitted
-
-_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
 @dataclass
@@ -230,7 +228,7 @@ def write_html(result: SimilarityResult, fingerprints: list[dict], path: Path, a
     shown = [{"rank": n, "pair": p, "a": docs[p.a], "b": docs[p.b],
               "files": file_matches(docs[p.a], docs[p.b], fingerprints[p.a], fingerprints[p.b])}
              for n, p in enumerate(above[:top], 1)]
-    html = _env.get_template("similarity.html.j2").render(
+    html = PAGES.get_template("similarity.html.j2").render(
         assignment=assignment.id, shown=shown, above=len(above), threshold=result.threshold,
         current=sum(not d.archive for d in docs), archived=sum(d.archive for d in docs), compared=len(result.pairs),
         skipped=result.skipped, notes=result.notes, noise=NOISE_TOKENS, guarantee=GUARANTEE_TOKENS,

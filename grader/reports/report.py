@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -84,10 +85,18 @@ def _inert(value):
     return for_html(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
-_env = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
-                   finalize=_inert)
-_env.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
-_env.filters["report_folder_name"] = report_folder_name
+def report_href(stem: str) -> str:
+    """The index's link to a submission's report page: the folder the report was written to
+    (grader/steps/naming.py), or nothing for a name that got no folder."""
+    folder = report_folder_name(stem)
+    return f"./{quote(folder)}/report.html" if folder else ""
+
+
+# Every HTML page (report, student, index, similarity) renders through this one environment.
+PAGES = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                    finalize=_inert)
+PAGES.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
+PAGES.filters["report_href"] = report_href
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
                 "crashed": "red"}
@@ -112,7 +121,7 @@ def write_report(report: Report, folder: Path, html: bool = True) -> Path:
     report = encodable(report)
     path = write_page(folder / "report.json", report.model_dump_json(indent=2))
     if html:
-        write_page(folder / "report.html", _env.get_template("report.html.j2").render(r=report))
+        write_page(folder / "report.html", PAGES.get_template("report.html.j2").render(r=report))
     return path
 
 
@@ -178,7 +187,7 @@ def write_index(reports: list[Report], out: Path) -> Path:
     reports = [encodable(r) for r in reports]  # names that are not UTF-8 keep visible escapes
     item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
     analytics = class_analytics(reports, read_similarity(out / SIMILARITY_CSV))
-    page = _env.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
+    page = PAGES.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
                                                      similarity_page=SIMILARITY_HTML if (out / SIMILARITY_HTML).is_file() else None)
     return write_page(out / "index.html", page)
 

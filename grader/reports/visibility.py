@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from grader.reports.report import Report, _env, encodable, write_page
+from grader.reports.report import PAGES, Report, encodable, write_page
 from grader.verdict.score import ItemResult
 
 
@@ -42,4 +42,4 @@ def write_student_page(report: Report, path: Path, *, rubric_due: dt.datetime | 
     report = encodable(report)  # a name that is not UTF-8 keeps visible escapes, like every page
     items = student_items(report, now=now, rubric_due=rubric_due, published=published)
     withheld = [i for i in report.items if i not in items]
-    return write_page(path, _env.get_template("student.html.j2").render(r=report, items=items, withheld=len(withheld)))
+    return write_page(path, PAGES.get_template("student.html.j2").render(r=report, items=items, withheld=len(withheld)))
