@@ -50,12 +50,17 @@ def test_forged_log_is_flagged_and_not_scored(tmp_path, tiny, sandbox):
                             "re-run 0.8000 (tolerance 0.01)"]
 
 
-def test_timeout_gives_status_timeout(tmp_path, tiny, sandbox):
-    spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 1"))
+def with_limits(tiny, limits: str):
+    """The tiny assignment with its `wall_seconds: 30` line replaced by `limits`."""
     from grader.course import catalog
 
-    tiny = catalog.load("tiny", tiny.root)
+    spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", limits))
+    return catalog.load("tiny", tiny.root)
+
+
+def test_timeout_gives_status_timeout(tmp_path, tiny, sandbox):
+    tiny = with_limits(tiny, "wall_seconds: 1")
     files = student_files(tiny)
     files["answer.py"] = "import time\ntime.sleep(60)\n" + files["answer.py"]
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
@@ -68,11 +73,7 @@ def test_timeout_gives_status_timeout(tmp_path, tiny, sandbox):
 
 
 def test_a_step_at_the_wall_clock_ceiling_is_run_once_more(tmp_path, tiny, sandbox):
-    spec = tiny.root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 0.5\n  ceiling_factor: 2"))
-    from grader.course import catalog
-
-    tiny = catalog.load("tiny", tiny.root)
+    tiny = with_limits(tiny, "wall_seconds: 0.5\n  ceiling_factor: 2")
     files = student_files(tiny)
     files["answer.py"] = "while True:\n    pass\n" + files["answer.py"]
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
