@@ -340,3 +340,51 @@ def test_two_graders_through_docker_a_sigterm_stops_one_and_spares_the_other(tmp
     finally:
         for proc in procs.values():
             proc.kill()
+
+
+def test_containers_run_in_the_graders_cgroup_whose_cpu_weight_holds(tmp_path, sandbox):
+    """Under Docker's own parent every container together weighs one host process (cgroup v1):
+    local processes beside a grading starve it. The grader's parent cgroup carries a weight far
+    above a process's, so a container gets its --cpus quota first."""
+    from grader.course.spec import SandboxLimits
+    from grader.sandbox.base import RunRequest
+
+    result = sandbox.run(RunRequest(argv=["cat", "/proc/self/cgroup"], workspace=tmp_path, log_path=tmp_path / "log.txt",
+                                    limits=SandboxLimits()))
+    assert result.ok, (tmp_path / "log.txt").read_text()
+    assert sandbox.parent == "/" + docker.SANDBOX_PARENT
+    assert f"/{docker.SANDBOX_PARENT}/" in (tmp_path / "log.txt").read_text()
+    v1 = docker.CGROUP_ROOTS[0] / "cpu" / docker.SANDBOX_PARENT / "cpu.shares"
+    v2 = docker.CGROUP_ROOTS[0] / docker.SANDBOX_PARENT / "cpu.weight"
+    weight = v1 if v1.is_file() else v2
+    assert int(weight.read_text()) in (docker.SANDBOX_SHARES_V1, docker.SANDBOX_WEIGHT_V2)
+
+
+def test_two_graders_share_one_memory_budget(tmp_path, monkeypatch):
+    """Two graders whose containers' limits together exceed the host's budget: the second waits
+    for the first to finish, both finish, and the containers never held more than the budget."""
+    from grader.course.spec import SandboxLimits
+    from grader.sandbox import host_memory
+    from grader.sandbox.base import RunRequest
+
+    monkeypatch.setenv(host_memory.BUDGET_ENV, "1000")
+    monkeypatch.setenv(host_memory.LEDGER_ENV, str(tmp_path / "ledger"))
+    graders = [docker.DockerSandbox(image_tag()), docker.DockerSandbox(image_tag())]
+    limits = SandboxLimits(memory_mb=700)
+    results, peaks = {}, []
+
+    def grade(n: int) -> None:
+        (tmp_path / str(n)).mkdir()
+        results[n] = graders[n].run(RunRequest(argv=["python3", "-c", "import time; time.sleep(2)"],
+                                               workspace=tmp_path / str(n), log_path=tmp_path / str(n) / "log.txt",
+                                               limits=limits))
+
+    threads = [threading.Thread(target=grade, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        peaks.append(host_memory.in_use_mb(tmp_path / "ledger"))
+        threading.Event().wait(0.1)
+    assert all(results[n].ok for n in range(2)), results
+    assert max(peaks) == 700  # one container's limit at a time: the second waited
+    assert host_memory.in_use_mb(tmp_path / "ledger") == 0

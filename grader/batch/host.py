@@ -1,6 +1,7 @@
 """Fitting a batch to the host it runs on: each parallel job's share of the cores (and so of
-torch's threads), and a memory limit per step lowered so that every job at once fits the host's
-memory. The one place the grader reads the host's size."""
+torch's threads), and a memory limit per step lowered so that every job of this batch at once
+fits the host's memory (read in grader/sandbox/host_memory.py, whose host-wide budget also
+holds the graders beside this one to the same memory)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,9 @@ from grader.course.catalog import Assignment
 from grader.course.spec import SandboxLimits
 from grader.errors import SpecError
 from grader.sandbox.base import Sandbox
+from grader.sandbox.host_memory import HOST_RESERVE_MB, host_memory_mb
 
 MIN_MEMORY_MB = 512
-HOST_RESERVE_MB = 2048  # left to the grader, dockerd and the page cache
-
-
-def host_memory_mb() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-    except (ValueError, OSError, AttributeError):
-        return 0
 
 
 def fit_memory(limits: SandboxLimits, jobs: int, host_mb: int | None = None) -> tuple[SandboxLimits, str | None]:

@@ -71,18 +71,24 @@ def cgroup_held(cpu_file: Path) -> bool:
 CGROUP_ROOTS = [Path("/sys/fs/cgroup")]
 
 
+# Docker's default parent, and the grader's own (grader/sandbox/docker.py `cgroup_parent`).
+CONTAINER_PARENTS = ("docker", "grader-sandbox")
+
+
 def container_cgroup(container_id: str) -> tuple[Path | None, Path | None]:
     """(file of CPU nanoseconds or a cpu.stat, memory folder) of a container, for cgroup v1
     and v2 with either cgroup driver; (None, None) where neither is readable."""
     for base in CGROUP_ROOTS:
-        v1 = [base / "cpuacct" / "docker" / container_id / "cpuacct.usage",
-              base / "cpu,cpuacct" / "docker" / container_id / "cpuacct.usage",
-              base / "cpuacct" / "system.slice" / f"docker-{container_id}.scope" / "cpuacct.usage"]
-        v2 = [base / "system.slice" / f"docker-{container_id}.scope", base / "docker" / container_id]
+        v1 = [base / controller / parent / container_id / "cpuacct.usage"
+              for parent in CONTAINER_PARENTS for controller in ("cpuacct", "cpu,cpuacct")]
+        v1.append(base / "cpuacct" / "system.slice" / f"docker-{container_id}.scope" / "cpuacct.usage")
+        v2 = [base / "system.slice" / f"docker-{container_id}.scope"] + [base / parent / container_id
+                                                                        for parent in CONTAINER_PARENTS]
         for cpu in v1:
             if cpu.is_file():
-                memory = next((m for m in (base / "memory" / "docker" / container_id,
-                                            base / "memory" / "system.slice" / f"docker-{container_id}.scope") if m.is_dir()), None)
+                memory = next((m for m in [base / "memory" / parent / container_id for parent in CONTAINER_PARENTS]
+                               + [base / "memory" / "system.slice" / f"docker-{container_id}.scope"] if m.is_dir()),
+                              None)
                 return cpu, memory
         for folder in v2:
             if (folder / "cpu.stat").is_file():

@@ -28,7 +28,15 @@ from grader.sandbox.base import (
     step_environment,
     supervise,
 )
-from grader.sandbox.cpu import cgroup_cpu_seconds, cgroup_held, cgroup_oom_killed, container_cgroup
+from grader.sandbox.cpu import (
+    CGROUP_ROOTS,
+    CONTAINER_PARENTS,
+    cgroup_cpu_seconds,
+    cgroup_held,
+    cgroup_oom_killed,
+    container_cgroup,
+)
+from grader.sandbox.host_memory import reservation
 
 # Every container a grader starts carries these labels: which grader run, on which host, by
 # which process (and when that process started), so clean-up removes only what a dead grader left.
@@ -107,10 +115,49 @@ def _hand_to_sandbox_user(workspace: Path, limits: SandboxLimits) -> None:
                 os.chmod(entry.path, 0o777 if entry.is_dir else 0o666)
 
 
+SANDBOX_PARENT = CONTAINER_PARENTS[1]
+# The parent cgroup's CPU weight: each container is already held to its --cpus quota, so a high
+# weight only means a container gets its cores before the host's other processes do. Under
+# Docker's own parent, which competes as ONE process with every process of the host (cgroup v1),
+# a container beside busy local processes got 32 s of CPU in 49 minutes.
+SANDBOX_SHARES_V1 = 65536  # cpu.shares, 2..262144 (a busy process: 1024)
+SANDBOX_WEIGHT_V2 = 10000  # cpu.weight, 1..10000 (a process: 100)
+
+
+def cgroup_parent(notice=None) -> str | None:
+    """The --cgroup-parent for grading containers: a cgroup of the grader's own whose CPU weight
+    holds against host processes, created (as root) on first use; None where it cannot be made
+    (another cgroup driver, no rights): containers then stay under Docker's parent, with a notice."""
+    try:
+        info = _docker("info", "--format", "{{.CgroupDriver}} {{.CgroupVersion}}", timeout=20).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        info = []
+    driver, version = (info + ["", ""])[:2]
+    why = f"cgroup driver {driver or 'unknown'}"
+    if driver == "cgroupfs":
+        try:
+            for base in CGROUP_ROOTS:
+                if version == "1" and (base / "cpu").is_dir():
+                    folder = base / "cpu" / SANDBOX_PARENT
+                    folder.mkdir(exist_ok=True)
+                    (folder / "cpu.shares").write_text(str(SANDBOX_SHARES_V1))
+                    return "/" + SANDBOX_PARENT
+                if version == "2" and (base / "cgroup.controllers").is_file():
+                    folder = base / SANDBOX_PARENT
+                    folder.mkdir(exist_ok=True)
+                    (folder / "cpu.weight").write_text(str(SANDBOX_WEIGHT_V2))
+                    return "/" + SANDBOX_PARENT
+        except OSError as exc:
+            why = f"cannot set up cgroup {SANDBOX_PARENT} ({exc.strerror or exc})"
+    if notice:
+        notice(f"notice: containers run under Docker's own cgroup ({why}): host processes can slow them down")
+    return None
+
+
 class DockerSandbox:
     name = "docker"
 
-    def __init__(self, image: str):
+    def __init__(self, image: str, notice=None):
         if not daemon_answers():
             raise GraderError("the Docker daemon does not answer (is dockerd running?)")
         if not image_present(image):
@@ -122,6 +169,8 @@ class DockerSandbox:
         self._live: dict[str, subprocess.Popen | None] = {}
         self._lock = threading.Lock()
         self._cancelled = False
+        self.notice = notice
+        self.parent = cgroup_parent(notice)
         remove_stale_containers()
 
     def python(self) -> str:
@@ -151,6 +200,8 @@ class DockerSandbox:
             argv += ["--label", f"{key}={value}"]
         if cidfile is not None:
             argv += ["--cidfile", str(cidfile)]
+        if self.parent:
+            argv += ["--cgroup-parent", self.parent]
         argv += ["--network", "none",
                  "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
                  "--cpus", f"{limits.cpus:g}", "--pids-limit", str(limits.pids),
@@ -168,7 +219,6 @@ class DockerSandbox:
 
     def run(self, request: RunRequest) -> RunResult:
         limits = request.limits
-        start = time.monotonic()
         name = f"grader-{self.run_id[:8]}-{uuid.uuid4().hex[:8]}"
         with open_log(request.log_path) as log, tempfile.TemporaryDirectory(prefix="grader-cid-") as tmp:
             try:
@@ -178,31 +228,46 @@ class DockerSandbox:
                 log.write(f"[grader] {message}\n".encode())
                 return RunResult(None, False, 0.0, False, error=message, limit=LIMIT_WORKSPACE, limits=limits)
             cidfile = Path(tmp) / "cid"
-            with self._lock:
-                if self._cancelled:
+            with reservation(limits.memory_mb, cancelled=lambda: self._cancelled, on_wait=self._waiting) as held:
+                if not held:
                     log.write(f"[grader] {CANCELLED}\n".encode())
                     return RunResult(None, False, 0.0, False, error=CANCELLED, limits=limits)
-                try:
-                    proc = subprocess.Popen(self.docker_argv(request, name, cidfile), stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-                except OSError as exc:
-                    log.write(f"[grader] could not start docker: {exc}\n".encode())
-                    return RunResult(None, False, 0.0, False, error=f"could not start docker: {exc.strerror or exc}",
-                                     limits=limits)
-                self._live[name] = proc
-            probe = _CgroupProbe(cidfile)
-            watch = None
+                result = self._run_container(request, name, cidfile, log)
+        return result
+
+    def _waiting(self, used_mb: int, budget_mb: int) -> None:
+        if self.notice:
+            self.notice(f"notice: waiting for memory: containers on this host hold {used_mb} of {budget_mb} MB "
+                        "(grader/sandbox/host_memory.py); grades stay the same, grading is slower")
+
+    def _run_container(self, request: RunRequest, name: str, cidfile: Path, log) -> RunResult:
+        limits = request.limits
+        start = time.monotonic()
+        with self._lock:
+            if self._cancelled:
+                log.write(f"[grader] {CANCELLED}\n".encode())
+                return RunResult(None, False, 0.0, False, error=CANCELLED, limits=limits)
             try:
-                watch = supervise(proc, request, log, stop=lambda late: late and _docker("kill", name),
-                                  cpu_used=probe.cpu_seconds, held=probe.held)
-                tail = _tail_of(log, request.log_path)
-            finally:
-                if proc.poll() is None or watch is None or watch.limit is not None:
-                    proc.kill()  # the client; the container itself goes with rm -f (--rm covers a normal exit)
-                    proc.wait()
-                    _docker("rm", "-f", name)
-                with self._lock:
-                    self._live.pop(name, None)
+                proc = subprocess.Popen(self.docker_argv(request, name, cidfile), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            except OSError as exc:
+                log.write(f"[grader] could not start docker: {exc}\n".encode())
+                return RunResult(None, False, 0.0, False, error=f"could not start docker: {exc.strerror or exc}",
+                                 limits=limits)
+            self._live[name] = proc
+        probe = _CgroupProbe(cidfile)
+        watch = None
+        try:
+            watch = supervise(proc, request, log, stop=lambda late: late and _docker("kill", name),
+                              cpu_used=probe.cpu_seconds, held=probe.held)
+            tail = _tail_of(log, request.log_path)
+        finally:
+            if proc.poll() is None or watch is None or watch.limit is not None:
+                proc.kill()  # the client; the container itself goes with rm -f (--rm covers a normal exit)
+                proc.wait()
+                _docker("rm", "-f", name)
+            with self._lock:
+                self._live.pop(name, None)
         seconds = time.monotonic() - start
         exit_code = proc.returncode
         common = dict(limit=watch.limit, cpu_seconds=watch.cpu_seconds, limits=limits)
