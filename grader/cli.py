@@ -206,12 +206,14 @@ def build(ctx, assignment_ids, check_only) -> None:
 @click.option("--skip-baselines", is_flag=True, help="Grade only the reference and the skeleton.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep the reports here.")
 @JOBS
+@click.option("--tests-only", is_flag=True, help="Only the hidden tests (seconds, no training): a matrix of cases x "
+                                                 "reference, skeleton and baselines.")
 @click.pass_context
-def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs) -> None:
+def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs, tests_only) -> None:
     """CI check: reference -> full marks, skeleton -> zero, baselines -> their declared points, skeleton in sync."""
     from grader.commands import validate as verb
 
-    ctx.exit(verb.run(_session(ctx), assignment_ids, backend, dataset, skip_baselines, out, jobs))
+    ctx.exit(verb.run(_session(ctx), assignment_ids, backend, dataset, skip_baselines, out, jobs, tests_only))
 
 
 @cli.command()

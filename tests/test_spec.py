@@ -36,7 +36,7 @@ def test_unknown_field_is_rejected(tiny_root):
      "items[0].tiers[0]: unknown field 'treshold' (did you mean 'threshold'?)"),
     ("assignments/tiny/assignment.yaml", "  cpu_seconds: 20", "  cpu_second: 20",
      "assignment.yaml: limits: unknown field 'cpu_second' (did you mean 'cpu_seconds'?)"),
-    ("assignments/tiny/assignment.yaml", "expect_items:", "expect_item:",
+    ("assignments/tiny/assignment.yaml", "    expect_items:", "    expect_item:",
      "baselines[0]: unknown field 'expect_item' (did you mean 'expect_items'?)"),
 ])
 def test_an_unknown_field_leads_the_error_with_the_closest_known_name(tiny_root, path, old, new, message):
