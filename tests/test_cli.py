@@ -252,3 +252,29 @@ def test_validate_requires_a_calibration_record_of_every_metric_item(tiny_root):
     assert result.returncode == 1
     assert "FAIL calibration of metric items: no calibration.yaml for accuracy, bonus_speed" in result.stdout
 
+
+def test_calibrate_write_merges_into_the_course_and_only_reruns_one_example(tiny_root):
+    from grader.course.calibration import CalibrationFile
+    from grader.course.spec import load_model
+
+    path = tiny_root / "assignments" / "tiny" / "calibration.yaml"
+    path.write_text("assignment: tiny\nrecords:\n- dataset: null\n  measured: by hand\n  notes: why 0.85\n  runs:\n"
+                    "  - {submission: reference, seed: 1000, values: {accuracy: 0.1}}\n"
+                    "  - {submission: reference, seed: 1, values: {accuracy: 0.9}}\n"
+                    "  - {submission: first_only, seed: 1, values: {accuracy: 0.8}}\n")
+    result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "1", "--only", "reference", "--write")
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = load_model(CalibrationFile, path).record(None)
+    assert record.notes.strip() == "why 0.85"
+    assert [(r.submission, r.seed, r.values["accuracy"]) for r in record.runs] == [
+        ("reference", 1, 0.9), ("reference", 1000, 0.9), ("first_only", 1, 0.8)]  # seed 1000 re-measured
+    assert record.measured.startswith("by hand\nthen ")
+    assert record.measured.endswith(f"grader --root {tiny_root} calibrate tiny --seeds 1 --only reference --write")
+    assert "--dataset" not in record.measured
+    result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "1", "--only", "nobody")
+    assert result.returncode != 0 and "--only 'nobody': not the reference or a baseline" in result.stderr
+
+
+def test_grader_alone_prints_the_help():
+    result = run_cli()
+    assert result.returncode == 0 and "Usage:" in result.stdout and "validate" in result.stdout and not result.stderr
