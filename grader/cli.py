@@ -4,6 +4,7 @@ and is one call into its verb's module in grader/commands/; no logic of its own.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -32,13 +33,16 @@ def _session(ctx: click.Context) -> Session:
     return ctx.obj
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="grader")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"Course root holding assignments/, rubrics/, solutions/, skeleton/ (default: ${catalog.ROOT_ENV} or this repository).")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None) -> None:
     """Grade machine-learning assignments: run submissions in a sandbox, parse their logs, apply the rubric."""
+    if ctx.invoked_subcommand is None:  # `grader` alone: the help, on stdout, and success
+        click.echo(ctx.get_help())
+        ctx.exit(0)
     ctx.obj = Session(root.resolve() if root else catalog.default_root(), console, err_console)
     os.environ[catalog.ROOT_ENV] = str(ctx.obj.root)
 
@@ -206,12 +210,14 @@ def build(ctx, assignment_ids, check_only) -> None:
 @click.option("--skip-baselines", is_flag=True, help="Grade only the reference and the skeleton.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep the reports here.")
 @JOBS
+@click.option("--tests-only", is_flag=True, help="Only the hidden tests (seconds, no training): a matrix of cases x "
+                                                 "reference, skeleton and baselines.")
 @click.pass_context
-def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs) -> None:
+def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs, tests_only) -> None:
     """CI check: reference -> full marks, skeleton -> zero, baselines -> their declared points, skeleton in sync."""
     from grader.commands import validate as verb
 
-    ctx.exit(verb.run(_session(ctx), assignment_ids, backend, dataset, skip_baselines, out, jobs))
+    ctx.exit(verb.run(_session(ctx), assignment_ids, backend, dataset, skip_baselines, out, jobs, tests_only))
 
 
 @cli.command()
@@ -233,12 +239,17 @@ def handout(ctx, assignment_id, dest) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True)
 @click.option("--skip-baselines", is_flag=True, help="Only the reference.")
 @JOBS
+@click.option("--write", "write_to_course", is_flag=True,
+              help="Merge the runs into the assignment's calibration.yaml (a run of the same example and seed is "
+                   "replaced; the notes and the other runs stay) instead of writing OUT/calibration_<id>.yaml.")
+@click.option("--only", default=None, metavar="NAME", help="Only this example: reference or a baseline's name.")
 @click.pass_context
-def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, jobs) -> None:
+def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, jobs, write_to_course, only) -> None:
     """Run the reference and the baselines over N seeds; print metric distributions and tier pass rates."""
     from grader.commands import calibrate as verb
 
-    verb.run(_session(ctx), assignment_id, seeds, backend, dataset, out, skip_baselines, jobs)
+    verb.run(_session(ctx), assignment_id, seeds, backend, dataset, out, skip_baselines, jobs,
+             "grader " + shlex.join(sys.argv[1:]), write_to_course, only)
 
 
 @cli.command()

@@ -84,6 +84,7 @@ def test_validate_and_build_check(tiny_root):
     parallel = run_cli("--root", str(tiny_root), "validate", "tiny", "--jobs", "2")
     assert parallel.returncode == 0 and "(2 at a time)" in parallel.stdout, parallel.stdout
     assert parallel.stdout.count("as expected") == 3  # reference, skeleton, baseline
+    assert "missing required files" not in parallel.stdout  # examples carry no logs: no warning that they lack them
     answer = tiny_root / "skeleton" / "tiny" / "answer.py"
     answer.write_text(answer.read_text() + "\n# edited by hand\n")
     stale = run_cli("--root", str(tiny_root), "build", "--check")
@@ -194,3 +195,103 @@ def test_paths_are_the_callers_also_through_run_sh(tmp_path, tiny_root, tiny):
     missing = subprocess.run([str(REPO / "run.sh"), "grader", "grade", "nothere.zip"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=600)
     assert missing.returncode == 2 and "nothere.zip: no such file or folder" in missing.stderr
+
+
+def _set_expectation(tiny_root, expect_items: str) -> None:
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    old = "expect_items: {accuracy: 5, answer_tests: 2, bonus_speed: 0}"
+    assert old in spec.read_text()
+    spec.write_text(spec.read_text().replace(old, f"expect_items: {expect_items}"))
+
+
+def test_validate_tests_only_prints_the_matrix_of_cases_without_training(tiny_root):
+    result = run_cli("--root", str(tiny_root), "validate", "tiny", "--tests-only")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split("│")[2].strip(): line.split("│")[3:6] for line in result.stdout.splitlines()
+            if line.count("│") == 6}
+    assert [c.strip() for c in rows["mean_of_three"]] == ["pass", "fail", "fail"]  # reference, skeleton, first_only
+    assert [c.strip() for c in rows["mean_of_one"]] == ["pass", "fail", "pass"]
+    assert [c.strip() for c in rows["parameters of Net(width=3)"]] == ["pass", "fail", "pass"]
+    for line in ["ok   hidden tests: reference: 4/4 cases pass", "ok   hidden tests: skeleton: 0/4 cases pass",
+                 "ok   hidden tests: baseline first_only: 3/4 cases pass"]:
+        assert f"tiny: {line}" in result.stdout
+    assert "grading" not in result.stdout and "result_log.txt" not in result.stdout  # nothing was trained or graded
+
+
+def test_validate_tests_only_fails_on_an_undeclared_loss_or_a_skeleton_that_passes(tiny_root):
+    _set_expectation(tiny_root, "{accuracy: 5, bonus_speed: 0}")  # answer_tests lost but not declared
+    answer = tiny_root / "skeleton" / "tiny" / "answer.py"
+    answer.write_text(answer.read_text().replace(
+        "raise NotImplementedError('TODO (answer.py): the arithmetic mean')", "return values[0]"))
+    assert "return values[0]" in answer.read_text()
+    result = run_cli("--root", str(tiny_root), "validate", "tiny", "--tests-only")
+    assert result.returncode == 1
+    assert ("FAIL hidden tests: baseline first_only: answer_tests: 2 points, not declared as lost (expected its full 3) "
+            "(fails mean_of_three)") in result.stdout
+    assert "FAIL hidden tests: skeleton: passes answer_tests::mean_of_one" in result.stdout
+
+
+def test_validate_tests_only_fails_when_the_reference_fails_a_case(tiny_root, tmp_path):
+    solution = tiny_root / "solutions" / "tiny" / "answer.py"
+    solution.write_text(solution.read_text() + "\n\nclass Net:\n    def __init__(self, width):\n        raise ValueError('broken')\n")
+    result = run_cli("--root", str(tiny_root), "validate", "tiny", "--tests-only",
+                     env={"GRADER_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 1 and "FAIL hidden tests: reference: the reference solution fails hidden test" in result.stdout
+
+
+def test_validate_tests_only_on_a_shipped_assignment():
+    result = run_cli("validate", "channel_shift", "--tests-only", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "worst_group_loss_value_and_weights" in result.stdout
+    for line in ["ok   hidden tests: reference: 5/5", "ok   hidden tests: skeleton: 0/5",
+                 "ok   hidden tests: baseline plain_in_disguise: 3/5", "ok   hidden tests: baseline balanced_mean_loss: 4/5",
+                 "ok   calibration of metric items: balanced_accuracy recorded"]:
+        assert f"channel_shift: {line}" in result.stdout
+
+
+def test_validate_holds_a_baseline_to_every_item(tiny_root):
+    """A baseline declares each item it loses; an undeclared loss, and a declaration at full points, fail."""
+    _set_expectation(tiny_root, "{accuracy: 5, bonus_speed: 0, params: 2}")
+    result = run_cli("--root", str(tiny_root), "validate", "tiny")
+    assert result.returncode == 1
+    assert "FAIL baseline first_only declaration: declares params: 2, its full points" in result.stdout
+    assert "FAIL baseline first_only: answer_tests: 2 points, not declared as lost (expected its full 3)" in result.stdout
+
+
+def test_validate_requires_a_calibration_record_of_every_metric_item(tiny_root):
+    record = tiny_root / "assignments" / "tiny" / "calibration.yaml"
+    record.write_text(record.read_text().replace(", bonus_speed: 0.9}", "}").replace(", bonus_speed: 0.8}", "}"))
+    result = run_cli("--root", str(tiny_root), "validate", "tiny", "--tests-only")
+    assert result.returncode == 1
+    assert "FAIL calibration of metric items: no recorded reference value for bonus_speed" in result.stdout
+    record.unlink()
+    result = run_cli("--root", str(tiny_root), "validate", "tiny", "--tests-only")
+    assert result.returncode == 1
+    assert "FAIL calibration of metric items: no calibration.yaml for accuracy, bonus_speed" in result.stdout
+
+
+def test_calibrate_write_merges_into_the_course_and_only_reruns_one_example(tiny_root):
+    from grader.course.calibration import CalibrationFile
+    from grader.course.spec import load_model
+
+    path = tiny_root / "assignments" / "tiny" / "calibration.yaml"
+    path.write_text("assignment: tiny\nrecords:\n- dataset: null\n  measured: by hand\n  notes: why 0.85\n  runs:\n"
+                    "  - {submission: reference, seed: 1000, values: {accuracy: 0.1}}\n"
+                    "  - {submission: reference, seed: 1, values: {accuracy: 0.9}}\n"
+                    "  - {submission: first_only, seed: 1, values: {accuracy: 0.8}}\n")
+    result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "1", "--only", "reference", "--write")
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = load_model(CalibrationFile, path).record(None)
+    assert record.notes.strip() == "why 0.85"
+    assert [(r.submission, r.seed, r.values["accuracy"]) for r in record.runs] == [
+        ("reference", 1, 0.9), ("reference", 1000, 0.9), ("first_only", 1, 0.8)]  # seed 1000 re-measured
+    assert record.measured.startswith("by hand\nthen ")
+    assert record.measured.endswith(f"grader --root {tiny_root} calibrate tiny --seeds 1 --only reference --write")
+    assert "--dataset" not in record.measured
+    result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "1", "--only", "nobody")
+    assert result.returncode != 0 and "--only 'nobody': not the reference or a baseline" in result.stderr
+
+
+def test_grader_alone_prints_the_help():
+    result = run_cli()
+    assert result.returncode == 0 and "Usage:" in result.stdout and "validate" in result.stdout and not result.stderr

@@ -25,8 +25,48 @@ def test_bad_field_names_file_and_field(tiny_root):
 def test_unknown_field_is_rejected(tiny_root):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
     spec.write_text(spec.read_text() + "wall_time: 3\n")
-    with pytest.raises(SpecError, match=r"assignment.yaml: field wall_time: Extra inputs are not permitted"):
+    with pytest.raises(SpecError, match=r"assignment.yaml: unknown field 'wall_time'"):
         catalog.load("tiny", tiny_root)
+
+
+@pytest.mark.parametrize("path,old,new,message", [
+    ("rubrics/tiny.yaml", "    runner: hidden_tests/answer.py", "    runnr: hidden_tests/answer.py",
+     "rubrics/tiny.yaml: items[1]: unknown field 'runnr' (did you mean 'runner'?)"),
+    ("rubrics/tiny.yaml", "{op: \">=\", threshold: 0.85", "{op: \">=\", treshold: 0.85",
+     "items[0].tiers[0]: unknown field 'treshold' (did you mean 'threshold'?)"),
+    ("assignments/tiny/assignment.yaml", "  cpu_seconds: 20", "  cpu_second: 20",
+     "assignment.yaml: limits: unknown field 'cpu_second' (did you mean 'cpu_seconds'?)"),
+    ("assignments/tiny/assignment.yaml", "    expect_items:", "    expect_item:",
+     "baselines[0]: unknown field 'expect_item' (did you mean 'expect_items'?)"),
+])
+def test_an_unknown_field_leads_the_error_with_the_closest_known_name(tiny_root, path, old, new, message):
+    target = tiny_root / path
+    assert old in target.read_text()
+    target.write_text(target.read_text().replace(old, new, 1))
+    with pytest.raises(SpecError) as err:
+        catalog.load("tiny", tiny_root)
+    text = str(err.value)
+    assert message in text and "\n" not in text
+    assert "Field required" not in text and "more" not in text  # the typo's own "missing" is not a second problem
+
+
+def test_an_unknown_field_comes_before_other_problems(tiny_root):
+    rubric = tiny_root / "rubrics" / "tiny.yaml"
+    rubric.write_text(rubric.read_text().replace("cap: 20", "cap: -1\ncapp: 3"))
+    with pytest.raises(SpecError) as err:
+        catalog.load("tiny", tiny_root)
+    assert "unknown field 'capp' (did you mean 'cap'?) (and 1 more: field cap: Input should be greater than 0)" in str(err.value)
+
+
+def test_an_unknown_field_of_a_calibration_record_is_named(tiny_root):
+    from grader.course import calibration
+
+    (tiny_root / "assignments" / "tiny" / "calibration.yaml").write_text(
+        "assignment: tiny\nrecords:\n- dataset: null\n  measured: by hand\n  note: typo\n"
+        "  runs: [{submission: reference, seed: 1, values: {accuracy: 0.9}}]\n")
+    with pytest.raises(SpecError) as err:
+        calibration.load(catalog.load("tiny", tiny_root))
+    assert "records[0]: unknown field 'note' (did you mean 'notes'?)" in str(err.value)
 
 
 def test_yaml_syntax_error_gives_line(tiny_root):

@@ -15,9 +15,11 @@ from rich.table import Table
 
 from grader.commands.examples import grade_examples, make_examples
 from grader.commands.session import Session
+from grader.course import calibration
 from grader.course.calibration import CalibrationFile, CalibrationRecord, CalibrationRun, write
 from grader.course.catalog import Assignment
-from grader.course.spec import MetricItem
+from grader.course.spec import MetricItem, load_model
+from grader.errors import GraderError
 from grader.sandbox import Sandbox
 
 
@@ -27,13 +29,24 @@ def calibration_ids(n: int) -> list[str]:
 
 
 def calibrate(assignment: Assignment, sandbox: Sandbox, seeds: int, out: Path, console: Console,
-              dataset: str | None = None, baselines: bool = True, jobs: int = 1) -> CalibrationRecord:
-    """Grades the reference (and the baselines) with N student seeds, prints the table and saves
-    the runs as a calibration record (the form of assignments/<id>/calibration.yaml)."""
+              dataset: str | None = None, baselines: bool = True, jobs: int = 1, command: str | None = None,
+              write_to_course: bool = False, only: str | None = None) -> CalibrationRecord:
+    """Grades the reference (and the baselines; with `only`, that one example) with N student seeds,
+    prints the table and saves the runs as a calibration record (the form of
+    assignments/<id>/calibration.yaml) in `out`; with write_to_course, merged into that file instead.
+    `command` is the command line as typed, for the record's `measured`."""
+    if command is None:
+        command = (f"grader calibrate {assignment.id} --seeds {seeds}{'' if baselines else ' --skip-baselines'}"
+                   f"{f' -j {jobs}' if jobs > 1 else ''}{f' --dataset {dataset}' if dataset else ''}"
+                   f"{f' --only {only}' if only else ''}")
+    labels_known = [calibration.REFERENCE] + [b.name for b in assignment.spec.baselines]
+    if only is not None and only not in labels_known:
+        raise GraderError(f"--only {only!r}: not the reference or a baseline of {assignment.id} "
+                          f"(choices: {', '.join(labels_known)})")
     dataset = assignment.dataset(dataset)
     runs: list[CalibrationRun] = []
     with tempfile.TemporaryDirectory(prefix="grader-calibrate-") as tmp:
-        made = make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines)
+        made = make_examples(assignment, Path(tmp), calibration_ids(seeds), baselines or only is not None, only=only)
         examples = [e for e in made if e.kind != "skeleton"]
         done = [0]
 
@@ -51,16 +64,43 @@ def calibrate(assignment: Assignment, sandbox: Sandbox, seeds: int, out: Path, c
                 for item in report.items if item.kind == "metric"}))
     labels = {e.label: k for k, e in enumerate(examples)}
     runs.sort(key=lambda run: (labels.get(run.submission, len(labels)), run.seed))  # -j N finishes in any order
+    if not runs:
+        raise GraderError(f"no example of {assignment.id} was graded: nothing to record")
     record = CalibrationRecord(dataset=dataset, runs=runs, measured=(
-        f"{datetime.date.today()}, {os.cpu_count()} cores, {sandbox.name} backend: "
-        f"grader calibrate {assignment.id} --seeds {seeds}{'' if baselines else ' --skip-baselines'}"
-        f"{f' -j {jobs}' if jobs > 1 else ''}{f' --dataset {dataset}' if dataset else ''}"))
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"calibration_{assignment.id}{'_' + dataset if dataset else ''}.yaml"
-    write(CalibrationFile(assignment=assignment.id, records=[record]), path)
+        f"{datetime.date.today()}, {os.cpu_count()} cores, {sandbox.name} backend: {command}"))
     print_calibration(assignment, record, console)
-    console.print(f"runs saved to {path} (the form of {assignment.folder.name}/calibration.yaml's records)")
+    if write_to_course:
+        path = assignment.folder / calibration.FILE_NAME
+        earlier = load_model(CalibrationFile, path) if path.is_file() else None
+        merged = merge(earlier, record, assignment.id)
+        write(merged, path)
+        problems = calibration.structural_problems(merged, assignment) + calibration.disagreements(merged, assignment)
+        console.print(f"{len(runs)} runs merged into {path}")
+        for problem in problems:
+            console.print(f"[yellow]note[/]: {problem}")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"calibration_{assignment.id}{'_' + dataset if dataset else ''}.yaml"
+        write(CalibrationFile(assignment=assignment.id, records=[record]), path)
+        console.print(f"runs saved to {path} (the form of {assignment.folder.name}/calibration.yaml's records; "
+                      "--write merges them into it)")
     return record
+
+
+def merge(earlier: CalibrationFile | None, new: CalibrationRecord, assignment_id: str) -> CalibrationFile:
+    """`new`'s runs in the record of its dataset: a run of the same submission and seed is replaced,
+    every other earlier run, the notes and `others` are kept, and `measured` gains a line."""
+    if earlier is None:
+        return CalibrationFile(assignment=assignment_id, records=[new])
+    old = earlier.record(new.dataset)
+    if old is None:
+        return earlier.model_copy(update={"records": [*earlier.records, new]})
+    remeasured = {(run.submission, run.seed) for run in new.runs}
+    kept = [run for run in old.runs if (run.submission, run.seed) not in remeasured]
+    order = list(dict.fromkeys([run.submission for run in old.runs] + [run.submission for run in new.runs]))
+    runs = sorted(kept + new.runs, key=lambda run: (order.index(run.submission), run.seed))
+    record = old.model_copy(update={"runs": runs, "measured": f"{old.measured.rstrip()}\nthen {new.measured}"})
+    return earlier.model_copy(update={"records": [record if r is old else r for r in earlier.records]})
 
 
 def print_calibration(assignment: Assignment, record: CalibrationRecord, console: Console) -> None:
@@ -81,7 +121,8 @@ def print_calibration(assignment: Assignment, record: CalibrationRecord, console
 
 
 def run(session: Session, assignment_id: str, seeds: int, backend: str | None, dataset: str | None, out: Path,
-        skip_baselines: bool, jobs: int) -> None:
-    """`grader calibrate`."""
+        skip_baselines: bool, jobs: int, command: str | None = None, write_to_course: bool = False,
+        only: str | None = None) -> None:
+    """`grader calibrate`; `command` is the command line as typed."""
     calibrate(session.load(assignment_id), session.sandbox(backend), seeds, out, session.console, dataset,
-              baselines=not skip_baselines, jobs=jobs)
+              baselines=not skip_baselines, jobs=jobs, command=command, write_to_course=write_to_course, only=only)

@@ -17,7 +17,8 @@ from grader.course.catalog import Assignment
 from grader.course.skeleton import count_in_source, plain_solution, replace_in_source
 from grader.course.spec import Baseline
 from grader.errors import SpecError
-from grader.reports.report import Report
+from grader.reports.report import Report, write_report
+from grader.steps.naming import report_folder, report_folder_name
 
 
 @dataclass(frozen=True)
@@ -58,23 +59,50 @@ def _baseline_source(assignment: Assignment, baseline: Baseline, tmp: Path) -> P
     return folder
 
 
+def example_trees(assignment: Assignment, tmp: Path, baselines: bool = True,
+                  only: str | None = None) -> list[tuple[str, str, Path]]:
+    """(kind, label, folder) per example: the skeleton with the example's editable files laid over
+    it, in `tmp`. With `only`, just the example of that label (reference, skeleton or a baseline)."""
+    sources = [("reference", "reference", lambda: assignment.solution_dir),
+               ("skeleton", "skeleton", lambda: assignment.skeleton_dir)]
+    if baselines:
+        sources += [("baseline", b.name, lambda b=b: _baseline_source(assignment, b, tmp)) for b in assignment.spec.baselines]
+    if only is not None:
+        sources = [s for s in sources if s[1] == only]
+    return [(kind, label, _editable_copy(assignment, source(), tmp / label)) for kind, label, source in sources]
+
+
 def make_examples(assignment: Assignment, out_dir: Path, student_ids: list[str], baselines: bool = True,
-                  distinct_ids: bool = False) -> list[Example]:
+                  distinct_ids: bool = False, only: str | None = None) -> list[Example]:
     """One zip per example, each example under every student ID given; with distinct_ids,
-    example k gets the first ID plus k instead (one gradebook row each)."""
+    example k gets the first ID plus k instead (one gradebook row each). With `only`, just that example."""
     examples = []
     with tempfile.TemporaryDirectory(prefix="grader-examples-") as tmp:
-        sources = [("reference", "reference", assignment.solution_dir),
-                   ("skeleton", "skeleton", assignment.skeleton_dir)]
-        if baselines:
-            sources += [("baseline", b.name, _baseline_source(assignment, b, Path(tmp)))
-                        for b in assignment.spec.baselines]
-        for k, (kind, label, source) in enumerate(sources):
-            folder = _editable_copy(assignment, source, Path(tmp) / label)
+        for k, (kind, label, folder) in enumerate(example_trees(assignment, Path(tmp), baselines, only)):
             for sid in ([str(int(student_ids[0]) + k)] if distinct_ids else student_ids):
                 zipped = package(assignment, folder, sid, label, out_dir, allow_missing=True)
                 examples.append(Example(kind, label, zipped))
     return examples
+
+
+MISSING = "missing required files: "
+
+
+def _without_missing_logs(report: Report, assignment: Assignment) -> bool:
+    """An example is made of the editable files only, so it cannot carry the logs its experiments
+    write: the workspace's warning that required logs are missing says nothing about it and goes
+    (a required file the example lacks that is not a log stays). True when the report changed."""
+    logs = assignment.output_files()
+    warnings = []
+    for warning in report.warnings:
+        if warning.startswith(MISSING):
+            rest = [f for f in warning[len(MISSING):].split(", ") if f not in logs]
+            warning = MISSING + ", ".join(rest) if rest else None
+        if warning is not None:
+            warnings.append(warning)
+    changed = warnings != report.warnings
+    report.warnings = warnings
+    return changed
 
 
 def grade_examples(examples: list[Example], assignment: Assignment, sandbox, out: Path, dataset: str | None,
@@ -85,6 +113,8 @@ def grade_examples(examples: list[Example], assignment: Assignment, sandbox, out
     by_zip = {e.zip_path: e for e in examples}
 
     def report_one(source: Path, report: Report) -> None:
+        if _without_missing_logs(report, assignment) and report_folder_name(report.stem):
+            write_report(report, report_folder(out, report.stem))
         if on_report:
             on_report(by_zip[source], report)
 

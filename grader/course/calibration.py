@@ -5,7 +5,8 @@ graded (which submission, which seed, the scored values) and the notes that say 
 threshold sits where it does. `grader calibrate` writes a record in the same form. The records
 are checked against the rubric (tests/test_calibration.py): the reference earns every metric
 item's full points on every recorded seed, and each baseline earns exactly the points that
-assignment.yaml expects of it, so a threshold cannot be moved past the evidence unnoticed."""
+assignment.yaml expects of it (the items it declares lost, full points on every other), so a
+threshold cannot be moved past the evidence unnoticed."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def disagreements(calibration: CalibrationFile, assignment) -> list[str]:
     baselines = {b.name: b for b in assignment.spec.baselines}
     for record in calibration.records:
         for run in record.runs:
-            expected = _expected_points(run.submission, record, baselines, metrics, record.dataset)
+            expected = _expected_points(run.submission, record, baselines, metrics, record.dataset, assignment.rubric)
             for item_id, value in run.values.items():
                 if item_id not in expected:
                     continue
@@ -127,14 +128,11 @@ def disagreements(calibration: CalibrationFile, assignment) -> list[str]:
     return problems
 
 
-def _expected_points(label: str, record: CalibrationRecord, baselines, metrics, dataset) -> dict[str, float]:
+def _expected_points(label: str, record: CalibrationRecord, baselines, metrics, dataset, rubric) -> dict[str, float]:
     if label == REFERENCE:
         return {item_id: item.max_points(dataset) for item_id, item in metrics.items()}
-    if label in baselines:
-        baseline = baselines[label]
-        if baseline.expect_score == 0:
-            return dict.fromkeys(metrics, 0.0)
-        return {k: v for k, v in baseline.expect_items.items() if k in metrics}
+    if label in baselines:  # the items it declares lost, every other item its full points
+        return {k: v for k, v in baselines[label].expected_points(rubric, dataset).items() if k in metrics}
     return {k: v for k, v in record.others[label].expect_items.items() if k in metrics}
 
 

@@ -7,9 +7,11 @@ Validation errors name the file, the field and the problem on one line.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import operator
 from pathlib import Path
-from typing import Annotated, Literal
+from types import UnionType
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -155,14 +157,35 @@ class Baseline(Strict):
     description: str = ""
     path: str | None = Field(None, description="Folder, relative to the assignment folder, holding the replacement files.")
     edits: list[Edit] = Field(default_factory=list, description="Edits applied to the reference's editable files.")
-    expect_items: dict[str, float] = Field(default_factory=dict, description="item id -> exact points expected")
-    expect_score: float | None = None
+    expect_items: dict[str, float] = Field(default_factory=dict, description=(
+        "item id -> exact points, for every item the baseline loses points on; every item not named must earn its "
+        "full points"))
+    expect_score: float | None = Field(None, description="The total expected; 0: every item earns 0.")
 
     @model_validator(mode="after")
     def _one_source(self) -> Baseline:
         if (self.path is None) == (not self.edits):
             raise ValueError(f"baseline {self.name!r}: give either path or edits")
         return self
+
+    def expected_points(self, rubric: Rubric, dataset: str | None) -> dict[str, float]:
+        """Item id -> the exact points this baseline must earn, for every item of the rubric: the
+        declared ones, every other item its full points (none at all when expect_score is 0)."""
+        rest = (lambda item: 0.0) if self.expect_score == 0 else (lambda item: item.max_points(dataset))
+        return {item.id: self.expect_items.get(item.id, rest(item)) for item in rubric.items}
+
+    def declaration_problems(self, rubric: Rubric, dataset: str | None) -> list[str]:
+        """What is wrong with the declaration itself: an item the rubric lacks, or one declared at its
+        full points (only the items the baseline loses points on are declared)."""
+        items = {item.id: item for item in rubric.items}
+        problems = []
+        for item_id, points in self.expect_items.items():
+            if item_id not in items:
+                problems.append(f"declares {item_id!r}, which is not an item of the rubric")
+            elif points >= items[item_id].max_points(dataset) and self.expect_score != 0:
+                problems.append(f"declares {item_id}: {points:g}, its full points (declare only the items it loses "
+                                "points on)")
+        return problems
 
 
 class AssignmentSpec(Strict):
@@ -372,11 +395,95 @@ class Rubric(Strict):
 
 # ----------------------------------------------------------------------------- loading
 
-def _format_validation_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-after")) or "(top level)"
-    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"field {where}: {first['msg']}{more}"
+def _unwrap(tp):
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _type_name(tp) -> str:
+    """A type as pydantic names a union's member in an error's location: list[Tier], dict[str,list[Tier]]."""
+    args = get_args(tp)
+    if get_origin(tp) in (list, dict) and args:
+        return f"{get_origin(tp).__name__}[{','.join(_type_name(a) for a in args)}]"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _step(tp, part) -> tuple[object, bool]:
+    """The type one step of an error's location leads to inside `tp`, and whether the step names
+    a place a reader sees (not a union's member); (None, True) when it cannot be followed."""
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(part) if isinstance(part, str) else None
+        return (field.annotation, True) if field else (None, True)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is list and isinstance(part, int):
+        return args[0], True
+    if origin is dict and isinstance(part, str):
+        return args[1], True
+    if origin in (Union, UnionType):
+        members = [_unwrap(m) for m in args if m is not type(None)]
+        for member in members:  # a tagged member (kind: tests) or pydantic's name of the member
+            kind = getattr(member, "model_fields", {}).get("kind")
+            if (kind and part in get_args(kind.annotation)) or part == _type_name(member):
+                return member, False
+        for member in members:  # Optional[X]: the location goes on inside X
+            found, shown = _step(member, part)
+            if found is not None:
+                return found, shown
+    return None, True
+
+
+def _place(model: type[BaseModel], loc: tuple) -> tuple[str, type[BaseModel] | None, list[int]]:
+    """Where `loc` points, as a reader writes it (items[2].tiers), the model class it points into,
+    and the positions in `loc` that pick a union's member (not shown)."""
+    where, tp, members = "", model, []
+    for k, part in enumerate(loc):
+        if str(part).startswith("function-after"):
+            continue
+        tp, shown = _step(tp, part) if tp is not None else (None, True)
+        if shown:
+            where += f"[{part}]" if isinstance(part, int) else f".{part}"
+        else:
+            members.append(k)
+    tp = _unwrap(tp)
+    return where.lstrip("."), tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None, members
+
+
+def _format_validation_error(err: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line: unknown fields first, each with the closest known name, then the first other problem
+    (not the typo's own 'Field required', nor why the data fits no other member of a union)."""
+    errors = err.errors()
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"] if model is not None else []
+    if not unknown:
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        return f"{_describe(errors[0])}{more}"
+    lines, explained, chosen = [], set(), set()
+    for e in unknown:
+        parent, cls, members = _place(model, e["loc"][:-1])
+        name = str(e["loc"][-1])
+        close = difflib.get_close_matches(name, list(cls.model_fields) if cls else [], n=1)
+        lines.append(f"{parent + ': ' if parent else ''}unknown field {name!r}"
+                     + (f" (did you mean {close[0]!r}?)" if close else ""))
+        explained.update((parent, c) for c in close)
+        chosen.update(e["loc"][:k + 1] for k in members)
+
+    def accounted_for(e) -> bool:
+        loc = e["loc"]
+        if e["type"] == "extra_forbidden":
+            return True
+        if e["type"] == "missing" and (_place(model, loc[:-1])[0], str(loc[-1])) in explained:
+            return True  # the field the unknown one was a typo of
+        # another member of a union whose chosen member holds the unknown field
+        return any(loc[:k] == c[:-1] and loc[k] != c[-1] for c in chosen for k in [len(c) - 1] if len(loc) > k)
+
+    rest = [e for e in errors if not accounted_for(e)]
+    return "; ".join(lines) + (f" (and {len(rest)} more: {_describe(rest[0])})" if rest else "")
+
+
+def _describe(error) -> str:
+    where = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-after")) or "(top level)"
+    return f"field {where}: {error['msg']}"
 
 
 def load_yaml(path: Path) -> object:
@@ -401,4 +508,4 @@ def load_model(model: type[BaseModel], path: Path):
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_format_validation_error(exc), path) from None
+        raise SpecError(_format_validation_error(exc, model), path) from None
