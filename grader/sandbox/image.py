@@ -18,6 +18,7 @@ from grader.errors import GraderError
 from grader.safe_fs import tree_digest
 
 BASE_TAG = "grader-base:bookworm"
+IMAGE_PYTHON = (3, 11)  # Debian bookworm's python3, the image's interpreter (grader.steps.fail_fast compiles for it)
 IMAGE_REPO = "grader-sandbox"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the repository the grader was installed from
 WHEEL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "grader" / "wheelhouse"
