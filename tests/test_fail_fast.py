@@ -128,7 +128,7 @@ def test_only_steps_certain_to_import_the_broken_file_are_skipped(tmp_path):
 def test_hidden_tests_are_skipped_only_when_every_case_dies_on_the_broken_file(tmp_path):
     ws = write(tmp_path, {"model.py": "def f(:\n", "fine.py": "def g():\n    return 1\n"})
     broken = broken_files(ws, ["model.py", "fine.py"])
-    head = "import torch\nfrom grader.inside.runner_kit import case\n\n"
+    head = "import torch\nfrom grader.inside.runner_kit import case\n\nG = torch.zeros(2)  # a library call, as in the reference's run\n"
     helper = "def _build():\n    from model import f\n    return f\n\n"
     every = head + helper + "@case\ndef a():\n    from model import f\n    return {'x': f()}\n\n" \
         "@case\ndef b():\n    x = torch.zeros(2)\n    return {'x': _build()(x)}\n"
@@ -143,6 +143,8 @@ def test_hidden_tests_are_skipped_only_when_every_case_dies_on_the_broken_file(t
     branching = head + "@case\ndef a():\n    if torch.cuda.is_available():\n        from model import f\n    return {}\n"
     assert hidden_tests_records(ws, broken, {"r.py": branching.encode()}) is None
     assert hidden_tests_records(ws, {}, {"r.py": every.encode()}) is None
+    student_at_load = "import fine\nX = fine.g()\n" + every
+    assert hidden_tests_records(ws, broken, {"r.py": student_at_load.encode()}) is None
 
 
 def test_the_compile_speaks_for_the_sandboxs_python_only():
