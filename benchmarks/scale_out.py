@@ -12,7 +12,13 @@
 2. Real colored_mnist reference submissions (distinct seeds) through 2 Dask worker processes
    vs the local pool with --jobs 2: the ratio of wall times (target within 5%).
 
-Run on purpose: `.venv/bin/python benchmarks/scale_out.py [--quick] [--skip-real]`.
+3. --engine-overhead: the same synthetic batch, but its step costs no CPU: the sandbox sleeps
+   1 s in the worker's thread and writes the step's log itself (no interpreter starts), so what
+   is left per submission is the engine's own cost (the batch, Dask, the pipeline, the report)
+   and 64 and 256 workers can be measured on a small machine: 1, 64 and 256 worker threads
+   (20/256/1,024 submissions; --quick 10/128/512).
+
+Run on purpose: `.venv/bin/python benchmarks/scale_out.py [--quick] [--skip-real] [--engine-overhead]`.
 --quick grades 10/80/256 synthetic submissions and 2 real ones."""
 
 from __future__ import annotations
@@ -107,23 +113,52 @@ def dask_threads(workers: int, backend: str, fingerprint: str):
     return DaskExecutor(client, backend, fingerprint, f"in-process, {workers} threads", cluster)
 
 
-def synthetic(counts: dict[int, int], tmp: Path) -> None:
+class SleepingSandbox:
+    """A step that costs no CPU: sleeps STEP_S in the calling thread and writes what step.py would
+    print. For the engine-overhead mode: no process starts, so only the engine's own work is left."""
+
+    name = "local"  # what the course fingerprint and the reports say; nothing runs
+    STEP_S = 1.0
+
+    def python(self) -> str:
+        return "python3"
+
+    def run(self, request):
+        from grader.sandbox.base import RunResult
+
+        time.sleep(self.STEP_S)
+        request.log_path.write_text("Summary: " + repr({"value": 1.0}) + "\n")
+        return RunResult(exit_code=0, timed_out=False, seconds=self.STEP_S, output_truncated=False, cpu_seconds=0.0)
+
+    def cancel_all(self) -> None:
+        pass
+
+
+def synthetic(counts: dict[int, int], tmp: Path, sleeping: bool = False) -> None:
     from grader.batch.dask_worker import course_fingerprint
     from grader.batch.executors import LocalExecutor
     from grader.course import catalog
     from grader.sandbox import LocalSandbox
+
+    if sleeping:  # the in-process workers' grade_task makes its sandbox here
+        import grader.sandbox
+
+        grader.sandbox.make_sandbox = lambda *args, **kwargs: SleepingSandbox()
+        LocalSandbox = SleepingSandbox  # noqa: N806 - the local pool's sandbox too
 
     root = tmp / "course"
     synthetic_course(root)
     os.environ[catalog.ROOT_ENV] = str(root)  # the in-process workers read the course from here
     assignment = catalog.load("sleepy", root)
     fingerprint = course_fingerprint(root, "local")
-    print(f"synthetic 1 s step, local backend, {os.cpu_count()} cores")
+    print(f"synthetic 1 s step, {'slept in the worker (engine overhead)' if sleeping else 'local backend'}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     print(f"{'executor':<24}{'workers':>8}{'subs':>7}{'wall s':>9}{'subs/s':>9}{'speed-up':>10}"
           f"{'of linear':>11}{'over 1 s, ms':>14}{'over pipeline, ms':>19}{'CPU ms/sub':>12}")
     base = None
     cpu_per_sub = {}  # (executor, workers) -> CPU seconds per submission
-    rows = [("dask", w, n) for w, n in counts.items()] + [("local pool", 8, counts.get(8, 80))]
+    pool = 64 if sleeping else 8
+    rows = [("dask", w, n) for w, n in counts.items()] + [("local pool", pool, counts.get(pool, 80))]
     for kind, workers, count in rows:
         sources = synthetic_batch(tmp / f"batch-{kind.replace(' ', '')}-{workers}", count)
         executor = dask_threads(workers, "local", fingerprint) if kind == "dask" else LocalExecutor(LocalSandbox(),
@@ -143,6 +178,10 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
               f"{cpu / count * 1000:>12.0f}")
     # Every submission costs CPU (its step's Python, the grader's own work): the cores bound the
     # throughput whatever the executor, and 64 one-second steps at once need this many of them.
+    if sleeping:
+        for workers in sorted(counts):
+            print(f"engine CPU per submission with {workers} Dask workers: {cpu_per_sub['dask', workers] * 1000:.0f} ms")
+        return
     cpu_each = cpu_per_sub["dask", max(counts)]  # the configuration the target is about
     need = 0.9 * 64 * base * cpu_each if base else float("nan")
     print(f"CPU per submission with {max(counts)} Dask workers: {cpu_each * 1000:.0f} ms, so {os.cpu_count()} cores grade at most "
@@ -181,8 +220,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10/80/256 synthetic and 2 real submissions")
     parser.add_argument("--skip-real", action="store_true", help="leave out the colored_mnist part")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the colored_mnist part")
+    parser.add_argument("--engine-overhead", action="store_true",
+                        help="only the engine's own cost: steps that sleep in the worker, 1/64/256 workers")
     args = parser.parse_args()
     counts = {1: 10, 8: 80, 64: 256} if args.quick else {1: 100, 8: 1000, 64: 1000}
+    if args.engine_overhead:
+        with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
+            synthetic({1: 10, 64: 128, 256: 512} if args.quick else {1: 20, 64: 256, 256: 1024}, Path(tmp), sleeping=True)
+        return
     with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
         if not args.skip_synthetic:
             synthetic(counts, Path(tmp))

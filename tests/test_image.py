@@ -57,3 +57,52 @@ def test_the_image_tag_follows_the_code_not_the_docs(tmp_path, monkeypatch):
     assert image.image_tag() == before
     (root / "grader" / "inert.py").write_text((root / "grader" / "inert.py").read_text() + "\n# changed\n")
     assert image.image_tag() != before
+
+
+def stages(dockerfile: str) -> list[str]:
+    """The Dockerfile's stages, each from its FROM line on."""
+    return re.split(r"(?m)^(?=FROM )", dockerfile)[1:]
+
+
+def test_the_wheelhouse_never_reaches_a_layer_of_the_image():
+    from grader.sandbox import image
+
+    builder, final = [s for s in stages((image.PACKAGE_ROOT / "Dockerfile").read_text()) if "AS system" not in s][-2:]
+    assert builder.startswith("FROM system AS builder") and "COPY wheelhouse" in builder
+    assert final.startswith("FROM system\n")
+    assert "wheelhouse" not in final and "COPY --from=builder /opt/venv /opt/venv" in final
+    system = stages((image.PACKAGE_ROOT / "Dockerfile").read_text())[0]
+    install = next(block for block in system.split("\nRUN ") if "dataset-fashion-mnist" in block)
+    assert "rm -f /usr/share/datasets/fashion-mnist/t10k-*" in install  # the held-out split in no layer at all
+
+
+def test_the_build_context_holds_the_dockerfile_wheels_and_grader_only(tmp_path):
+    from grader.sandbox import image
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "torch-2.14.1-cp311-none-linux_x86_64.whl").write_bytes(b"wheel")
+    context = image.build_context(tmp_path / "context", wheels)
+    assert sorted(p.name for p in context.iterdir()) == ["Dockerfile", "grader_src", "wheelhouse"]
+    assert (context / "Dockerfile").read_text() == (image.PACKAGE_ROOT / "Dockerfile").read_text()
+    assert "torch==2.14.1" in (context / "wheelhouse" / "requirements.txt").read_text().splitlines()
+    shipped = {p.relative_to(context).as_posix() for p in context.rglob("*")}
+    assert not [p for p in shipped if "solutions/" in p or "assignments/" in p or "__pycache__" in p]
+    assert "grader_src/grader/steps/pipeline.py" in shipped
+
+
+def test_cpu_torch_is_a_separate_image_from_its_own_wheels(monkeypatch):
+    from grader.errors import GraderError
+    from grader.sandbox import image
+
+    monkeypatch.delenv(image.TORCH_ENV, raising=False)
+    default_tag, default_cache = image.image_tag(), image.wheel_cache()
+    assert "--index-url" not in image.download_command(default_cache)
+    monkeypatch.setenv(image.TORCH_ENV, "cpu")
+    assert image.cpu_torch() and image.image_tag() != default_tag
+    assert not image.wheel_cache().is_relative_to(default_cache)  # never copied into the CUDA wheelhouse
+    command = image.download_command(image.wheel_cache())
+    assert command[command.index("--index-url") + 1] == image.CPU_TORCH_INDEX and "torch==2.14.1" in command
+    monkeypatch.setenv(image.TORCH_ENV, "rocm")
+    with pytest.raises(GraderError, match="GRADER_TORCH must be cpu or cuda"):
+        image.cpu_torch()

@@ -168,6 +168,7 @@ TRUSTED_READS = {
     ("reports/export.py", "load_reports", "open"): "the grader's own grades.csv",
     ("reports/export.py", "read_roster", "open"): "the TA's roster",
     ("reports/report.py", "load_report", "path.read_text"): "the grader's own report.json",
+    ("steps/hidden_tests.py", "not_started", "(assignment.folder / rel).read_bytes"): "the course's runner files",
     ("batch/dask_client.py", "_payload_bytes", "source.read_bytes"): "the submission as the TA gave it (size checked)",
 }
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
-from grader.safe_fs import tree_digest
+from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest, walk
 from grader.steps.naming import report_folder
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
@@ -50,6 +50,60 @@ def course_fingerprint(root: Path, backend: str) -> str:
     return digest.hexdigest()[:16]
 
 
+# Per worker process: the fingerprint and the parsed assignments, kept while the files under
+# them keep their listing (paths, sizes, modification times: stat only, no file read).
+_FINGERPRINTS: dict[tuple[str, str], tuple[tuple, str]] = {}
+_ASSIGNMENTS: dict[tuple[str, str, str], catalog.Assignment] = {}
+
+
+def _fingerprinted_trees(root: Path, backend: str) -> list[Path]:
+    trees = [root / part for part in COURSE_PARTS] + [Path(__file__).resolve().parents[1]]
+    if backend == "docker":  # the image tag hashes these too
+        from grader.sandbox.image import PACKAGE_ROOT
+
+        trees += [PACKAGE_ROOT / "Dockerfile", PACKAGE_ROOT / "pyproject.toml"]
+    return trees
+
+
+def tree_listing(root: Path, backend: str) -> tuple:
+    """What the fingerprint reads, by stat alone: (path, kind, size, mtime_ns, ctime_ns, inode)
+    of every entry. A file changed in place changes its mtime (and ctime), so the listing too."""
+    rows = []
+    for tree in _fingerprinted_trees(root, backend):
+        paths = [str(tree)] if not tree.is_dir() or tree.is_symlink() else [
+            e.path for e in walk(tree) if not any(part in SKIPPED_IN_DIGESTS for part in e.rel.split("/"))]
+        for path in paths:
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                rows.append((path, None))
+                continue
+            rows.append((path, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+    return tuple(rows)
+
+
+def cached_fingerprint(root: Path, backend: str) -> str:
+    """course_fingerprint, hashed again only when the listing of what it reads changed."""
+    key = (str(root), backend)
+    listing = tree_listing(root, backend)
+    known = _FINGERPRINTS.get(key)
+    if known and known[0] == listing:
+        return known[1]
+    fingerprint = course_fingerprint(root, backend)
+    _FINGERPRINTS[key] = (listing, fingerprint)
+    return fingerprint
+
+
+def cached_assignment(assignment_id: str, root: Path, fingerprint: str) -> catalog.Assignment:
+    """The parsed assignment, once per course fingerprint (which covers assignment.yaml and the rubric)."""
+    key = (str(root), assignment_id, fingerprint)
+    if key not in _ASSIGNMENTS:
+        for stale in [k for k in _ASSIGNMENTS if k[2] != fingerprint]:  # another course build's
+            del _ASSIGNMENTS[stale]
+        _ASSIGNMENTS[key] = catalog.load(assignment_id, root)
+    return _ASSIGNMENTS[key]
+
+
 def _where(dask_worker=None) -> str:
     if dask_worker is None:
         try:
@@ -65,7 +119,7 @@ def check_course(expected: str, backend: str, dask_worker=None) -> str:
     """Raise CourseMismatch (one line) unless this machine's course gives the client's fingerprint.
     (`client.run` passes dask_worker.)"""
     root = catalog.default_root()
-    mine = course_fingerprint(root, backend)
+    mine = cached_fingerprint(root, backend)
     if mine != expected:
         raise CourseMismatch(
             f"{_where(dask_worker)} refuses: its course {root} has fingerprint {mine}, the client's is {expected} "
@@ -116,11 +170,11 @@ def grade_task(task: dict) -> dict:
     from grader.sandbox import make_sandbox
     from grader.steps.pipeline import grade_submission
 
-    check_course(task["fingerprint"], task["backend"])
+    fingerprint = check_course(task["fingerprint"], task["backend"])
     name = task["name"]
     if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
         raise GraderError(f"cluster task with an unusable submission name {name!r}")
-    assignment = catalog.load(task["assignment"], catalog.default_root())
+    assignment = cached_assignment(task["assignment"], catalog.default_root(), fingerprint)
     try:
         from distributed import get_worker
 

@@ -66,6 +66,20 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
     return HiddenTestsRun(records, checker.without_sources(error, hidden) if error else None)
 
 
+def not_started(assignment: Assignment, workspace: Path, broken: dict) -> HiddenTestsRun | None:
+    """The step's records without running it, when every case certainly dies on an editable
+    file that does not compile (grader.steps.fail_fast): the runner's own wording, no sandbox."""
+    from grader.steps.fail_fast import hidden_tests_records
+
+    if not broken:
+        return None
+    runners = {rel: (assignment.folder / rel).read_bytes() for rel in assignment.runner_files()}
+    records = hidden_tests_records(workspace, broken, runners)
+    if records is None:
+        return None
+    return HiddenTestsRun({key: CaseRecord(error=error[:500]) for key, error in records.items()})
+
+
 def _cache_root() -> Path:
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else Path.home() / ".cache" / "grader"

@@ -21,12 +21,13 @@ from grader.course.secret import secret_seed
 from grader.course.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
 from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, RunRecord, write_report
-from grader.safe_fs import copy_file, is_regular, log_tail, read_tail, remove_tree
+from grader.safe_fs import copy_file, is_regular, log_tail, open_new, read_tail, remove_tree
 from grader.sandbox import RunRequest, Sandbox
 from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, GuardedSandbox, RunResult, StepRecord
 from grader.steps import hidden_tests
 from grader.steps.assets import ensure_assets
 from grader.steps.diagnose import crash_site, root_cause, scrub
+from grader.steps.fail_fast import same_python, step_reaches
 from grader.steps.imports import local_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
@@ -179,8 +180,9 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
                 continue
         else:
             log_path = ws.path / experiment.log  # the sandbox replaces whatever is there (a planted link) with a fresh file
-            result = sandbox.run(RunRequest(argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits,
-                                           env=env, data_dirs=(ctx.data_dir,)))
+            result = not_started(ws, argv, log_path) or sandbox.run(RunRequest(
+                argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits, env=env,
+                data_dirs=(ctx.data_dir,)))
         log_root = log_path.parent if experiment.trusted else ws.path
         summary = parse_log(log_path, log_root)
         stopped = "" if result.ok else log_tail(log_path, log_root)
@@ -203,6 +205,19 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
     return records, summaries
 
 
+def not_started(ws: Workspace, argv: list[str], log_path: Path) -> RunResult | None:
+    """A step certain to die importing a file that does not compile is not started: its log
+    holds Python's own words for it, so the report says what the run would have said."""
+    broken = step_reaches(ws.path, ws.broken, argv)
+    if broken is None:
+        return None
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open_new(log_path) as log:
+        log.write(f"[grader] not started: {broken.rel} does not compile (checked before the run)\n{broken.text}".encode())
+    return RunResult(exit_code=None, timed_out=False, seconds=0.0, output_truncated=False,
+                     error=f"not started: {broken.rel} does not compile")
+
+
 def run_hidden_tests(assignment: Assignment, ws: Workspace, sandbox: Sandbox, evidence: Evidence, *,
                skip_tests: str | None = None, progress=None) -> None:
     """Hidden tests and tests_run-measured parameter counts: the runners record the student's outputs
@@ -216,7 +231,8 @@ def run_hidden_tests(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ev
         return
     expected = hidden_tests.expected_outputs(assignment, sandbox, progress=progress)
     restore_protected(assignment, ws)
-    tests_run = hidden_tests.run_step(assignment, ws.path, sandbox, assignment.spec.limits)
+    tests_run = (hidden_tests.not_started(assignment, ws.path, ws.broken)
+                 or hidden_tests.run_step(assignment, ws.path, sandbox, assignment.spec.limits))
     evidence.tests.update(hidden_tests.check_tests([i for i in items if isinstance(i, TestsItem)], assignment, tests_run, expected))
     for item in items:
         if isinstance(item, ParamCountItem):
@@ -359,6 +375,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
 
             with timed(report, "workspace"):
                 ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+                ws.broken = ws.broken if same_python(sandbox.name) else {}  # compiled here for the sandbox's Python
                 guarded.before_retry = lambda: restore_protected(assignment, ws)
                 report.warnings.extend(submission.warnings + ws.warnings)
                 report.flags.extend(ws.flags)

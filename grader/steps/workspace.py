@@ -13,6 +13,7 @@ from pathlib import Path
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.safe_fs import TreeTooLarge, open_new, remove_tree, walk
+from grader.steps.fail_fast import Broken, broken_files
 from grader.steps.intake import Submission
 
 
@@ -26,6 +27,7 @@ class Workspace:
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # for the report's flags, e.g. edited given notebook cells
+    broken: dict[str, Broken] = field(default_factory=dict)  # editable files that do not compile (fail_fast)
 
 
 def _find_submitted(submission: Submission, rel: str) -> str | None:
@@ -87,6 +89,7 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
     if ws.ignored:
         shown = ", ".join(ws.ignored[:5]) + (f" and {len(ws.ignored) - 5} more" if len(ws.ignored) > 5 else "")
         ws.warnings.append(f"ignored files that are not part of the assignment: {shown}")
+    ws.broken = broken_files(dest, spec.editable)
     return ws
 
 

@@ -1,0 +1,347 @@
+"""Fail fast: an editable Python file (or a notebook's `functions` cells) that does not compile
+is found when the workspace is prepared (`compile`, milliseconds), and a step certain to import
+it is not started, where it would start its interpreter (and torch) only to die on that line.
+
+Certain means read from the code (ast), never guessed: a step is skipped only when the broken
+file is reached through imports that run before anything else could stop the step (a script's
+leading imports; a hidden-test case's first imports or the first helper it calls). Anything the
+reading cannot decide runs as before. What the report says is what the run would have said: the
+step's log holds Python's own SyntaxError text, the hidden-test records the runner's wording."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from grader import safe_fs
+
+FUNCTIONS_TAG = "functions"  # grader.inside.notebook.FUNCTIONS_TAG, without importing nbformat here
+
+
+@dataclass(frozen=True)
+class Broken:
+    """One file that does not compile, with what Python says about it."""
+
+    rel: str  # as the student knows it: answer.py, or cvae_ood.ipynb
+    filename: str  # the name Python reports: answer.py, or cvae_ood.ipynb[functions cells]
+    line: int | None
+    kind: str  # SyntaxError, IndentationError, TabError
+    message: str
+    text: str  # Python's own lines for it (File ..., the code, the caret, the error)
+
+    @property
+    def site(self) -> str:
+        """As diagnose.crash_site names it: answer.py:2 SyntaxError: '(' was never closed."""
+        return f"{self.filename}:{self.line} {self.kind}: {self.message}"
+
+    @property
+    def runner_error(self) -> str:
+        """As the hidden-test runner records it (runner_kit._describe)."""
+        return f"{self.kind} ({PurePosixPath(self.filename).name}:{self.line}): {self.message}"
+
+
+def _compiled(source: bytes | str, filename: str, rel: str) -> Broken | None:
+    try:
+        compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        text = "".join(traceback.format_exception_only(type(exc), exc))
+        return Broken(rel, filename, exc.lineno, type(exc).__name__, str(exc.msg), text)
+    except Exception:  # noqa: BLE001 - null bytes, nesting too deep: left to the run itself to report
+        return None
+    return None
+
+
+def _function_cells_source(notebook: dict) -> str:
+    """grader.inside.notebook.function_cells_source on the notebook's JSON (the same lines)."""
+    cells = [c for c in notebook.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code"
+             and FUNCTIONS_TAG in (c.get("metadata") or {}).get("tags", [])]
+    sources = ["".join(c.get("source", "")) if isinstance(c.get("source"), list) else str(c.get("source", ""))
+               for c in cells]
+    lines = [line for src in sources for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines) + "\n"
+
+
+def broken_files(workspace: Path, editable: list[str]) -> dict[str, Broken]:
+    """The editable files in the workspace that do not compile: {rel: Broken}. For a notebook,
+    its `functions` cells as the hidden tests import them (other cells run in the notebook's own
+    step, which is graded on what it produced before a broken cell, so it always runs)."""
+    found: dict[str, Broken] = {}
+    for rel in editable:
+        path = workspace / rel
+        if not path.is_file() or path.is_symlink():
+            continue
+        if rel.endswith(".py"):
+            broken = _compiled(safe_fs.read_bytes(path, workspace)[0], rel, rel)
+        elif rel.endswith(".ipynb"):
+            try:
+                source = _function_cells_source(json.loads(safe_fs.read_bytes(path, workspace)[0].decode("utf-8")))
+            except (ValueError, UnicodeDecodeError, AttributeError, TypeError, OSError):
+                continue
+            broken = _compiled(source, f"{rel}[{FUNCTIONS_TAG} cells]", rel) if source.strip() else None
+        else:
+            continue
+        if broken:
+            found[rel] = broken
+    return found
+
+
+def same_python(sandbox_name: str) -> bool:
+    """Whether this process's compile speaks for the sandbox's Python (syntax and messages
+    change between minor versions): the local backend runs this interpreter; the grading
+    image has IMAGE_PYTHON."""
+    if sandbox_name == "local":
+        return True
+    if sandbox_name == "docker":
+        from grader.sandbox.image import IMAGE_PYTHON
+
+        return sys.version_info[:2] == IMAGE_PYTHON
+    return False
+
+
+# --- which steps certainly import a broken file --------------------------------------------
+
+class _Uncertain(Exception):
+    """The reading cannot say the step dies on a broken file: it runs."""
+
+
+def _available() -> frozenset[str]:
+    from grader.steps.imports import image_modules
+
+    return image_modules() | {"grader"}
+
+
+class _Reader:
+    """Follows imports through the workspace's modules; remembers what each module reaches."""
+
+    def __init__(self, workspace: Path, broken: dict[str, Broken]):
+        self.workspace = workspace
+        self.broken = broken
+        self.seen: dict[str, Broken | None] = {}
+
+    def module_file(self, dotted: str, root: Path) -> Path | None:
+        base = root.joinpath(*dotted.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file() and candidate.resolve().is_relative_to(self.workspace.resolve()):
+                return candidate
+        return None
+
+    def file_reaches(self, path: Path, root: Path) -> Broken | None:
+        """Importing (or running) this file: the broken file it dies on, or None when its
+        leading imports all load. Raises _Uncertain where that cannot be read."""
+        rel = path.relative_to(self.workspace).as_posix()
+        if rel in self.broken:
+            return self.broken[rel]
+        if rel in self.seen:
+            return self.seen[rel]
+        self.seen[rel] = None  # an import cycle loads
+        try:
+            tree = ast.parse(safe_fs.read_bytes(path, self.workspace)[0])
+        except (SyntaxError, ValueError, OSError):
+            raise _Uncertain from None
+        found = None
+        for statement in tree.body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                found = self.import_reaches(statement, root)
+                if found:
+                    break
+            elif not _inert(statement):
+                break  # code runs from here on: what it imports later is not certain
+        self.seen[rel] = found
+        return found
+
+    def import_reaches(self, statement: ast.Import | ast.ImportFrom, root: Path) -> Broken | None:
+        if isinstance(statement, ast.ImportFrom):
+            if statement.level:
+                raise _Uncertain
+            names = [statement.module or ""]
+            names += [f"{statement.module}.{a.name}" for a in statement.names if a.name != "*"]
+        else:
+            names = [a.name for a in statement.names]
+        for dotted in names:
+            parts = dotted.split(".")
+            for depth in range(1, len(parts) + 1):  # a package's __init__ runs before its submodules
+                path = self.module_file(".".join(parts[:depth]), root)
+                if path is not None:
+                    if found := self.file_reaches(path, root):
+                        return found
+                elif depth == 1:
+                    if parts[0] not in _available():
+                        raise _Uncertain  # ModuleNotFoundError, or a module this reading does not know
+                    break
+        return None
+
+
+def _inert(statement: ast.stmt) -> bool:
+    """A module-level statement that cannot stop an import: a docstring, a def without called
+    decorators, a constant assignment."""
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return True
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return not any(isinstance(d, ast.Call) for d in statement.decorator_list)
+    if isinstance(statement, ast.Assign):
+        try:
+            ast.literal_eval(statement.value)
+        except ValueError:
+            return False
+        return all(isinstance(t, ast.Name) for t in statement.targets)
+    return False
+
+
+def step_reaches(workspace: Path, broken: dict[str, Broken], argv: list[str]) -> Broken | None:
+    """The broken file a step's command certainly dies on (`python script.py ...` or
+    `python -m module ...` from the workspace), else None."""
+    if not broken or len(argv) < 2:
+        return None
+    reader = _Reader(workspace, broken)
+    args = argv[1:]
+    while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
+        args = args[1:]  # -u, -B, -O: options that do not name code
+    try:
+        if args and args[0] == "-m" and len(args) > 1:
+            path = reader.module_file(args[1], workspace)
+            return reader.file_reaches(path, workspace) if path else None
+        if args and args[0].endswith(".py"):
+            path = workspace / args[0]
+            if not path.is_file() or not path.resolve().is_relative_to(workspace.resolve()):
+                return None
+            return reader.file_reaches(path, path.parent)
+    except _Uncertain:
+        return None
+    return None
+
+
+# --- the hidden-test step ----------------------------------------------------------------------
+
+def _is_case(fn: ast.FunctionDef) -> bool:
+    return any((isinstance(d, ast.Name) and d.id == "case") or (isinstance(d, ast.Attribute) and d.attr == "case")
+               for d in fn.decorator_list)
+
+
+def _calls_in_order(node: ast.AST):
+    """The calls of an expression in the order Python makes them (a call after its callee and arguments)."""
+    if isinstance(node, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.GeneratorExp,
+                         ast.ListComp, ast.SetComp, ast.DictComp)):
+        raise _Uncertain
+    for child in ast.iter_child_nodes(node):
+        yield from _calls_in_order(child)
+    if isinstance(node, ast.Call):
+        yield node
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+class _RunnerReader:
+    """Reads one runner file the way runner_kit runs it: the module, then each case."""
+
+    def __init__(self, reader: _Reader, tree: ast.Module):
+        self.reader = reader
+        self.helpers = {s.name: s for s in tree.body if isinstance(s, ast.FunctionDef)}
+        self.student: set[str] = set()  # names bound to the student's modules
+        self.constants = {t.id: s.value.value for s in tree.body if isinstance(s, ast.Assign)
+                          and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str)
+                          for t in s.targets if isinstance(t, ast.Name)}
+
+    def statements(self, body: list[ast.stmt], depth: int = 0) -> Broken | None:
+        """The broken file these statements certainly reach first; None when they end without
+        reaching one (a helper that returns); _Uncertain otherwise."""
+        for statement in body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                if found := self.reader.import_reaches(statement, self.reader.workspace):
+                    return found
+                self._bind(statement)
+                continue
+            if not isinstance(statement, (ast.Expr, ast.Assign, ast.Return)):
+                raise _Uncertain
+            if statement.value is None:
+                return None
+            for call in _calls_in_order(statement.value):
+                if found := self.call_reaches(call, depth):
+                    return found
+            if isinstance(statement, ast.Return):
+                return None
+        return None
+
+    def call_reaches(self, call: ast.Call, depth: int) -> Broken | None:
+        name = call.func.id if isinstance(call.func, ast.Name) else None
+        if name == "import_function_cells":
+            notebooks = [b for b in self.reader.broken.values() if b.filename.endswith(f"[{FUNCTIONS_TAG} cells]")]
+            target = call.args[0] if call.args else None
+            rel = self._constant(target)
+            hit = [b for b in notebooks if b.rel == rel]
+            if hit:
+                return hit[0]
+            raise _Uncertain  # it loads: what the student's functions then do is theirs
+        if name in self.helpers and depth < 4:
+            found = self.statements(self.helpers[name].body, depth + 1)
+            if found:
+                return found
+            raise _Uncertain  # the helper returned something of the student's, or nothing certain
+        if _root_name(call.func) in self.student or not isinstance(call.func, (ast.Name, ast.Attribute)):
+            raise _Uncertain  # the student's own code runs
+        return None  # a library call, as in the reference's run
+
+    def _constant(self, node: ast.AST | None) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.constants.get(node.id)
+        return None
+
+    def _bind(self, statement: ast.Import | ast.ImportFrom) -> None:
+        for alias in statement.names:
+            module = statement.module if isinstance(statement, ast.ImportFrom) else alias.name
+            if module and self.reader.module_file(module.split(".")[0], self.reader.workspace):
+                self.student.add((alias.asname or alias.name).split(".")[0])
+
+
+def hidden_tests_records(workspace: Path, broken: dict[str, Broken], runners: dict[str, bytes]) -> dict[str, str] | None:
+    """What runner_kit would record ({"runner::case" or "runner::*": error}) when every case of
+    every runner certainly dies on a broken file; None when the step has to run."""
+    if not broken or not runners:
+        return None
+    reader = _Reader(workspace, broken)
+    records: dict[str, str] = {}
+    try:
+        for name, source in runners.items():
+            stem = PurePosixPath(name).stem
+            tree = ast.parse(source)
+            runner = _RunnerReader(reader, tree)
+            loaded = None
+            for statement in tree.body:  # the module: imports, defs, constants
+                if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                    if loaded := reader.import_reaches(statement, workspace):
+                        break
+                    runner._bind(statement)
+                elif isinstance(statement, ast.FunctionDef):
+                    if any(not (isinstance(d, ast.Name) and d.id == "case") for d in statement.decorator_list):
+                        raise _Uncertain
+                elif isinstance(statement, (ast.Expr, ast.Assign)):  # library calls run as in the reference's run
+                    for call in _calls_in_order(statement.value):
+                        if loaded := runner.call_reaches(call, 0):
+                            break
+                    if loaded:
+                        break
+                else:
+                    raise _Uncertain
+            if loaded:
+                records[f"{stem}::*"] = loaded.runner_error
+                continue
+            cases = [s for s in tree.body if isinstance(s, ast.FunctionDef) and _is_case(s)]
+            if not cases:
+                return None
+            for fn in cases:
+                found = runner.statements(fn.body)
+                if found is None:
+                    return None  # the case finishes without the broken file: it has to run
+                records[f"{stem}::{fn.name}"] = found.runner_error
+    except (_Uncertain, SyntaxError, ValueError, RecursionError):
+        return None
+    return records

@@ -1,0 +1,156 @@
+"""Fail fast (grader/steps/fail_fast.py): a submission whose editable code does not compile is
+graded without starting the steps that would only die importing it, and its report says what a
+full run's report says."""
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import grader.steps.pipeline as pipeline
+from grader.course import catalog
+from grader.sandbox.image import BASE_TAG, IMAGE_PYTHON
+from grader.steps import hidden_tests
+from grader.steps.fail_fast import broken_files, hidden_tests_records, same_python, step_reaches
+from grader.steps.pipeline import grade_submission
+
+from conftest import student_files, write_zip
+
+BROKEN = "def mean(values):\n    return (\n"
+
+
+class Counting:
+    """A sandbox that counts (and names) the commands it starts."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.started = inner, inner.name, []
+
+    def python(self):
+        return self.inner.python()
+
+    def run(self, request):
+        self.started.append(request.argv)
+        return self.inner.run(request)
+
+    def cancel_all(self):
+        self.inner.cancel_all()
+
+
+def outcome(report):
+    return (report.status, report.score, [(i.id, i.status, i.points) for i in report.items], report.cause)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_CACHE", str(tmp_path / "cache"))
+
+
+def graded_both_ways(tmp_path, assignment, sandbox, files, monkeypatch):
+    """(report with fail fast, its sandbox's commands, report of the full run as before)."""
+    hidden_tests.expected_outputs(assignment, sandbox)  # the reference's outputs: once per course build
+    counting = Counting(sandbox)
+    fast = grade_submission(write_zip(tmp_path / "1_a.zip", files), assignment, counting, tmp_path / "fast")
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "same_python", lambda name: False)
+        full = grade_submission(write_zip(tmp_path / "1_a.zip", files), assignment, sandbox, tmp_path / "full")
+    return fast, counting.started, full
+
+
+def test_a_syntax_error_is_graded_without_starting_a_step(tmp_path, tiny, sandbox, cache, monkeypatch):
+    files = {**student_files(tiny), "answer.py": BROKEN}
+    fast, started, full = graded_both_ways(tmp_path, tiny, sandbox, files, monkeypatch)
+    assert started == []
+    assert outcome(fast) == outcome(full)
+    assert fast.cause == "answer.py:2 SyntaxError: '(' was never closed, every experiment failed"
+    by_id = {i.id: i for i in fast.items}
+    assert by_id["answer_tests"].message == {i.id: i for i in full.items}["answer_tests"].message
+    assert "raised SyntaxError (answer.py:2): '(' was never closed" in by_id["answer_tests"].message
+    assert "building Net(width=3) raised SyntaxError (answer.py:2)" in by_id["params"].message
+    assert "not started: answer.py does not compile: SyntaxError: '(' was never closed" in by_id["accuracy"].message
+    assert fast.runs[0].outcome == "not started: answer.py does not compile" and fast.runs[0].seconds == 0
+    log = (tmp_path / "fast" / "1_a" / "logs" / "result_log.txt").read_text()
+    assert 'File "answer.py", line 2' in log and log.endswith("SyntaxError: '(' was never closed\n")
+
+
+def test_a_runner_that_imports_the_broken_file_at_load_records_what_runner_kit_would(
+        tmp_path, tiny_root, sandbox, cache, monkeypatch):
+    runner = tiny_root / "assignments" / "tiny" / "hidden_tests" / "net.py"
+    runner.write_text(runner.read_text().replace("from grader.inside.runner_kit import case\n",
+                                                 "from grader.inside.runner_kit import case\nfrom answer import Net\n"))
+    assignment = catalog.load("tiny", tiny_root)
+    files = {**student_files(assignment), "answer.py": BROKEN}
+    fast, started, full = graded_both_ways(tmp_path, assignment, sandbox, files, monkeypatch)
+    assert started == [] and outcome(fast) == outcome(full)
+    assert [i.message for i in fast.items] == [i.message.replace("exit code 1", "not started: answer.py does not compile")
+                                               for i in full.items]
+
+
+def test_a_notebook_whose_functions_cell_does_not_compile_skips_only_the_hidden_tests(
+        tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
+    from test_notebook import submit
+
+    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
+    tiny_nb = catalog.load("tiny_nb", tiny_nb_root)
+    source = submit(tmp_path, tiny_nb, ("return sum(values) / len(values)", "return sum(values / len(values)"))
+    files = {"tiny.ipynb": zipfile.ZipFile(source).read("tiny.ipynb").decode()}
+    fast, started, full = graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
+    assert not [argv for argv in started if "grader.inside.runner_kit" in argv]
+    assert any("grader.inside.notebook" in argv for argv in started)  # graded on what it produced, as before
+    assert outcome(fast) == outcome(full)
+    assert [i.message for i in fast.items] == [i.message for i in full.items]
+    assert "SyntaxError (tiny.ipynb[functions cells]:" in next(i for i in fast.items if i.id == "tests").message
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    return folder
+
+
+def test_only_steps_certain_to_import_the_broken_file_are_skipped(tmp_path):
+    ws = write(tmp_path, {"model.py": "def f(:\n", "helpers.py": "import model\n", "fine.py": "x = 1\n",
+                          "train.py": '"""Trains."""\nimport os\nimport helpers\n',
+                          "late.py": "import sys\nsys.exit(3)\nimport model\n",
+                          "lazy.py": "def main():\n    import model\n",
+                          "unknown.py": "import not_a_module_anywhere\nimport model\n",
+                          "other.py": "import fine\n"})
+    broken = broken_files(ws, ["model.py", "fine.py", "train.py"])
+    assert list(broken) == ["model.py"] and broken["model.py"].site == "model.py:1 SyntaxError: invalid syntax"
+    assert step_reaches(ws, broken, ["python", "train.py", "--seed", "1"]) is broken["model.py"]
+    assert step_reaches(ws, broken, ["python", "-u", "-m", "helpers"]) is broken["model.py"]
+    assert step_reaches(ws, broken, ["python", "model.py"]) is broken["model.py"]
+    for script in ("late.py", "lazy.py", "unknown.py", "other.py", "missing.py"):
+        assert step_reaches(ws, broken, ["python", script]) is None, script
+    assert step_reaches(ws, broken, ["python", "-m", "grader.inside.notebook", "execute", "x.ipynb"]) is None
+
+
+def test_hidden_tests_are_skipped_only_when_every_case_dies_on_the_broken_file(tmp_path):
+    ws = write(tmp_path, {"model.py": "def f(:\n", "fine.py": "def g():\n    return 1\n"})
+    broken = broken_files(ws, ["model.py", "fine.py"])
+    head = "import torch\nfrom grader.inside.runner_kit import case\n\nG = torch.zeros(2)  # a library call, as in the reference's run\n"
+    helper = "def _build():\n    from model import f\n    return f\n\n"
+    every = head + helper + "@case\ndef a():\n    from model import f\n    return {'x': f()}\n\n" \
+        "@case\ndef b():\n    x = torch.zeros(2)\n    return {'x': _build()(x)}\n"
+    records = hidden_tests_records(ws, broken, {"hidden_tests/r.py": every.encode()})
+    assert records == {"r::a": "SyntaxError (model.py:1): invalid syntax", "r::b": "SyntaxError (model.py:1): invalid syntax"}
+    at_load = "from model import f\n" + head + "@case\ndef a():\n    return {}\n"
+    assert hidden_tests_records(ws, broken, {"r.py": at_load.encode()}) == {"r::*": "SyntaxError (model.py:1): invalid syntax"}
+    one_runs = every + "\n@case\ndef c():\n    from fine import g\n    return {'x': g()}\n"
+    assert hidden_tests_records(ws, broken, {"r.py": one_runs.encode()}) is None
+    student_first = head + "@case\ndef a():\n    from fine import g\n    g()\n    from model import f\n    return {}\n"
+    assert hidden_tests_records(ws, broken, {"r.py": student_first.encode()}) is None  # g() may raise first
+    branching = head + "@case\ndef a():\n    if torch.cuda.is_available():\n        from model import f\n    return {}\n"
+    assert hidden_tests_records(ws, broken, {"r.py": branching.encode()}) is None
+    assert hidden_tests_records(ws, {}, {"r.py": every.encode()}) is None
+    student_at_load = "import fine\nX = fine.g()\n" + every
+    assert hidden_tests_records(ws, broken, {"r.py": student_at_load.encode()}) is None
+
+
+def test_the_compile_speaks_for_the_sandboxs_python_only():
+    import sys
+
+    assert same_python("local")
+    assert same_python("docker") == (sys.version_info[:2] == IMAGE_PYTHON)
+    assert not same_python("some-other-backend")
+    assert "bookworm" in BASE_TAG and IMAGE_PYTHON == (3, 11)  # Debian bookworm's python3
