@@ -220,6 +220,20 @@ def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs, t
     ctx.exit(verb.run(_session(ctx), assignment_ids, backend, dataset, skip_baselines, out, jobs, tests_only))
 
 
+@cli.command("new")
+@click.argument("assignment_id", metavar="ID")
+@click.option("--notebook", is_flag=True, help="A notebook assignment (the student edits ID.ipynb) instead of a .py file.")
+@click.option("--seeds", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="Seeds the reference and the baseline are graded with for the calibration record.")
+@click.pass_context
+def new_cmd(ctx, assignment_id, notebook, seeds) -> None:
+    """Scaffold a complete, working assignment in the course root: solution, skeleton, rubric with declared
+    hidden tests, a known-wrong baseline and a measured calibration record; `grader validate ID` passes on it."""
+    from grader.commands import new as verb
+
+    verb.run(_session(ctx), assignment_id, notebook, seeds)
+
+
 @cli.command()
 @ASSIGNMENT
 @click.option("-o", "--out", "dest", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to create.")

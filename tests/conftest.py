@@ -84,9 +84,15 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict
                           timeout=timeout, env=full_env)
 
 
-def hidden_test_results(assignment: catalog.Assignment, student_dir: Path, work: Path) -> dict[str, bool]:
+def shipped_ids() -> list[str]:
+    """The repository's assignments as the catalog finds them: a new folder under assignments/ is
+    covered by every test that takes its ids from here, with no edit to the test."""
+    return catalog.list_ids(REPO)
+
+
+def hidden_test_outcomes(assignment: catalog.Assignment, student_dir: Path, work: Path) -> dict:
     """Every hidden test of the assignment against the editable files in student_dir (the rest
-    from the skeleton), as the grader runs and checks them; {case name: passed}."""
+    from the skeleton), as the grader runs and checks them; {tests item id: HiddenTestsOutcome}."""
     from grader.course.spec import TestsItem
     from grader.steps import hidden_tests
 
@@ -98,8 +104,22 @@ def hidden_test_results(assignment: catalog.Assignment, student_dir: Path, work:
     expected = hidden_tests.expected_outputs(assignment, sandbox)
     probe = hidden_tests.run_step(assignment, work, sandbox, assignment.spec.limits)
     items = [i for i in assignment.rubric.items if isinstance(i, TestsItem)]
-    outcomes = hidden_tests.check_tests(items, assignment, probe, expected)
+    return hidden_tests.check_tests(items, assignment, probe, expected)
+
+
+def hidden_test_results(assignment: catalog.Assignment, student_dir: Path, work: Path) -> dict[str, bool]:
+    """{case name: passed} of every hidden test (see hidden_test_outcomes)."""
+    outcomes = hidden_test_outcomes(assignment, student_dir, work)
     return {c.name: c.passed for outcome in outcomes.values() for c in outcome.cases}
+
+
+def points_of_tests_items(assignment: catalog.Assignment, outcomes: dict) -> dict[str, float]:
+    """The points each tests item earns for these outcomes, by the grader's own scoring."""
+    from grader.verdict.evidence import Evidence
+    from grader.verdict.score import score
+
+    result = score(assignment.rubric, assignment.dataset(), Evidence(tests=outcomes))
+    return {item.id: item.points for item in result.items if item.id in outcomes}
 
 
 @contextmanager

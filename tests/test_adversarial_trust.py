@@ -13,13 +13,18 @@ import pytest
 from grader.course import catalog
 from grader.steps.pipeline import grade_submission
 
-from conftest import REPO, hidden_test_results, student_files, write_zip
+from conftest import REPO, hidden_test_results, shipped_ids, student_files, write_zip
 
 sys.path.insert(0, str(Path(__file__).parent / "adversarial"))
 import forgeries  # noqa: E402
 
 FORGERIES = {"exit_handler": forgeries.EXIT_HANDLER, "patch_kit": forgeries.PATCH_KIT}
-SCRIPT_ASSIGNMENTS = ["colored_mnist", "channel_shift", "cnn_transfer"]  # cvae_ood's notebook: its own tests
+# Assignments whose editable files are Python (a notebook's forgeries have their own tests)
+SCRIPT_ASSIGNMENTS = [a for a in shipped_ids() if any(rel.endswith(".py") for rel in catalog.load(a, REPO).spec.editable)]
+
+
+def test_the_script_assignments_include_the_shipped_three():
+    assert {"colored_mnist", "channel_shift", "cnn_transfer"} <= set(SCRIPT_ASSIGNMENTS)
 
 
 def _forged(assignment: catalog.Assignment, base: Path, code: str, dest: Path) -> Path:

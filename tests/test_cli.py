@@ -8,7 +8,7 @@ import pytest
 
 from conftest import run_cli, student_files, write_zip
 
-COMMANDS = ["list", "grade", "check", "package", "build", "validate", "handout", "calibrate", "demo"]
+COMMANDS = ["list", "grade", "check", "package", "build", "validate", "handout", "calibrate", "demo", "new"]
 
 
 @pytest.mark.parametrize("command", [None] + COMMANDS)

@@ -19,7 +19,7 @@ from grader.errors import GraderError
 from grader.sandbox.base import RunRequest
 from grader.sandbox.local import LocalSandbox
 
-from conftest import REPO, student_files, write_zip
+from conftest import REPO, shipped_ids, student_files, write_zip
 
 SCHEMA = json.loads((REPO / "grader" / "reports" / "schemas" / "gradescope_results.schema.json").read_text())
 
@@ -158,7 +158,7 @@ def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_pa
         assert "uid 65534" in log and "DENIED" in log and "READ" not in log and (work / "mine.txt").is_file()
 
 
-@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
+@pytest.mark.parametrize("assignment_id", shipped_ids())
 def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, assignment_id):
     from test_handout import _solution_only_lines
 
@@ -178,8 +178,9 @@ def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, as
 
 # Each shipped assignment through its own bundle, with the untouched skeleton (seconds: it stops
 # at the first TODO), one upload layout each so all of them and a blank student ID are covered.
-SHIPPED_UPLOADS = [("colored_mnist", "zip", "20250042"), ("cnn_transfer", "folder", "20250042"),
-                   ("channel_shift", "loose", "20250042"), ("cvae_ood", "loose", "")]
+UPLOADS = {"colored_mnist": ("zip", "20250042"), "cnn_transfer": ("folder", "20250042"),
+           "channel_shift": ("loose", "20250042"), "cvae_ood": ("loose", "")}
+SHIPPED_UPLOADS = [(a, *UPLOADS.get(a, ("zip", "20250042"))) for a in shipped_ids()]
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ pip and runs `grader check` and `grader package` there, knowing nothing of the c
 (no solutions, no hidden tests)."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, shipped_ids
 
 SOLUTION_LINE = "return sum(values) / len(values)"
 HIDDEN_TEST_TEXT = "mean([1, 2, 3]) should be 2"
@@ -90,7 +91,20 @@ def test_check_and_package_work_from_the_handout_alone(installed_handout):
     assert "made with seed 42" in flagged.stdout
 
 
-@pytest.mark.parametrize("assignment", ["colored_mnist", "channel_shift"])
+def _run_sh_passes_download_on(assignment_id: str) -> bool:
+    """Its run.sh hands --download to the commands it runs (others accept the flag and need none)."""
+    run_sh = REPO / "skeleton" / assignment_id / "run.sh"
+    return run_sh.is_file() and re.search(r"\+?=\(--download\)", run_sh.read_text()) is not None
+
+
+DOWNLOADERS = [a for a in shipped_ids() if _run_sh_passes_download_on(a)]
+
+
+def test_the_download_flag_is_checked_where_run_sh_takes_it():
+    assert {"colored_mnist", "channel_shift"} <= set(DOWNLOADERS)
+
+
+@pytest.mark.parametrize("assignment", DOWNLOADERS)
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
     shutil.copyfile(Path(__file__).resolve().parent.parent / "skeleton" / assignment / "run.sh", tmp_path / "run.sh")
@@ -121,7 +135,7 @@ def _solution_only_lines(assignment) -> set[str]:
     return lines
 
 
-@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
+@pytest.mark.parametrize("assignment_id", shipped_ids())
 def test_shipped_handouts_hold_no_solution_or_hidden_test_and_their_tool_installs(tmp_path, assignment_id):
     from grader.commands.handout import make_handout
     from grader.course import catalog

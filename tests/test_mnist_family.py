@@ -10,9 +10,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.course import catalog
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO / "solutions" / "_shared" / "mnist_family.py"
-USERS = ["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"]
+MNIST_FAMILY = {"mnist", "fashion_mnist"}
+
+
+def _reads_mnist_family(assignment_id: str) -> bool:
+    """Its assignment.yaml offers MNIST or Fashion-MNIST as a dataset."""
+    spec = catalog.load(assignment_id, REPO).spec
+    return spec.dataset is not None and bool(MNIST_FAMILY & set(spec.dataset.choices))
+
+
+USERS = [a for a in catalog.list_ids(REPO) if _reads_mnist_family(a)]
+
+
+def test_the_shipped_four_read_mnist_family_data():
+    assert {"colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"} <= set(USERS)
 
 
 @pytest.fixture(scope="module")

@@ -148,13 +148,11 @@ SHUTIL_COPIES = {"copy", "copy2", "copyfile", "copyfileobj", "copytree"}
 TRUSTED_READS = {
     # the course's own files: skeleton, runner files, solutions, the grader's source
     ("steps/assets.py", "ensure_assets", "shutil.copytree"): "the assignment's skeleton into a fresh build folder",
-    ("steps/hidden_tests.py", "_expected_key", "(Path(__file__).parents[1] / 'inside' / 'runner_kit.py').read_bytes"):
+    ("steps/hidden_tests.py", "_expected_key", "(Path(__file__).parents[1] / 'inside' / module).read_bytes"):
         "the grader's own source",
-    ("steps/hidden_tests.py", "_expected_key", "(assignment.folder / rel).read_bytes"): "the course's runner files",
     ("steps/hidden_tests.py", "_expected_key", "source.read_bytes"): "the reference solution",
     ("steps/hidden_tests.py", "reference_workspace", "shutil.copytree"): "the assignment's skeleton",
     ("steps/hidden_tests.py", "reference_workspace", "shutil.copyfile"): "the reference solution",
-    ("steps/hidden_tests.py", "run_step", "shutil.copyfile"): "the course's runner files into a folder just made",
     ("steps/pipeline.py", "run_trusted_step", "shutil.copytree"): "the assignment's skeleton",
     ("steps/workspace.py", "prepare_workspace", "shutil.copytree"): "the assignment's skeleton",
     ("steps/workspace.py", "restore_protected", "source.read_bytes"): "the assignment's skeleton",
@@ -168,7 +166,6 @@ TRUSTED_READS = {
     ("reports/export.py", "load_reports", "open"): "the grader's own grades.csv",
     ("reports/export.py", "read_roster", "open"): "the TA's roster",
     ("reports/report.py", "load_report", "path.read_text"): "the grader's own report.json",
-    ("steps/hidden_tests.py", "not_started", "(assignment.folder / rel).read_bytes"): "the course's runner files",
     ("batch/dask_client.py", "_payload_bytes", "source.read_bytes"): "the submission as the TA gave it (size checked)",
 }
 

@@ -4,7 +4,7 @@ import pytest
 from grader.course import catalog
 from grader.course.skeleton import MarkerError, check_in_sync, generate, strip_markers, strip_notebook, strip_python
 
-from conftest import run_cli
+from conftest import run_cli, shipped_ids
 
 SOURCE = '''def penalty(logits, y):
     """Squared gradient of the risk (docstring stays)."""
@@ -116,7 +116,7 @@ def _seeds_passed(calls) -> set[int]:
     return {int(s) for s in re.findall(r"--seed (\d+)", text) + re.findall(r"GRADER_SEED=(\d+)", text)}
 
 
-@pytest.mark.parametrize("assignment_id", ["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"])
+@pytest.mark.parametrize("assignment_id", shipped_ids())
 def test_the_handout_run_sh_seeds_every_run_by_the_assignment_seed_rule(assignment_id, tmp_path):
     import shutil
     import subprocess

@@ -145,7 +145,7 @@ def build_bundle(assignment: Assignment, target: Path) -> Path:
         _add_tree(archive, assignment.skeleton_dir, f"course/skeleton/{assignment.id}")
         archive.write(assignment.rubric_path, f"course/rubrics/{assignment.id}.yaml")
         # The hidden tests compare with the reference's outputs; the bundle carries those, not the solution.
-        if assignment.runner_files():
+        if assignment.runner_sources():
             expected = hidden_tests.expected_outputs_file(assignment, LocalSandbox())
             rel = hidden_tests.shipped_expected_path(assignment).relative_to(assignment.root)
             archive.write(expected, f"course/{rel.as_posix()}")

@@ -16,6 +16,7 @@ from grader import __version__
 from grader.commands.build import out_of_sync
 from grader.commands.session import Session
 from grader.course.catalog import HANDOUT_COURSE, Assignment
+from grader.course.spec import TestsItem
 from grader.errors import GraderError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the grader package
@@ -98,17 +99,34 @@ def _write_tool(assignment: Assignment, tool: Path) -> None:
     folder.mkdir(parents=True)
     spec = assignment.spec.model_dump(mode="json", exclude={"baselines"})  # baselines are edits of the reference
     (folder / "assignment.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
-    for item in assignment.rubric.items:
-        for rel in filter(None, (getattr(item, "runner", None), getattr(item, "checker", None))):
+    (course / "rubrics").mkdir()
+    _write_public_rubric(assignment, course / "rubrics" / f"{assignment.id}.yaml")
+    public = yaml.safe_load((course / "rubrics" / f"{assignment.id}.yaml").read_text(encoding="utf-8"))
+    for item in public["items"]:
+        for rel in filter(None, (item.get("runner"), item.get("checker"))):
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (folder / rel).write_text(HIDDEN_PLACEHOLDER, encoding="utf-8")
-    (course / "rubrics").mkdir()
-    shutil.copyfile(assignment.rubric_path, course / "rubrics" / f"{assignment.id}.yaml")
     shutil.copytree(assignment.skeleton_dir, course / "skeleton" / assignment.id,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (tool / "pyproject.toml").write_text(
         TOOL_PYPROJECT.format(version=__version__, assignment=assignment.id, dependencies=_tool_dependencies()),
         encoding="utf-8")
+
+
+def _write_public_rubric(assignment: Assignment, dest: Path) -> None:
+    """The rubric as students may read it: declared hidden-test cases (their inputs are hidden
+    tests) become a placeholder runner file of the same name, their weights kept; a rubric that
+    declares none is copied as it is, comments and all."""
+    if not any(isinstance(item, TestsItem) and item.cases for item in assignment.rubric.items):
+        shutil.copyfile(assignment.rubric_path, dest)
+        return
+    data = assignment.rubric.model_dump(mode="json", exclude_defaults=True)
+    for item, dumped in zip(assignment.rubric.items, data["items"]):
+        if isinstance(item, TestsItem) and item.cases:
+            dumped.pop("cases")
+            dumped["kind"], dumped["runner"] = "tests", item.runner or f"hidden_tests/{item.stem}.py"
+            dumped["weights"] = {c.name: item.case_weight(c.name) for c in item.cases} | item.weights
+    dest.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def make_handout(assignment: Assignment, dest: Path) -> Path:
@@ -118,7 +136,7 @@ def make_handout(assignment: Assignment, dest: Path) -> Path:
     if dest.exists() and any(dest.iterdir()):
         raise GraderError("folder exists and is not empty", dest)
     shutil.copytree(assignment.skeleton_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copyfile(assignment.rubric_path, dest / "rubric.yaml")
+    _write_public_rubric(assignment, dest / "rubric.yaml")
     (dest / "DATA.md").write_text(_data_instructions(assignment), encoding="utf-8")
     readme = dest / "README.md"
     existing = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {assignment.spec.title}\n"

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course.spec import AssignmentSpec, Rubric, load_model
+from grader.course.spec import AssignmentSpec, Rubric, TestsItem, load_model
 from grader.errors import GraderError, SpecError
 
 ROOT_ENV = "GRADER_ROOT"
@@ -68,9 +68,51 @@ class Assignment:
                 files.append(rel)
         return files
 
+    def runner_sources(self) -> dict[str, str]:
+        """What the hidden-test step runs: file name -> Python source of each runner, in rubric
+        order. A runner file as it is, with the cases of every tests item that declares them
+        appended as one call into the generic runner (grader/inside/declarative.py); an item
+        with declared cases and no runner file gets a runner of its own, `<item id>.py`."""
+        sources: dict[str, str] = {}
+        for rel in self.runner_files():
+            sources[Path(rel).name] = (self.folder / rel).read_text(encoding="utf-8")
+        for item in self.rubric.items:
+            if isinstance(item, TestsItem) and item.cases:
+                name = f"{item.stem}.py"
+                sources[name] = sources.get(name, f'"""Declared cases of rubric item {item.id} (written by the grader)."""\n')
+                sources[name] += declared_cases_source(item)
+        return sources
+
     def output_files(self) -> set[str]:
         """Files the experiments write; a submission's copies are evidence, never inputs."""
         return {e.log for e in self.spec.experiments}
+
+
+def declared_cases_source(item: TestsItem) -> str:
+    """The lines that register an item's declared cases in a runner file: the cases as a Python
+    literal (non-finite floats as the names nan and inf)."""
+    cases = [c.runner_data() for c in item.cases]
+    return ("\n\ndef _declare():\n"
+            "    from grader.inside.declarative import register\n\n"
+            "    nan, inf = float('nan'), float('inf')  # noqa: F841 - names the literal below may use\n"
+            f"    register({cases!r})\n\n\n_declare()\n")
+
+
+def _declared_case_problems(rubric: Rubric, spec: AssignmentSpec) -> list[str]:
+    """Declared cases must call code in the editable files, and each item's key prefix must be its own."""
+    problems = []
+    runner_stems = {Path(item.runner).stem: item.id for item in rubric.items if getattr(item, "runner", None)}
+    for item in rubric.items:
+        if not isinstance(item, TestsItem):
+            continue
+        if item.runner is None and item.stem in runner_stems:
+            problems.append(f"item {item.id}: its declared cases would share the prefix {item.stem!r} with the runner "
+                            f"file of item {runner_stems[item.stem]}")
+        for declared in item.cases:
+            if declared.module_file not in spec.editable:
+                problems.append(f"item {item.id}: case {declared.name} calls {declared.call}, and "
+                                f"{declared.module_file} is not an editable file ({', '.join(spec.editable)})")
+    return problems
 
 
 def list_ids(root: Path | None = None) -> list[str]:
@@ -97,6 +139,9 @@ def load(assignment_id: str, root: Path | None = None) -> Assignment:
             rel = getattr(item, field, None)
             if rel and not (folder / rel).is_file():
                 raise SpecError(f"item {item.id}: {field} file {rel!r} not found in {folder}", rubric_path)
+    problems = _declared_case_problems(rubric, spec)
+    if problems:
+        raise SpecError(problems[0], rubric_path)
     assignment = Assignment(assignment_id, root, spec, rubric)
     for ds in (spec.dataset.choices if spec.dataset else [None]):
         for item in rubric.items:

@@ -318,19 +318,164 @@ class ParamCountItem(ItemBase):
         return self.points
 
 
+DTYPES = ("float32", "float64", "int32", "int64", "bool")
+CASE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+TARGET = r"^[A-Za-z_][A-Za-z0-9_./-]*(\.ipynb)?:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+
+
+class TensorInput(Strict):
+    """An input tensor a declared case builds in the sandbox, the same for every submission:
+    `tensor: shape` draws it from its own generator seeded with `seed` (never the global random
+    state), `values:` gives it literally. torch when the sandbox has it, else numpy (`lib` chooses)."""
+
+    tensor: list[int] | None = Field(None, description="Shape of a tensor drawn from `dist` with `seed`.")
+    values: list | float | int | bool | None = Field(None, description="The tensor's values, literally.")
+    seed: int = 0
+    dtype: Literal[DTYPES] | None = Field(None, description="Default: float32 for a drawn tensor, the library's "
+                                                            "default for values.")
+    dist: Literal["normal", "uniform", "integers"] = "normal"
+    low: float = 0.0
+    high: float = 1.0
+    requires_grad: bool = False
+    lib: Literal["torch", "numpy"] | None = Field(None, description="Default: torch when importable, else numpy.")
+
+    @model_validator(mode="after")
+    def _shape_or_values(self) -> TensorInput:
+        if (self.tensor is None) == (self.values is None):
+            raise ValueError("give either tensor (a shape) or values")
+        if self.tensor is not None and any(n < 0 for n in self.tensor):
+            raise ValueError("a shape has no negative sizes")
+        return self
+
+
+def _check_literal(value, where: str, depth: int = 0):
+    """A declared input: YAML scalars, lists, mappings, and tensors (a mapping with `tensor` or `values`)."""
+    if depth > 20:
+        raise ValueError(f"{where}: nested too deeply")
+    if isinstance(value, dict):
+        if "tensor" in value or "values" in value:
+            return TensorInput.model_validate(value).model_dump(exclude_defaults=True)
+        for key in value:
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise ValueError(f"{where}: mapping key {key!r} is not a plain value")
+        return {k: _check_literal(v, f"{where}.{k}", depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_check_literal(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"{where}: {type(value).__name__} is not a value a case can be given")
+
+
+class CaseCall(Strict):
+    """A method called on what the case's `call` returned (an object of a student class)."""
+
+    method: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    args: list = Field(default_factory=list)
+    kwargs: dict[str, object] = Field(default_factory=dict)
+    output: str | None = Field(None, description="Record the return value under this name.")
+
+    @field_validator("args", "kwargs")
+    @classmethod
+    def _literal_inputs(cls, value):
+        return _check_literal(value, "inputs")
+
+
+class DeclaredCase(Strict):
+    """One hidden test written as data: call a student function or class on fixed inputs (then,
+    optionally, methods of what it returned) and record the results. The grader compares them
+    with the reference's, through the same generic runner (grader/inside/declarative.py)."""
+
+    name: str = Field(pattern=CASE_NAME)
+    call: str = Field(pattern=TARGET, description="module:attribute of an editable file, e.g. model:Net or "
+                                                  "model:Net.forward; nb.ipynb:f for a notebook's functions cells.")
+    args: list = Field(default_factory=list)
+    kwargs: dict[str, object] = Field(default_factory=dict)
+    then: list[CaseCall] = Field(default_factory=list, description="Methods called in turn on what `call` returned.")
+    output: str | None = Field(None, description="Name of call's return value among the outputs (default: result, "
+                                                 "when nothing else is recorded).")
+    record: list[str] = Field(default_factory=list, description="Attributes of what `call` returned, recorded after "
+                                                                "the calls (e.g. state a class keeps).")
+    weight: float | None = Field(None, ge=0)
+    rtol: float | None = Field(None, ge=0)
+    atol: float | None = Field(None, ge=0)
+    hint: str | None = Field(None, description="Shown to the student when the case fails.")
+
+    @field_validator("args", "kwargs")
+    @classmethod
+    def _literal_inputs(cls, value):
+        return _check_literal(value, "inputs")
+
+    @model_validator(mode="after")
+    def _records_something(self) -> DeclaredCase:
+        names = [n for n in [self.output, *(c.output for c in self.then), *self.record] if n]
+        if len(names) != len(set(names)):
+            raise ValueError(f"case {self.name!r}: an output name is used twice")
+        return self
+
+    @property
+    def module_file(self) -> str:
+        module = self.call.split(":", 1)[0]
+        return module if module.endswith(".ipynb") else module.replace(".", "/") + ".py"
+
+    def runner_data(self) -> dict:
+        """What the sandbox's runner needs: no weight, tolerance or hint (those are the checker's)."""
+        data = self.model_dump(include={"name", "call", "args", "kwargs", "output", "record"})
+        data["then"] = [c.model_dump() for c in self.then]
+        return data
+
+
 class TestsItem(ItemBase):
     """Hidden tests as runner/checker pairs: `runner` calls student code in the sandbox and
     records outputs; the grader compares them with the reference solution's outputs through
-    the same runner (and `checker`'s functions where plain equality is not the test)."""
+    the same runner (and `checker`'s functions where plain equality is not the test). `cases`
+    declares plain call-and-compare tests as data, run by a generic runner, beside or instead
+    of a runner file."""
 
     kind: Literal["tests"]
-    runner: str = Field(description="Runner file with @case functions, relative to the assignment folder.")
+    runner: str | None = Field(None, description="Runner file with @case functions, relative to the assignment folder.")
+    cases: list[DeclaredCase] = Field(default_factory=list, description="Declared cases (no runner code needed).")
     checker: str | None = Field(None, description="Checker module (check_<case>(got, expected), HINTS), relative to "
                                                   "the assignment folder; default: every output equals the reference's.")
     rtol: float = Field(1e-4, ge=0)
     atol: float = Field(1e-5, ge=0)
     points: float = Field(ge=0)
     weights: dict[str, float] = Field(default_factory=dict, description="case name -> weight (default 1 each)")
+
+    @model_validator(mode="after")
+    def _runner_or_cases(self) -> TestsItem:
+        if self.runner is None and not self.cases:
+            raise ValueError(f"item {self.id!r}: give a runner file, cases, or both")
+        names = [c.name for c in self.cases]
+        if len(names) != len(set(names)):
+            raise ValueError(f"item {self.id!r}: a case name is used twice")
+        twice = [c.name for c in self.cases if c.weight is not None and c.name in self.weights]
+        if twice:
+            raise ValueError(f"item {self.id!r}: case {twice[0]!r} has a weight in both weights and cases")
+        return self
+
+    @property
+    def stem(self) -> str:
+        """The prefix of this item's recorded case keys: the runner file's stem, else the item id."""
+        return Path(self.runner).stem if self.runner else self.id
+
+    def _declared(self, name: str) -> DeclaredCase | None:
+        return next((c for c in self.cases if c.name == name), None)
+
+    def case_weight(self, name: str) -> float:
+        declared = self._declared(name)
+        if declared is not None and declared.weight is not None:
+            return declared.weight
+        return self.weights.get(name, 1.0)
+
+    def case_tolerance(self, name: str) -> tuple[float, float]:
+        declared = self._declared(name)
+        rtol = declared.rtol if declared is not None and declared.rtol is not None else self.rtol
+        atol = declared.atol if declared is not None and declared.atol is not None else self.atol
+        return rtol, atol
+
+    def case_hint(self, name: str) -> str | None:
+        declared = self._declared(name)
+        return declared.hint if declared is not None else None
 
     def max_points(self, dataset: str | None) -> float:
         return self.points

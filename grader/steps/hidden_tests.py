@@ -36,16 +36,16 @@ class HiddenTestsRun:
 def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: SandboxLimits) -> HiddenTestsRun:
     """Every runner file of the rubric in one sandboxed process (one interpreter, one torch
     import); the runners leave the workspace with the step."""
-    runners = assignment.runner_files()
+    runners = assignment.runner_sources()
     if not runners:
         return HiddenTestsRun({})
     grader_dir = workspace / GRADER_DIR
     remove_inside(grader_dir, workspace)  # a link planted at .grader is removed, never followed
     (grader_dir / "hidden_tests").mkdir(parents=True)
     names = []
-    for rel in runners:  # course files (trusted) into the folder just made
-        shutil.copyfile(assignment.folder / rel, grader_dir / "hidden_tests" / Path(rel).name)
-        names.append(f"{GRADER_DIR}/hidden_tests/{Path(rel).name}")
+    for name, source in runners.items():  # course text (trusted), into the folder just made
+        (grader_dir / "hidden_tests" / name).write_text(source, encoding="utf-8")
+        names.append(f"{GRADER_DIR}/hidden_tests/{name}")
     log = grader_dir / "hidden_tests.log"
     argv = [sandbox.python(), "-m", "grader.inside.runner_kit", f"{GRADER_DIR}/{OUTPUTS}", *names]
     try:
@@ -73,7 +73,7 @@ def not_started(assignment: Assignment, workspace: Path, broken: dict) -> Hidden
 
     if not broken:
         return None
-    runners = {rel: (assignment.folder / rel).read_bytes() for rel in assignment.runner_files()}
+    runners = {name: source.encode("utf-8") for name, source in assignment.runner_sources().items()}
     records = hidden_tests_records(workspace, broken, runners)
     if records is None:
         return None
@@ -87,9 +87,10 @@ def _cache_root() -> Path:
 
 def _expected_key(assignment: Assignment, sandbox: Sandbox) -> str:
     digest = hashlib.sha256(f"{assignment.id}\0{sandbox.name}\0".encode())
-    digest.update((Path(__file__).parents[1] / "inside" / "runner_kit.py").read_bytes())
-    for rel in assignment.runner_files():
-        digest.update(rel.encode() + b"\0" + (assignment.folder / rel).read_bytes())
+    for module in ("runner_kit.py", "declarative.py"):
+        digest.update((Path(__file__).parents[1] / "inside" / module).read_bytes())
+    for name, source in assignment.runner_sources().items():
+        digest.update(name.encode() + b"\0" + source.encode())
     tree_digest(digest, assignment.skeleton_dir)
     for rel in assignment.spec.editable:
         source = assignment.solution_dir / rel
@@ -111,7 +112,7 @@ def reference_workspace(assignment: Assignment, dest: Path) -> Path:
 def expected_outputs(assignment: Assignment, sandbox: Sandbox, progress=None) -> dict[str, CaseRecord]:
     """The reference solution's outputs through the same runners, computed once per course
     build (the runners, skeleton and solution's hash) and kept outside every sandbox."""
-    if not assignment.runner_files():
+    if not assignment.runner_sources():
         return {}
     if not assignment.solution_dir.is_dir():
         shipped = shipped_expected_path(assignment)

@@ -177,27 +177,29 @@ def check_case(name: str, got: CaseRecord | None, expected: CaseRecord, item: Te
         return CaseOutcome(name, False, f"raised {got.error}")
     custom = getattr(checker, f"check_{name}", None)
     try:
-        problem = custom(got.outputs, expected.outputs) if custom else compare(got.outputs, expected.outputs, item.rtol, item.atol)
+        problem = custom(got.outputs, expected.outputs) if custom else compare(got.outputs, expected.outputs,
+                                                                               *item.case_tolerance(name))
     except Exception as exc:  # noqa: BLE001 - odd recorded data (a string for an array) fails the case, not the grader
         problem = f"outputs could not be compared ({type(exc).__name__}: {exc})"
     if problem:
-        return CaseOutcome(name, False, problem + _hint(checker, name, got.outputs))
+        hint = _hint(checker, name, got.outputs) or (f" ({item.case_hint(name)})" if item.case_hint(name) else "")
+        return CaseOutcome(name, False, problem + hint)
     return CaseOutcome(name, True)
 
 
 def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord], expected: dict[str, CaseRecord]) -> HiddenTestsOutcome:
     """One rubric item's cases: every case the reference recorded for its runner file."""
-    stem = Path(item.runner).stem
+    stem = item.stem
     prefix = f"{stem}::"
     cases = {k[len(prefix):]: v for k, v in expected.items() if k.startswith(prefix) and not k.endswith("::*")}
     if not cases:
-        return HiddenTestsOutcome(error=f"the reference recorded no case for {item.runner}")
+        return HiddenTestsOutcome(error=f"the reference recorded no case for {item.runner or item.id}")
     broken = [name for name, record in cases.items() if record.error]
     if broken:
         return HiddenTestsOutcome(error=f"the reference solution fails {stem}::{broken[0]}: {cases[broken[0]].error}")
     checker = load_checker(folder / item.checker) if item.checker else None
     load_error = got.get(f"{stem}::*")
-    hidden = source_lines([folder / item.runner])
+    hidden = source_lines([folder / item.runner] if item.runner else [])
     outcome = HiddenTestsOutcome()
     for name, reference in cases.items():
         record = got.get(prefix + name)

@@ -100,7 +100,7 @@ def _score_tests(item: TestsItem, dataset: str | None, ev: Evidence) -> ItemResu
         return ItemResult(**base, value=None, threshold=None, points=0, status="error", message="hidden tests did not run")
     if not outcome.cases:
         return ItemResult(**base, value=None, threshold=None, points=0, status="error", message=outcome.error or "no tests ran")
-    weight = {c.name: item.weights.get(c.name, 1.0) for c in outcome.cases}
+    weight = {c.name: item.case_weight(c.name) for c in outcome.cases}
     total = sum(weight.values())
     earned = sum(weight[c.name] for c in outcome.cases if c.passed)
     points = round(item.points * earned / total, 4) if total else 0.0
