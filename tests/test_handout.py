@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from grader.commands.handout import INSTALL
+
 from conftest import REPO, run_cli
+
+TOOL = [part for part in INSTALL.split() if part.startswith("./grader-tool/")]
 
 SOLUTION_LINE = "return sum(values) / len(values)"
 HIDDEN_TEST_TEXT = "mean([1, 2, 3]) should be 2"
@@ -34,18 +38,22 @@ def installed_handout(tmp_path, tiny_root):
     shutil.rmtree(tmp_path / "handout")
     shutil.rmtree(tiny_root)  # the course is gone: only the handout remains
     site = tmp_path / "site"
-    # The README's one line, into a folder instead of a venv (a venv per test is slow).
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(site), "./grader-tool"], cwd=fresh, capture_output=True, text=True, timeout=300)
-    assert pip.returncode == 0, pip.stderr
+    install_tool(fresh, site)
     return fresh, site
+
+
+def install_tool(handout: Path, site: Path) -> None:
+    """The README's install line, the tool's part, into a folder instead of a venv (a venv per test is slow)."""
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                          "--target", str(site), *TOOL], cwd=handout, capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
 
 
 def test_handout_holds_no_solution_and_no_hidden_test(installed_handout):
     fresh, _ = installed_handout
     text = "".join(p.read_text(errors="replace") for p in fresh.rglob("*") if p.is_file())
     assert SOLUTION_LINE not in text and HIDDEN_TEST_TEXT not in text
-    assert "pip install ./grader-tool" in (fresh / "README.md").read_text()
+    assert INSTALL in (fresh / "README.md").read_text() and len(TOOL) == 2
     assert "--download" in (fresh / "DATA.md").read_text() and (fresh / "rubric.yaml").is_file()
 
 
@@ -59,6 +67,10 @@ def test_tool_knows_only_the_handouts_assignment(installed_handout):
                            capture_output=True, text=True)
     module, root = probe.stdout.split()
     assert module.startswith(str(site)) and root.startswith(str(site))
+    # An untouched handout is clean: its README, DATA.md and rubric.yaml are the tool's own.
+    check = student_cli("check", "tiny", "--dir", ".", "--student-id", "20250042", cwd=fresh, site=site)
+    assert check.returncode == 0, check.stderr
+    assert "warning" not in check.stdout and "(20250042, seed 42," in check.stdout, check.stdout
 
 
 def test_check_and_package_work_from_the_handout_alone(installed_handout):
@@ -137,8 +149,68 @@ def test_shipped_handouts_hold_no_solution_or_hidden_test_and_their_tool_install
         assert body and not [line for line in body if line in text], hidden
     assert not any("baselines" in p.parts for p in fresh.rglob("*"))
     site = tmp_path / "site"
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(site), "./grader-tool"], cwd=fresh, capture_output=True, text=True, timeout=300)
-    assert pip.returncode == 0, pip.stderr
+    install_tool(fresh, site)
     listed = student_cli("list", cwd=fresh, site=site)
     assert listed.returncode == 0 and listed.stdout.split()[0] == assignment_id, listed.stdout + listed.stderr
+
+
+def _venv_with_this_environments_packages(where: Path) -> Path:
+    """A fresh venv whose own site-packages come first, seeing this environment's packages (torch,
+    pip, setuptools) through a path line, so nothing is downloaded and no grader is pre-installed."""
+    import sysconfig
+    import venv
+
+    venv.EnvBuilder(with_pip=False).create(where)
+    python = where / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "zz_outer_environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+UNGRADED_RUN = {"channel_shift": "plain_log.txt", "colored_mnist": "ERM_log.txt"}
+
+
+def _simulate_run_sh(handout: Path, assignment) -> None:
+    """What ./run.sh 12332426 (and ./run.sh 12332426 of an ungraded experiment) leaves: every
+    graded log (seed 2426), and the ungraded run's log."""
+    for log in assignment.output_files() | {UNGRADED_RUN[assignment.id]}:
+        (handout / log).write_text("seed: 2426\nSummary: {'Accuracy_testmean': 0.7, 'test_accuracy': 0.7}\n")
+
+
+def test_two_handouts_tools_share_one_venv_and_an_untouched_handout_is_clean(tmp_path):
+    """Both tools installed into one venv, as a student taking both assignments does: each
+    `grader check` knows its assignment, prints no warning on the untouched handout nor after
+    run.sh, and `grader package` zips only what the grader reads."""
+    from grader.commands.handout import make_handout
+    from grader.course import catalog
+
+    python = _venv_with_this_environments_packages(tmp_path / "venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADER_ROOT", "PYTHONPATH", "GRADER_DATA")}
+    env.update(COLUMNS="200", GRADER_BACKEND="local")
+    handouts = {}
+    for assignment_id in ("channel_shift", "colored_mnist"):
+        assignment = catalog.load(assignment_id, REPO)
+        handouts[assignment_id] = (make_handout(assignment, tmp_path / assignment_id), assignment)
+        pip = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", *TOOL],
+                             cwd=tmp_path / assignment_id, capture_output=True, text=True, timeout=300, env=env)
+        assert pip.returncode == 0, pip.stderr
+
+    def grader(*args, cwd):
+        done = subprocess.run([str(python), "-m", "grader", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    assert [line.split()[0] for line in grader("list", cwd=tmp_path).splitlines()] == ["channel_shift", "colored_mnist"]
+    for assignment_id, (handout, assignment) in handouts.items():
+        fresh = grader("check", assignment_id, "--dir", ".", "--student-id", "12332426", cwd=handout)
+        assert "warning" not in fresh and "seed 2426" in fresh and "not found" in fresh, fresh
+        _simulate_run_sh(handout, assignment)
+        ran = grader("check", assignment_id, "--dir", ".", "--student-id", "12332426", cwd=handout)
+        assert "warning" not in ran and "not found" not in ran, ran
+        packed = grader("package", assignment_id, "--student-id", "12332426", "--name", "ana", cwd=handout)
+        assert "left out" not in packed, packed
+        with zipfile.ZipFile(handout / "12332426_ana.zip") as z:
+            names = {n.split("/", 1)[1] for n in z.namelist()}
+        assert names == set(assignment.spec.editable) | assignment.output_files(), names
