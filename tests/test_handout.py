@@ -116,7 +116,7 @@ def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert calls and all("--download" in c and "--seed 2426" in c for c in calls)
     wrong = subprocess.run(["bash", "run.sh", "12332426", "--donwload"], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert wrong.returncode == 2 and "unknown option --donwload" in wrong.stderr
+    assert wrong.returncode == 2 and "unknown option or experiment --donwload" in wrong.stderr
 
 
 def _solution_only_lines(assignment) -> set[str]:
@@ -214,3 +214,53 @@ def test_two_handouts_tools_share_one_venv_and_an_untouched_handout_is_clean(tmp
         with zipfile.ZipFile(handout / "12332426_ana.zip") as z:
             names = {n.split("/", 1)[1] for n in z.namelist()}
         assert names == set(assignment.spec.editable) | assignment.output_files(), names
+
+
+@pytest.mark.parametrize("assignment_id,named,expected", [
+    ("colored_mnist", None, ["--reg_name IRM", "--trainer groupDRO", "--reg_name VREx"]),
+    ("colored_mnist", "ERM", ["--trainer ERM"]),
+    ("channel_shift", None, ["--method balanced"]),
+    ("channel_shift", "plain", ["--method plain"]),
+])
+def test_run_sh_runs_the_graded_experiments_or_the_one_named(tmp_path, assignment_id, named, expected):
+    shutil.copyfile(REPO / "skeleton" / assignment_id / "run.sh", tmp_path / "run.sh")
+    fake = tmp_path / "fake_python"
+    fake.write_text('#!/usr/bin/env bash\necho "$@" >> calls.txt\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(fake)}
+    done = subprocess.run(["bash", "run.sh", "12332426", *([named] if named else [])], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert len(calls) == len(expected) and all(want in call for want, call in zip(expected, calls)), calls
+    wrong = subprocess.run(["bash", "run.sh", "12332426", "IRN"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "unknown option or experiment IRN" in wrong.stderr
+
+
+def _names(requirements: list[str]) -> list[str]:
+    import re
+
+    lines = (line.split("#", 1)[0].strip() for line in requirements)
+    return [re.split(r"[=<>!~\[ ;]", line, maxsplit=1)[0].lower().replace("_", "-") for line in lines if line]
+
+
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
+def test_handout_readme_follows_the_students_steps_and_installs_every_tool_once(tmp_path, assignment_id):
+    import tomllib
+
+    from grader.commands.handout import make_handout
+    from grader.course import catalog
+
+    fresh = make_handout(catalog.load(assignment_id, REPO), tmp_path / "handout")
+    readme = (fresh / "README.md").read_text()
+    steps = [INSTALL, "./run.sh 12332426", f"grader check {assignment_id}", f"grader package {assignment_id}"]
+    assert all(step in readme for step in steps), readme
+    assert [readme.index(step) for step in steps] == sorted(readme.index(step) for step in steps)
+    assert readme.count(INSTALL) == 1 and readme.count("pip install") == 1
+    tool = [tomllib.loads((fresh / part / "pyproject.toml").read_text())["project"]["dependencies"] for part in TOOL]
+    names = _names((fresh / "requirements.txt").read_text().splitlines()) + _names(tool[0]) + _names(tool[1])
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    if "jupyter" in readme.lower():
+        assert "notebook" in names
+    if "grader.inside" in (fresh / "run.sh").read_text():  # the notebook runner is the tool's
+        assert "needs the grader tool" in (fresh / "run.sh").read_text() and "install the tool first" in readme
