@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from grader.commands.build import build
-from grader.commands.handout import make_handout
+from grader.commands.handout import course_package, make_handout
 from grader.course import catalog
 from grader.course import spec as course_spec
 from grader.course.spec import Rubric
@@ -245,5 +245,5 @@ def test_the_handout_rubric_keeps_declared_inputs_hidden(tmp_path, declared_root
     item = next(i for i in Rubric.model_validate(yaml.safe_load(public)).items if i.id == "declared")
     assert isinstance(item, course_spec.TestsItem) and item.runner == "hidden_tests/declared.py"
     assert item.weights == {"standardise_columns": 2, "counter_keeps_its_total": 1, "mean_of_a_tensor": 1}
-    tool_course = dest / "grader-tool" / "grader" / catalog.HANDOUT_COURSE
+    tool_course = dest / "grader-tool" / "course" / course_package("tiny")
     assert catalog.load("tiny", tool_course).rubric.items[-1].stem == "declared"

@@ -133,6 +133,32 @@ def test_bundle_readme_states_the_settings(tmp_path, tiny):
         setup = z.read("setup.sh").decode()
     assert subprocess.run(["bash", "-n"], input=setup, text=True).returncode == 0
     assert "sys.version_info < (3, 11)" in setup and "uv python install 3.11" in setup and "chmod 700 $src" in setup
+    # No test extra, torch from PyTorch's CPU index when it answers (PyPI otherwise), pip's progress shown.
+    assert "[ml,test]" not in setup and '"$src/grader_src[ml]"' in setup and "pip install -q" not in setup
+    cpu = [line for line in setup.splitlines() if "--index-url https://download.pytorch.org/whl/cpu" in line]
+    assert len(cpu) == 1 and "torch==" in cpu[0] and "torchvision==" in cpu[0] and "||" in cpu[0]
+    assert setup.index("urlopen('https://download.pytorch.org/whl/cpu/torch/'") < setup.index(cpu[0])
+    assert setup.index(cpu[0]) < setup.index('"$src/grader_src[ml]"')  # PyPI after: the CPU build satisfies its pin
+
+
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])
+def test_shipped_bundles_fit_gradescope_from_measured_runs(assignment_id):
+    from grader.commands.gradescope import GRADESCOPE_MAX_MINUTES, MEASURED, timeout_minutes
+    from grader.course import catalog
+
+    minutes, why, warning = timeout_minutes(catalog.load(assignment_id, REPO))
+    assert minutes <= GRADESCOPE_MAX_MINUTES and warning == "" and "the reference was graded in" in why
+    readme = bundle_readme(catalog.load(assignment_id, REPO))
+    assert "not measured" not in readme and f"peaks at {MEASURED[assignment_id].peak_mb}" in readme or \
+        assignment_id == "colored_mnist"
+
+
+def test_a_timeout_over_gradescopes_40_minutes_is_capped_with_a_warning(tiny, monkeypatch):
+    from grader.commands import gradescope
+
+    monkeypatch.setitem(gradescope.MEASURED, "tiny", gradescope.Measured(20 * 60, 100, "a test"))
+    minutes, _, warning = gradescope.timeout_minutes(tiny)
+    assert minutes == 40 and "Gradescope allows at most 40" in warning and warning in bundle_readme(tiny)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another account needs root")

@@ -24,7 +24,7 @@ def module_name(path: Path) -> str:
 
 
 def grader_modules() -> dict[str, Path]:
-    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py")) if "handout_course" not in p.parts}
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def imported_modules(path: Path, known: dict[str, Path]) -> set[str]:

@@ -2,7 +2,7 @@ import zipfile
 
 import pytest
 
-from grader.commands.package import package
+from grader.commands.package import handed_in, package
 from grader.errors import GraderError
 from grader.steps.intake import open_submission
 
@@ -26,7 +26,8 @@ def test_zip_layout_leaves_data_and_caches_out(tiny, tmp_path):
     assert target.name == "12332426_周一凡.zip"
     with zipfile.ZipFile(target) as z:
         names = sorted(z.namelist())
-    assert names == ["12332426_周一凡/answer.py", "12332426_周一凡/experiment.py", "12332426_周一凡/result_log.txt"]
+    # Only what grading reads: the editable file and the log (the given experiment.py is the grader's own).
+    assert names == ["12332426_周一凡/answer.py", "12332426_周一凡/result_log.txt"]
     sub = open_submission(target, tmp_path / "check", tiny.spec.intake)  # the grader accepts what package builds
     assert (sub.student_id, sub.name) == ("12332426", "周一凡")
 
@@ -47,7 +48,7 @@ def test_refuses_missing_required_files(tiny, tmp_path):
 
 def test_refuses_more_than_the_size_limit(tiny, tmp_path):
     folder = student_folder(tiny, tmp_path)
-    (folder / "huge_notes.txt").write_bytes(b"x" * (tiny.spec.intake.max_bytes + 1))
+    (folder / "result_log.txt").write_bytes(b"x" * (tiny.spec.intake.max_bytes + 1))  # a file the zip holds
     with pytest.raises(GraderError, match="over the limit"):
         package(tiny, folder, "1", "a", tmp_path)
 
@@ -56,3 +57,17 @@ def test_refuses_more_than_the_size_limit(tiny, tmp_path):
 def test_bad_id_or_name(tiny, tmp_path, sid, name):
     with pytest.raises(GraderError):
         package(tiny, student_folder(tiny, tmp_path), sid, name, tmp_path)
+
+
+def test_files_the_grader_would_warn_about_stay_out_and_are_named(tiny, tmp_path):
+    folder = student_folder(tiny, tmp_path)
+    (folder / "experiment.py").write_text("print('changed')\n")  # a given file, edited
+    (folder / "notes.md").write_text("my notes\n")  # not part of the assignment
+    for quiet in ("DATA.md", "rubric.yaml", "12332426_old.zip"):  # the handout's own files, an earlier zip
+        (folder / quiet).write_text("x\n")
+    files, notes = handed_in(tiny, folder)
+    assert sorted(p.name for p in files) == ["answer.py", "result_log.txt"]
+    assert len(notes) == 2 and notes[0].startswith("left out experiment.py: given files")
+    assert notes[1].startswith("left out notes.md: not part of the assignment")
+    with zipfile.ZipFile(package(tiny, folder, "1", "a", tmp_path / "out")) as z:
+        assert sorted(z.namelist()) == ["1_a/answer.py", "1_a/result_log.txt"]

@@ -1,11 +1,12 @@
 """`grader handout`: the folder a course posts: skeleton code, run.sh, the README, the public
 rubric, data instructions, and `grader-tool/`, the student's own `grader` (check and package) that
-installs with one `pip install ./grader-tool` from the handout. Never the solutions or the hidden tests:
-the tool carries the grader's code, the assignment's settings and the skeleton, nothing else of
-the course repository."""
+installs with one pip command from the handout (`INSTALL`). Never the solutions or the hidden tests:
+the tool carries the grader's code and, as a distribution of its own, the assignment's settings
+and the handout as given, nothing else of the course repository."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -15,7 +16,7 @@ import yaml
 from grader import __version__
 from grader.commands.build import out_of_sync
 from grader.commands.session import Session
-from grader.course.catalog import HANDOUT_COURSE, Assignment
+from grader.course.catalog import COURSE_ENTRY_POINTS, HANDOUT_FILES, Assignment
 from grader.course.spec import TestsItem
 from grader.errors import GraderError
 
@@ -29,7 +30,7 @@ build-backend = "setuptools.build_meta"
 [project]
 name = "grader"
 version = "{version}"
-description = "The student side of the course's autograder: grader check and grader package for {assignment}"
+description = "The student side of the course's autograder: grader check and grader package"
 requires-python = ">=3.11"
 dependencies = {dependencies}
 
@@ -40,26 +41,67 @@ grader = "grader.cli:main"
 include = ["grader*"]
 
 [tool.setuptools.package-data]
-grader = ["reports/templates/*", "reports/schemas/*", "handout_course/**/*"]
+grader = ["reports/templates/*", "reports/schemas/*"]
 """
 
-STUDENT_SECTION = """
+# The assignment's public course data, a distribution of its own: two handouts' tools installed
+# into one environment each add their course beside the other's (catalog.installed_courses finds
+# them by the entry point); the grader code itself is the same package in every handout.
+COURSE_PYPROJECT = """[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
 
-## Your grader tool
+[project]
+name = "grader-course-{dist}"
+version = "{version}"
+description = "The public settings, rubric and handout files of {assignment} for the course's grader"
+requires-python = ">=3.11"
+dependencies = {dependencies}
 
-The handout carries the course's grader for this assignment (the same scoring code the course
-staff use; no solutions or hidden tests). Install it once, from this folder:
+[project.entry-points."{group}"]
+{assignment} = "{package}"
 
-    pip install ./grader-tool
+[tool.setuptools]
+packages = ["{package}"]
+include-package-data = false
 
-Then, after `./run.sh YOUR_STUDENT_ID`:
+[tool.setuptools.package-data]
+{package} = ["**/*"]
+"""
+
+TOOL_FOLDERS = ("grader", "course")  # grader-tool/grader: the code; grader-tool/course: this assignment's data
+INSTALL = "pip install -r requirements.txt ./grader-tool/grader ./grader-tool/course"
+# Tools a handout's README may send the student to, beyond requirements.txt and the grader's own
+# dependencies: the course data's distribution depends on them (a README that names Jupyter gets it).
+README_TOOLS = {"jupyter": "notebook==7.6.5"}
+
+STEPS_SECTION = """
+## 1. Install (once)
+
+    {install}
+
+`requirements.txt` holds the libraries the grader's sandbox has; `grader-tool/` is the course's grader
+for this assignment (the scoring code the course staff use, no solutions or hidden tests).
+
+## 2. Run
+
+    ./run.sh YOUR_STUDENT_ID          # the graded experiments, seeded from your ID; ./run.sh ID EXPERIMENT runs one
+
+Data: see DATA.md.
+
+## 3. Check
 
     grader check {assignment} --dir . --student-id YOUR_STUDENT_ID   # your likely score from your logs
-    grader package {assignment} --student-id YOUR_STUDENT_ID --name yourname   # the zip you hand in
 
 `check` marks the hidden tests as skipped: the course staff's re-run of your experiments and
-their hidden tests decide the final score. `package` refuses logs made with another seed than
-your student ID's. Data: see DATA.md.
+their hidden tests decide the final score.
+
+## 4. Package
+
+    grader package {assignment} --student-id YOUR_STUDENT_ID --name yourname   # the zip you hand in
+
+`package` zips the files the grader reads (your code and logs) and refuses logs made with another
+seed than your student ID's.
 """
 
 
@@ -86,17 +128,37 @@ def _data_instructions(assignment: Assignment) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tool_dependencies() -> str:
+def _tool_dependencies() -> list[str]:
     pyproject = tomllib.loads((PACKAGE_ROOT.parent / "pyproject.toml").read_text(encoding="utf-8"))
-    return "[" + ", ".join(f'"{d}"' for d in pyproject["project"]["dependencies"]) + "]"
+    return list(pyproject["project"]["dependencies"])
 
 
-def _write_tool(assignment: Assignment, tool: Path) -> None:
-    """grader-tool/: the grader package with the one assignment's public course data inside it."""
-    shutil.copytree(PACKAGE_ROOT, tool / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", HANDOUT_COURSE))
-    course = tool / "grader" / HANDOUT_COURSE
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{d}"' for d in items) + "]"
+
+
+def readme_tools(readme: str) -> list[str]:
+    """The tools (pinned) a README sends the student to that no requirements file holds."""
+    return [pin for word, pin in README_TOOLS.items() if word in readme.lower()]
+
+
+def course_package(assignment_id: str) -> str:
+    return "grader_course_" + re.sub(r"\W", "_", assignment_id)
+
+
+def _write_tool(assignment: Assignment, handout: Path, tool: Path) -> None:
+    """grader-tool/grader: the grader package; grader-tool/course: the one assignment's public
+    course data, whose skeleton is the handout as given (README, DATA.md and rubric.yaml included),
+    so `grader check` in an untouched handout finds nothing changed and nothing unknown."""
+    code = tool / "grader"
+    shutil.copytree(PACKAGE_ROOT, code / "grader", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (code / "pyproject.toml").write_text(
+        TOOL_PYPROJECT.format(version=__version__, dependencies=_toml_list(_tool_dependencies())), encoding="utf-8")
+    package = course_package(assignment.id)
+    course = tool / "course" / package
     folder = course / "assignments" / assignment.id
     folder.mkdir(parents=True)
+    (course / "__init__.py").write_text(f'"""Course data of {assignment.id} for the grader (no code)."""\n', encoding="utf-8")
     spec = assignment.spec.model_dump(mode="json", exclude={"baselines"})  # baselines are edits of the reference
     (folder / "assignment.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     (course / "rubrics").mkdir()
@@ -106,11 +168,22 @@ def _write_tool(assignment: Assignment, tool: Path) -> None:
         for rel in filter(None, (item.get("runner"), item.get("checker"))):
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (folder / rel).write_text(HIDDEN_PLACEHOLDER, encoding="utf-8")
-    shutil.copytree(assignment.skeleton_dir, course / "skeleton" / assignment.id,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (tool / "pyproject.toml").write_text(
-        TOOL_PYPROJECT.format(version=__version__, assignment=assignment.id, dependencies=_tool_dependencies()),
-        encoding="utf-8")
+    shutil.copytree(handout, course / "skeleton" / assignment.id,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", tool.name))
+    extra = readme_tools((handout / "README.md").read_text(encoding="utf-8"))
+    (tool / "course" / "pyproject.toml").write_text(COURSE_PYPROJECT.format(
+        dist=assignment.id.replace("_", "-"), version=__version__, assignment=assignment.id, package=package,
+        group=COURSE_ENTRY_POINTS, dependencies=_toml_list(extra)), encoding="utf-8")
+
+
+def _readme(assignment: Assignment) -> str:
+    """The skeleton's README when it already leads the student through the steps (the shipped
+    ones do, in order), else the skeleton's README (or a title) followed by the steps."""
+    readme = assignment.skeleton_dir / "README.md"
+    existing = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {assignment.spec.title}\n"
+    if INSTALL in existing:
+        return existing
+    return existing.rstrip("\n") + "\n" + STEPS_SECTION.format(install=INSTALL, assignment=assignment.id)
 
 
 def _write_public_rubric(assignment: Assignment, dest: Path) -> None:
@@ -136,12 +209,11 @@ def make_handout(assignment: Assignment, dest: Path) -> Path:
     if dest.exists() and any(dest.iterdir()):
         raise GraderError("folder exists and is not empty", dest)
     shutil.copytree(assignment.skeleton_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    _write_public_rubric(assignment, dest / "rubric.yaml")
-    (dest / "DATA.md").write_text(_data_instructions(assignment), encoding="utf-8")
-    readme = dest / "README.md"
-    existing = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {assignment.spec.title}\n"
-    readme.write_text(existing.rstrip("\n") + "\n" + STUDENT_SECTION.format(assignment=assignment.id), encoding="utf-8")
-    _write_tool(assignment, dest / "grader-tool")
+    data_md, rubric_yaml = HANDOUT_FILES
+    _write_public_rubric(assignment, dest / rubric_yaml)
+    (dest / data_md).write_text(_data_instructions(assignment), encoding="utf-8")
+    (dest / "README.md").write_text(_readme(assignment), encoding="utf-8")
+    _write_tool(assignment, dest, dest / "grader-tool")
     return dest
 
 

@@ -10,6 +10,7 @@ from grader.commands.session import Session
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.steps.intake import student_folder_files
+from grader.steps.workspace import graded_files, unused_files
 
 ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)  # fixed timestamps: the same files give the same zip
 # How the shipped experiments state their seed: "seed: 2426", "seed 42", "'seed': 2426" in a Summary.
@@ -37,6 +38,26 @@ def seed_mismatches(assignment: Assignment, folder: Path, student_id: str) -> li
     return problems
 
 
+def handed_in(assignment: Assignment, folder: Path) -> tuple[list[Path], list[str]]:
+    """The files of the folder that go into the zip (those grading reads: the editable files, the
+    logs), and one line per kind of file left out that the student may have meant to hand in
+    (edited given files, files that are not part of the assignment). Unchanged given files, the
+    handout's own files and an ungraded run's log are left out without a word, so no warning
+    about them reaches the TA's gradebook."""
+    files = student_folder_files(folder, assignment.spec.intake)
+    rels = [p.relative_to(folder).as_posix() for p in files]
+    used = graded_files(assignment, rels)
+    changed, unknown = unused_files(assignment, rels, lambda rel: folder / rel, used)
+    notes = []
+    if changed:
+        notes.append(f"left out {', '.join(changed)}: given files the grader replaces with its own copies "
+                     f"(only {', '.join(assignment.spec.editable)} may be edited)")
+    unknown = [rel for rel in unknown if not rel.endswith(".zip")]  # an earlier `grader package`'s zip
+    if unknown:
+        notes.append(f"left out {', '.join(unknown)}: not part of the assignment (the grader does not read them)")
+    return [p for p, rel in zip(files, rels) if rel in used], notes
+
+
 def package(assignment: Assignment, folder: Path, student_id: str, name: str, out_dir: Path,
             allow_missing: bool = False) -> Path:
     if not re.fullmatch(r"\d+", student_id):
@@ -45,7 +66,7 @@ def package(assignment: Assignment, folder: Path, student_id: str, name: str, ou
         raise GraderError(f"name {name!r} cannot be used in a file name")
     if not folder.is_dir():
         raise GraderError("not a folder", folder)
-    files = student_folder_files(folder, assignment.spec.intake)
+    files, _ = handed_in(assignment, folder)
     have = {p.relative_to(folder).as_posix() for p in files}
     missing = [r for r in assignment.spec.required if r not in have]
     if missing and not allow_missing:
@@ -72,5 +93,10 @@ def package(assignment: Assignment, folder: Path, student_id: str, name: str, ou
 
 
 def run(session: Session, assignment_id: str, student_id: str, name: str, folder: Path, out: Path) -> None:
-    """`grader package`: write studentID_name.zip and say where."""
-    session.console.print(f"wrote {package(session.load(assignment_id), folder.resolve(), student_id, name, out)}")
+    """`grader package`: write studentID_name.zip, say where and what was left out."""
+    assignment = session.load(assignment_id)
+    notes = handed_in(assignment, folder.resolve())[1]
+    target = package(assignment, folder.resolve(), student_id, name, out)
+    for note in notes:
+        session.notice(note)
+    session.console.print(f"wrote {target}")

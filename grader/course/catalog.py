@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,20 +13,50 @@ from grader.course.spec import AssignmentSpec, Rubric, TestsItem, load_model
 from grader.errors import GraderError, SpecError
 
 ROOT_ENV = "GRADER_ROOT"
-HANDOUT_COURSE = "handout_course"  # where a handout's tool carries its one assignment, inside the grader package
+# A handout's tool carries its one assignment as a package of its own (distribution
+# grader-course-<id>, package grader_course_<id>), registered under this entry-point group: several
+# handouts' courses installed into one environment sit side by side, each a course root of one assignment.
+COURSE_ENTRY_POINTS = "grader.courses"
+# Files `grader handout` writes beside the skeleton, and files run.sh writes that no rubric item
+# reads (an ungraded ERM run's log): the handout's own, never warned about.
+HANDOUT_FILES = ("DATA.md", "rubric.yaml")
+RUN_SH_LOG = re.compile(r"(?<![\w./$-])[\w.-]+_log\.txt\b")
+
+
+def installed_courses() -> dict[str, Path]:
+    """Assignment ID -> course root, for every handout course installed beside this package."""
+    found: dict[str, Path] = {}
+    for entry in importlib.metadata.entry_points(group=COURSE_ENTRY_POINTS):
+        try:
+            spec = importlib.util.find_spec(entry.value)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            root = Path(location).resolve()
+            if (root / "assignments" / entry.name / "assignment.yaml").is_file():
+                found.setdefault(entry.name, root)
+    return found
 
 
 def default_root() -> Path:
-    """The course root: $GRADER_ROOT, else the course a handout's tool carries, else the
-    repository this package was installed from."""
+    """The course root: $GRADER_ROOT, else the repository this package runs from, else the
+    courses that handouts' tools installed (the first; catalog lookups see all of them)."""
     env = os.environ.get(ROOT_ENV)
     if env:
         return Path(env).resolve()
-    # A student's tool from a handout carries its one assignment inside the package.
-    bundled = Path(__file__).resolve().parents[1] / HANDOUT_COURSE
-    if (bundled / "assignments").is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2]
+    repository = Path(__file__).resolve().parents[2]
+    if (repository / "assignments").is_dir() and (repository / "rubrics").is_dir():
+        return repository
+    installed = installed_courses()
+    return installed[min(installed)] if installed else repository
+
+
+def course_roots(root: Path) -> list[Path]:
+    """Where to look for assignments: `root`, and when it is one installed handout course, every installed one."""
+    installed = installed_courses()
+    if root.resolve() in installed.values():
+        return [installed[i] for i in sorted(installed)]
+    return [root]
 
 
 @dataclass(frozen=True)
@@ -87,6 +120,15 @@ class Assignment:
         """Files the experiments write; a submission's copies are evidence, never inputs."""
         return {e.log for e in self.spec.experiments}
 
+    def by_products(self) -> set[str]:
+        """The handout's own files beside the skeleton, and files its run.sh or the experiments write
+        that no rubric item reads (the log of an ungraded run, an executed notebook): not the
+        student's work, not worth a warning."""
+        run_sh = self.skeleton_dir / "run.sh"
+        logs = set(RUN_SH_LOG.findall(run_sh.read_text(encoding="utf-8"))) if run_sh.is_file() else set()
+        artifacts = {a for e in self.spec.experiments for a in e.artifacts}
+        return (set(HANDOUT_FILES) | logs | artifacts) - self.output_files()
+
 
 def declared_cases_source(item: TestsItem) -> str:
     """The lines that register an item's declared cases in a runner file: the cases as a Python
@@ -116,15 +158,18 @@ def _declared_case_problems(rubric: Rubric, spec: AssignmentSpec) -> list[str]:
 
 
 def list_ids(root: Path | None = None) -> list[str]:
-    root = root or default_root()
-    folder = root / "assignments"
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if (p / "assignment.yaml").is_file())
+    ids: set[str] = set()
+    for course in course_roots(root or default_root()):
+        folder = course / "assignments"
+        if folder.is_dir():
+            ids |= {p.name for p in folder.iterdir() if (p / "assignment.yaml").is_file()}
+    return sorted(ids)
 
 
 def load(assignment_id: str, root: Path | None = None) -> Assignment:
     root = root or default_root()
+    roots = course_roots(root)
+    root = next((r for r in roots if (r / "assignments" / assignment_id / "assignment.yaml").is_file()), root)
     folder = root / "assignments" / assignment_id
     if not (folder / "assignment.yaml").is_file():
         known = ", ".join(list_ids(root)) or "none"

@@ -132,7 +132,7 @@ def load_report(path: Path) -> Report:
 def print_summary(report: Report, console: Console) -> None:
     style = STATUS_STYLE[report.status]
     who = f"{report.student_id or '?'} {report.name or ''}".strip()
-    head = f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, seed {report.seed}, {for_terminal(report.dataset or 'no dataset')}): "
+    head = f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, seed {'?' if report.seed is None else report.seed}, {for_terminal(report.dataset or 'no dataset')}): "
     head += f"[{style}]{report.status}[/] {report.score:g}/{report.max_score:g}"
     if report.bonus_points:
         head += f" (bonus {report.bonus_points:g} included)"

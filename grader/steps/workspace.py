@@ -16,6 +16,8 @@ from grader.safe_fs import TreeTooLarge, open_new, remove_tree, walk
 from grader.steps.fail_fast import Broken, broken_files
 from grader.steps.intake import Submission
 
+MISSING_REQUIRED = "missing required files: "
+
 
 @dataclass
 class Workspace:
@@ -30,12 +32,39 @@ class Workspace:
     broken: dict[str, Broken] = field(default_factory=dict)  # editable files that do not compile (fail_fast)
 
 
-def _find_submitted(submission: Submission, rel: str) -> str | None:
+def _find_submitted(submission: Submission | list[str], rel: str) -> str | None:
     """The submitted file for `rel`: at the same path, or (for flat assignments) by name anywhere."""
-    if rel in submission.files:
+    files = submission if isinstance(submission, list) else submission.files
+    if rel in files:
         return rel
-    candidates = [f for f in submission.files if f.rsplit("/", 1)[-1] == rel.rsplit("/", 1)[-1]]
+    candidates = [f for f in files if f.rsplit("/", 1)[-1] == rel.rsplit("/", 1)[-1]]
     return candidates[0] if len(candidates) == 1 else None
+
+
+def graded_files(assignment: Assignment, files: list[str]) -> set[str]:
+    """Of a submission's files (relative paths), those grading reads: the editable files, the
+    experiments' logs (found as prepare_workspace finds them) and what the rubric asks to be present."""
+    wanted = list(assignment.spec.editable) + sorted(assignment.output_files()) + list(assignment.spec.required)
+    wanted += [p for item in assignment.rubric.items if (p := getattr(item, "path", None))]
+    return {found for rel in wanted if (found := _find_submitted(list(files), rel)) is not None}
+
+
+def unused_files(assignment: Assignment, files: list[str], path_of, used: set[str]) -> tuple[list[str], list[str]]:
+    """The files grading does not read: (given files the student changed, which the pristine
+    copies replace; files that are not part of the assignment). The handout's own by-products
+    (an ungraded run's log) are neither: they are left out without a word."""
+    restored, ignored = [], []
+    quiet = assignment.by_products()
+    for rel in files:
+        if rel in used:
+            continue
+        pristine = assignment.skeleton_dir / rel
+        if pristine.is_file():
+            if not filecmp.cmp(pristine, path_of(rel), shallow=False):
+                restored.append(rel)
+        elif rel not in quiet:
+            ignored.append(rel)
+    return restored, ignored
 
 
 def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path) -> Workspace:
@@ -69,18 +98,10 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
         if _find_submitted(submission, rel) is None:
             ws.missing.append(rel)
 
-    for rel in submission.files:
-        if rel in used:
-            continue
-        pristine = assignment.skeleton_dir / rel
-        if pristine.is_file():
-            if not filecmp.cmp(pristine, submission.path_of(rel), shallow=False):
-                ws.restored.append(rel)
-        else:
-            ws.ignored.append(rel)
+    ws.restored, ws.ignored = unused_files(assignment, submission.files, submission.path_of, used)
 
     if ws.missing:
-        ws.warnings.append(f"missing required files: {', '.join(ws.missing)}")
+        ws.warnings.append(MISSING_REQUIRED + ", ".join(ws.missing))
     if ws.restored:
         ws.warnings.append(
             f"protected files were changed and the pristine copies were used instead: {', '.join(ws.restored)}"

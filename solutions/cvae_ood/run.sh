@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the notebook headless, as the grader does, with the seed taken from your student ID.
-# Usage: ./run.sh STUDENT_ID        (e.g. ./run.sh 12332426 -> seed 2426)
+# Usage: ./run.sh STUDENT_ID [EXPERIMENT]   (e.g. ./run.sh 12332426 -> seed 2426: all three steps, all graded;
+#        EXPERIMENT: notebook, evaluation or generation, that step only)
 # Writes executed/cvae_ood.ipynb (with its outputs), cvae_log.txt, ood_eval_log.txt (the grader's
 # evaluation of the detector and classifier you exported; here on set 2, as a preview: the grader
 # scores held-out images you do not have) and generation_log.txt (the grader's check of your
-# generator; its classifier is trained once into judge.npz). Needs the grader package for its
-# notebook runner; PYTHON=python3 by default.
+# generator; its classifier is trained once into judge.npz). Needs the grader tool installed
+# (pip install ./grader-tool/grader, see README.md) for its notebook runner; PYTHON=python3 by default.
 # --download (or DOWNLOAD=1) is accepted for the same command line as the other assignments:
 # Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
 set -euo pipefail
@@ -18,21 +19,33 @@ export OMP_WAIT_POLICY=PASSIVE KMP_BLOCKTIME=0 GOMP_SPINCOUNT=0
 seed_digits=4  # assignments/cvae_ood/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
-    echo "usage: ./run.sh STUDENT_ID [--download]   (digits; the seed is its last $seed_digits)" >&2
+    echo "usage: ./run.sh STUDENT_ID [EXPERIMENT] [--download]   (digits; the seed is its last $seed_digits)" >&2
     exit 2
 fi
 shift
 download="${DOWNLOAD:-0}"
+experiment=graded  # ./run.sh ID EXPERIMENT runs that one; by default the experiments the grader scores
 for arg in "$@"; do
     case "$arg" in
         --download) download=1 ;;
-        *) echo "unknown option $arg (known: --download; see DATA.md for the data)" >&2; exit 2 ;;
+        notebook|evaluation|generation) experiment="$arg" ;;
+        *) echo "unknown option or experiment $arg (known: --download, notebook, evaluation, generation; see DATA.md for the data)" >&2; exit 2 ;;
     esac
 done
 python="${PYTHON:-python3}"
 export GRADER_SEED=$((10#${id: -seed_digits}))
-"$python" -m grader.inside.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb 2>&1 | tee cvae_log.txt
-"$python" evaluate.py --scorer weights/scorer --results exports/results.npz --seed "$GRADER_SEED" 2>&1 | tee ood_eval_log.txt
-[ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz
-"$python" judge_generation.py judge --judge judge.npz --generator weights/generator --seed "$GRADER_SEED" 2>&1 | tee generation_log.txt
+if ! "$python" -c "import grader.inside.notebook" 2>/dev/null; then
+    echo "run.sh needs the grader tool for its notebook runner: pip install ./grader-tool/grader (see README.md)" >&2
+    exit 2
+fi
+if [ "$experiment" = graded ] || [ "$experiment" = notebook ]; then
+    "$python" -m grader.inside.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb 2>&1 | tee cvae_log.txt
+fi
+if [ "$experiment" = graded ] || [ "$experiment" = evaluation ]; then
+    "$python" evaluate.py --scorer weights/scorer --results exports/results.npz --seed "$GRADER_SEED" 2>&1 | tee ood_eval_log.txt
+fi
+if [ "$experiment" = graded ] || [ "$experiment" = generation ]; then
+    [ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz
+    "$python" judge_generation.py judge --judge judge.npz --generator weights/generator --seed "$GRADER_SEED" 2>&1 | tee generation_log.txt
+fi
 echo "logs written; check your likely score with: grader check cvae_ood --dir ."
