@@ -150,3 +150,17 @@ def test_fewer_layers_than_before_the_zones():
 def test_every_zone_says_what_it_holds(zone):
     init = PACKAGE / zone / "__init__.py"
     assert init.is_file() and ast.get_docstring(ast.parse(init.read_text())), f"{init} needs a docstring"
+
+
+def test_tests_mirror_the_package():
+    """tests/<zone>/test_<module>[_<aspect>].py tests grader/<zone>/<module>.py: a test file whose
+    module is gone, or one filed in the wrong zone, fails here."""
+    zones = [p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()]
+    orphans = []
+    for zone in zones:
+        for test in sorted((REPO / "tests" / zone.name).glob("test_*.py")):
+            words = test.stem.removeprefix("test_").split("_")
+            if not any((zone / ("_".join(words[:n]) + ".py")).is_file() for n in range(len(words), 0, -1)):
+                orphans.append(test.relative_to(REPO).as_posix())
+    assert orphans == []
+    assert {zone.name for zone in zones} <= {p.name for p in (REPO / "tests").iterdir() if p.is_dir()}

@@ -3,7 +3,7 @@
 Every assignment keeps `assignments/<id>/calibration.yaml`: per dataset, the runs that were
 graded (which submission, which seed, the scored values) and the notes that say why each
 threshold sits where it does. `grader calibrate` writes a record in the same form. The records
-are checked against the rubric (tests/test_calibration.py): the reference earns every metric
+are checked against the rubric (tests/course/test_calibration.py): the reference earns every metric
 item's full points on every recorded seed, and each baseline earns exactly the points that
 assignment.yaml expects of it (the items it declares lost, full points on every other), so a
 threshold cannot be moved past the evidence unnoticed."""

@@ -35,7 +35,7 @@ SANDBOX_REQUIREMENTS = [
     "pillow==13.0.0",  # torchvision's image library, pinned so the handouts can promise its version
     "pytest==9.2.0",
 ]
-# What every handout's requirements.txt lists (tests/test_image.py holds them to it): the
+# What every handout's requirements.txt lists (tests/sandbox/test_image.py holds them to it): the
 # image's packages but the grader's own test runner (pytest).
 STUDENT_REQUIREMENTS = [r for r in SANDBOX_REQUIREMENTS if not r.startswith("pytest==")]
 

@@ -2,7 +2,7 @@
 items without doing the work, and must score 0 on them. The files of each live in the folder of
 its name; the editable files an attack does not replace come from the reference solution or the
 skeleton. A file named X.planted is shipped as X (kept under another name here so that pytest
-never collects a planted conftest.py). tests/test_adversarial_cnn_transfer.py grades them."""
+never collects a planted conftest.py). tests/adversarial/test_adversarial_cnn_transfer.py grades them."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 '''Forged cvae_ood notebooks, built from the handout's skeleton the way a student who did not do
 the work would write them. Each attack sits on a NO-WORK base: TODO cells that learn nothing
 (every image gets the same score and class; training runs in seconds), so every point an attack
-earns would come from the forgery alone. tests/test_adversarial_cvae_ood.py grades them.
+earns would come from the forgery alone. tests/adversarial/test_adversarial_cvae_ood.py grades them.
 
     build(name, skeleton_text) -> notebook text (nbformat JSON)
 '''

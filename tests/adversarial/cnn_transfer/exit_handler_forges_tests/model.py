@@ -1,4 +1,4 @@
-"""Adversarial submission for tests/test_adversarial_cnn_transfer.py, not a solution: no TODO is
+"""Adversarial submission for tests/adversarial/test_adversarial_cnn_transfer.py, not a solution: no TODO is
 done. Importing this module instead tries to forge the hidden tests' results, the three ways
 that worked when hidden tests were pytest files run beside student code:
 1. pytest patching: every test report says "passed";

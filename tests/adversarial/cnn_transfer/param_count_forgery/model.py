@@ -1,4 +1,4 @@
-"""Adversarial submission for tests/test_adversarial_cnn_transfer.py, not a solution: a CNN
+"""Adversarial submission for tests/adversarial/test_adversarial_cnn_transfer.py, not a solution: a CNN
 whose fc1 has 32 units instead of 64 (286,821 parameters), dressed up to report the 303,397
 the rubric asks for: parameters() also yields a padding tensor of the missing 16,576, so
 sum(p.numel() for p in CNN().parameters()) and count_parameters(CNN()) both say 303,397.

@@ -1,4 +1,4 @@
-"""Adversarial submission for tests/test_adversarial_cnn_transfer.py, not a solution: trains
+"""Adversarial submission for tests/adversarial/test_adversarial_cnn_transfer.py, not a solution: trains
 nothing and exports a one-layer network (15,365 parameters, chance accuracy). Then, for the
 steps that run after it in the same workspace, it plants code that prints a perfect evaluation
 Summary (accuracy 0.99, 303,397 parameters) and exits: a sitecustomize.py, usercustomize.py,

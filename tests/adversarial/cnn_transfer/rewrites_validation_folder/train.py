@@ -1,4 +1,4 @@
-"""Adversarial submission for tests/test_adversarial_cnn_transfer.py, not a solution: trains
+"""Adversarial submission for tests/adversarial/test_adversarial_cnn_transfer.py, not a solution: trains
 nothing. It exports a network that answers "coat" (label 0) for every image, then rewrites the
 validation folder (data/dogs/valid) so that nearly every image in it is a coat: an evaluation
 that read that folder after this step would report about 0.99."""

@@ -1,4 +1,4 @@
-"""Adversarial submission for tests/test_adversarial_cnn_transfer.py, not a solution: trains
+"""Adversarial submission for tests/adversarial/test_adversarial_cnn_transfer.py, not a solution: trains
 nothing and exports a one-layer network (15,365 parameters, chance accuracy). The submission
 also ships its own evaluate.py, make_data.py, sitecustomize.py, conftest.py and a .pth file,
 each printing a perfect evaluation Summary: only the editable files may count."""

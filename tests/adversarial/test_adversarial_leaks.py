@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from adversarial import hostile
 
+from adversarial import hostile
 from grader.course import catalog
 from grader.sandbox import LocalSandbox
 from grader.steps.pipeline import grade_submission

@@ -1,6 +1,6 @@
 """The Colored MNIST assignment: the data's construction, the MNIST loading path on real digits,
 the evaluation, and (slow) a student's whole journey (hidden tests and validation of every
-shipped assignment: tests/test_shipped_assignments.py)."""
+shipped assignment: tests/assignments/test_shipped_assignments.py)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from grader.steps.workspace import prepare_workspace
 from conftest import grading_backend
 
 HERE = Path(__file__).resolve().parent
-_spec = importlib.util.spec_from_file_location("cnn_adversarial", HERE / "adversarial" / "cnn_transfer" / "submissions.py")
+_spec = importlib.util.spec_from_file_location("cnn_adversarial", HERE / "cnn_transfer" / "submissions.py")
 submissions = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = submissions  # dataclasses look their module up there
 _spec.loader.exec_module(submissions)

@@ -1,7 +1,7 @@
 """The conditional-VAE notebook assignment: the data splits, the trusted steps that never import
 the notebook (evaluation on held-out images, the generation judge), and what the function tests
 say for known mistakes (hidden tests of reference, skeleton and baselines:
-tests/test_shipped_assignments.py; forgeries: tests/test_adversarial_cvae_ood.py)."""
+tests/assignments/test_shipped_assignments.py; forgeries: tests/adversarial/test_adversarial_cvae_ood.py)."""
 
 from __future__ import annotations
 

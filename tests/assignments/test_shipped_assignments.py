@@ -90,10 +90,10 @@ def test_baselines_fail_exactly_the_tests_of_their_mistake(tmp_path, assignment_
 
 
 # Each reference is graded in full once per run of the suite: colored_mnist's by the student
-# journey (handout -> run -> package -> `grader grade`, tests/test_colored_mnist.py), cvae_ood's,
-# with a plot cell added, beside its forgeries (tests/test_adversarial_cvae_ood.py); their
-# skeletons score 0 through the Gradescope bundle (tests/test_gradescope.py) and stay in sync
-# (tests/test_skeleton.py). `validate` itself runs for every other assignment.
+# journey (handout -> run -> package -> `grader grade`, tests/assignments/test_colored_mnist.py), cvae_ood's,
+# with a plot cell added, beside its forgeries (tests/adversarial/test_adversarial_cvae_ood.py); their
+# skeletons score 0 through the Gradescope bundle (tests/commands/test_gradescope.py) and stay in sync
+# (tests/course/test_skeleton.py). `validate` itself runs for every other assignment.
 GRADED_ELSEWHERE = {"colored_mnist", "cvae_ood"}
 VALIDATED_HERE = [a for a in IDS if a not in GRADED_ELSEWHERE]
 

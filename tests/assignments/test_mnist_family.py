@@ -12,7 +12,7 @@ import pytest
 
 from grader.course import catalog
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / "solutions" / "_shared" / "mnist_family.py"
 MNIST_FAMILY = {"mnist", "fashion_mnist"}
 

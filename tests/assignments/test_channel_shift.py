@@ -1,5 +1,5 @@
 """The spurious-channel assignment: the data's construction and its evaluation (hidden tests and
-validation of every shipped assignment: tests/test_shipped_assignments.py)."""
+validation of every shipped assignment: tests/assignments/test_shipped_assignments.py)."""
 
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ def test_the_download_flag_is_checked_where_run_sh_takes_it():
 @pytest.mark.parametrize("assignment", DOWNLOADERS)
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
-    shutil.copyfile(Path(__file__).resolve().parent.parent / "skeleton" / assignment / "run.sh", tmp_path / "run.sh")
+    shutil.copyfile(REPO / "skeleton" / assignment / "run.sh", tmp_path / "run.sh")
     fake = tmp_path / "fake_python"
     fake.write_text('#!/usr/bin/env bash\necho "$@" >> calls.txt\n')
     fake.chmod(0o755)

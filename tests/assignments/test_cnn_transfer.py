@@ -2,8 +2,8 @@
 evaluate path (evaluate.py scores the exported program on held-out images built from
 Fashion-MNIST's test split and counts its parameters), checkpoints that never prompt, and the
 hidden tests' checkers on recorded outputs (the hidden tests against reference, skeleton and
-baselines, and validation of every shipped assignment: tests/test_shipped_assignments.py;
-forgery attempts: tests/test_adversarial_cnn_transfer.py)."""
+baselines, and validation of every shipped assignment: tests/assignments/test_shipped_assignments.py;
+forgery attempts: tests/adversarial/test_adversarial_cnn_transfer.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from grader.verdict.parse import parse_summary_text
 
 ASSIGNMENT = catalog.load("cnn_transfer")
 SOLUTION = ASSIGNMENT.solution_dir
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HOLDOUT = Path(ASSIGNMENT.spec.dataset.choices["fashion_mnist"].holdout_dir)
 
 

@@ -1,7 +1,7 @@
 """Hostile submissions (tests/adversarial/hostile.py) against the host side of the grader:
 each ends with a clear status, nothing outside the workspace is read or written, the grader
 never hangs or crashes and the batch goes on. Graded through the local backend here (the
-Docker backend in tests/test_sandbox_docker.py runs the same attacks when a daemon answers)."""
+Docker backend in tests/sandbox/test_docker.py runs the same attacks when a daemon answers)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from adversarial import hostile
 
+from adversarial import hostile
 from grader.course import catalog
 from grader.safe_fs import COPY_CAP
 from grader.sandbox import LocalSandbox
