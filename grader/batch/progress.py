@@ -25,9 +25,16 @@ def clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def counts_for_eta(report) -> bool:
+    """Whether a finished submission's time tells how long the others will take: a real grading
+    (its experiments were run), not a rejection or a setup error that returned in an instant.
+    (Cached reports never reach the estimate: they were not graded in this run.)"""
+    return report.status != "rejected" and bool(report.runs) and "total" in report.timings
+
+
 def estimate_remaining(durations: list[float], remaining: int, parallelism: int) -> float | None:
-    """Seconds left: the mean time of the submissions graded so far, times those left, over the
-    submissions graded at once. None until one has finished."""
+    """Seconds left: the mean time of the submissions really graded so far (counts_for_eta),
+    times those left, over the submissions graded at once. None until one has finished."""
     if not durations:
         return None
     return statistics.fmean(durations) * remaining / max(1, parallelism)

@@ -22,7 +22,7 @@ from rich.console import Console
 
 from grader.batch.cache import FAILED, cache_key, cached_report
 from grader.batch.executors import BatchContext, Executor, Job, failed_report
-from grader.batch.progress import Activity, BatchProgress, clock, estimate_remaining
+from grader.batch.progress import Activity, BatchProgress, clock, counts_for_eta, estimate_remaining
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.reports.gradescope import write_student_outputs
@@ -152,7 +152,7 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
                         _commit(outcome.folder, report_folder(out, outcome.job.stem), ctx.staging)
                     except OSError as exc:
                         raise GraderError(f"cannot put the report of {outcome.job.stem} in place: {exc}", out) from None
-                    if "total" in outcome.report.timings:
+                    if counts_for_eta(outcome.report):
                         durations.append(outcome.report.timings["total"])
                     waiting.discard(outcome.job.source)
                     result.graded += 1

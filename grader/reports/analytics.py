@@ -20,9 +20,9 @@ SIMILARITY_COLUMNS = ["rank", "submission_a", "student_id_a", "name_a", "submiss
                       "matched_tokens_b", "above_threshold"]
 
 STATUSES = ("passed", "partial", "failed", "error", "skipped")
-# A failed hidden test appears in its item's message as "<test name>: <first line of the failure>",
-# after "N/M hidden tests passed" and separated by "; ". Pytest only collects names holding "test".
-_FAILED_TEST = re.compile(r"^(?P<name>[^\s:;]*test[^\s:;]*): ", re.IGNORECASE)
+# Reports written before items recorded their cases: a failed hidden test appears in its item's
+# message as "<case name>: <first line of the failure>", after "N/M tests passed", separated by "; ".
+_FAILED_TEST = re.compile(r"^(?P<name>[A-Za-z_][\w.\[\]-]*): ")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
 
 
@@ -186,6 +186,19 @@ def _value_label(item) -> str:
             "file_present": "present"}.get(item.kind, "value")
 
 
+def _failed_cases(item) -> list[str]:
+    """The names of a tests item's failed cases: from the case outcomes the item recorded (any
+    name a runner's @case or a rubric's declared case has), else read from its message."""
+    if item.cases:
+        return [case["name"] for case in item.cases if not case.get("passed")]
+    names = []
+    for part in item.message.split("; ")[1:]:
+        m = _FAILED_TEST.match(part)
+        if m and not re.search(r"(Error|Exception|Warning)$", m["name"]):  # "...; AssertionError: ..." is a failure's text
+            names.append(m["name"])
+    return names
+
+
 def failed_tests(reports: list, limit: int = 15) -> list[FailedTest]:
     """Hidden tests by how many graded submissions failed them, most first."""
     failures: dict[tuple[str, str], list[str]] = {}
@@ -197,10 +210,8 @@ def failed_tests(reports: list, limit: int = 15) -> list[FailedTest]:
             if item.kind != "tests" or numeric_value(item) is None:
                 continue
             ran[item.id] += 1
-            for part in item.message.split("; ")[1:]:
-                m = _FAILED_TEST.match(part)
-                if m:
-                    failures.setdefault((item.id, m["name"]), []).append(report.stem)
+            for name in _failed_cases(item):
+                failures.setdefault((item.id, name), []).append(report.stem)
     ranked = [FailedTest(item_id, test, len(set(stems)), ran[item_id], sorted(set(stems)))
               for (item_id, test), stems in failures.items()]
     ranked.sort(key=lambda f: (-f.failed, f.item_id, f.test))

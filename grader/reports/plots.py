@@ -35,39 +35,69 @@ def metric_plot(item) -> Markup:
     return Markup("".join(parts))
 
 
-def curve_plot(title: str, series: dict[str, list[float]]) -> Markup:
-    """Training curves logged as `Curve: {...}` lines, one polyline per key (x = point index);
-    with a `restart` key, one polyline per key and restart."""
+DASHES = ("", "6,3", "2,2", "8,3,2,3", "1,3", "10,4")  # each line's own dash too: not told apart by colour alone
+PALETTE = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f")
+LABEL_W = 64  # room right of each plot for the lines' labels
+
+
+def _quantities(series: dict[str, list[float]]) -> dict[str, dict[str, list[float]]]:
+    """{quantity: {line label: values}}: with a `restart` key, one line per restart ("restart 0");
+    without, the quantity is its own single line."""
     restarts = series.get("restart")
-    if restarts:
-        split: dict[str, list[float]] = {}
-        for key, values in series.items():
-            if key in X_KEYS or len(values) != len(restarts):
-                continue
+    out: dict[str, dict[str, list[float]]] = {}
+    for key, values in series.items():
+        if key in X_KEYS:
+            continue
+        if restarts and len(values) == len(restarts):
             for r, v in zip(restarts, values):
-                split.setdefault(f"{key} r{int(r)}", []).append(v)
-        series = split
-    series = {k: v for k, v in series.items() if k not in X_KEYS and len(v) > 1}
-    if not series:
-        return Markup("")
-    values = [v for s in series.values() for v in s]
+                out.setdefault(key, {}).setdefault(f"restart {int(r)}", []).append(v)
+        elif not restarts:
+            out[key] = {key: list(values)}
+    return {q: {label: ys for label, ys in lines.items() if len(ys) > 1} for q, lines in out.items()
+            if any(len(ys) > 1 for ys in lines.values())}
+
+
+def _one_curve_plot(title: str, quantity: str, lines: dict[str, list[float]]) -> str:
+    values = [v for ys in lines.values() for v in ys]
     lo, hi = min(values), max(values)
     span = hi - lo or 1.0
-    palette = ["#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f"]
-    rows = (len(series) + 3) // 4
-    parts = [f'<svg class="curve" width="{CURVE_W}" height="{CURVE_H + 10 * rows}" role="img" aria-label="{escape(title)}">',
-             f'<text x="{PAD}" y="14" font-size="12">{escape(title)}</text>',
-             f'<rect x="{PAD}" y="20" width="{CURVE_W - PAD - 8}" height="{CURVE_H - 40}" fill="none" stroke="#999"/>',
-             f'<text x="2" y="28" font-size="9">{hi:.3g}</text><text x="2" y="{CURVE_H - 20}" font-size="9">{lo:.3g}</text>']
-    for n, (key, ys) in enumerate(series.items()):
-        colour = palette[n % len(palette)]
-        pts = " ".join(
-            f"{PAD + (CURVE_W - PAD - 8) * i / (len(ys) - 1):.1f},{20 + (CURVE_H - 40) * (1 - (y - lo) / span):.1f}"
-            for i, y in enumerate(ys))
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{pts}"/>')
-        parts.append(f'<text x="{PAD + 4 + (n % 4) * 100}" y="{CURVE_H + 10 * (n // 4) - 4}" font-size="10" fill="{colour}">{escape(key)}</text>')
+    plot_w, plot_h = CURVE_W - PAD - LABEL_W, CURVE_H - 40
+    def y(v: float) -> float:
+        return 20 + plot_h * (1 - (v - lo) / span)
+
+    parts = [f'<svg class="curve" width="{CURVE_W}" height="{CURVE_H}" role="img" '
+             f'aria-label="{escape(title)}: {escape(quantity)}, {len(lines)} line(s): {escape(", ".join(lines))}">',
+             f'<text x="{PAD}" y="14" font-size="12">{escape(title)}: <tspan font-weight="bold">{escape(quantity)}</tspan></text>',
+             f'<rect x="{PAD}" y="20" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
+             f'<text x="2" y="28" font-size="9">{hi:.3g}</text><text x="2" y="{CURVE_H - 20}" font-size="9">{lo:.3g}</text>',
+             f'<text x="{PAD}" y="{CURVE_H - 6}" font-size="9">logged point (first to last)</text>']
+    ends = []
+    for n, (label, ys) in enumerate(lines.items()):
+        colour, dash = PALETTE[n % len(PALETTE)], DASHES[n % len(DASHES)]
+        pts = " ".join(f"{PAD + plot_w * i / (len(ys) - 1):.1f},{y(v):.1f}" for i, v in enumerate(ys))
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(f'<polyline class="line" data-label="{escape(label)}" fill="none" stroke="{colour}" stroke-width="1.5"{dashed} points="{pts}"/>')
+        ends.append([y(ys[-1]), label, colour])
+    # Each line is labelled at its right end, labels pushed apart to stay readable.
+    ends.sort()
+    for n in range(1, len(ends)):
+        ends[n][0] = max(ends[n][0], ends[n - 1][0] + 11)
+    for ly, label, colour in ends:
+        if len(lines) > 1 or label != quantity:
+            parts.append(f'<text class="label" x="{PAD + plot_w + 4}" y="{ly + 3:.1f}" font-size="10" fill="{colour}">'
+                         f'{escape(label)}</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return "".join(parts)
+
+
+def curve_plot(title: str, series: dict[str, list[float]]) -> Markup:
+    """Training curves logged as `Curve: {...}` lines: one small plot per quantity (loss and
+    accuracy never share an axis), x = point index; with a `restart` key, one line per restart
+    in each plot, each labelled at its end and drawn with its own dash pattern."""
+    plots = [_one_curve_plot(title, quantity, lines) for quantity, lines in _quantities(series).items()]
+    if not plots:
+        return Markup("")
+    return Markup(f'<div class="curves">{"".join(plots)}</div>')
 
 
 DIST_W, DIST_H, DIST_BINS = 460, 110, 20

@@ -92,14 +92,48 @@ def report_href(stem: str) -> str:
     return f"./{quote(folder)}/report.html" if folder else ""
 
 
+def item_title(item) -> str:
+    """An item's title as every page and results.json show it: " (bonus)" added once, not again
+    when the rubric's title already says so ("V-REx unit tests (bonus)")."""
+    title = item.title
+    return f"{title} (bonus)" if getattr(item, "bonus", False) and "bonus" not in title.lower() else title
+
+
+def status_warning(report: Report) -> str:
+    """Why a `graded` status must not read as all is well, or "": every experiment failed (the
+    items were scored on nothing), or nothing scored at all."""
+    if report.status != "graded":
+        return ""
+    if report.runs and all(run.outcome != "ok" for run in report.runs):
+        return "every experiment failed"
+    if report.max_score > 0 and report.score <= 0:
+        return "no points scored"
+    return ""
+
+
+def status_text(report: Report) -> str:
+    """The status as a word or two: `graded`, or `graded, but every experiment failed`."""
+    warning = status_warning(report)
+    return f"{report.status}, but {warning}" if warning else report.status
+
+
+def status_class(report: Report) -> str:
+    """The CSS class of a status on a page: a graded report that warns gets the warning colour."""
+    return "graded-warn" if status_warning(report) else report.status
+
+
 # Every HTML page (report, student, index, similarity) renders through this one environment.
 PAGES = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
                     finalize=_inert)
 PAGES.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
-PAGES.filters["report_href"] = report_href
+PAGES.filters.update(report_href=report_href, item_title=item_title, status_text=status_text, status_class=status_class)
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
                 "crashed": "red"}
+
+
+def status_style(report: Report) -> str:
+    return "yellow" if status_warning(report) else STATUS_STYLE[report.status]
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 
@@ -130,10 +164,10 @@ def load_report(path: Path) -> Report:
 
 
 def print_summary(report: Report, console: Console) -> None:
-    style = STATUS_STYLE[report.status]
+    style = status_style(report)
     who = f"{report.student_id or '?'} {report.name or ''}".strip()
     head = f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, seed {'?' if report.seed is None else report.seed}, {for_terminal(report.dataset or 'no dataset')}): "
-    head += f"[{style}]{report.status}[/] {report.score:g}/{report.max_score:g}"
+    head += f"[{style}]{status_text(report)}[/] {report.score:g}/{report.max_score:g}"
     if report.bonus_points:
         head += f" (bonus {report.bonus_points:g} included)"
     console.print(head)
@@ -153,6 +187,17 @@ def print_summary(report: Report, console: Console) -> None:
         console.print(f"  [yellow]warning:[/] {for_terminal(warning)}")
 
 
+def notes(report: Report) -> list[str]:
+    """The gradebook's notes on one submission, root cause first: grades.csv's `flags`, the
+    index page's Notes and the terminal gradebook's note."""
+    found = ([report.cause] if report.cause else []) + list(report.flags)
+    if report.status != "graded" and report.message and report.message != report.cause:
+        found.append(report.message)
+    return found
+
+
+PAGES.filters["notes"] = notes
+
 GRADEBOOK_FIXED = ["student_id", "name", "score", "max_score", "status", "submission", "flags", "late_penalty",
                    "submitted_at"]
 
@@ -169,12 +214,9 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
         writer.writerow(GRADEBOOK_FIXED + item_ids)
         for report in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
             points = {i.id: f"{i.points:g}" for i in report.items}
-            notes = ([report.cause] if report.cause else []) + report.flags
-            if report.status != "graded" and report.message and report.message != report.cause:
-                notes.append(report.message)
-            notes += [report.late.note] if report.late and report.late.note else []
+            late = [report.late.note] if report.late and report.late.note else []
             row = [report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
-                   report.status, report.stem, " | ".join(notes), f"{report.late.penalty:g}" if report.late else "",
+                   report.status, report.stem, " | ".join(notes(report) + late), f"{report.late.penalty:g}" if report.late else "",
                    report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids]
             writer.writerow([for_csv(cell) for cell in row])  # a name like =HYPERLINK(...) stays text
     write_index(reports, out)
@@ -194,11 +236,10 @@ def write_index(reports: list[Report], out: Path) -> Path:
 
 def print_gradebook(reports: list[Report], console: Console) -> None:
     table = Table(title="Gradebook", header_style="bold")
-    for col in ("student", "name", "score", "status", "note"):
+    for col in ("student", "name", "score", "status"):
         table.add_column(col, overflow="fold")
+    table.add_column("note", overflow="fold", ratio=1)  # the whole note, wrapped: it names the root cause
     for r in sorted(reports, key=lambda r: (r.student_id or "", r.stem)):
-        note = "; ".join(([r.cause] if r.cause else []) + ([r.message] if r.status != "graded" and r.message != r.cause else [])
-                         + r.flags)
         table.add_row(for_terminal(r.student_id or "?"), for_terminal(r.name or r.stem), f"{r.score:g}/{r.max_score:g}",
-                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", for_terminal(note[:160]))
+                      f"[{status_style(r)}]{status_text(r)}[/]", for_terminal("; ".join(notes(r))))
     console.print(table)

@@ -33,6 +33,7 @@ class ItemResult(BaseModel):
     visibility: str = "visible"  # the rubric item's: visible, after_due_date, after_published, hidden
     leaderboard: str | None = None  # column name on Gradescope's leaderboard, for metric items that feed it
     leaderboard_order: str = "desc"
+    cases: list[dict] = []  # a tests item's case outcomes, [{"name": ..., "passed": ...}], for the class analytics
 
 
 class ScoreResult(BaseModel):
@@ -112,7 +113,8 @@ def _score_tests(item: TestsItem, dataset: str | None, ev: Evidence) -> ItemResu
     if outcome.error:
         message += f" ({outcome.error})"
     return ItemResult(**base, value=f"{passed}/{len(outcome.cases)}", threshold="all tests pass", points=points,
-                      status=_status(points, item.points), message=message)
+                      status=_status(points, item.points), message=message,
+                      cases=[{"name": c.name, "passed": bool(c.passed)} for c in outcome.cases])
 
 
 def _score_params(item: ParamCountItem, dataset: str | None, ev: Evidence) -> ItemResult:
