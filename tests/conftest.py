@@ -146,3 +146,29 @@ def chromium_dom(page: Path, profile: Path) -> tuple[str, list[str]]:
     assert result.returncode == 0, result.stderr[-2000:]
     errors = [ln for ln in result.stderr.splitlines() if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)]
     return result.stdout, errors
+
+
+def chromium_layout(page: Path, profile: Path, measure: str, width: int = 1280, height: int = 900) -> tuple[dict, Path]:
+    """Where things are on a page as headless Chromium lays it out in a window `width` x `height`:
+    the page is copied beside itself with a script that stores `(measure)()` (a JavaScript
+    function returning plain data, e.g. bounding boxes) on the body, read back from the DOM; and
+    a screenshot of that first screen (a PNG beside the copy), for a person to look at."""
+    import html
+    import json
+    import re
+
+    probe = page.with_name(f"{page.stem}.layout-probe.html")
+    script = f"<script>document.body.setAttribute('data-layout', JSON.stringify(({measure})()));</script>"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
+    common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+              f"--user-data-dir={profile}", f"--window-size={width},{height}", "--virtual-time-budget=2000"]
+    result = subprocess.run(common + ["--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = re.search(r'data-layout="([^"]*)"', result.stdout)
+    assert found, result.stdout[-2000:]
+    shot = probe.with_suffix(".png")
+    done = subprocess.run(common + [f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    probe.unlink()
+    return json.loads(html.unescape(found[1])), shot
