@@ -220,3 +220,16 @@ def test_a_zip_name_over_200_bytes_is_graded_and_the_batch_goes_on(tmp_path, tin
     write_gradebook(result.reports, out)
     index = (out / "index.html").read_text()
     assert f'href="./{folder}/report.html"' in index and f'href="./{long_stem}/report.html"' not in index
+
+
+def test_eta_counts_real_gradings_only():
+    from grader.batch.progress import counts_for_eta
+    from grader.reports.report import RunRecord
+
+    run = RunRecord(name="main", command=["python"], exit_code=0, outcome="ok", seconds=30.0, output_truncated=False, log="")
+    graded = Report(source="1_a.zip", stem="1_a", assignment="tiny", status="graded", runs=[run], timings={"total": 31.0})
+    rejected = Report(source="2_b.zip", stem="2_b", assignment="tiny", status="rejected", timings={"total": 0.01})
+    setup_error = Report(source="3_c.zip", stem="3_c", assignment="tiny", status="error", timings={"total": 0.02})
+    assert counts_for_eta(graded) and not counts_for_eta(rejected) and not counts_for_eta(setup_error)
+    durations = [r.timings["total"] for r in (graded, rejected, setup_error) if counts_for_eta(r)]
+    assert estimate_remaining(durations, 10, 2) == pytest.approx(155.0)  # not dragged down by the instant ones

@@ -200,3 +200,18 @@ def test_index_page_loads_in_headless_chromium(index_page, tmp_path):
     assert "Class analytics" in dom and "25%" in dom and "nobody" in dom and "full marks anyway" in dom
     assert dom.count('class="dist"') == 8
     assert "<img src=x" not in dom
+
+
+def test_failed_tests_come_from_the_recorded_cases_whatever_their_names(rubric):
+    """Cases named without "test" (a rubric's declared cases, @case functions), every one failed."""
+    names = {"groupdro_tests": ["q_update", "weighted_sum"], "irm_tests": ["penalty_value"], "vrex_tests": ["variance"],
+             "andmask_tests": ["mask_keeps_agreeing_components", "rescaled_by_fraction_kept"]}
+    tests = {item: HiddenTestsOutcome([CaseOutcome(n, False, "expected 0.5; got 0.25") for n in cases])
+             for item, cases in names.items()}
+    result = score(rubric, DATASET, Evidence(tests=tests))
+    reports = [Report(source=f"{n}_s.zip", stem=f"{n}_s", student_id=str(n), assignment="colored_mnist", status="graded",
+                      score=result.score, max_score=result.max_score, items=result.items) for n in (1, 2)]
+    ranked = failed_tests(reports)
+    assert {(f.item_id, f.test) for f in ranked} == {(i, n) for i, cases in names.items() for n in cases}
+    assert all(f.failed == 2 and f.out_of == 2 for f in ranked)
+    assert "got 0.25" not in {f.test for f in ranked}  # a failure's own "; " is not a case

@@ -18,7 +18,7 @@ from grader.course import catalog
 from grader.course.skeleton import plain_solution
 from grader.reports.similarity import NOISE_TOKENS, WINDOW, UnreadableCode, code_of, matched_tokens
 
-from conftest import CHROMIUM, REPO, chromium_dom, run_cli, student_files, write_zip
+from conftest import CHROMIUM, REPO, chromium_dom, chromium_layout, run_cli, student_files, write_zip
 
 # An independent, correct implementation of every TODO of colored_mnist's model.py: the same
 # task in a student's own words, which must not look copied.
@@ -324,3 +324,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, tiny_root, tiny, args, messa
 def test_similarity_has_help():
     result = run_cli("similarity", "--help")
     assert result.returncode == 0 and "--against" in result.stdout and "--threshold" in result.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (./run.sh test installs it)")
+def test_long_lines_wrap_inside_their_pane(tmp_path, tiny):
+    long_line = "TABLE = [" + ", ".join(f"'entry_number_{n}'" for n in range(60)) + ", 'THE_END']  # one long line\n"
+    code = student_files(tiny)["answer.py"] + "\n" + long_line
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    write_zip(subs / "1_a.zip", {"answer.py": code})
+    write_zip(subs / "2_b.zip", {"answer.py": code})
+    run_similarity([subs], tiny, tmp_path / "out", jobs=1)
+    measure = """() => [...document.querySelectorAll('.sides pre')].map(p => ({scroll: p.scrollWidth, client: p.clientWidth,
+        right: p.getBoundingClientRect().right, width: window.innerWidth}))"""
+    panes, _ = chromium_layout(tmp_path / "out" / "similarity.html", tmp_path / "profile", measure)
+    assert panes, "no side-by-side pane"
+    for pane in panes:  # nothing cut off: no pane is wider than its box, and every box is in the window
+        assert pane["scroll"] <= pane["client"] + 1 and pane["right"] <= pane["width"], pane

@@ -67,3 +67,32 @@ def test_hidden_item_absent_for_the_student_present_for_the_ta(tmp_path, tiny_ro
     assert {t["name"]: t["visibility"] for t in ta["tests"]}["Hidden tests"] == "hidden"
     ta_page = (folder / "report.html").read_text()
     assert "Hidden tests" in ta_page and "hidden" in ta_page
+
+
+def test_the_root_cause_is_stated_once_at_the_top_and_items_stay_short(tmp_path, tiny_root, tiny):
+    files = student_files(tiny)
+    files["answer.py"] = files["answer.py"].replace("def mean(values):", "def mean(values)")  # a SyntaxError
+    write_zip(tmp_path / "20250042_ana.zip", files)
+    run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"), "--out", str(tmp_path / "out"))
+    folder = tmp_path / "out" / "20250042_ana"
+    report = load_report(folder / "report.json")
+    assert report.cause.endswith("SyntaxError: expected ':', every experiment failed")
+    results = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert results["output"].count("SyntaxError") == 1 and "Why points were lost: answer.py:" in results["output"]
+    for test in results["tests"]:
+        assert "SyntaxError" not in test["output"] and len(test["output"]) < 90, test
+    assert any("the error stated above" in t["output"] for t in results["tests"])
+    page = (folder / "student.html").read_text()
+    assert page.count("SyntaxError") == 1 and 'id="cause"' in page and "the error stated above" in page
+
+
+def test_short_message_keeps_other_failures_and_unrelated_messages():
+    from grader.reports.visibility import short_message
+
+    cause = "answer.py:22 SyntaxError: expected ':', every experiment failed"
+    tests = ("1/3 tests passed; a: raised SyntaxError (answer.py:22): expected ':'; "
+             "b: expected 0.5, got 0.25")
+    assert short_message(tests, cause) == "1/3 tests passed; a: the error stated above; b: expected 0.5, got 0.25"
+    assert short_message("accuracy = 0.5000 misses >= 0.8", cause) == "accuracy = 0.5000 misses >= 0.8"
+    assert short_message("anything", "") == "anything"
