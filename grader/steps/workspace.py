@@ -30,6 +30,7 @@ class Workspace:
     warnings: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # for the report's flags, e.g. edited given notebook cells
     broken: dict[str, Broken] = field(default_factory=dict)  # editable files that do not compile (fail_fast)
+    out_of_time: dict[str, str] = field(default_factory=dict)  # editable file -> the step that ran out of time in it
 
 
 def _find_submitted(submission: Submission | list[str], rel: str) -> str | None:
@@ -179,3 +180,4 @@ def _clear_way(root: Path, rel: Path) -> None:
         current = current / part
         if current.is_symlink() or (current.exists() and not current.is_dir()):
             current.unlink()
+
