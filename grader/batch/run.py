@@ -29,6 +29,7 @@ from grader.reports.gradescope import write_student_outputs
 from grader.reports.report import Report, write_report
 from grader.steps.lms import Identity
 from grader.steps.naming import STAGING, report_folder, report_folder_name, submission_stem
+from grader.steps.workspace import empty_trash
 from grader.verdict.late import Extension, apply_late
 
 STOP_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
@@ -99,6 +100,7 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / STAGING, ignore_errors=True)  # left by a run that was killed outright
+    empty_trash()  # workspaces whose deletion a stopped grader left unfinished
     ctx = BatchContext(assignment, assignment.dataset(dataset), out / STAGING / uuid.uuid4().hex)
     ctx.staging.mkdir(parents=True)
     result = BatchResult([])

@@ -23,6 +23,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+IDLE_CAP_SECONDS = 300.0  # the default idle interval at most: no computing step goes 5 minutes without CPU
+
+
 class SandboxLimits(Strict):
     """Every limit a sandboxed step gets, in one place. Defaults suit the shipped assignments
     on a 2-core machine; an assignment overrides any of them under `limits:`.
@@ -40,7 +43,7 @@ class SandboxLimits(Strict):
     wall_seconds: float | None = Field(None, gt=0, description="A fixed wall-clock backstop instead of the derived one.")
     idle_seconds: float | None = Field(None, gt=0, description="A step whose CPU time has not grown for this long (none "
                                                                "of its threads runnable) is stopped as idle; default: "
-                                                               "the wall-clock backstop.")
+                                                               "the wall-clock backstop, at most 300 s.")
     ceiling_factor: float = Field(4.0, ge=1, description="Hard wall-clock ceiling = ceiling_factor x the backstop: a "
                                                          "step still computing is stopped there at the latest.")
     memory_mb: int = Field(6144, gt=0, description="Memory per step: cgroup limit in Docker, address space locally.")
@@ -50,6 +53,11 @@ class SandboxLimits(Strict):
     tmpfs_mb: int = Field(512, gt=0, description="Size of the writable /tmp inside a container.")
     workspace_mb: int = Field(1024, gt=0, description="Largest file a step may write, and the workspace's total size after it.")
     workspace_files: int = Field(5000, gt=0, description="Files and folders the workspace may hold after a step.")
+    submission_cpu_seconds: float | None = Field(None, gt=0, description="CPU time of all a submission's steps "
+                                                 "together; default: cpu_seconds x (steps + 1) / 2.")
+    submission_wall_seconds: float | None = Field(None, gt=0, description="Wall clock of all a submission's steps "
+                                                  "together; default: the wall-clock backstop x (steps + 1) / "
+                                                  "2, at least one step's ceiling.")
 
     def wall_backstop(self) -> float:
         """The wall-clock backstop (wall_seconds, or derived from the CPU budget and the cores a
@@ -58,11 +66,19 @@ class SandboxLimits(Strict):
 
     def idle_interval(self) -> float:
         """Seconds without CPU growth (and no thread waiting for a core) after which a step is idle."""
-        return self.idle_seconds or self.wall_backstop()
+        return self.idle_seconds or min(self.wall_backstop(), IDLE_CAP_SECONDS)
 
     def wall_ceiling(self) -> float:
         """Seconds of wall clock after which a step is stopped however it is doing."""
         return max(self.ceiling_factor * self.wall_backstop(), self.idle_interval())
+
+    def submission_budget(self, steps: int) -> tuple[float, float]:
+        """(CPU seconds, wall-clock seconds) all of a submission's `steps` may use together,
+        unless set: one step its whole CPU limit and the others half of theirs on average; the
+        wall-clock backstop as often, but at least one step's ceiling."""
+        share = (max(steps, 1) + 1) / 2
+        return (self.submission_cpu_seconds or self.cpu_seconds * share,
+                self.submission_wall_seconds or max(self.wall_backstop() * share, self.wall_ceiling()))
 
 
 class IntakeLimits(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import threading
 import time
@@ -44,6 +45,7 @@ class RunResult:
     cpu_seconds: float | None = None  # CPU time the step used, where it could be measured
     limits: SandboxLimits | None = None
     attempts: int = 1
+    budget: str | None = None  # the submission's budget that stopped it, e.g. "CPU budget of 1050 s"
 
     @property
     def ok(self) -> bool:
@@ -57,6 +59,9 @@ class RunResult:
     def describe(self) -> str:
         if self.error:
             return self.error
+        if self.timed_out and self.budget:
+            used = f", {self.cpu_seconds:.0f} s of CPU used" if self.cpu_seconds is not None else ""
+            return f"stopped when the submission's {self.budget} was spent ({self.seconds:.0f} s of wall clock{used})"
         if self.timed_out and self.limit == LIMIT_CPU and self.limits:
             return f"stopped at the CPU-time limit of {self.limits.cpu_seconds} s ({self.seconds:.0f} s of wall clock)"
         if self.timed_out and self.limit == LIMIT_IDLE and self.limits:
@@ -227,19 +232,82 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     return watch
 
 
-def run_with_retry(sandbox: Sandbox, request: RunRequest, before_retry: Callable[[], None] | None = None) -> RunResult:
+def run_with_retry(sandbox: Sandbox, request: RunRequest, before_retry: Callable[[], None] | None = None,
+                   budget: Budget | None = None) -> RunResult:
     """Run a step; when only the wall-clock ceiling stopped it (a busy or stalled machine, not
     a step over its CPU budget), run it once more. A step stopped as idle is not: a busy machine
     leaves a step waiting for a core, which never counts as idle. The result says how many runs
-    it took."""
-    result = sandbox.run(request)
+    it took. With a `budget`, each run gets at most what is left of it and is charged to it; a
+    step the budget stopped is not run again."""
+    result = _budgeted_run(sandbox, request, budget)
     backstop = (result.timed_out and result.limit == LIMIT_WALL) or (result.error is None and result.exit_code == STEP_BACKSTOP_EXIT)
-    if not backstop:
+    if not backstop or result.budget or (budget and budget.spent()):
         return result
     if before_retry:
         before_retry()
-    again = sandbox.run(request)
+    again = _budgeted_run(sandbox, request, budget)
     return replace(again, attempts=2)
+
+
+def _budgeted_run(sandbox: Sandbox, request: RunRequest, budget: Budget | None) -> RunResult:
+    if budget is None:
+        return sandbox.run(request)
+    limits = budget.cap(request.limits)
+    started = time.monotonic()
+    result = sandbox.run(replace(request, limits=limits))
+    budget.charge(result.cpu_seconds, time.monotonic() - started)
+    stopped_by = budget.stopped_by(result, request.limits, limits)
+    return replace(result, budget=stopped_by) if stopped_by else result
+
+
+@dataclass
+class Budget:
+    """What all of one submission's steps may use together (SandboxLimits.submission_budget):
+    CPU seconds (as the backends measure them; a step too short to measure costs none) and
+    wall-clock seconds of the steps' runs. Each step runs under its own limits cut to what is
+    left; once either is spent, the steps not yet started are skipped."""
+
+    cpu_seconds: float
+    wall_seconds: float
+    cpu_used: float = 0.0
+    wall_used: float = 0.0
+
+    def spent(self) -> str | None:
+        """Why no further step may start (one line), or None."""
+        if self.cpu_used >= self.cpu_seconds:
+            return f"the submission's CPU budget of {self.cpu_seconds:g} s is spent ({self.cpu_used:.0f} s used)"
+        if self.wall_used >= self.wall_seconds:
+            return (f"the submission's wall-clock budget of {self.wall_seconds:g} s is spent "
+                    f"({self.wall_used:.0f} s used)")
+        return None
+
+    def cap(self, limits: SandboxLimits) -> SandboxLimits:
+        """A step's limits, none beyond what is left of the budget: its CPU limit, and its idle
+        interval and wall-clock ceiling (the backstop scaled so the ceiling fits)."""
+        cpu_left = max(1, math.ceil(self.cpu_seconds - self.cpu_used))
+        wall_left = max(1.0, self.wall_seconds - self.wall_used)
+        update: dict = {}
+        if cpu_left < limits.cpu_seconds:
+            update["cpu_seconds"] = cpu_left
+        if wall_left < limits.wall_ceiling():
+            update["wall_seconds"] = min(limits.wall_backstop(), wall_left / limits.ceiling_factor)
+            update["idle_seconds"] = min(limits.idle_interval(), wall_left)
+        return limits.model_copy(update=update) if update else limits
+
+    def charge(self, cpu_seconds: float | None, wall_seconds: float) -> None:
+        self.cpu_used += cpu_seconds or 0.0
+        self.wall_used += wall_seconds
+
+    def stopped_by(self, result: RunResult, own: SandboxLimits, capped: SandboxLimits) -> str | None:
+        """Which budget stopped a step: a limit that fired only because the budget cut it."""
+        if not result.timed_out:
+            return None
+        if result.limit == LIMIT_CPU and capped.cpu_seconds < own.cpu_seconds:
+            return f"CPU budget of {self.cpu_seconds:g} s"
+        if ((result.limit == LIMIT_IDLE and capped.idle_interval() < own.idle_interval())
+                or (result.limit == LIMIT_WALL and capped.wall_ceiling() < own.wall_ceiling())):
+            return f"wall-clock budget of {self.wall_seconds:g} s"
+        return None
 
 
 def workspace_overflow(workspace: Path, limits: SandboxLimits) -> str | None:
@@ -270,11 +338,24 @@ class GuardedSandbox:
     workspace is checked against its limits after each step, and a step stopped only by the
     wall-clock ceiling is run once more, after `before_retry` (restoring protected files)."""
 
-    def __init__(self, inner: Sandbox, before_retry: Callable[[], None] | None = None):
+    def __init__(self, inner: Sandbox, before_retry: Callable[[], None] | None = None, budget: Budget | None = None):
         self.inner = inner
         self.name = inner.name
         self.before_retry = before_retry
+        self.budget = budget
         self.steps: list[StepRecord] = []
+        self.skipped: list[tuple[str, str]] = []  # steps not started because time ran out: (name, why)
+
+    def without_budget(self) -> GuardedSandbox:
+        """The same sandbox, its steps recorded in the same list, charging no budget: for runs
+        that are not the submission's (the reference's hidden-test outputs, once per build)."""
+        twin = GuardedSandbox(self.inner, self.before_retry)
+        twin.steps = self.steps
+        return twin
+
+    def spent(self) -> str | None:
+        """Why the submission's budget lets no further step start, or None."""
+        return self.budget.spent() if self.budget else None
 
     def python(self) -> str:
         return self.inner.python()
@@ -285,7 +366,7 @@ class GuardedSandbox:
             cancel()
 
     def run(self, request: RunRequest) -> RunResult:
-        result = run_with_retry(self.inner, request, self.before_retry)
+        result = run_with_retry(self.inner, request, self.before_retry, self.budget)
         overflow = workspace_overflow(request.workspace, request.limits) if result.error is None else None
         if overflow:
             result = replace(result, error=overflow, limit=LIMIT_WORKSPACE)

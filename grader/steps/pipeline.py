@@ -23,16 +23,16 @@ from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, log_tail, open_new, read_tail, remove_tree
 from grader.sandbox import RunRequest, Sandbox
-from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, GuardedSandbox, RunResult, StepRecord
+from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, Budget, GuardedSandbox, RunResult, StepRecord
 from grader.steps import hidden_tests
 from grader.steps.assets import ensure_assets
 from grader.steps.diagnose import crash_site, root_cause, scrub
-from grader.steps.fail_fast import same_python, step_reaches
+from grader.steps.fail_fast import Broken, hidden_tests_records, same_python, step_reaches
 from grader.steps.imports import local_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
 from grader.steps.naming import parse_stem, report_folder, submission_stem
-from grader.steps.workspace import Workspace, prepare_workspace, restore_protected
+from grader.steps.workspace import Workspace, discard, empty_trash, prepare_workspace, restore_protected
 from grader.verdict.evidence import Evidence
 from grader.verdict.parse import Summary, parse_log
 from grader.verdict.score import score
@@ -156,12 +156,18 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
     env = dataset_env(assignment, ctx)
     scratch = scratch or ws.path.parent
     outcomes: dict[str, str] = {}  # experiment name -> "" when it succeeded, else why not
+    skips: dict[str, str] = {}  # experiment name -> why it was skipped without a failed input (the root cause)
     for experiment in assignment.spec.experiments:
         argv = ctx.shown(experiment.command)
         broken = [name for name in experiment.needs if outcomes.get(name)]
-        if broken:
-            why = f"skipped: {broken[0]} failed ({outcomes[broken[0]]})"
-            outcomes[experiment.name] = outcomes[broken[0]]
+        why = (skips.get(broken[0]) or f"skipped: {broken[0]} failed ({outcomes[broken[0]]})" if broken
+               else _out_of_time(sandbox, ws, None if experiment.trusted else argv))
+        if why:
+            outcomes[experiment.name] = outcomes[broken[0]] if broken else why.removeprefix("skipped: ")
+            if not broken:
+                skips[experiment.name] = why
+                if isinstance(sandbox, GuardedSandbox):
+                    sandbox.skipped.append((experiment.name, why))
             summaries[experiment.log] = Summary(None, why)
             records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome="skipped", seconds=0.0,
                                      output_truncated=False, log=f"logs/{experiment.log}", stopped=why))
@@ -197,12 +203,59 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             outcomes[experiment.name] = crash_site(_tail_text(log_path, log_root)) or because
         else:
             outcomes[experiment.name] = ""
+        if not experiment.trusted:
+            note_out_of_time(assignment.spec.editable, ws, experiment.name, argv, result)
         records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
                                  outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
                                  output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
                                  artifacts=[f"artifacts/{a}" for a in experiment.artifacts if is_regular(ws.path / a, ws.path)],
                                  attempts=result.attempts, limit=result.limit if result.stopped_by_limit else None))
     return records, summaries
+
+
+def _markers(rels) -> dict[str, Broken]:
+    """Editable files as fail_fast's reading looks for them: it says which of them a step's
+    command certainly imports before anything else could stop it."""
+    return {rel: Broken(rel, rel, None, "", "", "") for rel in rels}
+
+
+def note_out_of_time(editable: list[str], ws: Workspace, name: str, argv: list[str], result: RunResult) -> None:
+    """A step stopped for running out of time (its CPU limit, idle, the ceiling, or the
+    submission's budget): the editable files it certainly imports are marked, so the later
+    steps certain to import one of them are skipped with this reason, not run into it again."""
+    if not result.stopped_by_limit or result.error is not None:
+        return
+    for rel in editable:
+        if rel not in ws.out_of_time and step_reaches(ws.path, _markers([rel]), argv) is not None:
+            ws.out_of_time[rel] = f"{name} {result.describe()}"
+
+
+def _skip_because(rel: str, ws: Workspace) -> str:
+    return f"skipped: {ws.out_of_time[rel]}, and this step imports {rel} too"
+
+
+def _out_of_time(sandbox: Sandbox, ws: Workspace, argv: list[str] | None) -> str:
+    """Why a step is skipped before it starts ("skipped: ..."), or "": the submission's budget
+    is spent, or (for a step that runs student code, `argv`) it certainly imports a file an
+    earlier step ran out of time in (fail_fast's reading: certain, never guessed)."""
+    if isinstance(sandbox, GuardedSandbox) and (spent := sandbox.spent()):
+        return f"skipped: {spent}"
+    if argv is None or not ws.out_of_time:
+        return ""
+    hit = step_reaches(ws.path, _markers(ws.out_of_time), argv)
+    return _skip_because(hit.rel, ws) if hit else ""
+
+
+def _hidden_tests_out_of_time(assignment: Assignment, sandbox: Sandbox, ws: Workspace) -> str:
+    """_out_of_time for the hidden-test step: skipped only when every case of every runner
+    certainly imports a file an earlier step ran out of time in."""
+    if why := _out_of_time(sandbox, ws, None):
+        return why
+    runners = {name: source.encode("utf-8") for name, source in assignment.runner_sources().items()}
+    for rel in ws.out_of_time:
+        if hidden_tests_records(ws.path, _markers([rel]), runners) is not None:
+            return _skip_because(rel, ws)
+    return ""
 
 
 def not_started(ws: Workspace, argv: list[str], log_path: Path) -> RunResult | None:
@@ -218,18 +271,31 @@ def not_started(ws: Workspace, argv: list[str], log_path: Path) -> RunResult | N
                      error=f"not started: {broken.rel} does not compile")
 
 
+def _hidden_test_items(assignment: Assignment) -> list:
+    return [item for item in assignment.rubric.items
+            if isinstance(item, TestsItem) or (isinstance(item, ParamCountItem) and item.runner)]
+
+
+def step_count(assignment: Assignment) -> int:
+    """The steps one submission's grading runs: its experiments and the hidden-test step."""
+    return len(assignment.spec.experiments) + (1 if _hidden_test_items(assignment) else 0)
+
+
 def run_hidden_tests(assignment: Assignment, ws: Workspace, sandbox: Sandbox, evidence: Evidence, *,
                skip_tests: str | None = None, progress=None) -> None:
     """Hidden tests and tests_run-measured parameter counts: the runners record the student's outputs
     in the sandbox, the checker compares them here with the reference's."""
-    items = [item for item in assignment.rubric.items
-             if isinstance(item, TestsItem) or (isinstance(item, ParamCountItem) and item.runner)]
+    items = _hidden_test_items(assignment)
     if not items:
         return
+    skip_tests = skip_tests or _hidden_tests_out_of_time(assignment, sandbox, ws)
     if skip_tests:
         evidence.skipped.update({item.id: skip_tests for item in items})
+        if isinstance(sandbox, GuardedSandbox):
+            sandbox.skipped.append(("hidden tests", skip_tests))
         return
-    expected = hidden_tests.expected_outputs(assignment, sandbox, progress=progress)
+    reference = sandbox.without_budget() if isinstance(sandbox, GuardedSandbox) else sandbox  # not the submission's
+    expected = hidden_tests.expected_outputs(assignment, reference, progress=progress)
     restore_protected(assignment, ws)
     tests_run = (hidden_tests.not_started(assignment, ws.path, ws.broken)
                  or hidden_tests.run_step(assignment, ws.path, sandbox, assignment.spec.limits))
@@ -297,9 +363,11 @@ def _step_name(step: StepRecord, assignment: Assignment) -> str:
     return STEP_NAMES.get(step.name, step.name)
 
 
-def decide_status(report: Report, steps: list[StepRecord], assignment: Assignment) -> None:
+def decide_status(report: Report, steps: list[StepRecord], assignment: Assignment,
+                  skipped: list[tuple[str, str]] = ()) -> None:
     """The submission's status from its steps: a sandbox that could not start (or a workspace
-    over its limits) is an error; a step stopped by a time limit is a timeout, saying which
+    over its limits) is an error; a step stopped by a time limit, or `skipped` (steps not
+    started because the submission's time ran out: (name, why)), is a timeout, saying which
     step, which limit and how far it got; else graded."""
     # Running out of memory is the submission's own failure, like a crash: its items say so and
     # it stays graded (the cgroup's OOM count is not always read before the container is gone,
@@ -310,12 +378,15 @@ def decide_status(report: Report, steps: list[StepRecord], assignment: Assignmen
         first = failed[0]
         report.status = "error"
         report.message = f"{_step_name(first, assignment)}: {first.result.error}"
-    elif limited:
+    elif limited or skipped:
         parts = []
         for step in limited:
             run = next((r for r in report.runs if r.log.rsplit("/", 1)[-1] == step.name), None)
             where = f"; last output: {run.stopped}" if run and run.stopped else ""
             parts.append(f"{_step_name(step, assignment)} {step.result.describe()}{where}")
+        if skipped:  # the root cause is said once: by the step that ran out of time, or by the budget
+            names = ", ".join(name for name, _ in skipped)
+            parts.append(f"{names} not started" + ("" if limited else f" ({skipped[0][1].removeprefix('skipped: ')})"))
         report.status = "timeout"
         report.message = "timed out: " + " | ".join(parts)
     else:
@@ -362,7 +433,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
     started = time.monotonic()
     folder = report_folder(out, stem)
     tmp = tempfile.mkdtemp(prefix="grader-")
-    guarded = GuardedSandbox(sandbox)
+    guarded = GuardedSandbox(sandbox, budget=Budget(*assignment.spec.limits.submission_budget(step_count(assignment))))
     try:
         try:
             if identity and identity.error and not student_id:
@@ -405,7 +476,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
             report.flags.extend(compare_submitted_logs(assignment, ws, summaries))
             report.curves = {log: s.curves for log, s in summaries.items() if s.curves}
             report.warnings.extend(_copy_logs(ws, assignment, folder))
-            decide_status(report, guarded.steps, assignment)
+            decide_status(report, guarded.steps, assignment, guarded.skipped)
         except RejectedSubmission as exc:
             report.status, report.message = "rejected", str(exc)
         except GraderError as exc:
@@ -415,7 +486,8 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
             _save_traceback(folder)
         _name_student_paths(report, Path(tmp))
     finally:
-        remove_tree(Path(tmp))
+        discard(Path(tmp))  # through the trash: a stop midway leaves nothing for long (empty_trash)
+        empty_trash()
     report.cause = root_cause(report, folder)
     report.timings["total"] = round(time.monotonic() - started, 3)
     try:

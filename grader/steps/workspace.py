@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 import shutil
+import socket
+import stat
+import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +35,7 @@ class Workspace:
     warnings: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # for the report's flags, e.g. edited given notebook cells
     broken: dict[str, Broken] = field(default_factory=dict)  # editable files that do not compile (fail_fast)
+    out_of_time: dict[str, str] = field(default_factory=dict)  # editable file -> the step that ran out of time in it
 
 
 def _find_submitted(submission: Submission | list[str], rel: str) -> str | None:
@@ -179,3 +185,80 @@ def _clear_way(root: Path, rel: Path) -> None:
         current = current / part
         if current.is_symlink() or (current.exists() and not current.is_dir()):
             current.unlink()
+
+
+# --- removing a workspace so that a stop midway leaves nothing behind ---------------------------
+
+TRASH_ENV = "GRADER_TRASH"  # where discarded folders go (tests); default: grader-trash-<uid> in the temp folder
+_OWNED = re.compile(r"^(\d+)-(\d*)-[0-9a-f]{32}$")  # <pid>-<process start>-<random>: whose deletion it is
+
+
+def _own_start() -> str:
+    from grader.sandbox.docker import _process_start  # the same process identity as the Docker labels
+
+    return _process_start(os.getpid()) or ""
+
+
+def trash_folder(create: bool = True) -> Path | None:
+    """The grader's trash: a folder of this user only (not a link, not writable by others), in
+    the temp folder where workspaces are made, so a workspace moves there by a rename. None when
+    it cannot be had safely (someone else's, a link)."""
+    folder = Path(os.environ.get(TRASH_ENV) or Path(tempfile.gettempdir()) / f"grader-trash-{os.getuid()}")
+    if create:
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            return None
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return folder
+
+
+def discard(path: Path) -> None:
+    """Remove a folder so that a stop midway (SIGTERM, SIGKILL) never leaves it where it was: it
+    is first renamed into the trash (atomic), named after this process, then deleted from there;
+    what a stopped deletion leaves, the next `empty_trash` of any grader removes."""
+    path = Path(path)
+    trash = trash_folder()
+    if trash is not None:
+        target = trash / f"{os.getpid()}-{_own_start()}-{uuid.uuid4().hex}"
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            return
+        except OSError:  # another filesystem, or a trash that cannot take it: removed where it is
+            target = path
+    else:
+        target = path
+    remove_tree(target)
+
+
+def empty_trash() -> list[str]:
+    """Finish the deletions that a stopped grader left in the trash: entries of a process that
+    no longer exists (its pid gone, or reused by another process), each claimed by a rename
+    first so two graders never delete the same one. A live grader's are left alone. Returns the
+    names removed."""
+    from grader.sandbox.docker import owner_is_gone
+
+    trash = trash_folder(create=False)
+    if trash is None:
+        return []
+    removed = []
+    for name in sorted(os.listdir(trash)):
+        owned = _OWNED.match(name)
+        if owned and not owner_is_gone(socket.gethostname(), owned.group(1), owned.group(2)):
+            continue
+        claimed = trash / f"{os.getpid()}-{_own_start()}-{uuid.uuid4().hex}"
+        try:
+            os.rename(trash / name, claimed)
+        except OSError:
+            continue  # another grader claimed it first
+        remove_tree(claimed)
+        removed.append(name)
+    return removed

@@ -73,7 +73,8 @@ def test_timeout_gives_status_timeout(tmp_path, tiny, sandbox):
 
 
 def test_a_step_at_the_wall_clock_ceiling_is_run_once_more(tmp_path, tiny, sandbox):
-    tiny = with_limits(tiny, "wall_seconds: 0.5\n  ceiling_factor: 2")
+    # a wall-clock budget for the submission beyond the step's: the second run fits in it
+    tiny = with_limits(tiny, "wall_seconds: 0.5\n  ceiling_factor: 2\n  submission_wall_seconds: 30")
     files = student_files(tiny)
     files["answer.py"] = "while True:\n    pass\n" + files["answer.py"]
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")

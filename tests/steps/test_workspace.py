@@ -1,3 +1,9 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
 from grader.steps.intake import open_submission
 from grader.steps.workspace import prepare_workspace
 
@@ -63,3 +69,57 @@ def test_restore_removes_code_left_by_an_earlier_step(tmp_path, tiny):
     assert (ws.path / "experiment.py").read_text() == (tiny.skeleton_dir / "experiment.py").read_text()
     assert not (ws.path / "json.py").exists() and not (ws.path / "__pycache__").exists()
     assert (ws.path / "answer.py").read_text() == "# mine\n" and (ws.path / "result_log.txt").is_file()
+
+
+DELETE_SLOWLY = """
+import os, sys, time
+from pathlib import Path
+import grader.steps.workspace as workspace
+
+def slow_remove(path):  # rm -rf's pace on 200,000 files: stopped midway here, deterministically
+    for root, dirs, files in os.walk(path):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+            time.sleep(0.001)
+    raise SystemExit("not stopped")
+
+workspace.remove_tree = slow_remove
+print("deleting", flush=True)
+workspace.discard(Path(sys.argv[1]))
+"""
+
+
+def test_a_deletion_stopped_by_sigterm_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    from grader.steps.workspace import TRASH_ENV, discard, empty_trash
+
+    monkeypatch.setenv(TRASH_ENV, str(tmp_path / "trash"))
+    big = tmp_path / "grader-work"
+    for folder in range(20):
+        (big / str(folder)).mkdir(parents=True)
+        for name in range(200):
+            (big / str(folder) / str(name)).write_bytes(b"x")
+    proc = subprocess.Popen([sys.executable, "-c", DELETE_SLOWLY, str(big)], stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.stdout.readline() == b"deleting\n"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == -signal.SIGTERM
+    assert not big.exists()  # moved out of the way at once: nothing is left where the workspace was
+    left = list((tmp_path / "trash").iterdir())
+    assert len(left) == 1 and 0 < sum(1 for _ in left[0].rglob("*")) < 4020
+    assert empty_trash() == [left[0].name]  # the next run finishes it
+    assert list((tmp_path / "trash").iterdir()) == []
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    discard(mine)  # an ordinary deletion leaves nothing either
+    assert not mine.exists() and list((tmp_path / "trash").iterdir()) == []
+
+
+def test_the_trash_of_a_live_grader_is_left_alone(tmp_path, monkeypatch):
+    from grader.steps.workspace import TRASH_ENV, _own_start, empty_trash
+
+    monkeypatch.setenv(TRASH_ENV, str(tmp_path / "trash"))
+    live = tmp_path / "trash" / f"{os.getpid()}-{_own_start()}-{'a' * 32}"
+    live.mkdir(parents=True)
+    os.chmod(tmp_path / "trash", 0o700)
+    assert empty_trash() == [] and live.is_dir()
