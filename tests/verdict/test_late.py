@@ -4,6 +4,7 @@ visibly in the report and the gradebook."""
 import csv
 import datetime as dt
 import json
+import os
 
 import pytest
 
@@ -80,13 +81,15 @@ def test_late_canvas_submission_is_charged_in_report_and_gradebook(tmp_path, tin
     batch = tmp_path / "canvas"
     batch.mkdir()
     good = student_files(tiny)
-    write_zip(batch / "doejane_1_2_20250001_jane.zip", good)
+    on_time = write_zip(batch / "doejane_1_2_20250001_jane.zip", good)
+    os.utime(on_time, (1767182400, 1767182400))  # 2025-12-31T12:00Z: file times spread out, so they are the students'
     write_zip(batch / "smithjohn_LATE_3_4_20250002_john.zip", good)
     write_zip(batch / "leeann_LATE_5_6_20250003_ann.zip", good)
     (tmp_path / "ext.csv").write_text("student_id,days\n20250003,100000\n")
     result = run_cli("--root", str(tiny_root), "grade", str(batch), "--lms", "canvas", "--out", str(tmp_path / "out"),
                      "--extensions", str(tmp_path / "ext.csv"))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "file times of all" not in result.stdout
     rows = {r["student_id"]: r for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
     # Full marks 15 (16 with the bonus): the on-time one keeps 16; the late one, its file written today (long
     # after the due date), loses the whole 16; the extended one is still marked late by Canvas: one day, 25% of 16.
