@@ -17,9 +17,10 @@ from grader.commands.session import Session, cluster_backend
 from grader.course.catalog import Assignment
 from grader.course.spec import LatePolicy
 from grader.errors import GraderError
+from grader.reports.export import missing_report
 from grader.reports.report import Report, print_gradebook, print_summary, write_gradebook, write_report
 from grader.sandbox import Sandbox
-from grader.steps.lms import Identity, SubmissionOrigin, download_times, file_time
+from grader.steps.lms import Identity, download_times, file_time
 from grader.steps.lms import latest_per_student as latest_per_identity
 from grader.steps.naming import report_folder
 from grader.steps.roster import Roster
@@ -30,20 +31,11 @@ def missing_reports(roster: Roster, identities: list[Identity], assignment: Assi
                     out: Path) -> list[Report]:
     """A `missing` report (0 points, "no submission", never run) for each roster student none of
     the identities is for, written to OUT/missing_<student ID>/ so the gradebook and the export list them."""
-    have = {i.student_id for i in identities if i.student_id}
-    have_lms = {i.origin.lms_user_id for i in identities if i.origin.lms_user_id}
     dataset = assignment.dataset(dataset)
-    reports = []
-    for student in roster.students:
-        if (student.student_id and student.student_id in have) or (student.lms_id and student.lms_id in have_lms):
-            continue
-        stem = f"missing_{student.student_id or student.lms_id or len(reports)}"
-        report = Report(source="", stem=stem, student_id=student.student_id, name=student.name, assignment=assignment.id,
-                        dataset=dataset, status="missing", message="no submission",
-                        max_score=assignment.rubric.max_score(dataset),
-                        origin=SubmissionOrigin(lms=roster.lms, lms_user_id=student.lms_id or None, time_from="lms"))
-        write_report(report, report_folder(out, stem))
-        reports.append(report)
+    missing = roster.without({i.student_id for i in identities}, {i.origin.lms_user_id for i in identities})
+    reports = [missing_report(s, assignment.id, assignment.rubric.max_score(dataset), dataset) for s in missing]
+    for report in reports:
+        write_report(report, report_folder(out, report.stem))
     return reports
 
 

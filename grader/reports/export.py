@@ -82,21 +82,20 @@ def one_per_student(reports: list[Report]) -> tuple[list[Report], list[str]]:
     return sorted(latest.values(), key=lambda r: r.student_id or ""), skipped
 
 
+def missing_report(student: RosterStudent, assignment: str, max_score: float, dataset: str | None = None) -> Report:
+    """A roster student's row when nothing was submitted: `missing`, 0 points, "no submission"."""
+    return Report(source="", stem=f"missing_{student.student_id or student.lms_id}", student_id=student.student_id,
+                  name=student.name, assignment=assignment, dataset=dataset, status="missing", message="no submission",
+                  max_score=max_score, origin=SubmissionOrigin(lms=student.lms, lms_user_id=student.lms_id or None,
+                                                               time_from="lms"))
+
+
 def roster_reports(reports: list[Report], roster: Roster) -> list[Report]:
-    """`missing` reports (0 points, "no submission") for the roster's students that no report is
-    for, so the gradebook holds every enrolled student; the reports' own order, then the roster's."""
-    have = {r.student_id for r in reports}
-    have_lms = {r.origin.lms_user_id for r in reports if r.origin and r.origin.lms_user_id}
-    assignment = reports[0].assignment if reports else ""
-    max_score = reports[0].max_score if reports else 0.0
-    added = []
-    for student in roster.students:
-        if (student.student_id and student.student_id in have) or (student.lms_id and student.lms_id in have_lms):
-            continue
-        added.append(Report(source="", stem=f"missing_{student.student_id or student.lms_id}", student_id=student.student_id,
-                            name=student.name, assignment=assignment, status="missing", message="no submission",
-                            max_score=max_score, origin=SubmissionOrigin(lms=roster.lms, lms_user_id=student.lms_id or None)))
-    return reports + added
+    """The reports, then a `missing` one for each roster student no report is for, so the
+    gradebook holds every enrolled student."""
+    missing = roster.without({r.student_id for r in reports},
+                             {r.origin.lms_user_id for r in reports if r.origin and r.origin.lms == roster.lms})
+    return reports + [missing_report(s, reports[0].assignment, reports[0].max_score) for s in missing]
 
 
 def _number(text: str) -> float | None:

@@ -58,6 +58,11 @@ class Roster:
     def by_student_id(self, student_id: str | None) -> RosterStudent | None:
         return next((s for s in self.students if student_id and s.student_id == student_id), None)
 
+    def without(self, student_ids: set[str | None], lms_ids: set[str | None]) -> list[RosterStudent]:
+        """The students none of these student IDs or LMS IDs is: those who submitted nothing."""
+        return [s for s in self.students if not ((s.student_id and s.student_id in student_ids)
+                                                 or (s.lms_id and s.lms_id in lms_ids))]
+
     def by_name(self, name: str | None) -> RosterStudent | None:
         wanted = _fold(name)
         found = [s for s in self.students if wanted and _fold(s.name) == wanted]
