@@ -83,9 +83,16 @@ def list_cmd(ctx: click.Context) -> None:
                    "(required), name and late, e.g. '(?P<student_id>\\d+)-(?P<name>\\w+)\\.zip'.")
 @click.option("--extensions", "extensions_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="CSV of per-student extensions for the rubric's late policy: student_id and due (date) or days.")
+@click.option("--roster", "roster_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="The LMS's roster: a Canvas gradebook export or a Moodle grading worksheet (or participants "
+                   "export). Maps the LMS's IDs in the download's names to student IDs, so uploads may be named "
+                   "anything; students with no submission are 'missing' rows. Implies --lms of its kind.")
+@click.option("--due", default=None, metavar="DATETIME",
+              help="Due date for this run, replacing the rubric's late.due (its penalty stays), with a time zone, "
+                   "e.g. 2026-11-20T23:59+01:00.")
 @click.pass_context
 def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, force, retry_failed, cluster, certs,
-          insecure, lms, id_pattern, extensions_csv) -> None:
+          insecure, lms, id_pattern, extensions_csv, roster_csv, due) -> None:
     """Grade submissions: zips, folders, single files, or folders of them.
 
     Writes OUT/<submission>/report.json, report.html and Gradescope's results.json, and
@@ -98,20 +105,22 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
     from grader.commands import grade as verb
 
     ctx.exit(verb.run(_session(ctx), paths, assignment_id, backend, dataset, out, student_id, jobs, force, retry_failed,
-                      cluster, certs, insecure, lms, id_pattern, extensions_csv))
+                      cluster, certs, insecure, lms, id_pattern, extensions_csv, roster_csv, due))
 
 
 @cli.command("export")
 @click.argument("graded", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="GRADED_OUT")
 @click.option("--lms", type=click.Choice(["canvas", "moodle", "generic"]), default="generic", show_default=True,
-              help="canvas: a CSV for Canvas's gradebook import; generic (and moodle): student_id, name, score, ... "
+              help="canvas: a CSV for Canvas's gradebook import; moodle: Moodle's grading worksheet (Grade and "
+                   "Feedback comments); generic: student_id, name, score, ... "
                    "Feedback files are named for this LMS's bulk upload.")
 @click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write.")
 @click.option("--assignment-name", default=None, help="Canvas: the assignment's name (default: the assignment's ID).")
 @click.option("--canvas-assignment-id", default=None,
               help="Canvas: the assignment's numeric ID, so the import updates it ('Name (id)') instead of adding a column.")
 @click.option("--roster", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="Canvas: a gradebook export, to copy each student's Canvas ID, login and section from.")
+              help="The LMS's roster (Canvas gradebook export, Moodle grading worksheet or participants export): "
+                   "every student gets a row (no submission: missing, 0) with the LMS's own IDs and names.")
 @click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the feedback files (default: next to the CSV, FILE_feedback/, and FILE_feedback.zip).")
 @click.option("--published", is_flag=True, help="Grades are published: feedback shows after_published items too.")

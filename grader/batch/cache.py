@@ -15,10 +15,12 @@ from grader.safe_fs import tree_digest
 FAILED = ("timeout", "error", "crashed")  # what --retry-failed grades again
 
 
-def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend: str) -> str:
-    """Changes when the submission, the assignment (spec, rubric, tests, skeleton) or the grader does.
+def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend: str,
+              student_id: str | None = None) -> str:
+    """Changes when the submission, the assignment (spec, rubric, tests, skeleton) or the grader does,
+    or whose the submission is (a roster that now names its student: the seed follows the ID).
     The same on the client of a cluster run and in a local run, so either resumes the other."""
-    digest = hashlib.sha256(f"{__version__}|{dataset}|{backend}".encode())
+    digest = hashlib.sha256(f"{__version__}|{dataset}|{backend}".encode() + (f"|{student_id}".encode() if student_id else b""))
     for root in (source, assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
         digest.update(b"\1")
         if root.exists():

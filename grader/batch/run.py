@@ -24,6 +24,7 @@ from grader.batch.cache import FAILED, cache_key, cached_report
 from grader.batch.executors import BatchContext, Executor, Job, failed_report
 from grader.batch.progress import Activity, BatchProgress, clock, counts_for_eta, estimate_remaining
 from grader.course.catalog import Assignment
+from grader.course.spec import LatePolicy
 from grader.errors import GraderError
 from grader.reports.gradescope import write_student_outputs
 from grader.reports.report import Report, write_report
@@ -114,9 +115,10 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
 
     jobs: list[Job] = []
     for source in sources:
-        stem = submission_stem(source)
-        key = cache_key(source, assignment, ctx.dataset, executor.backend)
-        job = Job(source, stem, key, student_id if len(sources) == 1 else None, (identities or {}).get(source))
+        identity = (identities or {}).get(source)
+        stem = (identity.stem if identity else None) or submission_stem(source)
+        key = cache_key(source, assignment, ctx.dataset, executor.backend, identity.student_id if identity else None)
+        job = Job(source, stem, key, student_id if len(sources) == 1 else None, identity)
         name = report_folder_name(stem)
         if name is None:
             report = failed_report(job, ctx, "rejected", f"the file name {source.name!r} gives no usable report "
@@ -183,10 +185,11 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
 
 
 def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, notes: dict[Path, str],
-                   assignment: Assignment | None = None, extensions: dict[str, Extension] | None = None) -> None:
-    """Notes on duplicate submissions, the rubric's late policy, and what may reach the student
-    (Gradescope's results.json, student.html) beside each report."""
-    late = assignment.rubric.late if assignment is not None else None
+                   assignment: Assignment | None = None, extensions: dict[str, Extension] | None = None,
+                   late: LatePolicy | None = None) -> None:
+    """Notes on duplicate submissions, the late policy (`late`, else the rubric's), and what may reach
+    the student (Gradescope's results.json, student.html) beside each report."""
+    late = late or (assignment.rubric.late if assignment is not None else None)
     for source, report in zip(sources, reports):
         if source in notes and notes[source] not in report.flags:
             report.flags.append(notes[source])

@@ -14,5 +14,7 @@ def run(session: Session, graded: Path, lms: str, target: Path, assignment_name:
                     roster=roster, feedback_dir=feedback_dir, published=published)
     for line in result.skipped:
         session.err.print(f"skipped {line}", markup=False)
+    for line in result.notes:
+        session.err.print(f"warning: {line}", markup=False)
     session.console.print(f"wrote {result.gradebook} ({result.rows} students), feedback in {result.feedback_dir} "
                           f"and {result.feedback_zip}")

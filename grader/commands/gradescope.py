@@ -293,6 +293,23 @@ def _iso_utc(text: str | None) -> str | None:
         return None
 
 
+def gradescope_due(meta: dict):
+    """The due date Gradescope holds for this student: the user's own (an extension) or the
+    assignment's; None when the metadata has none."""
+    import datetime as dt
+
+    users = meta.get("users") or []
+    own = (users[0].get("assignment") or {}).get("due_date") if users and isinstance(users[0], dict) else None
+    for text in (own, (meta.get("assignment") or {}).get("due_date")):
+        try:
+            due = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+        except ValueError:
+            due = None
+        if due is not None and due.tzinfo is not None:
+            return due
+    return None
+
+
 def run_on_gradescope(root: Path, assignment_id: str, sandbox=None) -> dict:
     """Grade the one submission under root (laid out like /autograder) and write
     root/results/results.json; any failure becomes the results' output, never a missing file."""
@@ -321,7 +338,9 @@ def run_on_gradescope(root: Path, assignment_id: str, sandbox=None) -> dict:
                                       student_id=student_id, identity=identity)
         if note:
             report.warnings.insert(0, note)
-        apply_late(report, assignment.rubric.late)
+        # Once, from Gradescope's due date (the student's extension included); the rubric gives the penalty.
+        late, due = assignment.rubric.late, gradescope_due(meta)
+        apply_late(report, late.model_copy(update={"due": due}) if late and due else late)
         results = results_json(report)
         print(json.dumps(results_json(report, ta=True), indent=2))  # stdout: the staff's view, every item
     except GraderError as exc:

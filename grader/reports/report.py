@@ -24,13 +24,13 @@ from grader.steps.naming import report_folder_name
 from grader.verdict.late import LateOutcome
 from grader.verdict.score import ItemResult
 
-Status = Literal["graded", "error", "timeout", "rejected", "crashed"]
+Status = Literal["graded", "error", "timeout", "rejected", "crashed", "missing"]
 # graded: every step ran (whatever it scored); timeout: a step was stopped by a time limit;
 # error: the sandbox could not run a step (a container that did not start, a workspace over
 # its limits) or the submission could not be set up; rejected: an unsafe or malformed
 # submission, never run; crashed: the grader itself failed on this submission (a bug to
-# report), or killed its worker twice.
-STATUSES = ("graded", "timeout", "error", "rejected", "crashed")
+# report), or killed its worker twice; missing: a roster's student with no submission (0, never run).
+STATUSES = ("graded", "timeout", "error", "rejected", "crashed", "missing")
 FAILED_STATUSES = ("timeout", "error", "crashed")  # worth grading again (`--retry-failed`)
 
 
@@ -129,11 +129,12 @@ PAGES.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot,
 PAGES.filters.update(report_href=report_href, item_title=item_title, status_text=status_text, status_class=status_class)
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
-                "crashed": "red"}
+                "crashed": "red", "missing": "dim"}
 
 
 def status_style(report: Report) -> str:
     return "yellow" if status_warning(report) else STATUS_STYLE[report.status]
+
 ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": "red", "skipped": "dim"}
 
 

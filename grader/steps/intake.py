@@ -196,8 +196,15 @@ def student_folder_files(folder: Path, limits: IntakeLimits) -> list[Path]:
     return wanted
 
 
-def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: str | None = None) -> Submission:
-    """Check and unpack `source` into `dest` (which must be empty or absent)."""
+def _is_plain_name(name: str) -> bool:
+    return name not in ("", ".", "..") and not any(ch in name for ch in "/\\\0")
+
+
+def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: str | None = None,
+                    upload_name: str | None = None) -> Submission:
+    """Check and unpack `source` into `dest` (which must be empty or absent). A single file is
+    saved as `upload_name` when given (the name the student uploaded it under, before the LMS
+    prefixed it)."""
     source = Path(source)
     if not source.exists():
         raise RejectedSubmission("no such file or folder", source)
@@ -214,12 +221,13 @@ def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: 
     else:
         if source.stat().st_size > limits.max_bytes:
             raise RejectedSubmission(f"file is larger than the limit of {limits.max_bytes} bytes", source)
-        _check_forbidden(source.name, limits, source)
+        name = upload_name if upload_name and _is_plain_name(upload_name) else source.name
+        _check_forbidden(name, limits, source)
         try:
-            copy_file(source, dest / source.name, root=source.parent, cap=limits.max_bytes)
+            copy_file(source, dest / name, root=source.parent, cap=limits.max_bytes)
         except OSError as exc:
             raise RejectedSubmission(f"cannot be read: {exc.strerror or exc}", source) from None
-        files = [source.name]
+        files = [name]
     if not files:
         raise RejectedSubmission("submission holds no files", source)
     parsed = parse_stem(stem)

@@ -419,7 +419,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
     """Grade one submission and write its report; never raises for a problem of the submission.
     `identity` (from grader.steps.lms) says whose it is when the name is an LMS's, not studentID_name."""
     source = Path(identity.source if identity else source)
-    stem = submission_stem(source)
+    stem = (identity.stem if identity else None) or submission_stem(source)
     dataset = assignment.dataset(dataset)
     report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=sandbox.name,
                     status="error", max_score=assignment.rubric.max_score(dataset), cache_key=cache_key)
@@ -439,7 +439,8 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
             if identity and identity.error and not student_id:
                 raise RejectedSubmission(identity.error, source)
             with timed(report, "intake"):
-                submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id)
+                submission = open_submission(source, Path(tmp) / "submitted", assignment.spec.intake, student_id,
+                                             identity.upload_name if identity else None)
                 report.student_id = submission.student_id
                 report.name = identity.name if identity and identity.name and not identity.error else submission.name
                 report.seed = seed_for(submission.student_id, assignment.spec.seed)

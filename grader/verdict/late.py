@@ -120,7 +120,9 @@ def apply_late(report: Report, policy: LatePolicy | None, extensions: dict[str, 
         return
     raw = report.late.score_before if report.late else report.score
     origin = report.origin
-    submitted = parse_time(origin.submitted_at, report.stem) if origin and origin.submitted_at else None
+    # A download's file times say nothing of when each student submitted (grader.steps.lms.download_times).
+    trusted = origin is not None and origin.submitted_at and origin.time_from != "download"
+    submitted = parse_time(origin.submitted_at, report.stem) if trusted else None
     # Only Canvas marks lateness in its names; elsewhere the file time decides.
     marked = origin.late_marker if origin and origin.lms == "canvas" else (True if origin and origin.late_marker else None)
     outcome = assess(raw, report.max_score, policy, submitted, marked_late=marked,

@@ -190,3 +190,15 @@ def test_mixed_or_unknown_submissions_need_assignment(shipped_examples, tmp_path
     stray = write_zip(tmp_path / "20260009_x.zip", {"notes.txt": "hello"})
     result = run_cli("grade", str(stray))
     assert result.returncode == 2 and "none holds all the editable files of one" in result.stderr
+
+
+def test_a_roster_of_another_lms_is_refused_before_grading(tmp_path, tiny_root, tiny):
+    batch = tmp_path / "canvas"
+    batch.mkdir()
+    write_zip(batch / "doejane_111_222_homework.zip", student_files(tiny))
+    worksheet = tmp_path / "worksheet.csv"
+    worksheet.write_text("Identifier,Full name,Email address,Status\nParticipant 5,Jane Doe,20250001@x.edu,Submitted\n")
+    result = run_cli("--root", str(tiny_root), "grade", str(batch), "--lms", "canvas", "--roster", str(worksheet),
+                     "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "roster is a moodle worksheet, not canvas's" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -14,7 +14,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.commands.gradescope import build_bundle, bundle_readme, single_submission, student_from_metadata
+from grader.commands.gradescope import (
+    build_bundle,
+    bundle_readme,
+    gradescope_due,
+    run_on_gradescope,
+    single_submission,
+    student_from_metadata,
+)
 from grader.errors import GraderError
 from grader.sandbox.base import RunRequest
 from grader.sandbox.local import LocalSandbox
@@ -100,6 +107,27 @@ def test_blank_student_id_takes_the_submissions_own_name_first(tmp_path):
     assert student_from_metadata(metadata(sid=""), folder)[0] == "20250042"
     with pytest.raises(GraderError, match="cannot choose the seed"):
         student_from_metadata({"users": [{"sid": "", "email": "x@y", "name": "X"}]}, tmp_path)
+
+
+def test_gradescopes_due_date_decides_lateness_once(tmp_path, tiny_root, tiny):
+    """The rubric's penalty from Gradescope's due date (the student's extension first), never the
+    rubric's own due date on top of it."""
+    root = tmp_path / "autograder"
+    shutil.copytree(tiny_root, root / "source" / "course")
+    rubric = root / "source" / "course" / "rubrics" / "tiny.yaml"
+    rubric.write_text(rubric.read_text().replace("cap: 20", "cap: 20\nlate: {due: '2020-01-01T00:00:00Z', penalty_per_unit: 25}"))
+    (root / "submission").mkdir()
+    write_zip(root / "submission" / "20250042_ana.zip", student_files(tiny))
+    meta = metadata()  # created 2026-11-20T14:22-08:00, due 2026-11-21T23:00-08:00: on time
+    (root / "submission_metadata.json").write_text(json.dumps(meta))
+    assert run_on_gradescope(root, "tiny", LocalSandbox())["score"] == 16
+    meta["assignment"]["due_date"] = "2026-11-19T23:00:00.000000-08:00"  # one day started late: 25% of 16
+    (root / "submission_metadata.json").write_text(json.dumps(meta))
+    results = run_on_gradescope(root, "tiny", LocalSandbox())
+    assert results["score"] == 12 and "late: 1 day after 2026-11-19T23:00-08:00" in results["output"]
+    meta["users"][0]["assignment"] = {"due_date": "2026-11-22T23:00:00.000000-08:00"}  # the student's extension
+    assert gradescope_due(meta).isoformat() == "2026-11-22T23:00:00-08:00"
+    assert gradescope_due({"assignment": {"due_date": None}}) is None
 
 
 def test_failure_still_writes_results_json(autograder, tiny):

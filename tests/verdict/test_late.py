@@ -4,6 +4,7 @@ visibly in the report and the gradebook."""
 import csv
 import datetime as dt
 import json
+import os
 
 import pytest
 
@@ -80,13 +81,15 @@ def test_late_canvas_submission_is_charged_in_report_and_gradebook(tmp_path, tin
     batch = tmp_path / "canvas"
     batch.mkdir()
     good = student_files(tiny)
-    write_zip(batch / "doejane_1_2_20250001_jane.zip", good)
+    on_time = write_zip(batch / "doejane_1_2_20250001_jane.zip", good)
+    os.utime(on_time, (1767182400, 1767182400))  # 2025-12-31T12:00Z: file times spread out, so they are the students'
     write_zip(batch / "smithjohn_LATE_3_4_20250002_john.zip", good)
     write_zip(batch / "leeann_LATE_5_6_20250003_ann.zip", good)
     (tmp_path / "ext.csv").write_text("student_id,days\n20250003,100000\n")
     result = run_cli("--root", str(tiny_root), "grade", str(batch), "--lms", "canvas", "--out", str(tmp_path / "out"),
                      "--extensions", str(tmp_path / "ext.csv"))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "file times of all" not in result.stdout
     rows = {r["student_id"]: r for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
     # Full marks 15 (16 with the bonus): the on-time one keeps 16; the late one, its file written today (long
     # after the due date), loses the whole 16; the extended one is still marked late by Canvas: one day, 25% of 16.
@@ -102,3 +105,47 @@ def test_late_canvas_submission_is_charged_in_report_and_gradebook(tmp_path, tin
                     "--extensions", str(tmp_path / "ext.csv"))
     assert again.returncode == 0
     assert {r["student_id"]: r["score"] for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}["20250003"] == "12"
+
+
+def _late_rubric(tiny_root):
+    rubric = tiny_root / "rubrics" / "tiny.yaml"
+    rubric.write_text(rubric.read_text().replace(
+        "cap: 20", "cap: 20\nlate: {due: '2026-01-01T00:00:00Z', penalty_per_unit: 25}"))
+
+
+def test_file_times_of_a_download_are_warned_about_not_charged(tmp_path, tiny_root, tiny):
+    """Every file written within seconds, long after the due date: the download's times. Only
+    Canvas's own LATE marker charges (one day)."""
+    _late_rubric(tiny_root)
+    batch = tmp_path / "canvas"
+    batch.mkdir()
+    for name in ("doejane_1_2_20250001_jane.zip", "smithjohn_LATE_3_4_20250002_john.zip", "leeann_5_6_20250003_ann.zip"):
+        write_zip(batch / name, student_files(tiny))
+    result = run_cli("--root", str(tiny_root), "grade", str(batch), "--lms", "canvas", "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "the file times of all 3 submissions fall between" in result.stdout
+    assert "does not charge by them" in result.stdout
+    rows = {r["student_id"]: r["score"] for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}
+    assert rows == {"20250001": "16", "20250002": "12", "20250003": "16"}
+
+
+def test_due_on_the_command_line_replaces_the_rubrics(tmp_path, tiny_root, tiny):
+    _late_rubric(tiny_root)
+    sub = write_zip(tmp_path / "20250001_jane.zip", student_files(tiny))
+    os.utime(sub, (1767312000, 1767312000))  # 2026-01-02T00:00Z: one day after the rubric's due date
+    out = tmp_path / "out"
+    assert run_cli("--root", str(tiny_root), "grade", str(sub), "--out", str(out)).returncode == 0
+    assert next(csv.DictReader(open(out / "grades.csv")))["score"] == "12"
+    result = run_cli("--root", str(tiny_root), "grade", str(sub), "--out", str(out), "--due", "2026-01-05T00:00+01:00")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert next(csv.DictReader(open(out / "grades.csv")))["score"] == "16"
+    report = json.loads((out / "20250001_jane" / "report.json").read_text())
+    assert report["late"]["due"] == "2026-01-05T00:00:00+01:00"
+    bad = run_cli("--root", str(tiny_root), "grade", str(sub), "--out", str(out), "--due", "2026-01-05")
+    assert bad.returncode == 2 and "no time zone" in bad.stderr
+
+
+def test_due_without_a_late_policy_is_refused(tmp_path, tiny_root, tiny):
+    sub = write_zip(tmp_path / "20250001_jane.zip", student_files(tiny))
+    result = run_cli("--root", str(tiny_root), "grade", str(sub), "--due", "2026-01-05T00:00Z")
+    assert result.returncode == 2 and "--due needs a late policy" in result.stderr
