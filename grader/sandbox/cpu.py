@@ -24,7 +24,7 @@ def session_cpu_seconds(session: int) -> float:
     return pids_cpu_seconds(session_pids(session))
 
 
-RESCAN_SECONDS = 5.0
+RESCAN_SECONDS = 2.0  # a step that forks a process out of its tree overruns its CPU limit by at most this x its cores
 
 
 class SessionMeter:

@@ -134,3 +134,32 @@ def test_without_children_files_the_tree_comes_from_a_full_scan(monkeypatch):
         assert sorted(cpu_time.tree_pids([proc.pid])) == followed and len(followed) >= 3
     finally:
         _stop(proc)
+
+
+def _run_local(tmp_path, code: str, cpu_seconds: float):
+    from grader.course.spec import SandboxLimits
+    from grader.sandbox import LocalSandbox, RunRequest
+
+    limits = SandboxLimits(cpu_seconds=cpu_seconds, wall_seconds=60)
+    return LocalSandbox().run(RunRequest([sys.executable, "-c", code], tmp_path, tmp_path / "log.txt", limits))
+
+
+@pytest.mark.parametrize("workers", ["tree", "daemon"])
+def test_the_cpu_limit_stops_a_step_whose_workers_burn_in_or_outside_its_tree(tmp_path, workers):
+    # two workers under the budget alone, over it together; "daemon": each left the tree (adopted by init)
+    code = ("import os, time\n"
+            "def burn():\n"
+            "    end = time.process_time() + 30\n"
+            "    while time.process_time() < end: pass\n"
+            "    os._exit(0)\n"
+            f"daemon = {workers == 'daemon'}\n"
+            "for _ in range(2):\n"
+            "    if os.fork() == 0:\n"
+            "        if not daemon or os.fork() == 0:\n"
+            "            burn()\n"
+            "        os._exit(0)\n"
+            "time.sleep(60)\n")
+    start = time.monotonic()
+    result = _run_local(tmp_path, code, cpu_seconds=2)
+    assert result.timed_out and result.limit == "cpu" and time.monotonic() - start < 30, result
+    assert 2 <= result.cpu_seconds < 5
