@@ -47,6 +47,22 @@ def fit_to_host(assignment: Assignment, jobs: int, sandbox: Sandbox, notice=None
     return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))
 
 
+def load_notice(loadavg=None, cores: int | None = None) -> str | None:
+    """One notice when the host's runnable load (the 1-minute load average) exceeds its cores:
+    steps then wait for a core. Grades do not move (every limit that decides one is CPU time,
+    the wall clock only a backstop), but grading takes longer. None on an unloaded host, or where
+    the load cannot be read."""
+    cores = cores or os.cpu_count() or 1
+    try:
+        load = (loadavg or os.getloadavg)()[0]
+    except OSError:
+        return None
+    if load <= cores:
+        return None
+    return (f"notice: this host's load ({load:.1f}) exceeds its {cores} cores: grades stay the same, "
+            "grading will be slower")
+
+
 def with_cpu_share(assignment: Assignment, jobs: int) -> Assignment:
     """Each parallel job gets its share of the cores (and so of torch's threads)."""
     cores = os.cpu_count() or 1

@@ -21,7 +21,8 @@ from pathlib import Path
 from rich.console import Console
 
 from grader.batch.cache import FAILED, cache_key, cached_report
-from grader.batch.executors import BatchContext, Executor, Job, failed_report
+from grader.batch.executors import BatchContext, Executor, Job, LocalExecutor, failed_report
+from grader.batch.host import load_notice
 from grader.batch.progress import Activity, BatchProgress, clock, counts_for_eta, estimate_remaining
 from grader.course.catalog import Assignment
 from grader.course.spec import LatePolicy
@@ -132,6 +133,8 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
         else:
             jobs.append(job)
 
+    if jobs and isinstance(executor, LocalExecutor) and (note := load_notice()):  # a cluster's workers are elsewhere
+        console.print(note, style="yellow", markup=False, highlight=False)
     with _StopSignals() as stop, BatchProgress(Activity(executor), console=console, transient=True) as progress:
 
         def show() -> None:

@@ -9,7 +9,7 @@ from grader.commands.package import seed_mismatches
 from grader.commands.session import Session
 from grader.reports.report import print_summary
 from grader.steps.pipeline import check_own_logs, seed_for
-from grader.steps.workspace import MISSING_REQUIRED
+from grader.steps.workspace import EDITED_GIVEN, MISSING_REQUIRED
 
 
 def _without_missing_logs(warnings: list[str], logs: set[str]) -> list[str]:
@@ -30,6 +30,9 @@ def run(session: Session, assignment_id: str, folder: Path, dataset: str | None,
     assignment = session.load(assignment_id)
     report = check_own_logs(assignment, folder.resolve(), session.sandbox("local"), dataset=dataset, student_id=student_id)
     report.warnings = _without_missing_logs(report.warnings, assignment.output_files())
+    if any(flag.startswith(EDITED_GIVEN) for flag in report.flags):
+        report.warnings.append("your logs came from a notebook whose given cells you edited; grading runs it with "
+                               "them restored as the handout has them, so its results may differ from yours")
     if student_id:
         report.seed = seed_for(student_id, assignment.spec.seed)
         report.warnings.extend(seed_mismatches(assignment, folder.resolve(), student_id))

@@ -10,7 +10,7 @@ from grader.reports.report import Report, encodable, item_title, status_warning,
 from grader.verdict.score import ItemResult
 
 STATUS_TEXT = {"graded": "Graded", "error": "Grading failed", "timeout": "Timed out", "rejected": "Submission rejected",
-               "crashed": "Grading crashed"}
+               "crashed": "Grading crashed", "missing": "No submission"}
 
 
 def _maxima(report: Report) -> dict[str, float]:

@@ -4,22 +4,70 @@ measure limits are set in, because it does not grow when the machine is busy."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-from grader.inside.cpu_time import TICK, own_and_reaped, stat_fields, tree_cpu_seconds  # noqa: F401 - one reader of /proc
+from grader.inside.cpu_time import (  # noqa: F401 - one reader of /proc
+    TICK,
+    own_and_reaped,
+    pids_cpu_seconds,
+    process_tree,
+    stat_fields,
+    tree_cpu_seconds,
+    tree_pids,
+)
 
 
 def session_cpu_seconds(session: int) -> float:
-    """CPU seconds of every process in a session (the local backend starts each command in a
-    session of its own), threads and reaped children included."""
-    total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        fields = stat_fields(pid)
-        if fields is not None and int(fields[3]) == session:
-            total += own_and_reaped(fields)
-    return total / TICK
+    """CPU seconds of every process in a session, threads and reaped children included, by a
+    scan of every process on the host (what SessionMeter does only now and then)."""
+    return pids_cpu_seconds(session_pids(session))
+
+
+RESCAN_SECONDS = 2.0  # a step that forks a process out of its tree overruns its CPU limit by at most this x its cores
+
+
+class SessionMeter:
+    """CPU seconds of a local step: the processes of the session its leader started (the local
+    backend starts each command in a session of its own), threads and reaped children included.
+
+    Each reading follows the process tree from the leader (grader/inside/cpu_time.py: a few
+    files, however many processes the host runs). A process of the session can leave that tree:
+    when its parent ends first it is adopted by init (a daemon that forked twice, a worker whose
+    parent did not wait for it). A scan of all of /proc finds such processes, and they are
+    followed from then on as roots of their own: at the first reading, whenever a process of the
+    tree that had children has ended since the last reading, and every RESCAN_SECONDS in any
+    case (a parent that forked and ended between two readings). The value is the one a scan of
+    every process at each reading gave, at a fraction of its cost."""
+
+    def __init__(self, leader: int, rescan_seconds: float = RESCAN_SECONDS):
+        self.session = leader
+        self.roots: list[str] = [str(leader)]
+        self.rescan_seconds = rescan_seconds
+        self.last_scan: float | None = None
+        self.parents: set[str] = set()  # processes that had children at the last reading
+
+    def pids(self) -> list[str]:
+        now = time.monotonic()
+        if len(self.roots) > 1:  # a stray that ended since the scan: its pid may be another's by now
+            self.roots = [self.roots[0]] + [pid for pid in self.roots[1:] if _in_session(pid, self.session)]
+        tree = process_tree(self.roots)
+        orphaned = any(pid not in tree for pid in self.parents)
+        if orphaned or self.last_scan is None or now - self.last_scan >= self.rescan_seconds:
+            self.last_scan = now
+            strays = [pid for pid in session_pids(self.session) if pid not in tree]
+            if strays:
+                self.roots = [self.roots[0]] + [pid for pid in strays if pid not in self.roots]
+                tree = process_tree(self.roots)
+        self.parents = {pid for pid, children in tree.items() if children}
+        return list(tree)
+
+    def cpu_seconds(self) -> float:
+        return pids_cpu_seconds(self.pids())
+
+    def held(self) -> bool:
+        """Whether a process of the step waits for a core or is held (see HELD_STATES)."""
+        return threads_held(self.pids())
 
 
 # A thread in one of these states is not idle: it waits for a core (R: runnable, starved on a
@@ -47,9 +95,9 @@ def session_pids(session: int) -> list[str]:
             and (fields := stat_fields(pid)) is not None and int(fields[3]) == session]
 
 
-def session_held(session: int) -> bool:
-    """Whether a process of the session waits for a core or is held (see HELD_STATES)."""
-    return threads_held(session_pids(session))
+def _in_session(pid: str, session: int) -> bool:
+    fields = stat_fields(pid)
+    return fields is not None and int(fields[3]) == session
 
 
 def cgroup_held(cpu_file: Path) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from grader.course.spec import SandboxLimits
 from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, step_environment, supervise
-from grader.sandbox.cpu import session_cpu_seconds, session_held
+from grader.sandbox.cpu import SessionMeter
 
 GRADER_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 
@@ -139,8 +139,9 @@ class LocalSandbox:
                 self._live.add(proc.pid)
             try:
                 # Children left behind (a daemon, a sleeping grandchild) go too, limit or not.
+                meter = SessionMeter(proc.pid)
                 watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid),
-                                  cpu_used=lambda: session_cpu_seconds(proc.pid), held=lambda: session_held(proc.pid))
+                                  cpu_used=meter.cpu_seconds, held=meter.held)
             finally:
                 with self._lock:
                     self._live.discard(proc.pid)

@@ -530,6 +530,7 @@ def check_own_logs(assignment: Assignment, folder: Path, sandbox: Sandbox, *, da
         report.student_id = student_id
         ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
         report.warnings.extend(ws.warnings)
+        report.flags.extend(ws.flags)  # given notebook cells edited: restored as grading restores them
         editable = [ws.path / rel for rel in assignment.spec.editable if (ws.path / rel).is_file()]
         report.warnings.extend(unsatisfied_imports(editable, local_modules(assignment.skeleton_dir)))
         summaries = {log: parse_log(path) for log, path in ws.submitted_outputs.items()}

@@ -22,6 +22,7 @@ from grader.steps.fail_fast import Broken, broken_files
 from grader.steps.intake import Submission
 
 MISSING_REQUIRED = "missing required files: "
+EDITED_GIVEN = "given notebook cells were edited: "
 
 
 @dataclass
@@ -92,7 +93,7 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
             from grader.steps.given_cells import restore_given_cells_in_file  # nbformat only for notebook assignments
 
             if edited := restore_given_cells_in_file(dest / rel, assignment.skeleton_dir / rel):
-                ws.flags.append(f"given notebook cells were edited: {rel} {'; '.join(edited)} (restored)")
+                ws.flags.append(f"{EDITED_GIVEN}{rel} {'; '.join(edited)} (restored)")
 
     for rel in sorted(assignment.output_files()):
         found = _find_submitted(submission, rel)
