@@ -172,3 +172,36 @@ def chromium_layout(page: Path, profile: Path, measure: str, width: int = 1280, 
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     probe.unlink()
     return json.loads(html.unescape(found[1])), shot
+
+
+def allow_sleep(tiny_root: Path) -> dict[str, str]:
+    """The tiny experiment sleeps as long as a SLEEP file says; let submissions carry one.
+    Returns the reference's editable files."""
+    files = student_files(catalog.load("tiny", tiny_root))
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace("editable: [answer.py]", "editable: [answer.py, SLEEP]"))
+    return files
+
+
+def notebook_submission(tmp_path: Path, assignment: catalog.Assignment, edit: tuple[str, str] | None = None) -> Path:
+    """The tiny notebook assignment's reference as a student's zip, with one edit if given."""
+    from grader.course.skeleton import plain_solution, replace_in_source
+
+    text = plain_solution((assignment.solution_dir / "tiny.ipynb").read_text(), "tiny.ipynb")
+    if edit:
+        text = replace_in_source(text, "tiny.ipynb", *edit)
+    return write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": text})
+
+
+def solution_only_lines(assignment) -> set[str]:
+    """Lines of the reference solution that the skeleton does not hold: what must never leak."""
+    lines: set[str] = set()
+    for path in assignment.solution_dir.rglob("*"):
+        if not path.is_file() or path.suffix not in (".py", ".ipynb"):
+            continue
+        skeleton = assignment.skeleton_dir / path.relative_to(assignment.solution_dir)
+        theirs = skeleton.read_text(errors="replace") if skeleton.is_file() else ""
+        # A line the skeleton holds anywhere (a hint may quote one) is public already.
+        lines |= {line.strip() for line in path.read_text(errors="replace").splitlines()
+                  if len(line.strip()) > 25 and line.strip() not in theirs and "SOLUTION" not in line}
+    return lines

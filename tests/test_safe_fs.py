@@ -151,6 +151,7 @@ TRUSTED_READS = {
     ("steps/hidden_tests.py", "_expected_key", "(Path(__file__).parents[1] / 'inside' / module).read_bytes"):
         "the grader's own source",
     ("steps/hidden_tests.py", "_expected_key", "source.read_bytes"): "the reference solution",
+    ("steps/hidden_tests.py", "certain_records", "(assignment.folder / rel).read_bytes"): "the course's runner files",
     ("steps/hidden_tests.py", "reference_workspace", "shutil.copytree"): "the assignment's skeleton",
     ("steps/hidden_tests.py", "reference_workspace", "shutil.copyfile"): "the reference solution",
     ("steps/pipeline.py", "run_trusted_step", "shutil.copytree"): "the assignment's skeleton",
@@ -164,8 +165,8 @@ TRUSTED_READS = {
     ("verdict/late.py", "load_extensions", "Path(path).read_text"): "the TA's extensions file",
     ("reports/analytics.py", "read_similarity", "open"): "the grader's own similarity CSV",
     ("reports/export.py", "load_reports", "open"): "the grader's own grades.csv",
-    ("reports/export.py", "read_roster", "open"): "the TA's roster",
     ("reports/report.py", "load_report", "path.read_text"): "the grader's own report.json",
+    ("steps/roster.py", "read_roster", "open"): "the TA's roster",
     ("batch/dask_client.py", "_payload_bytes", "source.read_bytes"): "the submission as the TA gave it (size checked)",
 }
 

@@ -156,6 +156,7 @@ def cgroup_parent(notice=None) -> str | None:
 
 class DockerSandbox:
     name = "docker"
+    parent: str | None = None  # --cgroup-parent (cgroup_parent()); None: Docker's own
 
     def __init__(self, image: str, notice=None):
         if not daemon_answers():

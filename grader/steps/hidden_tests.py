@@ -66,15 +66,34 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
     return HiddenTestsRun(records, checker.without_sources(error, hidden) if error else None)
 
 
-def not_started(assignment: Assignment, workspace: Path, broken: dict) -> HiddenTestsRun | None:
-    """The step's records without running it, when every case certainly dies on an editable
-    file that does not compile (grader.steps.fail_fast): the runner's own wording, no sandbox."""
+def certain_records(assignment: Assignment, workspace: Path, broken: dict) -> dict[str, str] | None:
+    """What the hidden-test step would record ({"runner::case" or "runner::*": error}) when every
+    case certainly dies on one of the `broken` editable files; None when the step has to run.
+    Runner files are read by grader.steps.fail_fast; a declared case (grader/inside/declarative.py)
+    imports its module file before anything else, so it dies there when that file is broken."""
     from grader.steps.fail_fast import hidden_tests_records
 
     if not broken:
         return None
-    runners = {name: source.encode("utf-8") for name, source in assignment.runner_sources().items()}
-    records = hidden_tests_records(workspace, broken, runners)
+    records: dict[str, str] = {}
+    for item in assignment.rubric.items:
+        for declared in item.cases if isinstance(item, TestsItem) else ():
+            if (hit := broken.get(declared.module_file)) is None:
+                return None
+            records[f"{item.stem}::{declared.name}"] = hit.runner_error
+    runners = {Path(rel).name: (assignment.folder / rel).read_bytes() for rel in assignment.runner_files()}
+    if runners:
+        found = hidden_tests_records(workspace, broken, runners)
+        if found is None:
+            return None
+        records.update(found)
+    return records or None
+
+
+def not_started(assignment: Assignment, workspace: Path, broken: dict) -> HiddenTestsRun | None:
+    """The step's records without running it, when every case certainly dies on an editable
+    file that does not compile (grader.steps.fail_fast): the runner's own wording, no sandbox."""
+    records = certain_records(assignment, workspace, broken)
     if records is None:
         return None
     return HiddenTestsRun({key: CaseRecord(error=error[:500]) for key, error in records.items()})

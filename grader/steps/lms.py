@@ -154,11 +154,11 @@ def _moodle(source: Path, roster: Roster | None = None) -> Identity:
             return Identity(target, known.student_id, known.name or match["fullname"], origin, stem=source.name)
     parsed = parse_stem(submission_stem(inner)) if inner else None
     if not parsed:
-        what = f"the upload {inner.name!r}" if inner else f"the {len(uploads)} files uploaded"
+        what = f"the upload {inner.name!r} does" if inner else f"the {len(uploads)} files uploaded do"
         why = (f"participant {match['participant']} is not in the roster {roster.path.name} or has no student ID there"
                if roster else "expected one studentID_name.zip; use --roster or --id-pattern for another naming")
         return Identity(target, None, match["fullname"], origin,
-                        f"Moodle folder {source.name!r}: {what} does not carry the student ID ({why})", stem=source.name)
+                        f"Moodle folder {source.name!r}: {what} not carry the student ID ({why})", stem=source.name)
     return Identity(target, parsed[0], match["fullname"], origin)
 
 

@@ -27,7 +27,7 @@ from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, Budget, GuardedSandbox,
 from grader.steps import hidden_tests
 from grader.steps.assets import ensure_assets
 from grader.steps.diagnose import crash_site, root_cause, scrub
-from grader.steps.fail_fast import Broken, hidden_tests_records, same_python, step_reaches
+from grader.steps.fail_fast import Broken, same_python, step_reaches
 from grader.steps.imports import local_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
@@ -251,9 +251,8 @@ def _hidden_tests_out_of_time(assignment: Assignment, sandbox: Sandbox, ws: Work
     certainly imports a file an earlier step ran out of time in."""
     if why := _out_of_time(sandbox, ws, None):
         return why
-    runners = {name: source.encode("utf-8") for name, source in assignment.runner_sources().items()}
     for rel in ws.out_of_time:
-        if hidden_tests_records(ws.path, _markers([rel]), runners) is not None:
+        if hidden_tests.certain_records(assignment, ws.path, _markers([rel])) is not None:
             return _skip_because(rel, ws)
     return ""
 

@@ -22,7 +22,7 @@ from grader.course import catalog
 from grader.errors import GraderError
 from grader.reports.report import load_report
 
-from conftest import run_cli, student_files, write_zip
+from conftest import allow_sleep, run_cli, student_files, write_zip
 
 pytestmark = pytest.mark.cluster
 
@@ -93,13 +93,6 @@ def dask_cluster(worker_roots: list[Path], logs: Path, certs: Path | None = None
         _stop(cluster.workers + [scheduler])
 
 
-def allow_sleep(tiny_root: Path) -> dict[str, str]:
-    """Submissions may carry a SLEEP file (the tiny experiment sleeps that long). Returns the
-    reference's editable files."""
-    files = student_files(catalog.load("tiny", tiny_root))
-    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("editable: [answer.py]", "editable: [answer.py, SLEEP]"))
-    return files
 
 
 def grade(tiny_root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

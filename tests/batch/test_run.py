@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -22,7 +21,7 @@ from grader.errors import GraderError
 from grader.reports.report import Report, load_report, write_gradebook, write_report
 from grader.steps.naming import STAGING, report_folder_name
 
-from conftest import student_files, write_zip
+from conftest import allow_sleep, student_files, write_zip
 
 
 @pytest.fixture
@@ -32,13 +31,6 @@ def quiet_console():
     return Console(file=open(os.devnull, "w"), width=200)
 
 
-def allow_sleep(tiny_root: Path) -> dict[str, str]:
-    """The tiny experiment sleeps as long as a SLEEP file says; let submissions carry one.
-    Returns the reference's editable files."""
-    files = student_files(catalog.load("tiny", tiny_root))
-    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("editable: [answer.py]", "editable: [answer.py, SLEEP]"))
-    return files
 
 
 def test_a_batch_folder_yields_zips_and_student_folders_only(tmp_path, tiny):

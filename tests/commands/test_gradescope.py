@@ -26,7 +26,7 @@ from grader.errors import GraderError
 from grader.sandbox.base import RunRequest
 from grader.sandbox.local import LocalSandbox
 
-from conftest import REPO, shipped_ids, student_files, write_zip
+from conftest import REPO, shipped_ids, solution_only_lines, student_files, write_zip
 
 SCHEMA = json.loads((REPO / "grader" / "reports" / "schemas" / "gradescope_results.schema.json").read_text())
 
@@ -214,7 +214,6 @@ def test_student_code_runs_unprivileged_and_cannot_read_the_graders_files(tmp_pa
 
 @pytest.mark.parametrize("assignment_id", shipped_ids())
 def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, assignment_id):
-    from test_handout import _solution_only_lines
 
     from grader.course import catalog
 
@@ -223,7 +222,7 @@ def test_shipped_bundles_carry_no_solution_and_state_their_settings(tmp_path, as
         names = z.namelist()
         text = "\n".join(z.read(n).decode(errors="replace") for n in names if not n.startswith("grader_src/"))
         readme = z.read("README.md").decode()
-    leaked = {line for line in _solution_only_lines(assignment) if line in text}
+    leaked = {line for line in solution_only_lines(assignment) if line in text}
     assert not leaked, sorted(leaked)[:3]
     assert not any(n.startswith("course/solutions") or "/baselines/" in n for n in names)
     assert f"course/rubrics/{assignment_id}.yaml" in names and "run_autograder" in names

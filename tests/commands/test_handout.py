@@ -14,7 +14,7 @@ import pytest
 
 from grader.commands.handout import INSTALL
 
-from conftest import REPO, run_cli, shipped_ids
+from conftest import REPO, run_cli, shipped_ids, solution_only_lines
 
 TOOL = [part for part in INSTALL.split() if part.startswith("./grader-tool/")]
 
@@ -133,18 +133,6 @@ def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
     assert wrong.returncode == 2 and "unknown option or experiment --donwload" in wrong.stderr
 
 
-def _solution_only_lines(assignment) -> set[str]:
-    """Lines of the reference solution that the skeleton does not hold: what must never leak."""
-    lines: set[str] = set()
-    for path in assignment.solution_dir.rglob("*"):
-        if not path.is_file() or path.suffix not in (".py", ".ipynb"):
-            continue
-        skeleton = assignment.skeleton_dir / path.relative_to(assignment.solution_dir)
-        theirs = skeleton.read_text(errors="replace") if skeleton.is_file() else ""
-        # A line the skeleton holds anywhere (a hint may quote one) is public already.
-        lines |= {line.strip() for line in path.read_text(errors="replace").splitlines()
-                  if len(line.strip()) > 25 and line.strip() not in theirs and "SOLUTION" not in line}
-    return lines
 
 
 @pytest.mark.parametrize("assignment_id", shipped_ids())
@@ -155,7 +143,7 @@ def test_shipped_handouts_hold_no_solution_or_hidden_test_and_their_tool_install
     assignment = catalog.load(assignment_id, REPO)
     fresh = make_handout(assignment, tmp_path / "handout")
     text = "\n".join(p.read_text(errors="replace") for p in fresh.rglob("*") if p.is_file() and p.suffix != ".pyc")
-    leaked = {line for line in _solution_only_lines(assignment) if line in text}
+    leaked = {line for line in solution_only_lines(assignment) if line in text}
     assert not leaked, sorted(leaked)[:3]
     for hidden in (assignment.folder / "tests").rglob("*.py"):
         # The checks themselves: test names and their assertions (imports are shared with the skeleton).

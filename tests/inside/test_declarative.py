@@ -247,3 +247,19 @@ def test_the_handout_rubric_keeps_declared_inputs_hidden(tmp_path, declared_root
     assert item.weights == {"standardise_columns": 2, "counter_keeps_its_total": 1, "mean_of_a_tensor": 1}
     tool_course = dest / "grader-tool" / "course" / course_package("tiny")
     assert catalog.load("tiny", tool_course).rubric.items[-1].stem == "declared"
+
+
+def test_a_broken_module_fails_every_declared_case_without_running_them(tmp_path, declared_root):
+    """fail_fast's reading covers declared cases: each imports its module file first, so a file
+    that does not compile fails every case, in the words the runner itself would record."""
+    from grader.steps.fail_fast import broken_files
+
+    tiny = catalog.load("tiny", declared_root)
+    work = tmp_path / "ws"
+    shutil.copytree(tiny.skeleton_dir, work)
+    (work / "answer.py").write_text("def mean(values:\n    return 0\n")
+    predicted = hidden_tests.certain_records(tiny, work, broken_files(work, tiny.spec.editable))
+    ran = hidden_tests.run_step(tiny, work, LocalSandbox(), tiny.spec.limits)
+    declared = {key: error for key, error in (predicted or {}).items() if key.startswith("declared::")}
+    assert len(declared) == 3
+    assert {key: ran.records[key].error for key in declared} == declared

@@ -20,7 +20,7 @@ from grader.steps.assets import assets_folder, ensure_assets
 from grader.steps.given_cells import restore_given_cells
 from grader.steps.pipeline import data_root, grade_submission
 
-from conftest import run_cli, write_zip
+from conftest import notebook_submission, run_cli, write_zip
 
 FUNCTIONS = {"tags": ["functions"]}
 
@@ -123,11 +123,6 @@ def tiny_nb(tiny_nb_root: Path, tmp_path: Path, monkeypatch) -> catalog.Assignme
     return catalog.load("tiny_nb", tiny_nb_root)
 
 
-def submit(tmp_path: Path, assignment: catalog.Assignment, edit: tuple[str, str] | None = None) -> Path:
-    text = plain_solution((assignment.solution_dir / "tiny.ipynb").read_text(), "tiny.ipynb")
-    if edit:
-        text = replace_in_source(text, "tiny.ipynb", *edit)
-    return write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": text})
 
 
 def items(report) -> dict[str, float]:
@@ -135,7 +130,7 @@ def items(report) -> dict[str, float]:
 
 
 def test_reference_notebook_gets_full_marks_with_the_executed_notebook_kept(tmp_path, tiny_nb, sandbox):
-    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, sandbox, tmp_path / "out")
+    report = grade_submission(notebook_submission(tmp_path, tiny_nb), tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "graded" and report.score == 6 == report.max_score, report.items
     executed = tmp_path / "out" / "20250042_ana" / "artifacts" / "executed" / "tiny.ipynb"
     assert nbformat.read(str(executed), as_version=4).cells[2].outputs, "outputs kept in the report"
@@ -144,7 +139,7 @@ def test_reference_notebook_gets_full_marks_with_the_executed_notebook_kept(tmp_
 
 
 def test_syntax_error_notebook_is_graded_on_what_it_produced(tmp_path, tiny_nb, sandbox):
-    report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "results['second'] = mean([2, 4]")),
+    report = grade_submission(notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "results['second'] = mean([2, 4]")),
                               tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "graded" and items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
     stop = "notebook: Notebook stopped: cell 4 (\"results['second'] = mean([2, 4]\") raised SyntaxError"
@@ -153,7 +148,7 @@ def test_syntax_error_notebook_is_graded_on_what_it_produced(tmp_path, tiny_nb, 
 
 
 def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_path, tiny_nb, sandbox):
-    report = grade_submission(submit(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "while True:\n    pass")),
+    report = grade_submission(notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "while True:\n    pass")),
                               tiny_nb, sandbox, tmp_path / "out")
     assert items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
     # a cell stopped at its CPU-time limit makes the submission a timeout, saying which cell
@@ -192,7 +187,7 @@ def test_assets_are_built_once_and_reused(tmp_path, tiny_nb, sandbox):
 
 def test_a_failing_asset_is_one_clear_error(tmp_path, tiny_nb, sandbox):
     (tiny_nb.skeleton_dir / "make_asset.py").write_text("raise SystemExit('no data here')\n")
-    report = grade_submission(submit(tmp_path, tiny_nb), tiny_nb, sandbox, tmp_path / "out")
+    report = grade_submission(notebook_submission(tmp_path, tiny_nb), tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "error" and report.message.startswith("building asset scale failed (exit code 1")
     assert "no data here" in report.message
 
@@ -296,7 +291,7 @@ def test_a_notebook_that_edits_a_given_cell_to_print_its_results_gets_no_points_
                               tmp_path / "out")
     assert items(report)["first"] == 0, report.items
     (tmp_path / "honest").mkdir()
-    honest = grade_submission(submit(tmp_path / "honest", tiny_nb), tiny_nb, sandbox, tmp_path / "out-honest")
+    honest = grade_submission(notebook_submission(tmp_path / "honest", tiny_nb), tiny_nb, sandbox, tmp_path / "out-honest")
     assert items(honest)["first"] == 2  # the same set-up gives the points to a notebook that earned them
 
 

@@ -14,7 +14,7 @@ from grader.sandbox import docker
 from grader.sandbox.image import image_tag
 from grader.steps.pipeline import grade_submission
 
-from conftest import REPO, student_files, write_zip
+from conftest import REPO, allow_sleep, student_files, write_zip
 
 pytestmark = pytest.mark.docker
 
@@ -301,7 +301,6 @@ def test_two_graders_through_docker_a_sigterm_stops_one_and_spares_the_other(tmp
     import sys
     import time
 
-    from test_batch import allow_sleep
 
     good = allow_sleep(tiny_root)
     batches = {name: tmp_path / name for name in ("stopped", "spared")}

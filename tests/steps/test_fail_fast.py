@@ -14,7 +14,7 @@ from grader.steps import hidden_tests
 from grader.steps.fail_fast import broken_files, hidden_tests_records, same_python, step_reaches
 from grader.steps.pipeline import grade_submission
 
-from conftest import student_files, write_zip
+from conftest import notebook_submission, student_files, write_zip
 
 BROKEN = "def mean(values):\n    return (\n"
 
@@ -87,11 +87,10 @@ def test_a_runner_that_imports_the_broken_file_at_load_records_what_runner_kit_w
 
 def test_a_notebook_whose_functions_cell_does_not_compile_skips_only_the_hidden_tests(
         tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
-    from test_notebook import submit
 
     monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
     tiny_nb = catalog.load("tiny_nb", tiny_nb_root)
-    source = submit(tmp_path, tiny_nb, ("return sum(values) / len(values)", "return sum(values / len(values)"))
+    source = notebook_submission(tmp_path, tiny_nb, ("return sum(values) / len(values)", "return sum(values / len(values)"))
     files = {"tiny.ipynb": zipfile.ZipFile(source).read("tiny.ipynb").decode()}
     fast, started, full = graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
     assert not [argv for argv in started if "grader.inside.runner_kit" in argv]
