@@ -232,12 +232,19 @@ def discard(path: Path) -> None:
         try:
             os.rename(path, target)
         except FileNotFoundError:
-            return
+            if not os.path.lexists(path):
+                return
+            target = path  # the trash went away meanwhile (another grader emptied it)
         except OSError:  # another filesystem, or a trash that cannot take it: removed where it is
             target = path
     else:
         target = path
     remove_tree(target)
+    if trash is not None:
+        try:
+            trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
+        except OSError:
+            pass
 
 
 def empty_trash() -> list[str]:
@@ -262,4 +269,8 @@ def empty_trash() -> list[str]:
             continue  # another grader claimed it first
         remove_tree(claimed)
         removed.append(name)
+    try:
+        trash.rmdir()
+    except OSError:
+        pass
     return removed
