@@ -130,13 +130,13 @@ def load_state(path: str | os.PathLike, module, *, what: str = "the training run
     return module.eval()
 
 
-def load_json(path: str | os.PathLike, *, what: str = "the training run did not write it"):
-    """A small JSON file (an export's shapes or normalisation); one-line errors."""
+def load_json(path: str | os.PathLike, *, what: str = "the training run did not write it", kind: str = "JSON file"):
+    """A small JSON file (an export's shapes or normalisation); one-line errors naming it as `kind`."""
     path = _existing(path, what)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        fail(f"{path} is not a readable JSON file ({_first_line(exc, 120)})")
+        fail(f"{path} is not a valid {kind} ({_first_line(exc, 120)})")
 
 
 def load_program(path: str | os.PathLike, *, what: str = "the training run did not export it"):
@@ -196,7 +196,7 @@ def held_out(folder: str | os.PathLike, secret_seed: int | None) -> HeldOut:
 def _plain(key: str, value):
     if isinstance(value, bool):
         return int(value)
-    if hasattr(value, "item") and not isinstance(value, (int, float)):  # numpy and torch scalars
+    if type(value) not in (int, float) and hasattr(value, "item"):  # numpy and torch scalars (np.float64 is a float)
         value = _plain(key, value.item())
     if not isinstance(value, numbers.Real):
         raise TypeError(f"Summary value {key!r} is not a number: {type(value).__name__}")
