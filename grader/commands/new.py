@@ -21,7 +21,6 @@ from grader.commands.calibrate import calibrate
 from grader.commands.session import Session
 from grader.course import calibration, catalog
 from grader.errors import GraderError
-from grader.sandbox.image import STUDENT_REQUIREMENTS
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -102,23 +101,17 @@ RUN_SH = '''#!/usr/bin/env bash
 # Runs the experiment with the seed taken from your student ID, as the grader does.
 # Usage: ./run.sh STUDENT_ID        (e.g. ./run.sh 12332426 -> seed 2426)
 # Environment: PYTHON=python3
-set -euo pipefail
-cd "$(dirname "$0")"
 seed_digits=4  # assignments/__ID__/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
-id="${1:-}"
-if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
-    echo "usage: ./run.sh STUDENT_ID   (digits; the seed is its last $seed_digits)" >&2
-    exit 2
-fi
-seed=$((10#${id: -seed_digits}))
-python="${PYTHON:-python3}"
+experiments=(__EXPERIMENT_NAME__)
+graded=(__EXPERIMENT_NAME__)
+source "$(dirname "$0")/../../grader/course/run_common.sh"  # grader build writes the grader's common part here
 __RUN__
 echo "log written; check your likely score with: grader check __ID__ --dir ."
 '''
 
-RUN_PY = '"$python" experiment.py --seed "$seed" 2>&1 | tee result_log.txt'
+RUN_PY = 'run result_log.txt experiment.py --seed "$seed"'
 RUN_NB = ('export GRADER_SEED="$seed"  # the notebook reads its seed from here\n'
-          '"$python" -m grader.inside.notebook execute __ID__.ipynb --output executed/__ID__.ipynb 2>&1 | tee nb_log.txt')
+          'run nb_log.txt -m grader.inside.notebook execute __ID__.ipynb --output executed/__ID__.ipynb')
 
 README = '''# __TITLE__
 
@@ -236,10 +229,6 @@ Fill in the cell tagged `functions` (`predict` and `RidgeClassifier.fit`); the o
 given and restored when your notebook is graded. `./run.sh STUDENT_ID` runs it headless, as the
 grader does.'''
 
-REQUIREMENTS_HEADER = ("# Exactly what the grading image provides (grader/sandbox/image.py SANDBOX_REQUIREMENTS): code that\n"
-                       "# imports anything else runs here but fails when the TA grades it.\n")
-
-
 def _fill(template: str, values: dict[str, str]) -> str:
     for key, value in values.items():
         template = template.replace(f"__{key}__", value)
@@ -281,6 +270,7 @@ def scaffold(root: Path, assignment_id: str, notebook: bool = False) -> list[Pat
         "WHERE": f"The cell tagged `functions` of `{editable}`" if notebook else "`model.py`",
         "CPU": "300" if notebook else "60",
         "MEMORY": "8192" if notebook else "4096",
+        "EXPERIMENT_NAME": "notebook" if notebook else "main",
     }
     values["EXPERIMENT"] = _fill(EXPERIMENT_NB_YAML if notebook else EXPERIMENT_PY_YAML, values)
     values["RUN"] = _fill(RUN_NB if notebook else RUN_PY, values)
@@ -288,7 +278,6 @@ def scaffold(root: Path, assignment_id: str, notebook: bool = False) -> list[Pat
         targets[0] / "assignment.yaml": _fill(ASSIGNMENT_YAML, values),
         targets[3]: _fill(RUBRIC_YAML, values),
         targets[1] / "run.sh": _fill(RUN_SH, values),
-        targets[1] / "requirements.txt": REQUIREMENTS_HEADER + "\n".join(STUDENT_REQUIREMENTS) + "\n",
         targets[1] / "README.md": _fill(README, values),
     }
     if notebook:

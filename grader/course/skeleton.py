@@ -34,6 +34,23 @@ class MarkerError(GraderError):
     pass
 
 
+# run.sh: an assignment's run.sh sources the grader's common part (seed from the ID, arguments,
+# experiment selection, thread settings, `run LOG ARGS...`); the skeleton's run.sh holds it in
+# place of that line, so a handout's run.sh stands alone.
+RUN_COMMON = Path(__file__).with_name("run_common.sh")
+SOURCE_RUN_COMMON = re.compile(r"^(?:source|\.) [^\n]*\brun_common\.sh\b[^\n]*$", re.MULTILINE)
+
+
+def inline_run_common(text: str) -> str:
+    """run.sh with its `source .../run_common.sh` line replaced by the grader's common part."""
+    lines = RUN_COMMON.read_text(encoding="utf-8").rstrip("\n").splitlines()
+    while lines and lines[0].startswith("#"):  # its own header speaks to course authors, not to students
+        lines.pop(0)
+    common = "\n".join(lines)
+    return SOURCE_RUN_COMMON.sub(lambda _: f"# --- written by grader build from grader/course/run_common.sh ---\n"
+                                           f"{common}\n# --- end of the common part ---", text, count=1)
+
+
 def _stub(indent: str, hint: str, where: str) -> list[str]:
     hint = hint.strip() or "implement this part"
     message = f"TODO ({where}): {hint}"
@@ -147,13 +164,22 @@ def _source_files(solution_dir: Path, exclude: set[str]) -> list[Path]:
     return files
 
 
-def generate(solution_dir: Path, dest: Path, exclude: set[str] = frozenset()) -> list[str]:
-    """Write the skeleton of `solution_dir` into `dest` (replaced whole); return the files written."""
+def generate(solution_dir: Path, dest: Path, exclude: set[str] = frozenset(),
+             written: dict[str, str] | None = None) -> list[str]:
+    """Write the skeleton of `solution_dir` into `dest` (replaced whole); return the files written.
+    `written`: files the grader writes itself ({relative path: text}, e.g. requirements.txt); a
+    solution may not hold its own copy of one."""
     if not solution_dir.is_dir():
         raise GraderError("solution folder not found", solution_dir)
+    written = dict(written or {})
+    for rel in written:
+        if (solution_dir / rel).exists():
+            raise GraderError(f"{rel} is written by grader build: remove it from the solution "
+                              "(an assignment's extra packages go under requirements: in assignment.yaml)",
+                              solution_dir / rel)
     if dest.exists():
         shutil.rmtree(dest)
-    written = []
+    files = []
     for path in _source_files(solution_dir, set(exclude)):
         rel = path.relative_to(solution_dir)
         target = dest / rel
@@ -165,11 +191,17 @@ def generate(solution_dir: Path, dest: Path, exclude: set[str] = frozenset()) ->
                 target.write_text(strip_notebook(path.read_text(encoding="utf-8"), rel.as_posix()), encoding="utf-8")
         except MarkerError as exc:
             raise MarkerError(str(exc).split(": ", 1)[1], path) from None
-        if path.suffix not in (".py", ".ipynb"):
+        if rel.as_posix() == "run.sh":
+            target.write_text(inline_run_common(path.read_text(encoding="utf-8")), encoding="utf-8")
+        elif path.suffix not in (".py", ".ipynb"):
             shutil.copyfile(path, target)
         shutil.copymode(path, target)
-        written.append(rel.as_posix())
-    return written
+        files.append(rel.as_posix())
+    for rel, text in written.items():
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_text(text, encoding="utf-8")
+        files.append(rel)
+    return files
 
 
 def differences(expected: Path, actual: Path) -> list[str]:
@@ -185,8 +217,9 @@ def differences(expected: Path, actual: Path) -> list[str]:
     return diff
 
 
-def check_in_sync(solution_dir: Path, skeleton_dir: Path, exclude: set[str] = frozenset()) -> list[str]:
+def check_in_sync(solution_dir: Path, skeleton_dir: Path, exclude: set[str] = frozenset(),
+                  written: dict[str, str] | None = None) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="grader-build-") as tmp:
         generated = Path(tmp) / "skeleton"
-        generate(solution_dir, generated, exclude)
+        generate(solution_dir, generated, exclude, written)
         return differences(generated, skeleton_dir)

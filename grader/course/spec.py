@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import operator
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Literal, Union, get_args, get_origin
@@ -220,6 +221,17 @@ class AssignmentSpec(Strict):
                                                                 "is an address-space cap, far above it with torch.")
     validation_student_id: str = Field("20260001", pattern=r"^\d+$")
     baselines: list[Baseline] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list, description=(
+        "Packages this handout needs beyond the grading image's (name==version each): `grader build` writes "
+        "requirements.txt from the image's list and these. The image must provide them too."))
+
+    @field_validator("requirements")
+    @classmethod
+    def _pinned(cls, requirements: list[str]) -> list[str]:
+        for r in requirements:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+", r):
+                raise ValueError(f"{r!r} must be pinned as name==version")
+        return requirements
 
     @model_validator(mode="after")
     def _needs_earlier_experiments(self) -> AssignmentSpec:

@@ -1,4 +1,5 @@
-"""The CNN every method trains (given), and its weights as plain arrays (no pickle)."""
+"""The CNN every method trains (given), and its weights as plain arrays (no pickle; evaluate.py reads them
+with grader.inside.trusted.load_state)."""
 
 import numpy as np
 import torch
@@ -14,13 +15,6 @@ def make_network():
 
 def save_weights(net, path):
     np.savez(path, **{k: v.detach().cpu().numpy() for k, v in net.state_dict().items()})
-
-
-def load_weights(path):
-    net = make_network()
-    with np.load(path, allow_pickle=False) as arrays:
-        net.load_state_dict({k: torch.from_numpy(arrays[k]) for k in arrays.files})
-    return net.eval()
 
 
 def accuracy(net, images, channels, labels, to_inputs, batch=1000):

@@ -15,21 +15,18 @@ Prints a Summary with the accuracy and the number of parameters of the exported 
 network that made these predictions).
 """
 
-import argparse
 import io
-import json
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
+from make_data import DOG_CLASSES, JPEG_QUALITY, tinted
 from PIL import Image
 from torchvision import datasets, transforms
 
-from grader.inside.safe_export import load_program_without_code
-import mnist_family
-from make_data import DOG_CLASSES, JPEG_QUALITY, tinted
+from grader.inside import trusted
 
 IMAGE_SIZE = 32
 HOLDOUT_PER_CLASS = 200  # of the test split's 1,000 per garment: accuracy known to about +-0.015
@@ -38,28 +35,19 @@ HOLDOUT_TINT_SEED = 9553  # fixed: every submission is scored on the same images
 
 def load_export(folder):
     """The exported program, its input normalisation and its parameter count; one-line errors."""
-    program_file, norm_file = folder / "model.pt2", folder / "normalization.json"
-    for path in (program_file, norm_file):
-        if not path.is_file():
-            raise SystemExit(f"{path} not found: train.py --export {folder} did not finish")
+    program = trusted.load_program(folder / "model.pt2", what=f"train.py --export {folder} did not finish")
+    norm_file = folder / "normalization.json"
+    norm = trusted.load_json(norm_file, what=f"train.py --export {folder} did not finish", kind="normalisation file")
     try:
-        norm = json.loads(norm_file.read_text())
         mean, std = [float(v) for v in norm["mean"]], [float(v) for v in norm["std"]]
         size = int(norm.get("image_size", IMAGE_SIZE))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise SystemExit(f"{norm_file} is not a valid normalisation file ({type(exc).__name__}: {exc})") from None
+        trusted.fail(f"{norm_file} is not a valid normalisation file ({type(exc).__name__}: {exc})")
     if len(mean) != 3 or len(std) != 3 or not all(math.isfinite(v) for v in mean + std) or min(std) <= 0:
-        raise SystemExit(f"{norm_file}: mean and std need three finite values each, std > 0 (got {mean}, {std})")
+        trusted.fail(f"{norm_file}: mean and std need three finite values each, std > 0 (got {mean}, {std})")
     if size != IMAGE_SIZE:
-        raise SystemExit(f"{norm_file}: image_size must be {IMAGE_SIZE}, got {size}")
-    try:
-        program = load_program_without_code(program_file)
-        parameters = sum(program.state_dict[name].numel() for name in program.graph_signature.parameters)
-        network = program.module()
-    except Exception as exc:  # noqa: BLE001 - any unreadable export is one line, not a traceback
-        raise SystemExit(f"{program_file} could not be loaded as a torch.export program ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
-    return network, transforms.Normalize(mean, std), parameters
+        trusted.fail(f"{norm_file}: image_size must be {IMAGE_SIZE}, got {size}")
+    return program.module(), transforms.Normalize(mean, std), trusted.parameter_count(program)
 
 
 RESIZE = transforms.Compose([transforms.Resize((IMAGE_SIZE, IMAGE_SIZE)), transforms.ToTensor()])
@@ -78,13 +66,12 @@ def as_training_image(garment, rng):
 def holdout_images(folder):
     """(images, labels, classes) built from the test split the way make_data.py builds
     data/dogs; labels are ImageFolder's (class folder names in sorted order)."""
-    images, labels = mnist_family.held_out(folder)
+    images, labels, rng = trusted.held_out(folder, HOLDOUT_TINT_SEED)  # the tint: the same for every submission
     names = sorted(DOG_CLASSES.values())
-    rng = np.random.default_rng(HOLDOUT_TINT_SEED)
     chosen = [(i, names.index(name)) for fashion_class, name in DOG_CLASSES.items()
               for i in np.flatnonzero(labels == fashion_class)[:HOLDOUT_PER_CLASS]]
     if len(chosen) != HOLDOUT_PER_CLASS * len(names):
-        raise SystemExit(f"{folder}: the test split has fewer than {HOLDOUT_PER_CLASS} images of some garment")
+        trusted.fail(f"{folder}: the test split has fewer than {HOLDOUT_PER_CLASS} images of some garment")
     tensors = [as_training_image(images[index], rng) for index, _ in chosen]
     return torch.stack(tensors), torch.tensor([label for _, label in chosen]), len(names)
 
@@ -96,19 +83,17 @@ def folder_images(root):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = trusted.parser(__doc__, seed=False, secret_seed=False)
     parser.add_argument("--model", required=True, help="folder written by train.py --export")
-    parser.add_argument("--holdout", default="", help="folder with Fashion-MNIST's test split (the grader's)")
     parser.add_argument("--data", default=None, help="image folder (default: $DOGS_DATA or data/dogs)")
-    args = parser.parse_args()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    args = trusted.parse_args(parser)
     network, normalize, parameters = load_export(Path(args.model))
     if args.holdout:
         images, labels, classes = holdout_images(args.holdout)
     else:
         root = Path(args.data or os.environ.get("DOGS_DATA") or "data/dogs")
         if not (root / "valid").is_dir():
-            raise SystemExit(f"{root / 'valid'} is not a folder: give --data or --holdout")
+            trusted.fail(f"{root / 'valid'} is not a folder: give --data or --holdout")
         images, labels, classes = folder_images(root)
     correct = 0
     with torch.no_grad():
@@ -117,14 +102,14 @@ def main():
             try:
                 logits = network(batch)
             except Exception as exc:  # noqa: BLE001 - a network that fails on a batch is one line
-                raise SystemExit(f"the exported model failed on a batch of shape {tuple(batch.shape)} "
-                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+                trusted.fail(f"the exported model failed on a batch of shape {tuple(batch.shape)} "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})")
             if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (len(batch), classes):
                 shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
-                raise SystemExit(f"the model returned {shape}, expected ({len(batch)}, {classes})")
+                trusted.fail(f"the model returned {shape}, expected ({len(batch)}, {classes})")
             correct += (logits.argmax(dim=1) == labels[start:start + 100]).sum().item()
-    print("Summary: " + repr({"accuracy": round(correct / len(labels), 5), "images": len(labels),
-                              "parameters": int(parameters), "heldout": int(bool(args.holdout))}))
+    trusted.print_summary({"accuracy": round(correct / len(labels), 5), "images": len(labels),
+                           "parameters": parameters, "heldout": int(bool(args.holdout))})
 
 
 if __name__ == "__main__":

@@ -7,14 +7,17 @@
 #              PYTHON=python3
 # --download (or DOWNLOAD=1) is accepted for the same command line as the other assignments:
 # Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
+seed_digits=4  # assignments/cnn_transfer/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
+experiments=(cnn imbalance transfer)
+graded=(cnn)  # imbalance and transfer are graded by their unit tests: run them when you want to see them
+# --- written by grader build from grader/course/run_common.sh ---
 set -euo pipefail
 cd "$(dirname "$0")"
 # As the grader runs every step (2 cores, assignment.yaml limits.cpus): numeric libraries use that many threads,
 # and a thread waiting for another sleeps instead of spinning, so the CPU time you see matches the grader's.
-threads=2
+threads="${threads:-2}"
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads NUMEXPR_NUM_THREADS=$threads
 export OMP_WAIT_POLICY=PASSIVE KMP_BLOCKTIME=0 GOMP_SPINCOUNT=0
-seed_digits=4  # assignments/cnn_transfer/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
     echo "usage: ./run.sh STUDENT_ID [EXPERIMENT] [--download]   (digits; the seed is its last $seed_digits)" >&2
@@ -22,16 +25,26 @@ if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
 fi
 shift
 download="${DOWNLOAD:-0}"
-experiment=graded  # ./run.sh ID EXPERIMENT runs that one; by default the experiments the grader scores
+selected=("${graded[@]}")  # ./run.sh ID EXPERIMENT runs that one; by default the experiments the grader scores
 for arg in "$@"; do
-    case "$arg" in
-        --download) download=1 ;;
-        cnn|imbalance|transfer) experiment="$arg" ;;
-        *) echo "unknown option or experiment $arg (known: --download, cnn, imbalance, transfer; see DATA.md for the data)" >&2; exit 2 ;;
-    esac
+    if [ "$arg" = --download ]; then
+        download=1
+    elif [[ "$arg" != *" "* && " ${experiments[*]} " == *" $arg "* ]]; then
+        selected=("$arg")
+    else
+        known=$(printf ', %s' "${experiments[@]}")
+        echo "unknown option or experiment $arg (known: --download$known; see DATA.md for the data)" >&2
+        exit 2
+    fi
 done
 seed=$((10#${id: -seed_digits}))
 python="${PYTHON:-python3}"
+run() {  # run LOG ARGS...: one experiment, its output shown and kept in LOG
+    local log="$1"; shift
+    echo "== $log"
+    "$python" "$@" 2>&1 | tee "$log"
+}
+# --- end of the common part ---
 dataset="${DATASET:-fashion_mnist}"
 if [ "$dataset" = course ]; then
     export DOGS_DATA="${DATA_DIR:?set DATA_DIR to the course data}/dogs" DOGCAT_DATA="$DATA_DIR/dogcat"
@@ -39,14 +52,11 @@ if [ "$dataset" = course ]; then
 elif [ ! -d data/dogs ] || [ ! -d data/dogcat ]; then
     "$python" make_data.py --dataset "$dataset" --data_dir "${DATA_DIR:-data}" --out data
 fi
-run() {  # run LOG SCRIPT ARGS...: one experiment, its output shown and kept in LOG
-    local log="$1"; shift
-    echo "== $log"
-    "$python" "$@" 2>&1 | tee "$log"
-}
-case "$experiment" in  # imbalance and transfer are graded by their unit tests: run them when you want to see them
-    cnn | graded) run cnn_log.txt train.py --seed "$seed" ;;
-    imbalance) run imbalance_log.txt imbalance.py --seed "$seed" ;;
-    transfer) run transfer_log.txt transfer.py --seed "$seed" ;;  # ResNet-18: slow
-esac
+for name in "${selected[@]}"; do
+    case "$name" in
+        cnn) run cnn_log.txt train.py --seed "$seed" ;;
+        imbalance) run imbalance_log.txt imbalance.py --seed "$seed" ;;
+        transfer) run transfer_log.txt transfer.py --seed "$seed" ;;  # ResNet-18: slow
+    esac
+done
 echo "logs written; check your likely score with: grader check cnn_transfer --dir ."

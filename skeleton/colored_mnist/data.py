@@ -111,14 +111,13 @@ def test_split(data):
     return _pick(data, np.flatnonzero(data["env"] == 2))
 
 
-def holdout_environments(folder, secret_seed, size=5_000):
+def holdout_environments(held, size=5_000):
     """Two environments no training run can rebuild: digits from the dataset's test split
-    (t10k, never used for training and absent where student code runs), colour flipped with
-    probabilities drawn from a secret seed, one low (colour agrees with the label) and one
-    high (it disagrees). A model that learnt the colour, or the published test environment,
-    collapses on one of them; an invariant model does not."""
-    digits, classes = mnist_family.held_out(folder)
-    rng = np.random.default_rng(secret_seed)
+    (t10k, never used for training and absent where student code runs; grader.inside.trusted.held_out),
+    colour flipped with probabilities drawn from its secret-seeded generator, one low (colour
+    agrees with the label) and one high (it disagrees). A model that learnt the colour, or the
+    published test environment, collapses on one of them; an invariant model does not."""
+    digits, classes, rng = held
     order = rng.permutation(len(digits))
     size = min(size, len(digits) // 2)
     envs = {}

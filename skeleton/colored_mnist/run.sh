@@ -5,14 +5,18 @@
 # --download (or DOWNLOAD=1): let torchvision download the digits when they are not under data/.
 # Environment: DATASET=fashion_mnist|mnist (default fashion_mnist, as graded), PYTHON=python3,
 #              BONUS=0 to skip the bonus V-REx run
+seed_digits=4  # assignments/colored_mnist/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
+experiments=(ERM IRM groupDRO VREx ANDMask)
+graded=(IRM groupDRO)  # ERM (the baseline) and ANDMask (graded by its unit tests) only when named
+if [ "${BONUS:-1}" != 0 ]; then graded+=(VREx); fi
+# --- written by grader build from grader/course/run_common.sh ---
 set -euo pipefail
 cd "$(dirname "$0")"
 # As the grader runs every step (2 cores, assignment.yaml limits.cpus): numeric libraries use that many threads,
 # and a thread waiting for another sleeps instead of spinning, so the CPU time you see matches the grader's.
-threads=2
+threads="${threads:-2}"
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads NUMEXPR_NUM_THREADS=$threads
 export OMP_WAIT_POLICY=PASSIVE KMP_BLOCKTIME=0 GOMP_SPINCOUNT=0
-seed_digits=4  # assignments/colored_mnist/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
 id="${1:-}"
 if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
     echo "usage: ./run.sh STUDENT_ID [EXPERIMENT] [--download]   (digits; the seed is its last $seed_digits)" >&2
@@ -20,36 +24,35 @@ if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
 fi
 shift
 download="${DOWNLOAD:-0}"
-experiment=graded  # ./run.sh ID EXPERIMENT runs that one; by default the experiments the grader scores
+selected=("${graded[@]}")  # ./run.sh ID EXPERIMENT runs that one; by default the experiments the grader scores
 for arg in "$@"; do
-    case "$arg" in
-        --download) download=1 ;;
-        ERM|IRM|groupDRO|VREx|ANDMask) experiment="$arg" ;;
-        *) echo "unknown option or experiment $arg (known: --download, ERM, IRM, groupDRO, VREx, ANDMask; see DATA.md for the data)" >&2; exit 2 ;;
-    esac
+    if [ "$arg" = --download ]; then
+        download=1
+    elif [[ "$arg" != *" "* && " ${experiments[*]} " == *" $arg "* ]]; then
+        selected=("$arg")
+    else
+        known=$(printf ', %s' "${experiments[@]}")
+        echo "unknown option or experiment $arg (known: --download$known; see DATA.md for the data)" >&2
+        exit 2
+    fi
 done
 seed=$((10#${id: -seed_digits}))
 python="${PYTHON:-python3}"
-common=(--seed "$seed" --dataset "${DATASET:-fashion_mnist}" --no_cuda)
-if [ "$download" = 1 ]; then common+=(--download); fi
 run() {  # run LOG ARGS...: one experiment, its output shown and kept in LOG
     local log="$1"; shift
     echo "== $log"
-    "$python" train.py "${common[@]}" "$@" 2>&1 | tee "$log"
+    "$python" "$@" 2>&1 | tee "$log"
 }
-if [ "$experiment" = graded ]; then  # ERM (the baseline) and ANDMask (graded by its unit tests) only when named
-    experiments=(IRM groupDRO)
-    if [ "${BONUS:-1}" != 0 ]; then experiments+=(VREx); fi
-else
-    experiments=("$experiment")
-fi
-for name in "${experiments[@]}"; do
+# --- end of the common part ---
+common=(--seed "$seed" --dataset "${DATASET:-fashion_mnist}" --no_cuda)
+if [ "$download" = 1 ]; then common+=(--download); fi
+for name in "${selected[@]}"; do
     case "$name" in
-        ERM) run ERM_log.txt --trainer ERM ;;
-        IRM) run IRM_log.txt --reg_name IRM ;;
-        groupDRO) run groupDRO_log.txt --trainer groupDRO ;;
-        VREx) run VREx_log.txt --reg_name VREx ;;
-        ANDMask) run ANDMask_log.txt --trainer ANDMask ;;
+        ERM) run ERM_log.txt train.py "${common[@]}" --trainer ERM ;;
+        IRM) run IRM_log.txt train.py "${common[@]}" --reg_name IRM ;;
+        groupDRO) run groupDRO_log.txt train.py "${common[@]}" --trainer groupDRO ;;
+        VREx) run VREx_log.txt train.py "${common[@]}" --reg_name VREx ;;
+        ANDMask) run ANDMask_log.txt train.py "${common[@]}" --trainer ANDMask ;;
     esac
 done
 echo "logs written; check your likely score with: grader check colored_mnist --dir ."

@@ -16,8 +16,6 @@ exported, with labels rebuilt here from the data code.
 Usage: python evaluate.py --scorer weights/scorer --results exports/results.npz --seed SEED [--holdout DIR --secret_seed N]
 """
 
-import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +23,21 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import cvae_data
-import mnist_family
 
-from grader.inside.safe_export import load_program_without_code  # the export is the student's: no code of it runs
+from grader.inside import trusted  # the exports are the student's: read as data, no code of them runs
 
 HOLDOUT_SETS = 4  # the held-out set holds as many images as 4 representative sets, OOD in the same share
 MAX_BATCH = 4096
 
 
 def fail(message):
-    raise SystemExit(f"evaluate: {message}")
+    trusted.fail(f"evaluate: {message}")
 
 
 def holdout_set(folder, secret_seed):
     """Images of Fashion-MNIST's test split, in-distribution classes labelled 0-4 and OOD ones
     ANOMALY; which images, drawn by a seed the student never sees."""
-    images, labels = mnist_family.held_out(folder)
-    rng = np.random.default_rng(secret_seed)
+    images, labels, rng = trusted.held_out(folder, secret_seed)
     n_ood = HOLDOUT_SETS * cvae_data.N_SET_OOD
     n_id = HOLDOUT_SETS * cvae_data.N_SET - n_ood
     in_dist = rng.choice(np.flatnonzero(np.isin(labels, cvae_data.ID_CLASSES)), n_id, replace=False)
@@ -53,19 +49,14 @@ def holdout_set(folder, secret_seed):
 
 
 def load_scorer(folder):
-    folder = Path(folder)
-    if not (folder / "scorer.pt2").is_file():
-        fail(f"{folder / 'scorer.pt2'} not found: the notebook did not export its detector")
+    what = "the notebook did not export its detector"
+    program = trusted.load_program(folder / "scorer.pt2", what=what).module()
     try:
-        batch = int(json.loads((folder / "scorer.json").read_text())["batch"])
-    except (OSError, ValueError, KeyError, TypeError):
+        batch = int(trusted.load_json(folder / "scorer.json", what=what)["batch"])
+    except (KeyError, TypeError, ValueError):
         fail(f"{folder / 'scorer.json'} is missing or unreadable")
     if not 1 <= batch <= MAX_BATCH:
         fail(f"{folder / 'scorer.json'}: batch {batch} is out of range")
-    try:
-        program = load_program_without_code(str(folder / "scorer.pt2")).module()
-    except Exception as exc:  # noqa: BLE001 - a broken export is the notebook's problem, in one line
-        fail(f"{folder / 'scorer.pt2'} could not be loaded ({type(exc).__name__}: {str(exc)[:200]})")
     return program, batch
 
 
@@ -100,25 +91,18 @@ def metrics(scores, classes, threshold, labels):
 
 
 def load_results(path):
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            results = {k: np.asarray(arrays[k]) for k in ("scores_set1", "scores_set2", "threshold", "classes_set2")}
-    except (OSError, ValueError, KeyError) as exc:
-        fail(f"{path} is missing or unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+    results = trusted.load_arrays(path, ["scores_set1", "scores_set2", "threshold", "classes_set2"],
+                                  what="the notebook did not export its results")
     if results["threshold"].size != 1 or results["threshold"].dtype.kind not in "fiu":
         fail(f"{path}: the threshold is not one number")
     return results
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scorer", required=True, help="folder the notebook exported its detector to")
+    parser = trusted.parser(__doc__)
+    parser.add_argument("--scorer", required=True, type=Path, help="folder the notebook exported its detector to")
     parser.add_argument("--results", required=True, help="the notebook's exported results (npz)")
-    parser.add_argument("--seed", type=int, required=True, help="the seed the notebook ran with (rebuilds set 2)")
-    parser.add_argument("--holdout", help="folder with Fashion-MNIST's t10k files (the grader's held-out images)")
-    parser.add_argument("--secret_seed", type=int, default=0, help="which held-out images (the grader's secret)")
-    args = parser.parse_args()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    args = trusted.parse_args(parser)
     results = load_results(args.results)
     threshold = float(results["threshold"].reshape(-1)[0])
     program, batch = load_scorer(args.scorer)
@@ -143,7 +127,7 @@ def main():
         x, y = x2, y2
         print("no held-out images given: set 2 stands in for them (a preview; the grader scores held-out images)")
     scores, classes = score_images(program, batch, x)
-    print("Summary: " + repr({**metrics(scores, classes, threshold, y), **published}))
+    trusted.print_summary({**metrics(scores, classes, threshold, y), **published})
 
 
 if __name__ == "__main__":

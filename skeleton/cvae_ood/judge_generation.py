@@ -10,7 +10,6 @@ Usage: python judge_generation.py train --out judge.npz
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from torch import nn
 
 import cvae_data
 
-from grader.inside.safe_export import load_program_without_code  # the export is the student's: no code of it runs
+from grader.inside import trusted  # the export is the student's: read as data, no code of it runs
 
 JUDGE_SEED, JUDGE_EPOCHS, JUDGE_TRAIN = 0, 2, 20_000
 
@@ -51,19 +50,18 @@ def train(out):
 
 
 def load_judge(path):
-    net = make_judge()
-    with np.load(path, allow_pickle=False) as arrays:
-        net.load_state_dict({k: torch.from_numpy(arrays[k]) for k in arrays.files})
-    return net.eval()
+    return trusted.load_state(path, make_judge(), what="train the judge first (judge_generation.py train)")
 
 
 def judge(judge_path, generator_dir, seed):
     generator_dir = Path(generator_dir)
-    if not (generator_dir / "generator.pt2").is_file():
-        raise SystemExit(f"{generator_dir / 'generator.pt2'} not found: the notebook did not export its generator")
-    shape = json.loads((generator_dir / "generator.json").read_text())
-    latent_dim, per_class = int(shape["latent_dim"]), int(shape["batch"])
-    generator = load_program_without_code(str(generator_dir / "generator.pt2")).module()
+    what = "the notebook did not export its generator"
+    generator = trusted.load_program(generator_dir / "generator.pt2", what=what).module()
+    try:
+        shape = trusted.load_json(generator_dir / "generator.json", what=what)
+        latent_dim, per_class = int(shape["latent_dim"]), int(shape["batch"])
+    except (KeyError, TypeError, ValueError):
+        trusted.fail(f"{generator_dir / 'generator.json'} does not give latent_dim and batch")
     net = load_judge(judge_path)
     torch.manual_seed(seed)
     results = {}
@@ -73,8 +71,8 @@ def judge(judge_path, generator_dir, seed):
             images = generator(labels, torch.randn(per_class, latent_dim)).reshape(per_class, 1, 32, 32).clamp(0, 1)
             results[name] = (net(images).argmax(1) == label).float().mean().item()
             print(f"{name}: {results[name]:.3f} of {per_class} generated images judged {name}")
-    print("Summary: " + repr({"generation_consistency": round(float(np.mean(list(results.values()))), 4),
-                              **{f"consistency_{k}": round(v, 4) for k, v in results.items()}}))
+    trusted.print_summary({"generation_consistency": round(float(np.mean(list(results.values()))), 4),
+                           **{f"consistency_{k}": round(v, 4) for k, v in results.items()}})
 
 
 def main():
@@ -86,8 +84,7 @@ def main():
     j.add_argument("--judge", required=True)
     j.add_argument("--generator", required=True, help="folder the notebook exported its generator to")
     j.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    args = trusted.parse_args(parser)
     if args.verb == "train":
         train(args.out)
     else:

@@ -9,43 +9,22 @@
 # (pip install ./grader-tool/grader, see README.md) for its notebook runner; PYTHON=python3 by default.
 # --download (or DOWNLOAD=1) is accepted for the same command line as the other assignments:
 # Fashion-MNIST is downloaded whenever it is found neither under data/ nor where Debian puts it.
-set -euo pipefail
-cd "$(dirname "$0")"
-# As the grader runs every step (2 cores, assignment.yaml limits.cpus): numeric libraries use that many threads,
-# and a thread waiting for another sleeps instead of spinning, so the CPU time you see matches the grader's.
-threads=2
-export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads NUMEXPR_NUM_THREADS=$threads
-export OMP_WAIT_POLICY=PASSIVE KMP_BLOCKTIME=0 GOMP_SPINCOUNT=0
 seed_digits=4  # assignments/cvae_ood/assignment.yaml seed.digits: `grader build` refuses a run.sh that disagrees
-id="${1:-}"
-if [[ ! "$id" =~ ^[0-9]+$ ]] || (( ${#id} < seed_digits )); then
-    echo "usage: ./run.sh STUDENT_ID [EXPERIMENT] [--download]   (digits; the seed is its last $seed_digits)" >&2
-    exit 2
-fi
-shift
-download="${DOWNLOAD:-0}"
-experiment=graded  # ./run.sh ID EXPERIMENT runs that one; by default the experiments the grader scores
-for arg in "$@"; do
-    case "$arg" in
-        --download) download=1 ;;
-        notebook|evaluation|generation) experiment="$arg" ;;
-        *) echo "unknown option or experiment $arg (known: --download, notebook, evaluation, generation; see DATA.md for the data)" >&2; exit 2 ;;
-    esac
-done
-python="${PYTHON:-python3}"
-export GRADER_SEED=$((10#${id: -seed_digits}))
+experiments=(notebook evaluation generation)
+graded=(notebook evaluation generation)
+source "$(dirname "$0")/../../grader/course/run_common.sh"  # grader build writes the grader's common part here
+export GRADER_SEED=$seed
 if ! "$python" -c "import grader.inside.notebook" 2>/dev/null; then
     echo "run.sh needs the grader tool for its notebook runner: pip install ./grader-tool/grader (see README.md)" >&2
     exit 2
 fi
-if [ "$experiment" = graded ] || [ "$experiment" = notebook ]; then
-    "$python" -m grader.inside.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb 2>&1 | tee cvae_log.txt
-fi
-if [ "$experiment" = graded ] || [ "$experiment" = evaluation ]; then
-    "$python" evaluate.py --scorer weights/scorer --results exports/results.npz --seed "$GRADER_SEED" 2>&1 | tee ood_eval_log.txt
-fi
-if [ "$experiment" = graded ] || [ "$experiment" = generation ]; then
-    [ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz
-    "$python" judge_generation.py judge --judge judge.npz --generator weights/generator --seed "$GRADER_SEED" 2>&1 | tee generation_log.txt
-fi
+for name in "${selected[@]}"; do
+    case "$name" in
+        notebook) run cvae_log.txt -m grader.inside.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb ;;
+        evaluation) run ood_eval_log.txt evaluate.py --scorer weights/scorer --results exports/results.npz --seed "$seed" ;;
+        generation)
+            [ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz
+            run generation_log.txt judge_generation.py judge --judge judge.npz --generator weights/generator --seed "$seed" ;;
+    esac
+done
 echo "logs written; check your likely score with: grader check cvae_ood --dir ."

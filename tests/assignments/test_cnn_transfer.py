@@ -112,8 +112,9 @@ import sys; sys.path.insert(0, '.')
 from pathlib import Path
 import numpy as np, torch
 from torchvision import datasets
-import evaluate, make_data, mnist_family
-images, labels = mnist_family.held_out(Path({str(HOLDOUT)!r}))
+import evaluate, make_data
+from grader.inside import trusted
+images, labels, _ = trusted.held_out(Path({str(HOLDOUT)!r}), 0)
 for k in range(3):
     garment = images[k]
     folder = Path({str(tmp_path)!r}) / str(k) / 'a'

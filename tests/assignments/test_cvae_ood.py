@@ -138,7 +138,7 @@ def test_a_threshold_that_flags_nothing_gets_half_balanced_accuracy(tmp_path):
 
 def test_missing_exports_are_one_line(tmp_path):
     result = _evaluate(tmp_path)
-    assert result.returncode != 0 and "exports/results.npz is missing or unreadable" in result.stderr
+    assert result.returncode != 0 and "exports/results.npz not found: the notebook did not export" in result.stderr
     assert "Traceback" not in result.stderr
 
 

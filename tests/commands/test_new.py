@@ -23,8 +23,11 @@ def test_a_new_assignment_validates_as_generated(tmp_path, flags):
     assert catalog.list_ids(root) == ["demo_hw"]
     editable = "demo_hw.ipynb" if flags else "model.py"
     assert assignment.spec.editable == [editable]
-    for name in [editable, "run.sh", "requirements.txt", "README.md"]:
+    for name in [editable, "run.sh", "README.md"]:
         assert (assignment.solution_dir / name).is_file() and (assignment.skeleton_dir / name).is_file(), name
+    assert (assignment.skeleton_dir / "requirements.txt").is_file()  # written by grader build, in no solution
+    assert not (assignment.solution_dir / "requirements.txt").exists()
+    assert "source" not in (assignment.skeleton_dir / "run.sh").read_text()  # the common part is inlined
     assert "BEGIN SOLUTION" in (assignment.solution_dir / editable).read_text()
     assert "NotImplementedError" in (assignment.skeleton_dir / editable).read_text()
     tests = [i for i in assignment.rubric.items if isinstance(i, spec.TestsItem)]

@@ -3,6 +3,7 @@ import pytest
 
 from grader.course import catalog
 from grader.course.skeleton import MarkerError, check_in_sync, generate, strip_markers, strip_notebook, strip_python
+from grader.errors import GraderError
 
 from conftest import run_cli, shipped_ids
 
@@ -182,3 +183,61 @@ def test_build_holds_run_sh_to_the_seed_rule(tiny_root):
         result = run_cli("--root", str(root), *args)
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert "takes the last 6 digits" in result.stdout + result.stderr
+
+
+def test_run_sh_gets_the_grader_s_common_part_in_place_of_its_source_line(tmp_path):
+    import subprocess
+
+    solution = tmp_path / "solutions" / "a"
+    solution.mkdir(parents=True)
+    (solution / "run.sh").write_text('#!/usr/bin/env bash\nseed_digits=3\nexperiments=(one two)\ngraded=(two)\n'
+                                      'source "$(dirname "$0")/../../grader/course/run_common.sh"  # inlined\n'
+                                      'for name in "${selected[@]}"; do run "${name}_log.txt" x.py --seed "$seed"; done\n')
+    skeleton = tmp_path / "skeleton" / "a"
+    generate(solution, skeleton)
+    text = (skeleton / "run.sh").read_text()
+    assert "run_common.sh\"" not in text and "seed=$((10#${id: -seed_digits}))" in text
+    assert "sources this file" not in text  # the common part's header speaks to authors, not students
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "PYTHON": str(fake)}
+    ran = subprocess.run(["bash", "run.sh", "12345"], cwd=skeleton, env=env, capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0 and (skeleton / "two_log.txt").read_text() == "x.py --seed 345\n", ran.stderr
+    one = subprocess.run(["bash", "run.sh", "12345", "one"], cwd=skeleton, env=env, capture_output=True, text=True)
+    assert one.returncode == 0 and (skeleton / "one_log.txt").is_file()
+    wrong = subprocess.run(["bash", "run.sh", "12345", "one two"], cwd=skeleton, env=env, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "unknown option or experiment one two (known: --download, one, two;" in wrong.stderr
+
+
+def test_files_the_grader_writes_are_written_and_never_taken_from_the_solution(tmp_path):
+    solution = tmp_path / "solutions" / "a"
+    solution.mkdir(parents=True)
+    (solution / "model.py").write_text(SOURCE)
+    skeleton = tmp_path / "skeleton" / "a"
+    written = {"requirements.txt": "numpy==2.4.6\n"}
+    assert sorted(generate(solution, skeleton, written=written)) == ["model.py", "requirements.txt"]
+    assert check_in_sync(solution, skeleton, written=written) == []
+    assert check_in_sync(solution, skeleton, written={"requirements.txt": "numpy==2.4.7\n"}) == ["differs requirements.txt"]
+    (solution / "requirements.txt").write_text("numpy\n")
+    with pytest.raises(GraderError, match="written by grader build"):
+        generate(solution, skeleton, written=written)
+
+
+def test_requirements_are_the_image_s_and_the_assignment_s_extras():
+    import dataclasses
+
+    from grader.commands.build import requirements_text
+    from grader.sandbox.image import STUDENT_REQUIREMENTS
+
+    assignment = catalog.load("channel_shift")
+    assert requirements_text(assignment).splitlines()[-len(STUDENT_REQUIREMENTS):] == STUDENT_REQUIREMENTS
+    extras = assignment.spec.model_copy(update={"requirements": ["einops==0.8.1", "numpy==2.4.6"]})
+    lines = requirements_text(dataclasses.replace(assignment, spec=extras)).splitlines()
+    assert lines[-1] == "einops==0.8.1" and lines.count("numpy==2.4.6") == 1
+    from pydantic import ValidationError
+
+    from grader.course.spec import AssignmentSpec
+
+    with pytest.raises(ValidationError, match="must be pinned"):
+        AssignmentSpec.model_validate({"title": "t", "editable": ["m.py"], "requirements": ["einops"]})

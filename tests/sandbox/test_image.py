@@ -19,13 +19,15 @@ def pins(text: str) -> set[str]:
 
 
 IMAGE = {r.lower() for r in SANDBOX_REQUIREMENTS + _grader_requirements() if "==" in r}
-HANDOUTS = sorted(REPO.glob("solutions/*/requirements.txt")) + sorted(REPO.glob("skeleton/*/requirements.txt"))
+HANDOUTS = sorted(REPO.glob("skeleton/*/requirements.txt"))
 
 
-def test_every_shipped_handout_has_a_requirements_file():
+def test_every_shipped_handout_has_a_requirements_file_written_by_the_grader():
+    """`grader build` writes it from STUDENT_REQUIREMENTS (and assignment.yaml's extras): no
+    solution keeps a copy to drift."""
     for assignment_id in catalog.list_ids():
-        assert (REPO / "solutions" / assignment_id / "requirements.txt").is_file(), assignment_id
         assert (REPO / "skeleton" / assignment_id / "requirements.txt").is_file(), assignment_id
+        assert not (REPO / "solutions" / assignment_id / "requirements.txt").exists(), assignment_id
 
 
 @pytest.mark.parametrize("path", HANDOUTS, ids=lambda p: str(p.relative_to(REPO)))
