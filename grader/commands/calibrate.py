@@ -105,7 +105,7 @@ def merge(earlier: CalibrationFile | None, new: CalibrationRecord, assignment_id
 
 
 def print_calibration(assignment: Assignment, record: CalibrationRecord, console: Console) -> None:
-    table = Table(title=f"{assignment.id} calibration ({record.dataset})", header_style="bold")
+    table = Table(title=f"{assignment.id} calibration ({record.dataset or 'no dataset'})", header_style="bold")
     for col in ("submission", "item", "n", "min", "mean", "max", "tier pass rates"):
         table.add_column(col)
     for label in record.submissions():
