@@ -235,8 +235,9 @@ def bundle_readme(assignment: Assignment) -> str:
         peak = max(assignment.spec.peak_memory_mb or 0, measured.peak_mb if measured else 0)
         source = ""
     if peak:
-        memory_line = (f"at least {math.ceil((peak + 1024) / 512) / 2:g} GB (a step peaks at {peak} MB resident{source}, "
-                       "plus about 1 GB for the grader; Gradescope's default of 768 MB is too little).")
+        memory_line = (f"at least {math.ceil((peak + 1024) / 512) / 2:g} GB (a step peaks at {peak} MB "
+                       f"resident{source}, plus about 1 GB for the grader; Gradescope's default of 768 MB "
+                       "is too little).")
     else:
         memory_line = (f"not measured for this assignment: allow one step's peak resident memory plus about 1 GB "
                        f"(measure a reference run, e.g. with /usr/bin/time -v); the sandbox's {limits.memory_mb} MB "

@@ -300,7 +300,8 @@ COPIED_NOTE = ("Copied from {like}'s record by `grader new {id} --like {like}`: 
 def _targets(root: Path, assignment_id: str) -> list[Path]:
     """assignments/ID, solutions/ID, skeleton/ID, rubrics/ID.yaml; refused when the id is odd or any is taken."""
     if not ID_PATTERN.match(assignment_id):
-        raise GraderError(f"assignment id {assignment_id!r}: use lower-case letters, digits and _, starting with a letter")
+        raise GraderError(f"assignment id {assignment_id!r}: use lower-case letters, digits and _, "
+                          "starting with a letter")
     targets = [root / "assignments" / assignment_id, root / "solutions" / assignment_id,
                root / "skeleton" / assignment_id, root / "rubrics" / f"{assignment_id}.yaml"]
     taken = [p for p in targets if p.exists()]
