@@ -234,13 +234,17 @@ def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs, t
 @click.option("--notebook", is_flag=True, help="A notebook assignment (the student edits ID.ipynb) instead of a .py file.")
 @click.option("--seeds", type=click.IntRange(1, 50), default=3, show_default=True,
               help="Seeds the reference and the baseline are graded with for the calibration record.")
+@click.option("--like", "like", metavar="ASSIGNMENT", default=None,
+              help="Copy this assignment of the course under the new id (solution, assignment folder, rubric, "
+                   "its calibration record to re-measure) and build the skeleton, instead of the ridge scaffold.")
 @click.pass_context
-def new_cmd(ctx, assignment_id, notebook, seeds) -> None:
+def new_cmd(ctx, assignment_id, notebook, seeds, like) -> None:
     """Scaffold a complete, working assignment in the course root: solution, skeleton, rubric with declared
-    hidden tests, a known-wrong baseline and a measured calibration record; `grader validate ID` passes on it."""
+    hidden tests, a known-wrong baseline and a measured calibration record; `grader validate ID` passes on it.
+    With --like ASSIGNMENT, a copy of that assignment under the new id instead."""
     from grader.commands import new as verb
 
-    verb.run(_session(ctx), assignment_id, notebook, seeds)
+    verb.run(_session(ctx), assignment_id, notebook, seeds, like)
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import subprocess
 
 import pytest
@@ -290,6 +291,27 @@ def test_calibrate_write_merges_into_the_course_and_only_reruns_one_example(tiny
     assert "--dataset" not in record.measured
     result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "1", "--only", "nobody")
     assert result.returncode != 0 and "--only 'nobody': not the reference or a baseline" in result.stderr
+
+
+def test_calibrate_records_and_prints_each_steps_peak_memory(tiny_root):
+    """`calibrate --write` keeps each run's peak resident memory per step (MiB, measured by the
+    sandbox) beside its values, prints the highest, and the Gradescope README states it."""
+    from grader.commands.gradescope import bundle_readme
+    from grader.course import calibration, catalog
+
+    result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "1", "--only", "reference", "--write")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "peak memory of reference (MiB, highest over its runs): main " in result.stdout
+    assignment = catalog.load("tiny", tiny_root)
+    record = calibration.load(assignment).record(None)
+    fresh = next(r for r in record.runs if r.submission == "reference" and r.seed == 1000)
+    assert 5 < fresh.memory_mb["main"] < 500  # a small Python process
+    assert "memory_mb: {main: " in (assignment.folder / "calibration.yaml").read_text()
+    peak = calibration.peak_memory_mb(calibration.load(assignment))
+    assert peak == fresh.memory_mb["main"]
+    readme = bundle_readme(assignment)
+    assert f"a step peaks at {math.ceil(peak)} MB resident (the reference's largest step in tiny/calibration.yaml)" \
+        in readme
 
 
 def test_grader_alone_prints_the_help():

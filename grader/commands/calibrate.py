@@ -61,7 +61,8 @@ def calibrate(assignment: Assignment, sandbox: Sandbox, seeds: int, out: Path, c
                 continue
             runs.append(CalibrationRun(submission=example.label, seed=report.seed, values={
                 item.id: item.value if isinstance(item.value, float) else None
-                for item in report.items if item.kind == "metric"}))
+                for item in report.items if item.kind == "metric"},
+                memory_mb={r.name: r.memory_peak_mb for r in report.runs if r.memory_peak_mb is not None}))
     labels = {e.label: k for k, e in enumerate(examples)}
     runs.sort(key=lambda run: (labels.get(run.submission, len(labels)), run.seed))  # -j N finishes in any order
     if not runs:
@@ -104,7 +105,7 @@ def merge(earlier: CalibrationFile | None, new: CalibrationRecord, assignment_id
 
 
 def print_calibration(assignment: Assignment, record: CalibrationRecord, console: Console) -> None:
-    table = Table(title=f"{assignment.id} calibration ({record.dataset})", header_style="bold")
+    table = Table(title=f"{assignment.id} calibration ({record.dataset or 'no dataset'})", header_style="bold")
     for col in ("submission", "item", "n", "min", "mean", "max", "tier pass rates"):
         table.add_column(col)
     for label in record.submissions():
@@ -118,6 +119,15 @@ def print_calibration(assignment: Assignment, record: CalibrationRecord, console
             row = [f"{min(got):.4f}", f"{statistics.fmean(got):.4f}", f"{max(got):.4f}"] if got else ["-", "-", "-"]
             table.add_row(label, item.id, str(len(values)), *row, ", ".join(rates))
     console.print(table)
+    for label in record.submissions():
+        steps: dict[str, list[float]] = {}
+        for run in record.runs:
+            if run.submission == label:
+                for step, mb in run.memory_mb.items():
+                    steps.setdefault(step, []).append(mb)
+        if steps:
+            console.print(f"peak memory of {label} (MiB, highest over its runs): "
+                          + ", ".join(f"{step} {max(mbs):.0f}" for step, mbs in steps.items()))
 
 
 def run(session: Session, assignment_id: str, seeds: int, backend: str | None, dataset: str | None, out: Path,

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from grader.commands.session import Session
+from grader.course import calibration
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.reports.gradescope import results_json
@@ -225,11 +226,18 @@ def timeout_minutes(assignment: Assignment) -> tuple[int, str, str]:
 
 def bundle_readme(assignment: Assignment) -> str:
     limits = assignment.spec.limits
+    recorded = calibration.peak_memory_mb(calibration.load(assignment))
     measured = MEASURED.get(assignment.id)
-    peak = max(assignment.spec.peak_memory_mb or 0, measured.peak_mb if measured else 0)
+    if recorded is not None:  # the reference's steps as `grader calibrate` measured them
+        peak = math.ceil(recorded)
+        source = f" (the reference's largest step in {assignment.id}/calibration.yaml)"
+    else:
+        peak = max(assignment.spec.peak_memory_mb or 0, measured.peak_mb if measured else 0)
+        source = ""
     if peak:
-        memory_line = (f"at least {math.ceil((peak + 1024) / 512) / 2:g} GB (a step peaks at {peak} MB resident, plus "
-                       "about 1 GB for the grader; Gradescope's default of 768 MB is too little).")
+        memory_line = (f"at least {math.ceil((peak + 1024) / 512) / 2:g} GB (a step peaks at {peak} MB "
+                       f"resident{source}, plus about 1 GB for the grader; Gradescope's default of 768 MB "
+                       "is too little).")
     else:
         memory_line = (f"not measured for this assignment: allow one step's peak resident memory plus about 1 GB "
                        f"(measure a reference run, e.g. with /usr/bin/time -v); the sandbox's {limits.memory_mb} MB "

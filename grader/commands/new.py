@@ -4,7 +4,12 @@ numpy, trained in a second on a synthetic task made from the seed), its experime
 `Summary: {...}` line, run.sh, requirements.txt and a README for students; assignment.yaml with
 one known-wrong baseline; a rubric with a metric item and declared hidden-test cases; the
 generated skeleton; and a calibration record measured by grading the reference and the baseline
-over a few seeds, so that `grader validate ID` passes on the scaffold as generated."""
+over a few seeds, so that `grader validate ID` passes on the scaffold as generated.
+
+`grader new ID --like ASSIGNMENT` starts instead from an existing assignment of the course: its
+solution, assignment folder (assignment.yaml, hidden tests, baselines, calibration record) and
+rubric are copied under the new id, the old id replaced as a whole word in their text and in
+file names (a notebook named after the assignment), and the skeleton built from the copy."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from grader.commands.build import build
 from grader.commands.calibrate import calibrate
 from grader.commands.session import Session
 from grader.course import calibration, catalog
+from grader.course.spec import load_model
 from grader.errors import GraderError
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -253,13 +259,7 @@ def _notebook(values: dict[str, str]) -> str:
 
 def scaffold(root: Path, assignment_id: str, notebook: bool = False) -> list[Path]:
     """Writes the assignment's course files (all but the skeleton and the calibration record)."""
-    if not ID_PATTERN.match(assignment_id):
-        raise GraderError(f"assignment id {assignment_id!r}: use lower-case letters, digits and _, starting with a letter")
-    targets = [root / "assignments" / assignment_id, root / "solutions" / assignment_id,
-               root / "skeleton" / assignment_id, root / "rubrics" / f"{assignment_id}.yaml"]
-    taken = [p for p in targets if p.exists()]
-    if taken:
-        raise GraderError("already exists: remove it or choose another id", taken[0])
+    targets = _targets(root, assignment_id)
     editable = f"{assignment_id}.ipynb" if notebook else "model.py"
     values = {
         "ID": assignment_id,
@@ -292,8 +292,99 @@ def scaffold(root: Path, assignment_id: str, notebook: bool = False) -> list[Pat
     return sorted(files)
 
 
-def run(session: Session, assignment_id: str, notebook: bool, seeds: int) -> None:
+TEXT_SUFFIXES = {".py", ".yaml", ".yml", ".md", ".sh", ".txt", ".ipynb", ".json", ".cfg", ".toml", ".ini"}
+COPIED_NOTE = ("Copied from {like}'s record by `grader new {id} --like {like}`: these are {like}'s runs,\n"
+               "a starting point only; re-measure with `grader calibrate {id} --write` after changing the task.\n")
+
+
+def _targets(root: Path, assignment_id: str) -> list[Path]:
+    """assignments/ID, solutions/ID, skeleton/ID, rubrics/ID.yaml; refused when the id is odd or any is taken."""
+    if not ID_PATTERN.match(assignment_id):
+        raise GraderError(f"assignment id {assignment_id!r}: use lower-case letters, digits and _, "
+                          "starting with a letter")
+    targets = [root / "assignments" / assignment_id, root / "solutions" / assignment_id,
+               root / "skeleton" / assignment_id, root / "rubrics" / f"{assignment_id}.yaml"]
+    taken = [p for p in targets if p.exists()]
+    if taken:
+        raise GraderError("already exists: remove it or choose another id", taken[0])
+    return targets
+
+
+def _renamed(text: str, old: str, new: str) -> str:
+    """text with `old` replaced by `new` where it stands as a whole word (letters, digits and _ around it are not)."""
+    return re.sub(rf"(?<![A-Za-z0-9_]){re.escape(old)}(?![A-Za-z0-9_])", new, text)
+
+
+def _copy_renamed(source: Path, dest: Path, old: str, new: str) -> list[Path]:
+    """Copies the folder or file `source` to `dest`, the id renamed in text files and in names; caches left out."""
+    written = []
+    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    for path in files:
+        rel = path.relative_to(source) if source.is_dir() else Path()
+        if any(part in ("__pycache__", ".ipynb_checkpoints") for part in rel.parts):
+            continue
+        target = dest.joinpath(*(_renamed(part, old, new) for part in rel.parts))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix in TEXT_SUFFIXES:
+            target.write_text(_renamed(path.read_text(encoding="utf-8"), old, new), encoding="utf-8")
+        else:
+            shutil.copyfile(path, target)
+        shutil.copymode(path, target)
+        written.append(target)
+    return written
+
+
+def scaffold_like(root: Path, assignment_id: str, like: str) -> list[Path]:
+    """Writes the assignment's course files as a copy of the assignment `like` (all but the skeleton)."""
+    source = catalog.load(like, root)
+    targets = _targets(root, assignment_id)
+    written = []
+    try:
+        written += _copy_renamed(source.folder, targets[0], like, assignment_id)
+        written += _copy_renamed(source.solution_dir, targets[1], like, assignment_id)
+        written += _copy_renamed(source.rubric_path, targets[3], like, assignment_id)
+        record_path = targets[0] / calibration.FILE_NAME
+        if record_path.is_file():  # the runs as measured, under the new id: the id only in `assignment`
+            record = load_model(calibration.CalibrationFile, source.folder / calibration.FILE_NAME)
+            note = COPIED_NOTE.format(like=like, id=assignment_id)
+            records = [r.model_copy(update={"notes": note + r.notes,
+                                            "measured": f"{r.measured} (copied from {like})"})
+                       for r in record.records]
+            calibration.write(record.model_copy(update={"assignment": assignment_id, "records": records}), record_path)
+    except BaseException:
+        _remove(root, assignment_id)
+        raise
+    return sorted(written)
+
+
+def _remove(root: Path, assignment_id: str) -> None:
+    for path in (root / "assignments" / assignment_id, root / "solutions" / assignment_id,
+                 root / "skeleton" / assignment_id):
+        shutil.rmtree(path, ignore_errors=True)
+    (root / "rubrics" / f"{assignment_id}.yaml").unlink(missing_ok=True)
+
+
+def run_like(session: Session, assignment_id: str, like: str) -> None:
+    """`grader new ID --like ASSIGNMENT`: copy the assignment under the new id, build its skeleton."""
+    written = scaffold_like(session.root, assignment_id, like)
+    try:
+        skeleton = build(catalog.load(assignment_id, session.root))
+    except BaseException:
+        _remove(session.root, assignment_id)
+        raise
+    session.console.print(f"{assignment_id}: copied {len(written)} course files from {like} and built "
+                          f"{len(skeleton)} skeleton files; its calibration record is {like}'s until "
+                          f"`grader calibrate {assignment_id} --write` re-measures it")
+    session.console.print(f"{assignment_id}: ready in {session.root}; next: grader validate {assignment_id}")
+
+
+def run(session: Session, assignment_id: str, notebook: bool, seeds: int, like: str | None = None) -> None:
     """`grader new`: scaffold, build the skeleton, measure the calibration record."""
+    if like:
+        if notebook:
+            raise GraderError("--like copies an assignment as it is: leave out --notebook")
+        run_like(session, assignment_id, like)
+        return
     written = scaffold(session.root, assignment_id, notebook)
     try:
         assignment = catalog.load(assignment_id, session.root)
@@ -308,10 +399,7 @@ def run(session: Session, assignment_id: str, notebook: bool, seeds: int) -> Non
                           assignment.folder / calibration.FILE_NAME)
         problems = calibration.disagreements(calibration.load(assignment), assignment)
     except BaseException:
-        for path in (session.root / "assignments" / assignment_id, session.root / "solutions" / assignment_id,
-                     session.root / "skeleton" / assignment_id):
-            shutil.rmtree(path, ignore_errors=True)
-        (session.root / "rubrics" / f"{assignment_id}.yaml").unlink(missing_ok=True)
+        _remove(session.root, assignment_id)
         raise
     if problems:
         session.notice(f"{assignment_id}: the measured runs disagree with the rubric's tiers: {problems[0]}")

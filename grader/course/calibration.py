@@ -28,6 +28,8 @@ class CalibrationRun(Strict):
     submission: str = Field(description="'reference', a baseline of assignment.yaml, or a label of `others`")
     seed: int
     values: dict[str, float | None] = Field(description="metric item id -> scored value (None: not produced)")
+    memory_mb: dict[str, float] = Field(default_factory=dict, description="step (experiment) name -> its peak resident "
+                                        "memory in MiB, where the backend measured it")
 
 
 class OtherSubmission(Strict):
@@ -149,10 +151,20 @@ _Dumper.add_representer(str, lambda d, data: d.represent_scalar(
     "tag:yaml.org,2002:str", data, style="|" if "\n" in data else None))
 
 
+def peak_memory_mb(calibration: CalibrationFile | None, submission: str = REFERENCE) -> float | None:
+    """The highest peak resident memory of one step over the submission's recorded runs (every
+    dataset); None when no run records one."""
+    peaks = [mb for record in (calibration.records if calibration else []) for run in record.runs
+             if run.submission == submission for mb in run.memory_mb.values()]
+    return max(peaks) if peaks else None
+
+
 def write(calibration: CalibrationFile, path: Path) -> None:
     data = calibration.model_dump(exclude_defaults=True)
     for record in data["records"]:
         if "notes" in record:
             record["notes"] = "\n".join(line.rstrip() for line in record["notes"].splitlines()) + "\n"
-        record["runs"] = [_Flow(run, values=_Flow(run["values"])) for run in record["runs"]]
+        record["runs"] = [_Flow(run, values=_Flow(run["values"]),
+                                **({"memory_mb": _Flow(run["memory_mb"])} if "memory_mb" in run else {}))
+                          for run in record["runs"]]
     path.write_text(yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True))

@@ -46,6 +46,7 @@ class RunRecord(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
     attempts: int = 1  # 2 when the wall-clock backstop fired and the step was run again
     limit: str | None = None  # the limit that stopped it: cpu, wall (or None)
+    memory_peak_mb: float | None = None  # peak resident memory (MiB): process tree (local) or container cgroup
 
 
 class Report(BaseModel):

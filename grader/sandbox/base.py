@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import threading
 import time
@@ -46,6 +47,7 @@ class RunResult:
     limits: SandboxLimits | None = None
     attempts: int = 1
     budget: str | None = None  # the submission's budget that stopped it, e.g. "CPU budget of 1050 s"
+    memory_peak_mb: float | None = None  # peak resident memory of the step (process tree or container), where measured
 
     @property
     def ok(self) -> bool:
@@ -160,11 +162,37 @@ def pump_output(stream, log, cap: int, truncated: list[bool]) -> None:
 
 @dataclass
 class Watch:
-    """What supervise found: which limit ended the step, the CPU time it used."""
+    """What supervise found: which limit ended the step, the CPU time it used, the peak resident
+    memory: the highest `memory_peak()` reading, and the started process's own ru_maxrss from
+    wait4 (itself or its largest waited-for descendant), whichever is higher."""
 
     limit: str | None = None
     cpu_seconds: float | None = None
     truncated: bool = False
+    memory_peak_bytes: int | None = None
+
+    def note_memory(self, value: int | None) -> None:
+        if value is not None and (self.memory_peak_bytes is None or value > self.memory_peak_bytes):
+            self.memory_peak_bytes = value
+
+
+def _reap(proc: subprocess.Popen, watch: Watch, block: bool, own_rss: bool) -> bool:
+    """Wait for `proc` through wait4, so its rusage is read: with `own_rss` (proc is the step
+    itself, not a client such as docker's) its ru_maxrss goes into `watch`.
+    Sets proc.returncode (Popen then waits no more); False when it still runs (block=False)."""
+    if proc.returncode is not None:
+        return True
+    try:
+        pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:  # reaped elsewhere: Popen knows the status
+        proc.wait()
+        return True
+    if pid == 0:
+        return False
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if own_rss:
+        watch.note_memory(usage.ru_maxrss * 1024)  # kilobytes on Linux
+    return True
 
 
 POLL_SECONDS = 0.2
@@ -172,14 +200,17 @@ POLL_SECONDS = 0.2
 
 def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[bool], None],
               cpu_used: Callable[[], float | None] | None = None, on_tick: Callable[[], None] | None = None,
-              held: Callable[[], bool] | None = None) -> Watch:
+              held: Callable[[], bool] | None = None,
+              memory_peak: Callable[[], int | None] | None = None, own_rss: bool = False) -> Watch:
     """Log the output of a started command into the open `log` and hold it to its limits: the
     CPU time `cpu_used()` reports (the limit that counts); the idle interval, for a step whose
     CPU time has not grown for that long while `held()` (a thread waiting for a core, or held
     stopped) says it is not merely starved; and the hard wall-clock ceiling. Without a CPU
     measure the idle interval runs from the start, a plain wall-clock backstop.
     `stop(timed_out)` runs once the command ended or hit a limit, before the log is closed. The
-    note saying which limit fired is written through the open log, never through its path."""
+    note saying which limit fired is written through the open log, never through its path.
+    `memory_peak()`, read at each poll, gives the step's resident memory in bytes; with `own_rss`
+    the started process's ru_maxrss (wait4) counts too."""
     limits = request.limits
     truncated = [False]
     pump = threading.Thread(target=pump_output, args=(proc.stdout, log, limits.output_bytes, truncated), daemon=True)
@@ -191,11 +222,10 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     progress = started  # when the step last gained CPU time or was seen waiting for a core
     try:
         while True:
-            try:
-                proc.wait(timeout=POLL_SECONDS)
+            if _wait_a_while(proc, watch, own_rss):
                 break
-            except subprocess.TimeoutExpired:
-                pass
+            if memory_peak:
+                watch.note_memory(memory_peak())
             if on_tick:
                 on_tick()
             now = time.monotonic()
@@ -218,7 +248,7 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
                 break
     finally:
         stop(watch.limit is not None)
-        proc.wait()
+        _reap(proc, watch, True, own_rss)
     pump.join(timeout=10)
     cpu = f" after {watch.cpu_seconds:.0f} s of CPU" if watch.cpu_seconds is not None else ""
     if watch.limit == LIMIT_CPU:
@@ -230,6 +260,18 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     log.flush()
     watch.truncated = truncated[0]
     return watch
+
+
+def _wait_a_while(proc: subprocess.Popen, watch: Watch, own_rss: bool) -> bool:
+    """Whether `proc` ended within POLL_SECONDS (reaped through wait4, its rusage kept)."""
+    deadline = time.monotonic() + POLL_SECONDS
+    while True:
+        if _reap(proc, watch, False, own_rss):
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(0.02, left))
 
 
 def run_with_retry(sandbox: Sandbox, request: RunRequest, before_retry: Callable[[], None] | None = None,

@@ -65,6 +65,11 @@ class SessionMeter:
     def cpu_seconds(self) -> float:
         return pids_cpu_seconds(self.pids())
 
+    def memory_bytes(self) -> int:
+        """Resident memory of the step now: the processes' VmRSS summed, or the highest VmHWM
+        (one process's own peak between two readings) where that is more."""
+        return pids_memory_bytes(self.pids())
+
     def held(self) -> bool:
         """Whether a process of the step waits for a core or is held (see HELD_STATES)."""
         return threads_held(self.pids())
@@ -88,6 +93,37 @@ def threads_held(pids) -> bool:
             if fields is not None and fields[0][:1] and fields[0][0] in HELD_STATES:
                 return True
     return False
+
+
+def pids_memory_bytes(pids) -> int:
+    """max(sum of VmRSS, largest VmHWM) of these processes, in bytes, from /proc/PID/status."""
+    total = highest = 0
+    for pid in pids:
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                kilobytes = int(line.split()[1])
+                if line.startswith("VmRSS:"):
+                    total += kilobytes
+                else:
+                    highest = max(highest, kilobytes)
+    return max(total, highest) * 1024
+
+
+def cgroup_memory_peak(memory: Path | None) -> int | None:
+    """The highest memory use of a container's cgroup so far, in bytes (v2 memory.peak, v1
+    memory.max_usage_in_bytes); None where neither is readable."""
+    if memory is None:
+        return None
+    for name in ("memory.peak", "memory.max_usage_in_bytes"):
+        try:
+            return int((memory / name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
 
 
 def session_pids(session: int) -> list[str]:

@@ -33,6 +33,7 @@ from grader.sandbox.cpu import (
     CONTAINER_PARENTS,
     cgroup_cpu_seconds,
     cgroup_held,
+    cgroup_memory_peak,
     cgroup_oom_killed,
     container_cgroup,
 )
@@ -260,7 +261,7 @@ class DockerSandbox:
         watch = None
         try:
             watch = supervise(proc, request, log, stop=lambda late: late and _docker("kill", name),
-                              cpu_used=probe.cpu_seconds, held=probe.held)
+                              cpu_used=probe.cpu_seconds, held=probe.held, memory_peak=probe.memory_peak)
             tail = _tail_of(log, request.log_path)
         finally:
             if proc.poll() is None or watch is None or watch.limit is not None:
@@ -271,7 +272,9 @@ class DockerSandbox:
                 self._live.pop(name, None)
         seconds = time.monotonic() - start
         exit_code = proc.returncode
-        common = dict(limit=watch.limit, cpu_seconds=watch.cpu_seconds, limits=limits)
+        peak = watch.memory_peak_bytes
+        common = dict(limit=watch.limit, cpu_seconds=watch.cpu_seconds, limits=limits,
+                      memory_peak_mb=None if peak is None else round(peak / 2**20, 1))
         if self._cancelled:
             return RunResult(exit_code, False, seconds, watch.truncated, error=CANCELLED, **common)
         if watch.limit is None and exit_code == 137 and probe.oom:
@@ -285,7 +288,7 @@ class DockerSandbox:
 
 
 class _CgroupProbe:
-    """CPU time and OOM kills of one container, read from its cgroup while it runs."""
+    """CPU time, peak memory and OOM kills of one container, read from its cgroup while it runs."""
 
     def __init__(self, cidfile: Path):
         self.cidfile = cidfile
@@ -307,6 +310,10 @@ class _CgroupProbe:
             return None
         self.oom = self.oom or cgroup_oom_killed(self.memory)
         return cgroup_cpu_seconds(self.cpu_file)
+
+    def memory_peak(self) -> int | None:
+        """The container cgroup's peak memory so far (read while it runs: --rm removes the cgroup)."""
+        return cgroup_memory_peak(self.memory)
 
     def held(self) -> bool:
         """Whether the container waits for a core or is paused (then it is starved, not idle)."""

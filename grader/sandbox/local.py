@@ -141,10 +141,15 @@ class LocalSandbox:
                 # Children left behind (a daemon, a sleeping grandchild) go too, limit or not.
                 meter = SessionMeter(proc.pid)
                 watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid),
-                                  cpu_used=meter.cpu_seconds, held=meter.held)
+                                  cpu_used=meter.cpu_seconds, held=meter.held, memory_peak=meter.memory_bytes,
+                                  own_rss=True)
             finally:
                 with self._lock:
                     self._live.discard(proc.pid)
         return RunResult(proc.returncode, watch.limit is not None, time.monotonic() - start, watch.truncated,
                          error=CANCELLED if self._cancelled else None, limit=watch.limit, cpu_seconds=watch.cpu_seconds,
-                         limits=limits)
+                         limits=limits, memory_peak_mb=_mb(watch.memory_peak_bytes))
+
+
+def _mb(value: int | None) -> float | None:
+    return None if value is None else round(value / 2**20, 1)

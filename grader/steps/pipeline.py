@@ -209,7 +209,8 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
                                  outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
                                  output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
                                  artifacts=[f"artifacts/{a}" for a in experiment.artifacts if is_regular(ws.path / a, ws.path)],
-                                 attempts=result.attempts, limit=result.limit if result.stopped_by_limit else None))
+                                 attempts=result.attempts, limit=result.limit if result.stopped_by_limit else None,
+                                 memory_peak_mb=result.memory_peak_mb))
     return records, summaries
 
 

@@ -47,3 +47,30 @@ def test_new_refuses_a_taken_or_odd_id(tmp_path, tiny_root):
     assert (tiny_root / "rubrics" / "tiny.yaml").is_file()  # nothing of the course removed
     odd = run_cli("--root", str(tmp_path), "new", "Bad-Id")
     assert odd.returncode != 0 and "lower-case letters" in odd.stderr
+
+
+def test_new_like_copies_an_assignment_under_a_new_id(tmp_path, tiny_root):
+    """`grader new tiny2 --like tiny`: solution, assignment folder, rubric and calibration record
+    copied under the new id, the skeleton built; its hidden tests validate as the original's do."""
+    env = {"GRADER_CACHE": str(tmp_path / "cache")}
+    made = run_cli("--root", str(tiny_root), "new", "tiny2", "--like", "tiny", env=env, timeout=120)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    assert "tiny2: ready in" in made.stdout
+    copy, original = catalog.load("tiny2", tiny_root), catalog.load("tiny", tiny_root)
+    assert copy.rubric.assignment == "tiny2" and len(copy.rubric.items) == len(original.rubric.items)
+    assert copy.spec.baselines[0].name == "first_only"
+    assert (copy.folder / "hidden_tests" / "net.py").is_file()
+    assert (copy.skeleton_dir / "answer.py").is_file() and (copy.skeleton_dir / "requirements.txt").is_file()
+    record = (copy.folder / "calibration.yaml").read_text()
+    assert "assignment: tiny2" in record and "Copied from tiny's record" in record
+    assert "tiny" in catalog.list_ids(tiny_root)  # the original stays
+
+    checked = run_cli("--root", str(tiny_root), "validate", "tiny2", "--backend", "local", "--tests-only",
+                      env=env, timeout=120)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    assert "tiny2: ok   hidden tests: baseline first_only" in checked.stdout
+
+    again = run_cli("--root", str(tiny_root), "new", "tiny2", "--like", "tiny")
+    assert again.returncode != 0 and "already exists" in again.stderr
+    unknown = run_cli("--root", str(tiny_root), "new", "tiny3", "--like", "nope")
+    assert unknown.returncode != 0 and not (tiny_root / "rubrics" / "tiny3.yaml").exists()

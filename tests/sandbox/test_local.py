@@ -270,3 +270,27 @@ def test_both_backends_give_a_step_the_one_environment(tmp_path):
                                           limits=limits), "x")
     passed = dict(argv[i + 1].split("=", 1) for i, arg in enumerate(argv) if arg == "-e")
     assert {key: passed[key] for key in want} == want
+
+
+ALLOCATE_200MB = "x = bytearray(b'\\x01') * (200 * 2**20)  # written, so resident"
+
+
+def test_peak_memory_of_a_step_is_reported(tmp_path):
+    """The peak resident memory of a step: the process's own (wait4's ru_maxrss) even when it
+    ends right after allocating, and a child's that it started and waited for."""
+    small, _ = run(tmp_path, "print('hi')")
+    assert small.ok and small.memory_peak_mb is not None and small.memory_peak_mb < 150
+    big, _ = run(tmp_path, ALLOCATE_200MB)
+    assert big.ok and big.memory_peak_mb > 200
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {ALLOCATE_200MB!r}], check=True)"
+    tree, _ = run(tmp_path, child)
+    assert tree.ok and tree.memory_peak_mb > 200
+
+
+def test_peak_memory_of_processes_running_together_is_their_sum(tmp_path):
+    """Two children holding 120 MB each at the same time: the sampled tree holds more than either."""
+    hold = "x = bytearray(b'\\x01') * (120 * 2**20); import time; time.sleep(1.5)"
+    code = (f"import subprocess, sys; ps = [subprocess.Popen([sys.executable, '-c', {hold!r}]) for _ in range(2)]; "
+            "[p.wait() for p in ps]")
+    result, _ = run(tmp_path, code)
+    assert result.ok and result.memory_peak_mb > 220
