@@ -41,7 +41,7 @@ grader = "grader.cli:main"
 include = ["grader*"]
 
 [tool.setuptools.package-data]
-grader = ["reports/templates/*", "reports/schemas/*"]
+grader = ["reports/templates/*", "reports/schemas/*", "commands/*.sh"]
 """
 
 # The assignment's public course data, a distribution of its own: two handouts' tools installed
