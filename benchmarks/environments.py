@@ -135,12 +135,11 @@ def plan(args: list[str], cwd: Path) -> dict:
         rows.append((item["metadata"]["name"], item["metadata"]["version"], download, unpacked,
                      item["download_info"]["url"]))
     rows.sort(key=lambda r: -(r[2] or 0))
-    # Unpacked: the wheels' contents; a planned sdist counts its download size (small ones, built at install).
+    # Unpacked: the local wheels' contents; a remote wheel or an sdist counts at its download size (a floor).
     known = [r for r in rows if r[2] is not None]
-    remote = [r for r in known if r[3] is None and not r[4].startswith("file:")]
     return {"packages": len(rows), "download": sum(r[2] for r in known),
-            "unpacked": None if remote else sum(r[3] if r[3] is not None else r[2] for r in known),
-            "sdists": [r[0] for r in known if r[3] is None and r[4].startswith("file:")],
+            "unpacked": sum(r[3] if r[3] is not None else r[2] for r in known),
+            "sdists": [r[0] for r in known if r[3] is None],
             "unsized": [r[0] for r in rows if r[2] is None], "largest": rows[:6], "resolve_s": resolve_s}
 
 
@@ -154,11 +153,11 @@ def print_plan(title: str, result: dict) -> None:
         print(f"  pip could not plan it: {result['error']}")
         return
     print(f"  {result['packages']} packages; download {fmt_gb(result['download'])}, installed (unpacked wheels) "
-          f"{fmt_gb(result['unpacked'])}; pip's resolution took {result['resolve_s']:.0f} s")
+          f"{fmt_gb(result['unpacked'])}{' at least' if result['sdists'] else ''}; pip's resolution took {result['resolve_s']:.0f} s")
     if result["unsized"]:
         print(f"  not sized (local projects, built at install): {', '.join(result['unsized'])}")
     if result["sdists"]:
-        print(f"  source distributions (counted at their download size): {', '.join(result['sdists'])}")
+        print(f"  counted at their download size (remote wheels, sdists): {', '.join(result['sdists'])}")
     for name, version, download, unpacked, _ in result["largest"]:
         print(f"    {name}=={version}: {fmt_gb(download)} download, {fmt_gb(unpacked)} unpacked")
 
