@@ -127,7 +127,8 @@ def plan(args: list[str], cwd: Path) -> dict:
                               cwd=cwd, capture_output=True, text=True)
         resolve_s = time.monotonic() - started
         if done.returncode != 0:
-            return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"pip exit {done.returncode}"}
+            last = done.stderr.strip().splitlines()[-1:] or [f"pip exit {done.returncode}"]
+            return {"error": last[0]}
         items = json.loads(report_path.read_text())["install"]
     rows = []
     for item in items:
@@ -153,7 +154,8 @@ def print_plan(title: str, result: dict) -> None:
         print(f"  pip could not plan it: {result['error']}")
         return
     print(f"  {result['packages']} packages; download {fmt_gb(result['download'])}, installed (unpacked wheels) "
-          f"{fmt_gb(result['unpacked'])}{' at least' if result['sdists'] else ''}; pip's resolution took {result['resolve_s']:.0f} s")
+          f"{fmt_gb(result['unpacked'])}{' at least' if result['sdists'] else ''}; "
+          f"pip's resolution took {result['resolve_s']:.0f} s")
     if result["unsized"]:
         print(f"  not sized (local projects, built at install): {', '.join(result['unsized'])}")
     if result["sdists"]:
@@ -175,8 +177,9 @@ def main() -> None:
     from grader.course import catalog
 
     reachable = cpu_index_answers()
-    print(f"{time.strftime('%Y-%m-%d')} on {platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"pip {subprocess.run([sys.executable, '-m', 'pip', '--version'], capture_output=True, text=True).stdout.split()[1]}")
+    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True).stdout.split()[1]
+    print(f"{time.strftime('%Y-%m-%d')} on {platform.node()}: {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, pip {pip}")
     print(f"PyTorch's CPU wheel index ({CPU_INDEX}): {'reachable' if reachable else 'NOT reachable from this machine'}")
 
     venv = venv_report(args.venv)
@@ -230,8 +233,9 @@ def main() -> None:
         download_s = bundle["download"] * 8 / (args.mbps * 1e6)
         total = (seconds + download_s) / 60
         print(f"  bundle set-up <= {BUNDLE_TARGET_MIN:g} min: about {total:.1f} min ({seconds:.0f} s of pip's install "
-              f"here from a local package mirror, plus {fmt_gb(bundle['download'])} at an assumed {args.mbps:g} Mbit/s, "
-              f"{download_s:.0f} s; apt-get and the data not counted): {'met' if total <= BUNDLE_TARGET_MIN else 'NOT met'}")
+              f"here from a local package mirror, plus {fmt_gb(bundle['download'])} at an assumed "
+              f"{args.mbps:g} Mbit/s, {download_s:.0f} s; apt-get and the data not counted): "
+              f"{'met' if total <= BUNDLE_TARGET_MIN else 'NOT met'}")
     else:
         print(f"  bundle set-up <= {BUNDLE_TARGET_MIN:g} min: no install time recorded (run with --measure)")
     if not reachable:

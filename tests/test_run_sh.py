@@ -87,7 +87,8 @@ def test_torch_from_the_cpu_index_when_it_answers_then_the_project(fake):
     probe = next(c for c in calls if "urlopen" in c)
     assert "timeout=10" in probe and probe.endswith(CPU_INDEX)
     assert installs(calls) == [
-        f"-m pip install --disable-pip-version-check --timeout 30 --retries 1 --index-url {CPU_INDEX} {' '.join(TORCH_PINS)}",
+        f"-m pip install --disable-pip-version-check --timeout 30 --retries 1 --index-url {CPU_INDEX} "
+        + " ".join(TORCH_PINS),
         f"-m pip install --disable-pip-version-check -e {REPO}[ml]"]
     assert "CPU wheel index answers" in done.stderr
     assert "torch_from=cpu" in next((fake / "venv").glob(".grader-deps-*")).read_text()

@@ -101,7 +101,8 @@ chown -R root:root $src
 chmod 700 $src
 chmod -R a+rX $root/venv $root/data
 if [ -d /opt/grader-python ]; then chmod -R a+rX /opt/grader-python; fi
-""" % {"uv": UV_VERSION, "account": STUDENT_ACCOUNT, "torch_cpu": TORCH_CPU_SH.strip(),  # noqa: UP031 (braces are the shell's)
+""" % {"uv": UV_VERSION, "account": STUDENT_ACCOUNT,  # noqa: UP031 (braces are the shell's)
+       "torch_cpu": TORCH_CPU_SH.strip(),
        "torch": " ".join(_torch_pins())}
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash

@@ -15,7 +15,8 @@ install_cpu_torch() {
   if "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/torch/", timeout=10)' \
       "$TORCH_CPU_INDEX" >/dev/null 2>&1; then
     echo "[torch] PyTorch's CPU wheel index answers: $* from $TORCH_CPU_INDEX" >&2
-    if "$python" -m pip install --disable-pip-version-check --timeout 30 --retries 1 --index-url "$TORCH_CPU_INDEX" "$@"; then
+    if "$python" -m pip install --disable-pip-version-check --timeout 30 --retries 1 \
+        --index-url "$TORCH_CPU_INDEX" "$@"; then
       TORCH_FROM=cpu
       return 0
     fi
