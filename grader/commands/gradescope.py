@@ -29,7 +29,8 @@ from grader.steps.naming import parse_stem, submission_stem
 UV_VERSION = "0.13.8"
 STUDENT_ACCOUNT = "grader-student"
 
-TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# torch from PyTorch's CPU wheel index when it answers, else PyPI: run.sh sources it, setup.sh carries it.
+TORCH_CPU_SH = (Path(__file__).resolve().parent / "torch_cpu.sh").read_text(encoding="utf-8")
 GRADESCOPE_MAX_MINUTES = 40  # the longest autograder timeout Gradescope allows
 # Gradescope's machines against the 2-core development VM the figures below were measured on, and
 # a cold start (the first torch import from disk): the stated timeout is this many times the
@@ -81,14 +82,12 @@ fi
 # No `test` extra: pytest, jsonschema and ruff are the grader's own tests, never run here. Torch
 # from PyTorch's CPU wheel index when it answers (no CUDA libraries: gigabytes and minutes of an
 # image that has no GPU), else from PyPI; pip shows its progress, the build takes minutes.
-pip=($root/venv/bin/python -m pip install --progress-bar off)
+# The same probe and fallback as the grader's own run.sh (grader/commands/torch_cpu.sh):
+%(torch_cpu)s
+export PIP_PROGRESS_BAR=off
 echo "== installing torch (CPU build) and the grader"
-if $root/venv/bin/python -c "import urllib.request; urllib.request.urlopen('%(cpu_index)s/torch/', timeout=30)"; then
-  "${pip[@]}" --index-url %(cpu_index)s %(torch)s || echo "PyTorch's CPU index failed: torch comes from PyPI"
-else
-  echo "PyTorch's CPU index is not reachable: torch comes from PyPI (with its CUDA libraries)"
-fi
-"${pip[@]}" "$src/grader_src[ml]"
+install_cpu_torch $root/venv/bin/python %(torch)s
+$root/venv/bin/python -m pip install "$src/grader_src[ml]"
 mkdir -p $root/data
 if apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; then
   echo "Fashion-MNIST installed from the distribution's package"
@@ -103,7 +102,8 @@ chown -R root:root $src
 chmod 700 $src
 chmod -R a+rX $root/venv $root/data
 if [ -d /opt/grader-python ]; then chmod -R a+rX /opt/grader-python; fi
-""" % {"uv": UV_VERSION, "account": STUDENT_ACCOUNT, "cpu_index": TORCH_CPU_INDEX,  # noqa: UP031 (braces are the shell's)
+""" % {"uv": UV_VERSION, "account": STUDENT_ACCOUNT,  # noqa: UP031 (braces are the shell's)
+       "torch_cpu": TORCH_CPU_SH.strip(),
        "torch": " ".join(_torch_pins())}
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash

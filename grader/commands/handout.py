@@ -19,6 +19,7 @@ from grader.commands.session import Session
 from grader.course.catalog import COURSE_ENTRY_POINTS, HANDOUT_FILES, Assignment
 from grader.course.spec import TestsItem
 from grader.errors import GraderError
+from grader.sandbox.image import CPU_TORCH_INDEX, STUDENT_REQUIREMENTS
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the grader package
 HIDDEN_PLACEHOLDER = "# The hidden tests are not in the handout: they run only when the course staff grade.\n"
@@ -41,7 +42,7 @@ grader = "grader.cli:main"
 include = ["grader*"]
 
 [tool.setuptools.package-data]
-grader = ["reports/templates/*", "reports/schemas/*"]
+grader = ["reports/templates/*", "reports/schemas/*", "commands/*.sh"]
 """
 
 # The assignment's public course data, a distribution of its own: two handouts' tools installed
@@ -71,6 +72,18 @@ include-package-data = false
 
 TOOL_FOLDERS = ("grader", "course")  # grader-tool/grader: the code; grader-tool/course: this assignment's data
 INSTALL = "pip install -r requirements.txt ./grader-tool/grader ./grader-tool/course"
+# Optional, before INSTALL: torch's CPU wheels from PyTorch's own index (no CUDA libraries); INSTALL then keeps
+# them (2.14.1+cpu satisfies ==2.14.1). A command of its own, not an --extra-index-url line in requirements.txt:
+# pip asks every index for every package, and where PyTorch's is unreachable it retries it for each one
+# (docs/benchmarks.md: minutes); --retries 0 and --timeout 10 make this one fail in seconds there.
+CPU_TORCH_INSTALL = (f"pip install --timeout 10 --retries 0 --index-url {CPU_TORCH_INDEX} "
+                     + " ".join(r for r in STUDENT_REQUIREMENTS if r.startswith(("torch==", "torchvision=="))))
+CPU_TORCH_NOTE = f"""Optional, on Linux: torch's CPU-only build, without CUDA's libraries (gigabytes less to download);
+your code and the grading run on the CPU either way. Run this before the line above; where PyTorch's
+index is not reachable it fails within seconds, and the line above takes torch from PyPI:
+
+    {CPU_TORCH_INSTALL}
+"""
 # Tools a handout's README may send the student to, beyond requirements.txt and the grader's own
 # dependencies: the course data's distribution depends on them (a README that names Jupyter gets it).
 README_TOOLS = {"jupyter": "notebook==7.6.5"}
@@ -80,6 +93,7 @@ STEPS_SECTION = """
 
     {install}
 
+{cpu_torch}
 `requirements.txt` holds the libraries the grader's sandbox has; `grader-tool/` is the course's grader
 for this assignment (the scoring code the course staff use, no solutions or hidden tests).
 
@@ -183,7 +197,8 @@ def _readme(assignment: Assignment) -> str:
     existing = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {assignment.spec.title}\n"
     if INSTALL in existing:
         return existing
-    return existing.rstrip("\n") + "\n" + STEPS_SECTION.format(install=INSTALL, assignment=assignment.id)
+    return existing.rstrip("\n") + "\n" + STEPS_SECTION.format(install=INSTALL, cpu_torch=CPU_TORCH_NOTE,
+                                                                   assignment=assignment.id)
 
 
 def _write_public_rubric(assignment: Assignment, dest: Path) -> None:

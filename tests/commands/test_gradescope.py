@@ -15,6 +15,8 @@ import jsonschema
 import pytest
 
 from grader.commands.gradescope import (
+    SETUP_SH,
+    TORCH_CPU_SH,
     build_bundle,
     bundle_readme,
     gradescope_due,
@@ -163,10 +165,31 @@ def test_bundle_readme_states_the_settings(tmp_path, tiny):
     assert "sys.version_info < (3, 11)" in setup and "uv python install 3.11" in setup and "chmod 700 $src" in setup
     # No test extra, torch from PyTorch's CPU index when it answers (PyPI otherwise), pip's progress shown.
     assert "[ml,test]" not in setup and '"$src/grader_src[ml]"' in setup and "pip install -q" not in setup
-    cpu = [line for line in setup.splitlines() if "--index-url https://download.pytorch.org/whl/cpu" in line]
-    assert len(cpu) == 1 and "torch==" in cpu[0] and "torchvision==" in cpu[0] and "||" in cpu[0]
-    assert setup.index("urlopen('https://download.pytorch.org/whl/cpu/torch/'") < setup.index(cpu[0])
+    # The probe and the fallback are run.sh's own (torch_cpu.sh), carried whole: the bundle sources nothing.
+    assert TORCH_CPU_SH.strip() in setup and "TORCH_CPU_INDEX=https://download.pytorch.org/whl/cpu" in setup
+    cpu = [line for line in setup.splitlines() if line.startswith("install_cpu_torch ")]
+    assert len(cpu) == 1 and "torch==" in cpu[0] and "torchvision==" in cpu[0]
     assert setup.index(cpu[0]) < setup.index('"$src/grader_src[ml]"')  # PyPI after: the CPU build satisfies its pin
+
+
+@pytest.mark.parametrize("probe", [0, 1])
+def test_setup_sh_takes_torch_from_the_cpu_index_only_when_it_answers(tmp_path, probe):
+    """setup.sh's install part, run under its own `set -euo pipefail` with a stand-in venv python."""
+    start, end = SETUP_SH.index("# The same probe"), SETUP_SH.index("mkdir -p $root/data")
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text('#!/usr/bin/env bash\nprintf \'%s\\n\' "$*" >> "$CALLS"\n'
+                      f'case "$*" in *urlopen*) exit {probe} ;; esac\n')
+    python.chmod(0o755)
+    script = f"set -euo pipefail\nroot={tmp_path}\nsrc=$root/source\n" + SETUP_SH[start:end]
+    done = subprocess.run(["bash", "-c", script], env={**os.environ, "CALLS": str(tmp_path / "calls")},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    pips = [c for c in (tmp_path / "calls").read_text().splitlines() if c.startswith("-m pip install")]
+    assert pips[-1] == f"-m pip install {tmp_path}/source/grader_src[ml]"
+    assert len(pips) == (2 if probe == 0 else 1) and ("not reachable" in done.stderr) == (probe == 1)
+    if probe == 0:
+        assert "--index-url https://download.pytorch.org/whl/cpu torch==" in pips[0] and "torchvision==" in pips[0]
 
 
 @pytest.mark.parametrize("assignment_id", ["colored_mnist", "cnn_transfer", "channel_shift", "cvae_ood"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.commands.handout import INSTALL
+from grader.commands.handout import CPU_TORCH_INSTALL, INSTALL
 
 from conftest import REPO, run_cli, shipped_ids, solution_only_lines
 
@@ -258,7 +258,8 @@ def test_handout_readme_follows_the_students_steps_and_installs_every_tool_once(
     steps = [INSTALL, "./run.sh 12332426", f"grader check {assignment_id}", f"grader package {assignment_id}"]
     assert all(step in readme for step in steps), readme
     assert [readme.index(step) for step in steps] == sorted(readme.index(step) for step in steps)
-    assert readme.count(INSTALL) == 1 and readme.count("pip install") == 1
+    assert readme.count(INSTALL) == 1 and readme.count("pip install") == 2  # INSTALL, and the optional CPU torch
+    assert readme.count(CPU_TORCH_INSTALL) == 1 and "before the line above" in readme
     tool = [tomllib.loads((fresh / part / "pyproject.toml").read_text())["project"]["dependencies"] for part in TOOL]
     names = _names((fresh / "requirements.txt").read_text().splitlines()) + _names(tool[0]) + _names(tool[1])
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
@@ -266,3 +267,18 @@ def test_handout_readme_follows_the_students_steps_and_installs_every_tool_once(
         assert "notebook" in names
     if "grader.inside" in (fresh / "run.sh").read_text():  # the notebook runner is the tool's
         assert "needs the grader tool" in (fresh / "run.sh").read_text() and "install the tool first" in readme
+
+
+def test_cpu_torch_is_an_optional_command_of_its_own_that_fails_fast():
+    """Not a requirements.txt line (pip would retry an unreachable index for every package): a
+    command that asks PyTorch's index for the image's torch pins only, with no retries."""
+    from grader.sandbox.image import CPU_TORCH_INDEX, STUDENT_REQUIREMENTS
+
+    words = CPU_TORCH_INSTALL.split()
+    assert words[:2] == ["pip", "install"]
+    assert "--retries 0" in CPU_TORCH_INSTALL and "--timeout 10" in CPU_TORCH_INSTALL
+    assert f"--index-url {CPU_TORCH_INDEX}" in CPU_TORCH_INSTALL and "--extra-index-url" not in CPU_TORCH_INSTALL
+    torch = [r for r in STUDENT_REQUIREMENTS if r.startswith(("torch==", "torchvision=="))]
+    assert [w for w in words if "==" in w] == torch
+    for requirements in REPO.glob("skeleton/*/requirements.txt"):
+        assert "index-url" not in requirements.read_text(), requirements
