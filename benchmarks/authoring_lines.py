@@ -48,7 +48,8 @@ def count(root: Path) -> dict[str, dict[str, int]]:
         rows[assignment_id] = {"given": given, "yaml": yaml_lines, "tests": tests}
     shared = root / "solutions" / "_shared"
     if shared.is_dir():
-        rows["_shared"] = {"given": sum(lines(p) for p in sorted(shared.rglob("*")) if p.is_file()), "yaml": 0, "tests": 0}
+        rows["_shared"] = {"given": sum(lines(p) for p in sorted(shared.rglob("*")) if p.is_file()),
+                           "yaml": 0, "tests": 0}
     return rows
 
 

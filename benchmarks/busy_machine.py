@@ -149,7 +149,8 @@ def busy_grading(assignment: str, backend: str, hog_count: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--assignment", nargs="+", default=["tiny"], help="tiny (the test fixture) or shipped assignments")
+    parser.add_argument("--assignment", nargs="+", default=["tiny"],
+                        help="tiny (the test fixture) or shipped assignments")
     parser.add_argument("--backend", default="local", choices=["local", "docker"])
     parser.add_argument("--hogs-per-core", type=int, default=2, help="busy processes per core (default 2)")
     parser.add_argument("--supervisor-seconds", type=float, default=3.0, help="how long each way is measured")

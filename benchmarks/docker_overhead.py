@@ -45,7 +45,8 @@ def main() -> None:
     in_container = sum(r.seconds for r in report.runs)
     bare_total = bare(assignment, dataset)
     print(f"submission graded in Docker: {docker_total:.1f} s (score {report.score:g}/{report.max_score:g})")
-    print(f"  experiments inside containers: {in_container:.1f} s, hidden tests: {report.timings.get('hidden_tests', 0):.1f} s")
+    print(f"  experiments inside containers: {in_container:.1f} s, "
+          f"hidden tests: {report.timings.get('hidden_tests', 0):.1f} s")
     print(f"same experiments bare:           {bare_total:.1f} s")
     overhead = docker_total - in_container
     print(f"grader overhead per submission:  {overhead:.1f} s (target < 3 s): total minus the experiment runs")

@@ -33,7 +33,8 @@ def main() -> None:
         total = time.perf_counter() - start
     runs = sum(r.seconds for r in report.runs)
     target = TARGET_S.get(args.assignment)
-    print(f"{args.assignment}, {type(sandbox).__name__}, {os.cpu_count()} cores: score {report.score:g}/{report.max_score:g}")
+    print(f"{args.assignment}, {type(sandbox).__name__}, {os.cpu_count()} cores: "
+          f"score {report.score:g}/{report.max_score:g}")
     for record in report.runs:
         print(f"  {record.name:<24} {record.seconds:6.1f} s  {record.outcome}")
     verdict = "" if target is None else f" (target < {target:.0f} s: {'met' if runs < target else 'MISSED'})"

@@ -180,11 +180,13 @@ def synthetic(counts: dict[int, int], tmp: Path, sleeping: bool = False) -> None
     # throughput whatever the executor, and 64 one-second steps at once need this many of them.
     if sleeping:
         for workers in sorted(counts):
-            print(f"engine CPU per submission with {workers} Dask workers: {cpu_per_sub['dask', workers] * 1000:.0f} ms")
+            print(f"engine CPU per submission with {workers} Dask workers: "
+                  f"{cpu_per_sub['dask', workers] * 1000:.0f} ms")
         return
     cpu_each = cpu_per_sub["dask", max(counts)]  # the configuration the target is about
     need = 0.9 * 64 * base * cpu_each if base else float("nan")
-    print(f"CPU per submission with {max(counts)} Dask workers: {cpu_each * 1000:.0f} ms, so {os.cpu_count()} cores grade at most "
+    print(f"CPU per submission with {max(counts)} Dask workers: {cpu_each * 1000:.0f} ms, "
+          f"so {os.cpu_count()} cores grade at most "
           f"{os.cpu_count() / cpu_each:.1f} a second; 64 workers within 10% of linear ({0.9 * 64 * base:.1f} a second) "
           f"need {math.ceil(need)} cores at that cost")
 
@@ -226,7 +228,8 @@ def main() -> None:
     counts = {1: 10, 8: 80, 64: 256} if args.quick else {1: 100, 8: 1000, 64: 1000}
     if args.engine_overhead:
         with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
-            synthetic({1: 10, 64: 128, 256: 512} if args.quick else {1: 20, 64: 256, 256: 1024}, Path(tmp), sleeping=True)
+            synthetic({1: 10, 64: 128, 256: 512} if args.quick else {1: 20, 64: 256, 256: 1024}, Path(tmp),
+                      sleeping=True)
         return
     with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
         if not args.skip_synthetic:

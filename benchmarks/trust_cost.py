@@ -108,7 +108,8 @@ def accounting(assignment: catalog.Assignment, report, graded_s: float) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("assignments", nargs="*", default=["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"])
+    parser.add_argument("assignments", nargs="*",
+                        default=["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"])
     parser.add_argument("--root", type=Path, default=None, help="the course root (default: this repository)")
     args = parser.parse_args()
     sandbox = LocalSandbox()
@@ -147,7 +148,8 @@ def main() -> None:
         bare_total = sum(row[1] for row in bare)
         split = accounting(assignment, report, graded)
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items() if k not in ("experiments", "total"))
-        print(f"  bare commands in all      {bare_total:6.1f} s  (the faster of a run before and one after the grading)")
+        print(f"  bare commands in all      {bare_total:6.1f} s  "
+              "(the faster of a run before and one after the grading)")
         print(f"  graded (local backend)    {graded:6.1f} s  ratio to the bare commands {graded / bare_total:.3f} "
               f"(the machine's drift between runs is in it)")
         print(f"  the student's commands    {split['student']:6.1f} s  (the experiments that run the student's code)")
@@ -155,9 +157,11 @@ def main() -> None:
               f"{phases}): its share of the grading {split['share']:.1%} "
               f"(target <= 5%: {'met' if split['share'] <= 0.05 else 'MISSED'})")
         print(f"  grader's own peak         {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
-        print(f"  once per course build     {course_build:6.1f} s  (expected outputs and assets; 0 when already cached)")
+        print(f"  once per course build     {course_build:6.1f} s  "
+              "(expected outputs and assets; 0 when already cached)")
         print(f"  submission that does not import: {broken_s:6.1f} s (score {broken.score:g}; "
-              f"{sum(r.outcome.startswith(('skipped', 'not started')) for r in broken.runs)} steps skipped or not started)", flush=True)
+              f"{sum(r.outcome.startswith(('skipped', 'not started')) for r in broken.runs)} "
+              "steps skipped or not started)", flush=True)
 
 
 if __name__ == "__main__":

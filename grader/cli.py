@@ -26,7 +26,8 @@ BACKEND = click.option("--backend", type=click.Choice(["auto", "local", "docker"
                             "boundary) or auto: docker when a daemon answers and the image is built (`grade` refuses "
                             "otherwise; other commands fall back to local with a notice) "
                             "[default: $GRADER_BACKEND or auto].")
-DATASET = click.option("--dataset", default=None, help="Dataset choice of the assignment (default: the assignment's own).")
+DATASET = click.option("--dataset", default=None,
+                       help="Dataset choice of the assignment (default: the assignment's own).")
 
 
 def _session(ctx: click.Context) -> Session:
@@ -36,7 +37,8 @@ def _session(ctx: click.Context) -> Session:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(__version__, prog_name="grader")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help=f"Course root holding assignments/, rubrics/, solutions/, skeleton/ (default: ${catalog.ROOT_ENV} or this repository).")
+              help="Course root holding assignments/, rubrics/, solutions/, skeleton/ "
+                   f"(default: ${catalog.ROOT_ENV} or this repository).")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None) -> None:
     """Grade machine-learning assignments: run submissions in a sandbox, parse their logs, apply the rubric."""
@@ -81,7 +83,8 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--id-pattern", default=None, metavar="REGEX",
               help="Regular expression the submission's file name must match, with named groups student_id "
                    "(required), name and late, e.g. '(?P<student_id>\\d+)-(?P<name>\\w+)\\.zip'.")
-@click.option("--extensions", "extensions_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+@click.option("--extensions", "extensions_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None,
               help="CSV of per-student extensions for the rubric's late policy: student_id and due (date) or days.")
 @click.option("--roster", "roster_csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="The LMS's roster: a Canvas gradebook export or a Moodle grading worksheet (or participants "
@@ -114,10 +117,12 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
               help="canvas: a CSV for Canvas's gradebook import; moodle: Moodle's grading worksheet (Grade and "
                    "Feedback comments); generic: student_id, name, score, ... "
                    "Feedback files are named for this LMS's bulk upload.")
-@click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), required=True, help="CSV to write.")
+@click.option("-o", "--out", "target", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV to write.")
 @click.option("--assignment-name", default=None, help="Canvas: the assignment's name (default: the assignment's ID).")
 @click.option("--canvas-assignment-id", default=None,
-              help="Canvas: the assignment's numeric ID, so the import updates it ('Name (id)') instead of adding a column.")
+              help="Canvas: the assignment's numeric ID, so the import updates it ('Name (id)') "
+                   "instead of adding a column.")
 @click.option("--roster", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="The LMS's roster (Canvas gradebook export, Moodle grading worksheet or participants export): "
                    "every student gets a row (no submission: missing, 0) with the LMS's own IDs and names.")
@@ -125,7 +130,8 @@ def grade(ctx, paths, assignment_id, backend, dataset, out, student_id, jobs, fo
               help="Folder for the feedback files (default: next to the CSV, FILE_feedback/, and FILE_feedback.zip).")
 @click.option("--published", is_flag=True, help="Grades are published: feedback shows after_published items too.")
 @click.pass_context
-def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir, published) -> None:
+def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, roster, feedback_dir,
+               published) -> None:
     """Write GRADED_OUT's grades (late penalty applied) as an LMS gradebook CSV, and one feedback
     file per student, named for the LMS's bulk upload; hidden items never reach feedback."""
     from grader.commands import export as verb
@@ -136,9 +142,11 @@ def export_cmd(ctx, graded, lms, target, assignment_name, canvas_assignment_id, 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--assignment", "assignment_id", default=None,
-              help="Assignment ID (default: a graded folder's, the only one, or the one whose editable files the submissions hold).")
+              help="Assignment ID (default: a graded folder's, the only one, or the one whose editable files "
+                   "the submissions hold).")
 @click.option("--against", multiple=True, type=click.Path(path_type=Path),
-              help="Earlier terms' submissions (folder or zip; repeatable), compared with this term's, not among themselves.")
+              help="Earlier terms' submissions (folder or zip; repeatable), compared with this term's, "
+                   "not among themselves.")
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Pairs whose larger share of matched code reaches this are listed in the HTML report.")
 @click.option("--top", type=click.IntRange(1, 100000), default=200, show_default=True,
@@ -190,7 +198,8 @@ def check(ctx, assignment_id, folder, dataset, student_id) -> None:
 @ASSIGNMENT
 @click.option("--student-id", required=True, help="Your student ID (digits).")
 @click.option("--name", required=True, help="Your name as it should appear in the file name.")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."), show_default=True)
+@click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path), default=Path("."),
+              show_default=True)
 @click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
               help="Folder to write studentID_name.zip into.")
 @click.pass_context
@@ -203,7 +212,8 @@ def package_cmd(ctx, assignment_id, student_id, name, folder, out) -> None:
 
 @cli.command()
 @click.argument("assignment_ids", nargs=-1, metavar="[ASSIGNMENT]...")
-@click.option("--check", "check_only", is_flag=True, help="Fail if the checked-in skeleton differs from what the solutions generate.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Fail if the checked-in skeleton differs from what the solutions generate.")
 @click.pass_context
 def build(ctx, assignment_ids, check_only) -> None:
     """Generate skeleton/<id> from solutions/<id> (marked solution code becomes TODO stubs)."""
@@ -231,7 +241,8 @@ def validate(ctx, assignment_ids, backend, dataset, skip_baselines, out, jobs, t
 
 @cli.command("new")
 @click.argument("assignment_id", metavar="ID")
-@click.option("--notebook", is_flag=True, help="A notebook assignment (the student edits ID.ipynb) instead of a .py file.")
+@click.option("--notebook", is_flag=True,
+              help="A notebook assignment (the student edits ID.ipynb) instead of a .py file.")
 @click.option("--seeds", type=click.IntRange(1, 50), default=3, show_default=True,
               help="Seeds the reference and the baseline are graded with for the calibration record.")
 @click.option("--like", "like", metavar="ASSIGNMENT", default=None,
@@ -249,7 +260,8 @@ def new_cmd(ctx, assignment_id, notebook, seeds, like) -> None:
 
 @cli.command()
 @ASSIGNMENT
-@click.option("-o", "--out", "dest", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to create.")
+@click.option("-o", "--out", "dest", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to create.")
 @click.pass_context
 def handout(ctx, assignment_id, dest) -> None:
     """Make the student handout: skeleton code, run.sh, README, rubric; no solutions, no hidden tests."""
@@ -260,7 +272,8 @@ def handout(ctx, assignment_id, dest) -> None:
 
 @cli.command()
 @ASSIGNMENT
-@click.option("--seeds", type=click.IntRange(1, 500), default=5, show_default=True, help="How many student seeds to try.")
+@click.option("--seeds", type=click.IntRange(1, 500), default=5, show_default=True,
+              help="How many student seeds to try.")
 @BACKEND
 @DATASET
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out"), show_default=True)
@@ -283,7 +296,8 @@ def calibrate(ctx, assignment_id, seeds, backend, dataset, out, skip_baselines, 
 @click.argument("assignment_id", metavar="[ASSIGNMENT]", default="colored_mnist")
 @BACKEND
 @DATASET
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out/demo"), show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-out/demo"),
+              show_default=True)
 @click.pass_context
 def demo(ctx, assignment_id, backend, dataset, out) -> None:
     """Grade the bundled example submissions (correct, untouched skeleton, wrong) and print the gradebook."""

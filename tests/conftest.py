@@ -77,7 +77,8 @@ def student_files(assignment: catalog.Assignment, source: str = "solution") -> d
     return {rel: (base / rel).read_text() for rel in assignment.spec.editable}
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600,
+            env: dict | None = None) -> subprocess.CompletedProcess:
     """The real `grader` command, as a user runs it."""
     full_env = {**os.environ, "COLUMNS": "200", "GRADER_BACKEND": "local", **(env or {})}
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd or REPO, capture_output=True, text=True,

@@ -64,7 +64,8 @@ def test_student_journey_check_package_grade_agree(tmp_path, tiny_root, tiny):
     # run the experiment as the student would
     import subprocess
     import sys
-    log = subprocess.run([sys.executable, "experiment.py", "--seed", "42"], cwd=handout, capture_output=True, text=True).stdout
+    log = subprocess.run([sys.executable, "experiment.py", "--seed", "42"], cwd=handout, capture_output=True,
+                         text=True).stdout
     (handout / "result_log.txt").write_text(log)
     check = run_cli("--root", str(tiny_root), "check", "tiny", "--dir", str(handout))
     assert check.returncode == 0 and "accuracy: 0.9000 (>= 0.85) 10/10" in check.stdout
@@ -72,7 +73,8 @@ def test_student_journey_check_package_grade_agree(tmp_path, tiny_root, tiny):
     pkg = run_cli("--root", str(tiny_root), "package", "tiny", "--student-id", "20250042", "--name", "ana",
                   "--dir", str(handout), "-o", str(tmp_path))
     assert pkg.returncode == 0, pkg.stderr
-    graded = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"), "--out", str(tmp_path / "out"))
+    graded = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"),
+                     "--out", str(tmp_path / "out"))
     assert graded.returncode == 0 and "accuracy: 0.9000 (>= 0.85) 10/10" in graded.stdout
     report = json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())
     assert report["flags"] == [] and report["seed"] == 42
@@ -97,7 +99,8 @@ def test_validate_and_build_check(tiny_root):
 def test_validate_catches_a_skeleton_that_scores(tiny_root):
     solution = tiny_root / "solutions" / "tiny" / "answer.py"
     solution.write_text(solution.read_text().replace("    # BEGIN SOLUTION: the arithmetic mean\n", "")
-                        .replace("    return sum(values) / len(values)\n    # END SOLUTION\n", "    return sum(values) / len(values)\n"))
+                        .replace("    return sum(values) / len(values)\n    # END SOLUTION\n",
+                                 "    return sum(values) / len(values)\n"))
     assert run_cli("--root", str(tiny_root), "build").returncode == 0
     result = run_cli("--root", str(tiny_root), "validate", "tiny", "--skip-baselines")
     assert result.returncode == 1 and "FAIL skeleton: score" in result.stdout
@@ -119,7 +122,8 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, tiny_root, args, mess
 def test_broken_rubric_is_reported_with_its_file(tiny_root):
     (tiny_root / "rubrics" / "tiny.yaml").write_text("assignment: tiny\nitems: []\n")
     result = run_cli("--root", str(tiny_root), "list")
-    assert result.returncode == 2 and "rubrics/tiny.yaml: field items: List should have at least 1 item" in result.stderr
+    assert (result.returncode == 2
+            and "rubrics/tiny.yaml: field items: List should have at least 1 item" in result.stderr)
 
 
 def test_demo_grades_the_bundled_examples(tmp_path, tiny_root):
@@ -146,7 +150,8 @@ def test_calibrate_prints_distributions_and_saves_a_record(tmp_path, tiny_root):
     assert "tiny calibration" in result.stdout and ">= 0.85: 2/2" in result.stdout and ">= 0.85: 0/2" in result.stdout
     saved = load_model(CalibrationFile, tmp_path / "calibration_tiny.yaml")
     record = saved.record(None)
-    assert record.values("reference", "accuracy") == [0.9, 0.9] and record.values("first_only", "accuracy") == [0.8, 0.8]
+    assert (record.values("reference", "accuracy") == [0.9, 0.9]
+            and record.values("first_only", "accuracy") == [0.8, 0.8])
     assert sorted({run.seed for run in record.runs}) == [1000, 8919]  # the seeds of calibration_ids(2)
     # The saved record is the form assignments keep, and agrees with the rubric it was measured on.
     assert disagreements(saved, catalog.load("tiny", tiny_root)) == []
@@ -227,17 +232,19 @@ def test_validate_tests_only_fails_on_an_undeclared_loss_or_a_skeleton_that_pass
     assert "return values[0]" in answer.read_text()
     result = run_cli("--root", str(tiny_root), "validate", "tiny", "--tests-only")
     assert result.returncode == 1
-    assert ("FAIL hidden tests: baseline first_only: answer_tests: 2 points, not declared as lost (expected its full 3) "
-            "(fails mean_of_three)") in result.stdout
+    assert ("FAIL hidden tests: baseline first_only: answer_tests: 2 points, not declared as lost (expected its full "
+            "3) (fails mean_of_three)") in result.stdout
     assert "FAIL hidden tests: skeleton: passes answer_tests::mean_of_one" in result.stdout
 
 
 def test_validate_tests_only_fails_when_the_reference_fails_a_case(tiny_root, tmp_path):
     solution = tiny_root / "solutions" / "tiny" / "answer.py"
-    solution.write_text(solution.read_text() + "\n\nclass Net:\n    def __init__(self, width):\n        raise ValueError('broken')\n")
+    solution.write_text(solution.read_text() + "\n\nclass Net:\n    def __init__(self, width):\n"
+                                               "        raise ValueError('broken')\n")
     result = run_cli("--root", str(tiny_root), "validate", "tiny", "--tests-only",
                      env={"GRADER_CACHE": str(tmp_path / "cache")})
-    assert result.returncode == 1 and "FAIL hidden tests: reference: the reference solution fails hidden test" in result.stdout
+    assert (result.returncode == 1
+            and "FAIL hidden tests: reference: the reference solution fails hidden test" in result.stdout)
 
 
 def test_validate_tests_only_on_a_shipped_assignment():
@@ -245,7 +252,8 @@ def test_validate_tests_only_on_a_shipped_assignment():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "worst_group_loss_value_and_weights" in result.stdout
     for line in ["ok   hidden tests: reference: 5/5", "ok   hidden tests: skeleton: 0/5",
-                 "ok   hidden tests: baseline plain_in_disguise: 3/5", "ok   hidden tests: baseline balanced_mean_loss: 4/5",
+                 "ok   hidden tests: baseline plain_in_disguise: 3/5",
+                 "ok   hidden tests: baseline balanced_mean_loss: 4/5",
                  "ok   calibration of metric items: balanced_accuracy recorded"]:
         assert f"channel_shift: {line}" in result.stdout
 
@@ -256,7 +264,8 @@ def test_validate_holds_a_baseline_to_every_item(tiny_root):
     result = run_cli("--root", str(tiny_root), "validate", "tiny")
     assert result.returncode == 1
     assert "FAIL baseline first_only declaration: declares params: 2, its full points" in result.stdout
-    assert "FAIL baseline first_only: answer_tests: 2 points, not declared as lost (expected its full 3)" in result.stdout
+    assert ("FAIL baseline first_only: answer_tests: 2 points, not declared as lost (expected its full 3)"
+            in result.stdout)
 
 
 def test_validate_requires_a_calibration_record_of_every_metric_item(tiny_root):

@@ -29,7 +29,8 @@ def test_folder_names_stay_inside_the_output_folder(tmp_path):
     assert folder_name("...") == "..." and folder_name("a\x1b[2J") == "a\x1b[2J"  # odd but plain folder names stay
     for hostile in ("..", ".", "../../etc", "a/b", "a\\b", "a\0b", "", "x" * 500):
         name = folder_name(hostile)
-        assert name not in ("", ".", "..") and "/" not in name and "\\" not in name and "\0" not in name, (hostile, name)
+        assert (name not in ("", ".", "..") and "/" not in name and "\\" not in name
+                and "\0" not in name), (hostile, name)
         assert (tmp_path / name).resolve().parent == tmp_path.resolve()
     assert folder_name("a/b") != folder_name("a_b")  # changed names get a hash: no two share a folder
     assert len(folder_name("x" * 500).encode()) <= 210

@@ -74,7 +74,8 @@ def test_inside_imports_nothing_of_the_host():
     """Code that runs beside student code may import only its own zone: the host's modules
     (and their secrets, paths and constants) never load in the sandbox's Python."""
     graph = import_graph()
-    bad = [f"{module} imports {target}" for module, targets in sorted(graph.items()) if module.startswith("grader.inside")
+    bad = [f"{module} imports {target}"
+           for module, targets in sorted(graph.items()) if module.startswith("grader.inside")
            for target in sorted(targets) if target != "grader.inside" and not target.startswith(INSIDE_MAY_IMPORT)]
     assert bad == []
 
@@ -95,7 +96,8 @@ def test_steps_never_import_the_batch_or_the_cli():
 def test_zone_rule_fails_on_a_wrong_import():
     """The checks above can fail: a verdict module that imports the sandbox is caught."""
     graph = {"grader.verdict.score": {"grader.sandbox.base"}, "grader.inside.runner_kit": {"grader.course.spec"}}
-    assert zone_violations(graph, "grader.verdict", VERDICT_MAY_NOT) == ["grader.verdict.score imports grader.sandbox.base"]
+    assert (zone_violations(graph, "grader.verdict", VERDICT_MAY_NOT)
+            == ["grader.verdict.score imports grader.sandbox.base"])
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert longest_chain({"a": {"b"}, "b": {"c"}, "c": set()}) == ["a", "b", "c"]
 

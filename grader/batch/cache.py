@@ -20,7 +20,8 @@ def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend
     """Changes when the submission, the assignment (spec, rubric, tests, skeleton) or the grader does,
     or whose the submission is (a roster that now names its student: the seed follows the ID).
     The same on the client of a cluster run and in a local run, so either resumes the other."""
-    digest = hashlib.sha256(f"{__version__}|{dataset}|{backend}".encode() + (f"|{student_id}".encode() if student_id else b""))
+    digest = hashlib.sha256(f"{__version__}|{dataset}|{backend}".encode()
+                            + (f"|{student_id}".encode() if student_id else b""))
     for root in (source, assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
         digest.update(b"\1")
         if root.exists():

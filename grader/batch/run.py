@@ -201,7 +201,8 @@ def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, no
         folder = report_folder(out, report.stem)
         try:
             if late is not None:
-                apply_late(report, late, extensions)  # never charged twice: a cached report is re-penalised from its own score
+                # never charged twice: a cached report is re-penalised from its own score
+                apply_late(report, late, extensions)
                 write_report(report, folder)
             write_student_outputs(report, folder, late.due if late else None)
         except Exception as exc:  # noqa: BLE001 - one student's outputs failing is that student's status, not the batch's

@@ -27,8 +27,10 @@ def seed_rule_disagreements(assignment: Assignment) -> list[str]:
     return [f"run.sh has {has}, but the seed rule (assignment.yaml seed.digits) takes the last {want} digits"]
 
 
-REQUIREMENTS_HEADER = ("# Exactly what the grading image provides (grader/sandbox/image.py STUDENT_REQUIREMENTS): code that\n"
-                       "# imports anything else runs here but fails when the TA grades it. Written by `grader build`.\n")
+REQUIREMENTS_HEADER = ("# Exactly what the grading image provides (grader/sandbox/image.py STUDENT_REQUIREMENTS): "
+                       "code that\n"
+                       "# imports anything else runs here but fails when the TA grades it. "
+                       "Written by `grader build`.\n")
 NOTEBOOK_NOTE = ("# The notebook runner (nbclient, ipykernel) and Jupyter come with the grader tool (grader-tool/),\n"
                  "# each listed once.\n")
 
@@ -50,7 +52,8 @@ def build(assignment: Assignment) -> list[str]:
     problems = seed_rule_disagreements(assignment)
     if problems:
         raise GraderError(problems[0], assignment.solution_dir / "run.sh")
-    return generate(assignment.solution_dir, assignment.skeleton_dir, assignment.output_files(), written_files(assignment))
+    return generate(assignment.solution_dir, assignment.skeleton_dir, assignment.output_files(),
+                    written_files(assignment))
 
 
 def out_of_sync(assignment: Assignment) -> list[str]:

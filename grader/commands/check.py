@@ -28,7 +28,8 @@ def _without_missing_logs(warnings: list[str], logs: set[str]) -> list[str]:
 
 def run(session: Session, assignment_id: str, folder: Path, dataset: str | None, student_id: str | None) -> None:
     assignment = session.load(assignment_id)
-    report = check_own_logs(assignment, folder.resolve(), session.sandbox("local"), dataset=dataset, student_id=student_id)
+    report = check_own_logs(assignment, folder.resolve(), session.sandbox("local"), dataset=dataset,
+                            student_id=student_id)
     report.warnings = _without_missing_logs(report.warnings, assignment.output_files())
     if any(flag.startswith(EDITED_GIVEN) for flag in report.flags):
         report.warnings.append("your logs came from a notebook whose given cells you edited; grading runs it with "

@@ -15,6 +15,6 @@ def run(session: Session, assignment_id: str, backend: str | None, dataset: str 
     a = session.load(assignment_id)
     examples = make_examples(a, out / "submissions", [a.spec.validation_student_id], distinct_ids=True)
     chosen = [e for e in examples if e.kind != "baseline"] + [e for e in examples if e.kind == "baseline"][:1]
-    reports = grade_all([e.zip_path for e in chosen], a, session.sandbox(backend), out, dataset=dataset, student_id=None,
-                        console=session.console, detail=False)
+    reports = grade_all([e.zip_path for e in chosen], a, session.sandbox(backend), out, dataset=dataset,
+                        student_id=None, console=session.console, detail=False)
     return 0 if exit_code(reports) < 2 else 2

@@ -66,7 +66,8 @@ def example_trees(assignment: Assignment, tmp: Path, baselines: bool = True,
     sources = [("reference", "reference", lambda: assignment.solution_dir),
                ("skeleton", "skeleton", lambda: assignment.skeleton_dir)]
     if baselines:
-        sources += [("baseline", b.name, lambda b=b: _baseline_source(assignment, b, tmp)) for b in assignment.spec.baselines]
+        sources += [("baseline", b.name, lambda b=b: _baseline_source(assignment, b, tmp))
+                    for b in assignment.spec.baselines]
     if only is not None:
         sources = [s for s in sources if s[1] == only]
     return [(kind, label, _editable_copy(assignment, source(), tmp / label)) for kind, label, source in sources]

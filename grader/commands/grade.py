@@ -46,8 +46,10 @@ def mark_download_times(times: dict[Path, str | None], late: LatePolicy | None, 
     if window is None or late is None or window[0] <= late.due + dt.timedelta(minutes=late.grace_minutes):
         return set()
     first, last = (t.isoformat(timespec="minutes") for t in window)
-    console.print(f"[yellow]warning:[/] the file times of all {len(times)} submissions fall between {first} and {last}, "
-                  f"after the due date {late.due.isoformat(timespec='minutes')}: they are the download's (or a copy's), "
+    console.print(f"[yellow]warning:[/] the file times of all {len(times)} submissions fall between {first} "
+                  f"and {last}, "
+                  f"after the due date {late.due.isoformat(timespec='minutes')}: "
+                  "they are the download's (or a copy's), "
                   "not when each student submitted, so the late policy does not charge by them in this run. Give the "
                   "LMS's times (--roster: Moodle's grading worksheet), or keep the files' times when copying.",
                   highlight=False, soft_wrap=True)
@@ -179,5 +181,6 @@ def run(session: Session, paths: tuple[Path, ...], assignment_id: str | None, ba
         executor = cluster_executor(cluster, cluster_backend(backend), certs, insecure, session.console, session.err)
         reports = grade_all(sources, assignment, None, out, executor=executor, **common)
     else:
-        reports = grade_all(sources, assignment, session.sandbox(backend, local_fallback=False), out, jobs=jobs, **common)
+        reports = grade_all(sources, assignment, session.sandbox(backend, local_fallback=False), out, jobs=jobs,
+                            **common)
     return exit_code(reports)

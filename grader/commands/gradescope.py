@@ -58,7 +58,8 @@ MEASURED = {
 
 def _torch_pins() -> list[str]:
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
-    return [r for r in pyproject["project"]["optional-dependencies"]["ml"] if r.startswith(("torch==", "torchvision=="))]
+    return [r for r in pyproject["project"]["optional-dependencies"]["ml"]
+            if r.startswith(("torch==", "torchvision=="))]
 
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -127,7 +128,7 @@ if [ ! -s "$root/results/results.json" ]; then
 JSON
 fi
 exit 0
-"""
+"""  # noqa: E501 (the fallback results.json is one line of JSON)
 
 BUNDLE_README = """# Gradescope autograder: {assignment}
 
@@ -176,7 +177,8 @@ def build_bundle(assignment: Assignment, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_script(archive, "setup.sh", SETUP_SH)
-        _add_script(archive, "run_autograder", RUN_AUTOGRADER % {"assignment": assignment.id, "account": STUDENT_ACCOUNT})
+        _add_script(archive, "run_autograder",
+                    RUN_AUTOGRADER % {"assignment": assignment.id, "account": STUDENT_ACCOUNT})
         archive.writestr("README.md", bundle_readme(assignment))
         _add_tree(archive, package_root / "grader", "grader_src/grader")
         for name in ("pyproject.toml", "README.md"):
@@ -210,7 +212,8 @@ def timeout_minutes(assignment: Assignment) -> tuple[int, str, str]:
         why = (f"the reference was graded in {measured.wall_s:.0f} s on a 2-core machine ({measured.source}); "
                f"{TIMEOUT_MARGIN} times that plus {START_MINUTES} minutes for slower machines and a cold start")
         if ceiling > wanted:
-            why += (f". A submission whose {steps} steps all run to their limit of {limits.cpu_seconds:g} s of CPU time "
+            why += (f". A submission whose {steps} steps all run to their limit of {limits.cpu_seconds:g} s "
+                    "of CPU time "
                     f"would need {ceiling} minutes: Gradescope stops it first and the student sees no result")
     else:
         wanted = ceiling + 1
@@ -274,7 +277,8 @@ def student_from_metadata(meta: dict, submission: Path) -> tuple[str, str, str |
         return sid, name, group.strip(" ()") or None
     parsed = parse_stem(submission_stem(submission))
     if parsed:
-        return parsed[0], name or parsed[1], f"no student ID in Gradescope's roster: took {parsed[0]} from the submission's name{group}"
+        return (parsed[0], name or parsed[1],
+                f"no student ID in Gradescope's roster: took {parsed[0]} from the submission's name{group}")
     local = str(user.get("email") or "").split("@")[0]
     digits = "".join(ch for ch in local if ch.isdigit())
     if len(digits) >= 4:
@@ -339,7 +343,8 @@ def run_on_gradescope(root: Path, assignment_id: str, sandbox=None) -> dict:
         source = single_submission(upload)
         student_id, name, note = student_from_metadata(meta, source)
         assignment = catalog.load(assignment_id, root / "source" / "course")
-        origin = SubmissionOrigin(lms="gradescope", file_name=source.name, submitted_at=_iso_utc(meta.get("created_at")))
+        origin = SubmissionOrigin(lms="gradescope", file_name=source.name,
+                                  submitted_at=_iso_utc(meta.get("created_at")))
         identity = Identity(source, student_id, name or None, origin)
         with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as out:
             report = grade_submission(source, assignment, sandbox or make_sandbox("local"), Path(out),

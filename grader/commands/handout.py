@@ -172,7 +172,8 @@ def _write_tool(assignment: Assignment, handout: Path, tool: Path) -> None:
     course = tool / "course" / package
     folder = course / "assignments" / assignment.id
     folder.mkdir(parents=True)
-    (course / "__init__.py").write_text(f'"""Course data of {assignment.id} for the grader (no code)."""\n', encoding="utf-8")
+    (course / "__init__.py").write_text(f'"""Course data of {assignment.id} for the grader (no code)."""\n',
+                                        encoding="utf-8")
     spec = assignment.spec.model_dump(mode="json", exclude={"baselines"})  # baselines are edits of the reference
     (folder / "assignment.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     (course / "rubrics").mkdir()
@@ -223,7 +224,8 @@ def make_handout(assignment: Assignment, dest: Path) -> Path:
         raise GraderError(f"skeleton is out of date ({stale[0]}); run `grader build` first", assignment.skeleton_dir)
     if dest.exists() and any(dest.iterdir()):
         raise GraderError("folder exists and is not empty", dest)
-    shutil.copytree(assignment.skeleton_dir, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(assignment.skeleton_dir, dest, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     data_md, rubric_yaml = HANDOUT_FILES
     _write_public_rubric(assignment, dest / rubric_yaml)
     (dest / data_md).write_text(_data_instructions(assignment), encoding="utf-8")

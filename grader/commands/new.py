@@ -181,7 +181,7 @@ EXPERIMENT_NB_YAML = '''  - name: notebook
     command: "{python} -m grader.inside.notebook execute __ID__.ipynb --output executed/__ID__.ipynb --cell-timeout 60 --timeout 120"
     log: nb_log.txt
     partial: true                    # graded on the Summary lines printed before a stop
-    artifacts: [executed/__ID__.ipynb]'''
+    artifacts: [executed/__ID__.ipynb]'''  # noqa: E501 (YAML template: the command is one line)
 
 RUBRIC_YAML = '''# Made by `grader new __ID__`: the thresholds come from assignments/__ID__/calibration.yaml
 # (the reference and the baseline graded over a few seeds); re-run `grader calibrate __ID__`
@@ -221,7 +221,7 @@ items:
             args: [{tensor: [8, 3], seed: 3, lib: numpy, dtype: float64}, [1, -1, 1, 1, -1, -1, 1, -1]]
         record: [weights]
         hint: "the ridge term belongs on the diagonal of x^T x"
-'''
+'''  # noqa: E501 (YAML template: a case's args are one flow-style line)
 
 CALIBRATION_NOTES = '''Measured by `grader new` right after it wrote the scaffold: the reference and the baseline
 graded through the real pipeline over {seeds} seeds. The task is linearly separable up to 0.5

@@ -91,7 +91,8 @@ def _is_submission(source: Path) -> bool:
     return source.suffix.lower() == ".zip" or (source.is_dir() and parse_stem(source.name) is not None)
 
 
-def _expand(path: Path, assignment: Assignment, archive: bool, skipped: list[tuple[str, str]], depth: int = 0) -> list[Source]:
+def _expand(path: Path, assignment: Assignment, archive: bool, skipped: list[tuple[str, str]],
+            depth: int = 0) -> list[Source]:
     if path.is_file() or path.is_symlink():
         return [Source(path, archive)]
     reports = _graded_reports(path)
@@ -119,7 +120,8 @@ def _expand(path: Path, assignment: Assignment, archive: bool, skipped: list[tup
     return found
 
 
-def find_sources(paths: list[Path], against: list[Path], assignment: Assignment) -> tuple[list[Source], list[tuple[str, str]], list[str]]:
+def find_sources(paths: list[Path], against: list[Path],
+                 assignment: Assignment) -> tuple[list[Source], list[tuple[str, str]], list[str]]:
     """Submissions to compare (current ones first, then the archive), the sources skipped with
     the reason, and notes (a student's earlier submission dropped in favour of the latest)."""
     skipped: list[tuple[str, str]] = []
@@ -222,7 +224,8 @@ def write_csv(result: SimilarityResult, path: Path) -> Path:
     return path
 
 
-def write_html(result: SimilarityResult, fingerprints: list[dict], path: Path, assignment: Assignment, top: int) -> Path:
+def write_html(result: SimilarityResult, fingerprints: list[dict], path: Path, assignment: Assignment,
+               top: int) -> Path:
     docs = result.documents
     above = result.above()
     shown = [{"rank": n, "pair": p, "a": docs[p.a], "b": docs[p.b],
@@ -264,7 +267,8 @@ def _progress(console: Console) -> Progress:
 
 
 def run_similarity(paths: list[Path], assignment: Assignment, out: Path, *, against: list[Path] = (),
-                   threshold: float = 0.5, top: int = 200, jobs: int = 2, console: Console | None = None) -> SimilarityResult:
+                   threshold: float = 0.5, top: int = 200, jobs: int = 2,
+                   console: Console | None = None) -> SimilarityResult:
     console = console or Console(quiet=True)
     sources, skipped, notes = find_sources(list(paths), list(against), assignment)
     documents: list[Document] = []
@@ -294,7 +298,8 @@ def run_similarity(paths: list[Path], assignment: Assignment, out: Path, *, agai
     result.html_path = write_html(result, fingerprints, out / SIMILARITY_HTML, assignment, top)
     refreshed = refresh_index(out, console)
     print_top(result, console)
-    console.print(f"wrote {result.html_path} and {result.csv_path}" + (f"; refreshed {out / 'index.html'}" if refreshed else ""))
+    console.print(f"wrote {result.html_path} and {result.csv_path}"
+                  + (f"; refreshed {out / 'index.html'}" if refreshed else ""))
     return result
 
 
@@ -309,8 +314,8 @@ def print_top(result: SimilarityResult, console: Console, limit: int = 10) -> No
         table.add_column(column, overflow="fold")
     for rank, p in enumerate(above[:limit], 1):
         a, b = result.documents[p.a], result.documents[p.b]
-        table.add_row(str(rank), escape(a.key), escape(b.key) + (" (archive)" if b.archive else ""), f"{p.similarity:.2f}",
-                      f"{p.similarity_a:.2f} / {p.similarity_b:.2f}")
+        table.add_row(str(rank), escape(a.key), escape(b.key) + (" (archive)" if b.archive else ""),
+                      f"{p.similarity:.2f}", f"{p.similarity_a:.2f} / {p.similarity_b:.2f}")
     console.print(table)
 
 

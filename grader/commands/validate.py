@@ -174,8 +174,8 @@ def _column_problems(column: Column, assignment: Assignment, dataset: str | None
         for difference in _differences(column.points, expected, baseline.expect_items):
             item_id = difference.split(":", 1)[0]
             lost = [c for (i, c), ok in column.cases.items() if i == item_id and not ok]
-            problems.append(difference + (f" (fails {', '.join(lost)})" if lost and isinstance(items[item_id], TestsItem)
-                                          else ""))
+            problems.append(difference + (f" (fails {', '.join(lost)})"
+                                          if lost and isinstance(items[item_id], TestsItem) else ""))
     return problems
 
 
@@ -238,7 +238,8 @@ def run(session: Session, assignment_ids: tuple[str, ...], backend: str | None, 
                 checks = validate(session.load(assignment_id), session.sandbox(backend), out or Path(tmp),
                                   session.console, dataset, baselines=not skip_baselines, jobs=jobs)
             for c in checks:
-                session.console.print(f"{assignment_id}: {'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} {c.what}: {c.detail}")
+                session.console.print(f"{assignment_id}: {'[green]ok[/]  ' if c.ok else '[red]FAIL[/]'} "
+                                      f"{c.what}: {c.detail}")
                 failed |= not c.ok
     if failed:
         session.err.print("validation failed")

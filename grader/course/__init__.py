@@ -1,1 +1,2 @@
-"""The course as data: assignment and rubric schemas, the catalog of assignments on disk, calibration records, skeleton generation, the course secret."""
+"""The course as data: assignment and rubric schemas, the catalog of assignments on disk, calibration
+records, skeleton generation, the course secret."""

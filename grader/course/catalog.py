@@ -89,7 +89,8 @@ class Assignment:
             return None
         name = override or self.spec.dataset.default
         if name not in self.spec.dataset.choices:
-            raise GraderError(f"assignment {self.id!r} has no dataset {name!r} (choices: {', '.join(sorted(self.spec.dataset.choices))})")
+            raise GraderError(f"assignment {self.id!r} has no dataset {name!r} (choices: "
+                              f"{', '.join(sorted(self.spec.dataset.choices))})")
         return name
 
     def runner_files(self) -> list[str]:
@@ -112,7 +113,8 @@ class Assignment:
         for item in self.rubric.items:
             if isinstance(item, TestsItem) and item.cases:
                 name = f"{item.stem}.py"
-                sources[name] = sources.get(name, f'"""Declared cases of rubric item {item.id} (written by the grader)."""\n')
+                sources[name] = sources.get(name, f'"""Declared cases of rubric item {item.id} '
+                                                  '(written by the grader)."""\n')
                 sources[name] += declared_cases_source(item)
         return sources
 

@@ -41,18 +41,21 @@ class SandboxLimits(Strict):
     cpu_seconds: int = Field(1800, gt=0, description="CPU time per step, all its processes and threads together: the "
                                                      "limit that decides a timeout.")
     wall_factor: float = Field(10.0, ge=1, description="Wall-clock backstop = wall_factor x cpu_seconds / cpus.")
-    wall_seconds: float | None = Field(None, gt=0, description="A fixed wall-clock backstop instead of the derived one.")
-    idle_seconds: float | None = Field(None, gt=0, description="A step whose CPU time has not grown for this long (none "
-                                                               "of its threads runnable) is stopped as idle; default: "
-                                                               "the wall-clock backstop, at most 300 s.")
+    wall_seconds: float | None = Field(None, gt=0, description="A fixed wall-clock backstop "
+                                                               "instead of the derived one.")
+    idle_seconds: float | None = Field(None, gt=0, description="A step whose CPU time has not grown for this long "
+                                                               "(none of its threads runnable) is stopped as idle; "
+                                                               "default: the wall-clock backstop, at most 300 s.")
     ceiling_factor: float = Field(4.0, ge=1, description="Hard wall-clock ceiling = ceiling_factor x the backstop: a "
                                                          "step still computing is stopped there at the latest.")
     memory_mb: int = Field(6144, gt=0, description="Memory per step: cgroup limit in Docker, address space locally.")
     cpus: float = Field(2.0, gt=0, description="CPU cores a step may use; also sets torch/BLAS thread counts.")
     pids: int = Field(256, gt=0, description="Processes and threads a step may hold (fork bombs stop here).")
-    output_bytes: int = Field(2_000_000, gt=0, description="Bytes of stdout+stderr kept per step; the rest is dropped with a note.")
+    output_bytes: int = Field(2_000_000, gt=0, description="Bytes of stdout+stderr kept per step; the rest "
+                                                           "is dropped with a note.")
     tmpfs_mb: int = Field(512, gt=0, description="Size of the writable /tmp inside a container.")
-    workspace_mb: int = Field(1024, gt=0, description="Largest file a step may write, and the workspace's total size after it.")
+    workspace_mb: int = Field(1024, gt=0, description="Largest file a step may write, and the "
+                                                      "workspace's total size after it.")
     workspace_files: int = Field(5000, gt=0, description="Files and folders the workspace may hold after a step.")
     submission_cpu_seconds: float | None = Field(None, gt=0, description="CPU time of all a submission's steps "
                                                  "together; default: cpu_seconds x (steps + 1) / 2.")
@@ -102,9 +105,10 @@ class SeedRule(Strict):
 class DatasetChoice(Strict):
     description: str
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables the experiments get.")
-    holdout_dir: str | None = Field(None, description="Host folder of held-out evaluation data (images and labels no "
-                                                      "student step sees); mounted read-only into trusted steps only, "
-                                                      "as {holdout_dir}. Its absence is an error of the grading machine.")
+    holdout_dir: str | None = Field(None, description="Host folder of held-out evaluation data (images and "
+                                                      "labels no student step sees); mounted read-only into "
+                                                      "trusted steps only, as {holdout_dir}. Its absence is an "
+                                                      "error of the grading machine.")
 
 
 class DatasetSetting(Strict):
@@ -120,18 +124,22 @@ class DatasetSetting(Strict):
 
 class Experiment(Strict):
     name: str
-    command: str = Field(description="Shell-like command; {python}, {seed}, {dataset}, {data_dir} and {assets} are substituted.")
+    command: str = Field(description="Shell-like command; {python}, {seed}, {dataset}, {data_dir} and "
+                                     "{assets} are substituted.")
     log: str = Field(description="File (in the workspace) that receives the command's stdout and stderr.")
-    partial: bool = Field(False, description="A run that stops early is still graded on the last Summary it printed "
-                                             "(notebooks are graded on what they produced); the report says where it stopped.")
+    partial: bool = Field(False, description="A run that stops early is still graded on the last Summary it "
+                                             "printed (notebooks are graded on what they produced); the report "
+                                             "says where it stopped.")
     artifacts: list[str] = Field(default_factory=list, description="Files the run writes (in the workspace) that the "
                                                                    "report keeps, e.g. the executed notebook.")
-    trusted: bool = Field(False, description="Runs in a fresh copy of the pristine skeleton holding no student code, "
-                                             "with only `inputs` (data files an earlier step wrote) copied in; it alone "
-                                             "may use {secret_seed} and {holdout_dir}. Its log is the grader's evidence.")
-    inputs: list[str] = Field(default_factory=list, description="Glob patterns (workspace-relative) of the data files a "
-                                                                "trusted step reads from the student's workspace; plain "
-                                                                "regular files only. None found: the step is skipped.")
+    trusted: bool = Field(False, description="Runs in a fresh copy of the pristine skeleton holding no student "
+                                             "code, with only `inputs` (data files an earlier step wrote) copied "
+                                             "in; it alone may use {secret_seed} and {holdout_dir}. Its log is "
+                                             "the grader's evidence.")
+    inputs: list[str] = Field(default_factory=list, description="Glob patterns (workspace-relative) of the data "
+                                                                "files a trusted step reads from the student's "
+                                                                "workspace; plain regular files only. None "
+                                                                "found: the step is skipped.")
     needs: list[str] = Field(default_factory=list, description="Earlier experiments whose output this one reads: when "
                                                                "one of them failed, this one is skipped, not run and "
                                                                "charged a second failure.")
@@ -156,7 +164,8 @@ class Asset(Strict):
     writes is kept in a cache under the data folder, read-only to submissions as {assets}."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    command: str = Field(description="Run in a copy of the handout; {python}, {dataset} and {data_dir} are substituted.")
+    command: str = Field(description="Run in a copy of the handout; {python}, {dataset} and "
+                                     "{data_dir} are substituted.")
     outputs: list[str] = Field(min_length=1, description="Files the command must write (relative names).")
 
 
@@ -172,7 +181,8 @@ class Baseline(Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     description: str = ""
-    path: str | None = Field(None, description="Folder, relative to the assignment folder, holding the replacement files.")
+    path: str | None = Field(None, description="Folder, relative to the assignment folder, holding "
+                                               "the replacement files.")
     edits: list[Edit] = Field(default_factory=list, description="Edits applied to the reference's editable files.")
     expect_items: dict[str, float] = Field(default_factory=dict, description=(
         "item id -> exact points, for every item the baseline loses points on; every item not named must earn its "
@@ -210,15 +220,18 @@ class AssignmentSpec(Strict):
     editable: list[str] = Field(min_length=1, description="Files a student may change; all others are restored.")
     required: list[str] = Field(default_factory=list, description="Files a submission must contain.")
     experiments: list[Experiment] = Field(default_factory=list)
-    assets: list[Asset] = Field(default_factory=list, description="Built once per dataset, cached; {assets} in commands.")
+    assets: list[Asset] = Field(default_factory=list, description="Built once per dataset, "
+                                                                  "cached; {assets} in commands.")
     seed: SeedRule = SeedRule()
     dataset: DatasetSetting | None = None
     limits: SandboxLimits = SandboxLimits()
     intake: IntakeLimits = IntakeLimits()
-    log_tolerance: float = Field(0.02, ge=0, description="Largest allowed gap between a submitted log's metric and the re-run's.")
-    peak_memory_mb: int | None = Field(None, gt=0, description="Measured peak resident memory of one step, for a host's "
-                                                                "settings (the Gradescope bundle's README); limits.memory_mb "
-                                                                "is an address-space cap, far above it with torch.")
+    log_tolerance: float = Field(0.02, ge=0, description="Largest allowed gap between a submitted log's "
+                                                         "metric and the re-run's.")
+    peak_memory_mb: int | None = Field(None, gt=0, description="Measured peak resident memory of one step, for a "
+                                                               "host's settings (the Gradescope bundle's "
+                                                               "README); limits.memory_mb is an address-space "
+                                                               "cap, far above it with torch.")
     validation_student_id: str = Field("20260001", pattern=r"^\d+$")
     baselines: list[Baseline] = Field(default_factory=list)
     requirements: list[str] = Field(default_factory=list, description=(
@@ -239,7 +252,8 @@ class AssignmentSpec(Strict):
         for experiment in self.experiments:
             unknown = [n for n in experiment.needs if n not in seen]
             if unknown:
-                raise ValueError(f"experiment {experiment.name!r} needs {unknown[0]!r}, which is not an earlier experiment")
+                raise ValueError(f"experiment {experiment.name!r} needs {unknown[0]!r}, which is "
+                                 "not an earlier experiment")
             seen.add(experiment.name)
         return self
 
@@ -294,8 +308,10 @@ class MetricItem(ItemBase):
     log: str
     key: str
     tiers: list[Tier] | dict[str, list[Tier]] = Field(description="Tiers, or tiers per dataset.")
-    holdout: HoldoutFloor | None = Field(None, description="Floor on held-out data; applies when the Summary has its key.")
-    leaderboard: bool | str = Field(False, description="Put the value on Gradescope's leaderboard (true, or the column name).")
+    holdout: HoldoutFloor | None = Field(None, description="Floor on held-out data; applies when "
+                                                           "the Summary has its key.")
+    leaderboard: bool | str = Field(False, description="Put the value on Gradescope's leaderboard "
+                                                       "(true, or the column name).")
     leaderboard_order: Literal["asc", "desc"] = Field("desc", description="desc: higher is better.")
 
     def tiers_for(self, dataset: str | None) -> list[Tier]:
@@ -310,8 +326,8 @@ class MetricItem(ItemBase):
 
     def tier_met(self, value: float, dataset: str | None) -> Tier | None:
         """The best-paying tier the value meets (the held-out floor aside), or None."""
-        return next((t for t in sorted(self.tiers_for(dataset), key=lambda t: t.points, reverse=True) if t.met_by(value)),
-                    None)
+        return next((t for t in sorted(self.tiers_for(dataset), key=lambda t: t.points, reverse=True)
+                     if t.met_by(value)), None)
 
 
 class ParamCountItem(ItemBase):
@@ -337,7 +353,8 @@ class ParamCountItem(ItemBase):
     def _one_rule(self) -> ParamCountItem:
         if self.exact is None and self.min is None and self.max is None:
             raise ValueError("give exact, or min and/or max")
-        from_log, from_probe = self.log is not None and self.key is not None, None not in (self.runner, self.case, self.output)
+        from_log = self.log is not None and self.key is not None
+        from_probe = None not in (self.runner, self.case, self.output)
         if from_log == from_probe:
             raise ValueError("give either log and key (a trusted step's Summary) or runner, case and output (a probe)")
         return self
@@ -462,8 +479,9 @@ class TestsItem(ItemBase):
     kind: Literal["tests"]
     runner: str | None = Field(None, description="Runner file with @case functions, relative to the assignment folder.")
     cases: list[DeclaredCase] = Field(default_factory=list, description="Declared cases (no runner code needed).")
-    checker: str | None = Field(None, description="Checker module (check_<case>(got, expected), HINTS), relative to "
-                                                  "the assignment folder; default: every output equals the reference's.")
+    checker: str | None = Field(None, description="Checker module (check_<case>(got, expected), HINTS), "
+                                                  "relative to the assignment folder; default: every output "
+                                                  "equals the reference's.")
     rtol: float = Field(1e-4, ge=0)
     atol: float = Field(1e-5, ge=0)
     points: float = Field(ge=0)

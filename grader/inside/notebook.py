@@ -123,7 +123,8 @@ def _kernel_pid(client) -> int | None:
     return getattr(process, "pid", None) or getattr(provisioner, "pid", None)
 
 
-def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float, wall_factor: float = WALL_FACTOR) -> int:
+def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float,
+            wall_factor: float = WALL_FACTOR) -> int:
     """Run every code cell in order. Limits are CPU seconds of the kernel and what it starts
     (the same on a busy machine as on an idle one); the wall clock, `wall_factor` times as
     long, is only a backstop. Returns 0 when all ran, 1 when a cell raised, STEP_LIMIT_EXIT when
@@ -149,10 +150,12 @@ def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float,
                 continue
             label = cell_label(index, cell)
             if cpu_total >= total_timeout:
-                stopped, code = f"the total CPU-time limit of {total_timeout:g} s was used up before {label}", STEP_LIMIT_EXIT
+                stopped = f"the total CPU-time limit of {total_timeout:g} s was used up before {label}"
+                code = STEP_LIMIT_EXIT
                 break
             if time.monotonic() > wall_deadline:
-                stopped = f"the total wall-clock backstop of {total_timeout * wall_factor:g} s was reached before {label}"
+                stopped = (f"the total wall-clock backstop of {total_timeout * wall_factor:g} s "
+                           f"was reached before {label}")
                 code = STEP_BACKSTOP_EXIT
                 break
             budget = min(cell_timeout, total_timeout - cpu_total)
@@ -190,7 +193,8 @@ def function_cells_source(nb: nbformat.NotebookNode, tag: str = FUNCTIONS_TAG) -
     return "\n".join(lines) + "\n"
 
 
-def import_function_cells(path: str | Path, name: str = "notebook_functions", tag: str = FUNCTIONS_TAG) -> types.ModuleType:
+def import_function_cells(path: str | Path, name: str = "notebook_functions",
+                          tag: str = FUNCTIONS_TAG) -> types.ModuleType:
     """A module made of the notebook's cells tagged `tag`: its functions and classes, no training."""
     path = Path(path)
     source = function_cells_source(read_notebook(path), tag)
@@ -209,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="verb", required=True)
     run = sub.add_parser("execute", help="run a notebook headless, cell by cell")
     run.add_argument("notebook", type=Path)
-    run.add_argument("--output", type=Path, required=True, help="where the executed notebook is saved (after every cell)")
+    run.add_argument("--output", type=Path, required=True,
+                     help="where the executed notebook is saved (after every cell)")
     run.add_argument("--cell-timeout", type=float, default=600,
                      help="CPU seconds one cell may use, the kernel and its workers together (default 600)")
     run.add_argument("--timeout", type=float, default=1800, help="CPU seconds for the whole notebook (default 1800)")

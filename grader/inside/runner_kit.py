@@ -43,7 +43,8 @@ def to_data(value, depth: int = 0):
 
         array = np.asarray(value)
         if array.dtype.kind in "biuf":
-            return {"array": [_finite_or_tag(v) for v in array.astype(float).ravel().tolist()], "shape": list(array.shape)}
+            return {"array": [_finite_or_tag(v) for v in array.astype(float).ravel().tolist()],
+                    "shape": list(array.shape)}
         return str(value)
     if isinstance(value, bool):
         return value

@@ -111,7 +111,8 @@ class ClassAnalytics:
 
     @property
     def score_thresholds(self) -> list[Threshold]:
-        return [Threshold(self.max_score, f"full marks {self.max_score:g}", sum(s >= self.max_score for s in self.scores))]
+        return [Threshold(self.max_score, f"full marks {self.max_score:g}",
+                          sum(s >= self.max_score for s in self.scores))]
 
 
 def numeric_value(item) -> float | None:
@@ -194,7 +195,8 @@ def _failed_cases(item) -> list[str]:
     names = []
     for part in item.message.split("; ")[1:]:
         m = _FAILED_TEST.match(part)
-        if m and not re.search(r"(Error|Exception|Warning)$", m["name"]):  # "...; AssertionError: ..." is a failure's text
+        # "...; AssertionError: ..." is a failure's text
+        if m and not re.search(r"(Error|Exception|Warning)$", m["name"]):
             names.append(m["name"])
     return names
 
@@ -243,12 +245,15 @@ def hidden_failures(reports: list) -> list[HiddenFailure]:
                 continue
             reasons = []
             if item.group:
-                counted = [o for o in report.items if o.group == item.group and o.id != item.id and o.counted and o.points > 0]
-                reasons += [f"group {item.group} counted {o.id} ({o.points:g}/{o.max_points:g} pts) instead" for o in counted]
+                counted = [o for o in report.items
+                           if o.group == item.group and o.id != item.id and o.counted and o.points > 0]
+                reasons += [f"group {item.group} counted {o.id} ({o.points:g}/{o.max_points:g} pts) instead"
+                            for o in counted]
             if report.max_score and report.score >= report.max_score:
                 reasons.append(f"the total {report.score:g}/{report.max_score:g} is full marks anyway (cap)")
             if reasons:
-                value = "-" if item.value is None else (f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value))
+                value = "-" if item.value is None else (f"{item.value:.4f}" if isinstance(item.value, float)
+                                                        else str(item.value))
                 found.append(HiddenFailure(report.stem, report.student_id, report.name, item.id, item.status, value,
                                            "; ".join(reasons)))
     return found
@@ -284,7 +289,8 @@ def flagged(reports: list, similar: list[SimilarPair] = ()) -> list[Flagged]:
                 continue
             r = known[me]
             entry = by_stem.setdefault(me, Flagged(r.stem, r.student_id, r.name, []))
-            entry.reasons.append(f"similarity {pair.similarity:.2f} with {other}" + (" (earlier term)" if other_archive else ""))
+            entry.reasons.append(f"similarity {pair.similarity:.2f} with {other}"
+                                 + (" (earlier term)" if other_archive else ""))
             entry.similar_ranks.append(pair.rank)
     return sorted(by_stem.values(), key=lambda f: (f.student_id or "", f.stem))
 

@@ -23,7 +23,8 @@ from grader.steps.roster import Roster, RosterStudent, read_roster
 
 EXPORT_LMS = ("canvas", "moodle", "generic")
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum grade", "Grade can be changed",
+MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum grade",
+                  "Grade can be changed",
                   "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -183,7 +184,8 @@ def write_generic_csv(reports: list[Report], path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(["student_id", "name", "score", "max_score", "late_penalty", "status", "submitted_at", "note"])
         for r in reports:
-            writer.writerow([for_csv(cell) for cell in (r.student_id or "", r.name or "", _score_cell(r), f"{r.max_score:g}",
+            writer.writerow([for_csv(cell) for cell in (r.student_id or "", r.name or "", _score_cell(r),
+                                                        f"{r.max_score:g}",
                              f"{r.late.penalty:g}" if r.late else "0", r.status,
                              r.origin.submitted_at or "" if r.origin else "", _note(r))])
 

@@ -39,8 +39,8 @@ def _layout_notes(report: Report, maxima: dict[str, float]) -> list[str]:
             key = item.group or f"item:{item.id}"
             full[key] = max(full.get(key, 0.0), item.max_points)
     if any(item.group and not item.bonus and not maxima[item.id] for item in report.items):
-        notes.append("Items of a group are alternatives: the group counts its best item, and its full marks are shown on "
-                     "its main item (the others are out of 0).")
+        notes.append("Items of a group are alternatives: the group counts its best item, and its full marks are shown "
+                     "on its main item (the others are out of 0).")
     if any(item.bonus for item in report.items):
         notes.append("Bonus items are extra credit (out of 0).")
     if sum(full.values()) > report.max_score:
@@ -90,7 +90,8 @@ def results_json(report: Report, *, ta: bool = False) -> dict:
 
     tests = []
     for n, item in enumerate(items, start=1):
-        note = "" if item.counted else f" Not counted ({item.points:g} points): another item of its group scored higher."
+        note = ("" if item.counted
+                else f" Not counted ({item.points:g} points): another item of its group scored higher.")
         tests.append({
             "name": item_title(item),
             "number": str(n),

@@ -21,14 +21,18 @@ def metric_plot(item) -> Markup:
 
     top = 12 * len(item.tiers) + 6
     colour = "#2e7d32" if item.points >= item.max_points else "#f9a825" if item.points > 0 else "#c62828"
-    parts = [f'<svg class="metric" width="{WIDTH}" height="{top + 48}" role="img" aria-label="{escape(item.id)} value against thresholds">',
+    parts = [f'<svg class="metric" width="{WIDTH}" height="{top + 48}" role="img" aria-label="{escape(item.id)} '
+             'value against thresholds">',
              f'<rect x="10" y="{top}" width="{WIDTH - 20}" height="16" fill="#eee"/>',
              f'<rect x="10" y="{top}" width="{x(item.value) - 10:.1f}" height="16" fill="{colour}"/>']
     for row, tier in enumerate(sorted(item.tiers, key=lambda t: t["threshold"])):
         tx = x(tier["threshold"])
-        parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{12 * row + 12}" y2="{top + 22}" stroke="#000" stroke-dasharray="3,2"/>')
-        parts.append(f'<text x="{tx - 3:.1f}" y="{12 * row + 10}" font-size="10" text-anchor="end">{escape(tier["op"])} {tier["threshold"]:g}: {tier["points"]:g} pts</text>')
-    parts.append(f'<text x="{x(item.value):.1f}" y="{top + 34}" font-size="11" text-anchor="middle">{item.value:.4f}</text>')
+        parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{12 * row + 12}" y2="{top + 22}" stroke="#000" '
+                     'stroke-dasharray="3,2"/>')
+        parts.append(f'<text x="{tx - 3:.1f}" y="{12 * row + 10}" font-size="10" '
+                     f'text-anchor="end">{escape(tier["op"])} {tier["threshold"]:g}: {tier["points"]:g} pts</text>')
+    parts.append(f'<text x="{x(item.value):.1f}" y="{top + 34}" font-size="11" '
+                 f'text-anchor="middle">{item.value:.4f}</text>')
     parts.append(f'<text x="10" y="{top + 46}" font-size="9">{lo:g}</text>'
                  f'<text x="{WIDTH - 10}" y="{top + 46}" font-size="9" text-anchor="end">{hi:g}</text>')
     parts.append("</svg>")
@@ -67,16 +71,19 @@ def _one_curve_plot(title: str, quantity: str, lines: dict[str, list[float]]) ->
 
     parts = [f'<svg class="curve" width="{CURVE_W}" height="{CURVE_H}" role="img" '
              f'aria-label="{escape(title)}: {escape(quantity)}, {len(lines)} line(s): {escape(", ".join(lines))}">',
-             f'<text x="{PAD}" y="14" font-size="12">{escape(title)}: <tspan font-weight="bold">{escape(quantity)}</tspan></text>',
+             f'<text x="{PAD}" y="14" font-size="12">{escape(title)}: <tspan '
+             f'font-weight="bold">{escape(quantity)}</tspan></text>',
              f'<rect x="{PAD}" y="20" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>',
-             f'<text x="2" y="28" font-size="9">{hi:.3g}</text><text x="2" y="{CURVE_H - 20}" font-size="9">{lo:.3g}</text>',
+             f'<text x="2" y="28" font-size="9">{hi:.3g}</text><text x="2" y="{CURVE_H - 20}" '
+             f'font-size="9">{lo:.3g}</text>',
              f'<text x="{PAD}" y="{CURVE_H - 6}" font-size="9">logged point (first to last)</text>']
     ends = []
     for n, (label, ys) in enumerate(lines.items()):
         colour, dash = PALETTE[n % len(PALETTE)], DASHES[n % len(DASHES)]
         pts = " ".join(f"{PAD + plot_w * i / (len(ys) - 1):.1f},{y(v):.1f}" for i, v in enumerate(ys))
         dashed = f' stroke-dasharray="{dash}"' if dash else ""
-        parts.append(f'<polyline class="line" data-label="{escape(label)}" fill="none" stroke="{colour}" stroke-width="1.5"{dashed} points="{pts}"/>')
+        parts.append(f'<polyline class="line" data-label="{escape(label)}" fill="none" stroke="{colour}" '
+                     f'stroke-width="1.5"{dashed} points="{pts}"/>')
         ends.append([y(ys[-1]), label, colour])
     # Each line is labelled at its right end, labels pushed apart to stay readable.
     ends.sort()
@@ -139,18 +146,23 @@ def distribution_plot(title: str, values: list[float], thresholds=(), lo: float 
             continue
         h = DIST_H * count / peak
         bx = left + n * bar_w
-        parts.append(f'<rect x="{bx + 1:.1f}" y="{y0 - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" fill="#b0bec5" stroke="#37474f"/>')
-        parts.append(f'<text x="{bx + bar_w / 2:.1f}" y="{y0 - h - 2:.1f}" font-size="9" text-anchor="middle">{count}</text>')
+        parts.append(f'<rect x="{bx + 1:.1f}" y="{y0 - h:.1f}" width="{bar_w - 2:.1f}" height="{h:.1f}" '
+                     'fill="#b0bec5" stroke="#37474f"/>')
+        parts.append(f'<text x="{bx + bar_w / 2:.1f}" y="{y0 - h - 2:.1f}" font-size="9" '
+                     f'text-anchor="middle">{count}</text>')
     for row, t in enumerate(sorted(thresholds, key=lambda t: t.value)):
         tx = x(t.value)
         anchor = "end" if tx > left + plot_w / 2 else "start"
         shift = -3 if anchor == "end" else 3
-        parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{14 * row + 14}" y2="{y0 + 4}" stroke="#000" stroke-width="1.5" stroke-dasharray="5,3"/>')
+        parts.append(f'<line x1="{tx:.1f}" x2="{tx:.1f}" y1="{14 * row + 14}" y2="{y0 + 4}" stroke="#000" '
+                     'stroke-width="1.5" stroke-dasharray="5,3"/>')
         parts.append(f'<text x="{tx + shift:.1f}" y="{14 * row + 12}" font-size="10" text-anchor="{anchor}">'
                      f'{escape(t.label)} ({t.reached} reached)</text>')
     parts.append(f'<text x="{left}" y="{y0 + 14}" font-size="9">{lo:.4g}</text>'
-                 f'<text x="{left + plot_w / 2:.1f}" y="{y0 + 14}" font-size="9" text-anchor="middle">{(lo + hi) / 2:.4g}</text>'
+                 f'<text x="{left + plot_w / 2:.1f}" y="{y0 + 14}" font-size="9" text-anchor="middle">'
+                 f'{(lo + hi) / 2:.4g}</text>'
                  f'<text x="{left + plot_w}" y="{y0 + 14}" font-size="9" text-anchor="end">{hi:.4g}</text>')
-    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{y0 + 27}" font-size="10" text-anchor="middle">{escape(title)}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{y0 + 27}" font-size="10" '
+                 f'text-anchor="middle">{escape(title)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -126,7 +126,8 @@ def status_class(report: Report) -> str:
 # Every HTML page (report, student, index, similarity) renders through this one environment.
 PAGES = Environment(loader=PackageLoader("grader.reports", "templates"), autoescape=select_autoescape(["html", "j2"]),
                     finalize=_inert)
-PAGES.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot, distribution_plot=plots.distribution_plot)
+PAGES.globals.update(metric_plot=plots.metric_plot, curve_plot=plots.curve_plot,
+                     distribution_plot=plots.distribution_plot)
 PAGES.filters.update(report_href=report_href, item_title=item_title, status_text=status_text, status_class=status_class)
 
 STATUS_STYLE = {"graded": "green", "error": "red", "timeout": "yellow", "rejected": "magenta",
@@ -168,7 +169,8 @@ def load_report(path: Path) -> Report:
 def print_summary(report: Report, console: Console) -> None:
     style = status_style(report)
     who = f"{report.student_id or '?'} {report.name or ''}".strip()
-    head = f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, seed {'?' if report.seed is None else report.seed}, {for_terminal(report.dataset or 'no dataset')}): "
+    head = (f"[bold]{for_terminal(report.stem)}[/] ({for_terminal(who)}, "
+            f"seed {'?' if report.seed is None else report.seed}, {for_terminal(report.dataset or 'no dataset')}): ")
     head += f"[{style}]{status_text(report)}[/] {report.score:g}/{report.max_score:g}"
     if report.bonus_points:
         head += f" (bonus {report.bonus_points:g} included)"
@@ -180,8 +182,10 @@ def print_summary(report: Report, console: Console) -> None:
     if report.late and report.late.note:
         console.print(f"  [yellow]{for_terminal(report.late.note)}[/]", soft_wrap=True)
     for item in report.items:
-        value = f"{item.value:.4f}" if isinstance(item.value, float) else str(item.value if item.value is not None else "-")
-        pts = f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "") + ("" if item.counted else " (not counted)")
+        value = (f"{item.value:.4f}" if isinstance(item.value, float)
+                 else str(item.value if item.value is not None else "-"))
+        pts = (f"{item.points:g}/{item.max_points:g}" + (" bonus" if item.bonus else "")
+               + ("" if item.counted else " (not counted)"))
         message = item.message if len(item.message) <= 110 else item.message[:107] + "..."
         console.print(f"  [{ITEM_STYLE[item.status]}]{item.status:7}[/] {for_terminal(item.id)}: {for_terminal(value)}"
                       f" ({for_terminal(item.threshold or '-')}) {pts} - {for_terminal(message)}", soft_wrap=True)
@@ -218,7 +222,8 @@ def write_gradebook(reports: list[Report], out: Path) -> Path:
             points = {i.id: f"{i.points:g}" for i in report.items}
             late = [report.late.note] if report.late and report.late.note else []
             row = [report.student_id or "", report.name or "", f"{report.score:g}", f"{report.max_score:g}",
-                   report.status, report.stem, " | ".join(notes(report) + late), f"{report.late.penalty:g}" if report.late else "",
+                   report.status, report.stem, " | ".join(notes(report) + late),
+                   f"{report.late.penalty:g}" if report.late else "",
                    report.origin.submitted_at or "" if report.origin else ""] + [points.get(i, "") for i in item_ids]
             writer.writerow([for_csv(cell) for cell in row])  # a name like =HYPERLINK(...) stays text
     write_index(reports, out)
@@ -231,8 +236,9 @@ def write_index(reports: list[Report], out: Path) -> Path:
     reports = [encodable(r) for r in reports]  # names that are not UTF-8 keep visible escapes
     item_ids = list(dict.fromkeys(item.id for report in reports for item in report.items))
     analytics = class_analytics(reports, read_similarity(out / SIMILARITY_CSV))
+    similarity_page = SIMILARITY_HTML if (out / SIMILARITY_HTML).is_file() else None
     page = PAGES.get_template("index.html.j2").render(reports=reports, item_ids=item_ids, a=analytics,
-                                                     similarity_page=SIMILARITY_HTML if (out / SIMILARITY_HTML).is_file() else None)
+                                                     similarity_page=similarity_page)
     return write_page(out / "index.html", page)
 
 

@@ -181,8 +181,10 @@ def fingerprint_documents(pool, documents: list[Document], skeleton: dict[str, s
     """Per document, {editable file: copydetect CodeFingerprint} with the skeleton's version
     of that file as boilerplate."""
     boilerplate = {rel: sorted(fp.hashes)
-                   for rel, fp in zip(skeleton, pool.map(_fingerprint, [(rel, code, []) for rel, code in skeleton.items()]))}
-    jobs = [(n, rel, (rel, code, boilerplate.get(rel, []))) for n, d in enumerate(documents) for rel, code in d.files.items()]
+                   for rel, fp in zip(skeleton,
+                                      pool.map(_fingerprint, [(rel, code, []) for rel, code in skeleton.items()]))}
+    jobs = [(n, rel, (rel, code, boilerplate.get(rel, [])))
+            for n, d in enumerate(documents) for rel, code in d.files.items()]
     result: list[dict] = [{} for _ in documents]
     for (n, rel, _), fingerprint in zip(jobs, pool.map(_fingerprint, [j[2] for j in jobs], chunksize=8)):
         result[n][rel] = fingerprint

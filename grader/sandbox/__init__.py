@@ -28,7 +28,8 @@ def make_sandbox(backend: str | None = None, notice=None, local_fallback: bool =
         tag = image_tag()
         if docker.daemon_answers() and docker.image_present(tag):
             return docker.DockerSandbox(tag, notice)
-        why = "no Docker daemon answers" if not docker.daemon_answers() else f"image {tag} is not built (`grader image build`)"
+        why = ("no Docker daemon answers" if not docker.daemon_answers()
+               else f"image {tag} is not built (`grader image build`)")
         if not local_fallback:
             raise GraderError(f"{why}: submissions run only in the Docker sandbox unless you pass --backend local "
                               "(a subprocess, not a security boundary)")

@@ -282,7 +282,8 @@ def run_with_retry(sandbox: Sandbox, request: RunRequest, before_retry: Callable
     it took. With a `budget`, each run gets at most what is left of it and is charged to it; a
     step the budget stopped is not run again."""
     result = _budgeted_run(sandbox, request, budget)
-    backstop = (result.timed_out and result.limit == LIMIT_WALL) or (result.error is None and result.exit_code == STEP_BACKSTOP_EXIT)
+    backstop = ((result.timed_out and result.limit == LIMIT_WALL)
+                or (result.error is None and result.exit_code == STEP_BACKSTOP_EXIT))
     if not backstop or result.budget or (budget and budget.spent()):
         return result
     if before_retry:
@@ -364,7 +365,8 @@ def workspace_overflow(workspace: Path, limits: SandboxLimits) -> str | None:
             if total > limits.workspace_mb * 1024 * 1024:
                 return f"the workspace grew past its limit of {limits.workspace_mb} MB"
     except OSError as exc:
-        return f"the workspace holds {exc.strerror or exc} (limit {limits.workspace_files} files, nested at most 32 deep)"
+        return (f"the workspace holds {exc.strerror or exc} "
+                f"(limit {limits.workspace_files} files, nested at most 32 deep)")
     return None
 
 

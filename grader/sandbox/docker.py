@@ -283,7 +283,8 @@ class DockerSandbox:
             return RunResult(exit_code, False, seconds, watch.truncated, error=message,
                              **{**common, "limit": LIMIT_MEMORY})
         if watch.limit is None and (exit_code == 125 or exit_code in (126, 127) and "OCI runtime" in tail):
-            return RunResult(exit_code, False, seconds, watch.truncated, error=f"the container did not start: {tail}", **common)
+            return RunResult(exit_code, False, seconds, watch.truncated, error=f"the container did not start: {tail}",
+                             **common)
         return RunResult(exit_code, watch.limit is not None, seconds, watch.truncated, **common)
 
 

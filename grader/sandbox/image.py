@@ -102,7 +102,8 @@ def build_context(context: Path, wheels: Path) -> Path:
     """The build context: the Dockerfile, the wheelhouse (only the builder stage copies it; the
     image gets the installed /opt/venv) and the grader package. Never solutions or hidden tests."""
     shutil.copytree(wheels, context / "wheelhouse")
-    (context / "wheelhouse" / "requirements.txt").write_text("\n".join(SANDBOX_REQUIREMENTS + _grader_requirements()) + "\n")
+    (context / "wheelhouse" / "requirements.txt").write_text(
+        "\n".join(SANDBOX_REQUIREMENTS + _grader_requirements()) + "\n")
     source = context / "grader_src"
     shutil.copytree(PACKAGE_ROOT / "grader", source / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copyfile(PACKAGE_ROOT / "pyproject.toml", source / "pyproject.toml")

@@ -134,7 +134,8 @@ class LocalSandbox:
                     )
                 except OSError as exc:
                     log.write(f"[grader] could not start {request.argv[0]}: {exc}\n".encode())
-                    return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: {exc.strerror or exc}",
+                    return RunResult(None, False, 0.0, False, error=f"could not start {request.argv[0]}: "
+                                                                    f"{exc.strerror or exc}",
                                      limits=limits)
                 self._live.add(proc.pid)
             try:

@@ -302,7 +302,8 @@ class _RunnerReader:
                 self.student.add((alias.asname or alias.name).split(".")[0])
 
 
-def hidden_tests_records(workspace: Path, broken: dict[str, Broken], runners: dict[str, bytes]) -> dict[str, str] | None:
+def hidden_tests_records(workspace: Path, broken: dict[str, Broken],
+                         runners: dict[str, bytes]) -> dict[str, str] | None:
     """What runner_kit would record ({"runner::case" or "runner::*": error}) when every case of
     every runner certainly dies on a broken file; None when the step has to run."""
     if not broken or not runners:

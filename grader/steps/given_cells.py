@@ -167,7 +167,8 @@ def _keep_added_imports(given: str, submitted: str) -> tuple[str, bool]:
     return source, changed
 
 
-def restore_given_cells(submitted: nbformat.NotebookNode, skeleton: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+def restore_given_cells(submitted: nbformat.NotebookNode,
+                        skeleton: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
     """The notebook to run: the skeleton's given (non-TODO) code cells in the skeleton's order,
     each TODO cell as the student wrote it; and a description of every given cell the student
     had edited or deleted (each is restored).
@@ -181,7 +182,8 @@ def restore_given_cells(submitted: nbformat.NotebookNode, skeleton: nbformat.Not
     it, after its own imports, while everything else of the cell is restored; a given cell whose
     only change is added imports is not reported as edited. A TODO cell the student deleted is
     not put back (their own code stands, or the run fails where it is missing)."""
-    student, pristine = copy.deepcopy(list(submitted.cells)), list(skeleton.cells)  # the caller's notebook stays as it was
+    # the caller's notebook stays as it was
+    student, pristine = copy.deepcopy(list(submitted.cells)), list(skeleton.cells)
     match = _match_cells(student, pristine)
     matched_student = {j: k for k, j in match.items()}
     attached: dict[int, list] = {-1: []}  # skeleton index (-1: before all) -> the student's own cells after it

@@ -58,7 +58,8 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
         records = {}
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         return HiddenTestsRun({}, f"the recorded outputs are unreadable ({exc})")
-    error = None if run.ok else f"the hidden-test step stopped: {run.describe()}" + (f": {t}" if (t := log_tail(log, workspace)) else "")
+    error = None if run.ok else (f"the hidden-test step stopped: {run.describe()}"
+                                 + (f": {t}" if (t := log_tail(log, workspace)) else ""))
     hidden = checker.source_lines(assignment.folder / rel for rel in runners)
     for record in records.values():  # what student code raised reaches messages: never the runners' text
         if record.error is not None:
@@ -150,10 +151,12 @@ def expected_outputs(assignment: Assignment, sandbox: Sandbox, progress=None) ->
                 ws = reference_workspace(assignment, Path(tmp) / "workspace")
                 result = run_step(assignment, ws, sandbox, assignment.spec.limits)
                 if result.error or not result.records:
-                    raise GraderError(f"the reference solution's hidden-test run failed: {result.error or 'nothing recorded'}")
+                    raise GraderError("the reference solution's hidden-test run failed: "
+                                      f"{result.error or 'nothing recorded'}")
                 broken = next((key for key, record in result.records.items() if record.error), None)
                 if broken:
-                    raise GraderError(f"the reference solution fails hidden test {broken}: {result.records[broken].error}")
+                    raise GraderError(f"the reference solution fails hidden test {broken}: "
+                                      f"{result.records[broken].error}")
                 copy_file(ws / GRADER_DIR / OUTPUTS, path.with_suffix(".tmp"), root=ws, cap=checker.OUTPUT_CAP)
                 os.replace(path.with_suffix(".tmp"), path)
         return checker.load_outputs(path)
@@ -183,7 +186,8 @@ def check_tests(items: list[TestsItem], assignment: Assignment, tests_run: Hidde
 def param_count_from(item: ParamCountItem, tests_run: HiddenTestsRun) -> ParamCountOutcome:
     record = tests_run.records.get(f"{Path(item.runner).stem}::{item.case}")
     if record is None:
-        return ParamCountOutcome(None, f"{item.object} was not built" + (f" ({tests_run.error})" if tests_run.error else ""))
+        return ParamCountOutcome(None, f"{item.object} was not built"
+                                 + (f" ({tests_run.error})" if tests_run.error else ""))
     if record.error:
         return ParamCountOutcome(None, f"building {item.object} raised {record.error}")
     value = scalar(record.outputs.get(item.output))

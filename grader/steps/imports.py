@@ -99,5 +99,6 @@ def unsatisfied_imports(files: list[Path], local_modules: set[str]) -> list[str]
 def local_modules(folder: Path) -> set[str]:
     """Modules a handout holds itself: its .py files and packages (top level)."""
     names = {p.stem for p in folder.glob("*.py")}
-    names |= {p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file()} if folder.is_dir() else set()
+    names |= ({p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+              if folder.is_dir() else set())
     return names

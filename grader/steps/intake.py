@@ -99,7 +99,8 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a name flagged UTF-8 that is not
-        raise RejectedSubmission(f"not a readable zip archive ({type(exc).__name__}: {str(exc)[:120]})", source) from None
+        raise RejectedSubmission(f"not a readable zip archive ({type(exc).__name__}: {str(exc)[:120]})",
+                                 source) from None
     with archive:
         members: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
         for info in archive.infolist():
@@ -112,10 +113,12 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
                 continue
             members.append((info, path))
         if len(members) > limits.max_files:
-            raise RejectedSubmission(f"archive holds {len(members)} files, more than the limit of {limits.max_files}", source)
+            raise RejectedSubmission(f"archive holds {len(members)} files, more than the limit of {limits.max_files}",
+                                     source)
         declared = sum(info.file_size for info, _ in members)
         if declared > limits.max_bytes:
-            raise RejectedSubmission(f"archive inflates to {declared} bytes, more than the limit of {limits.max_bytes}", source)
+            raise RejectedSubmission(f"archive inflates to {declared} bytes, more than the limit "
+                                     f"of {limits.max_bytes}", source)
         rel_paths = _strip_single_top_folder([p for _, p in members])
         for rel in rel_paths:
             _check_forbidden(str(rel), limits, source)
@@ -141,7 +144,8 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
                         written += len(chunk)
                         if written > limits.max_bytes:
                             raise RejectedSubmission(
-                                f"archive inflates past the limit of {limits.max_bytes} bytes (sizes in its headers are false)",
+                                f"archive inflates past the limit of {limits.max_bytes} bytes (sizes in "
+                                "its headers are false)",
                                 source,
                             )
                         out.write(chunk)

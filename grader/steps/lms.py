@@ -87,7 +87,8 @@ def _from_pattern(source: Path, pattern: re.Pattern) -> Identity:
     # Tried on the whole name first, then without the extension, so either style of pattern works.
     match = pattern.fullmatch(source.name) or pattern.fullmatch(submission_stem(source))
     if not match or not match.group("student_id"):
-        return Identity(source, None, None, origin, f"name {source.name!r} does not match --id-pattern {pattern.pattern!r}")
+        return Identity(source, None, None, origin, f"name {source.name!r} does not match "
+                                                    f"--id-pattern {pattern.pattern!r}")
     groups = match.groupdict()
     origin.late_marker = bool(groups.get("late"))
     return Identity(source, groups["student_id"], groups.get("name") or groups["student_id"], origin)
@@ -108,7 +109,8 @@ def _canvas(source: Path, roster: Roster | None = None) -> Identity:
     origin.lms_user_id, origin.lms_submission_id = match["user"], match["submission"]
     origin.lms_sort_name = match["lastfirst"]
     original = match["original"]
-    stem = original[:-4] if original.lower().endswith(".zip") else (original.rsplit(".", 1)[0] if "." in original else original)
+    stem = (original[:-4] if original.lower().endswith(".zip")
+            else (original.rsplit(".", 1)[0] if "." in original else original))
     known = roster.by_lms_id(match["user"]) if roster else None
     if known and known.student_id:
         # The roster says whose it is: the upload's own name is free. A trailing -N is Canvas's resubmission mark.
@@ -179,8 +181,9 @@ def identify(path: Path, lms: str | None = None, pattern: str | re.Pattern | Non
     origin = SubmissionOrigin(file_name=path.name, submitted_at=file_time(path))
     parsed = parse_stem(submission_stem(path))
     if not parsed:
-        return Identity(path, None, None, origin, f"cannot read the student ID from the name {submission_stem(path)!r}: "
-                                                  "expected studentID_name (or pass --student-id, --lms or --id-pattern)")
+        return Identity(path, None, None, origin, "cannot read the student ID from the name "
+                                                  f"{submission_stem(path)!r}: expected studentID_name (or pass "
+                                                  "--student-id, --lms or --id-pattern)")
     return Identity(path, parsed[0], parsed[1], origin)
 
 
@@ -192,7 +195,8 @@ def _candidates(folder: Path, lms: str | None) -> list[Path]:
     return [p for p in entries if p.is_file() or p.is_dir()]
 
 
-def discover(paths: list[Path], lms: str | None, pattern: re.Pattern | None, roster: Roster | None = None) -> list[Identity]:
+def discover(paths: list[Path], lms: str | None, pattern: re.Pattern | None,
+             roster: Roster | None = None) -> list[Identity]:
     """Each submission of an LMS download (folders of them, or single ones), identified. A name
     that cannot be read is an Identity with an error, so it is a rejected row, not a stop."""
     found: list[Identity] = []
@@ -225,7 +229,8 @@ def latest_per_student(identities: list[Identity]) -> tuple[list[Identity], dict
         winners.add(winner.source)
         if len(group) > 1:
             notes[winner.source] = (f"student {student_id} submitted {len(group)} times; graded the latest "
-                                    f"({winner.origin.file_name}), ignored {', '.join(i.origin.file_name for i in group[:-1])}")
+                                    f"({winner.origin.file_name}), ignored "
+                                    f"{', '.join(i.origin.file_name for i in group[:-1])}")
     kept = [i for i in identities if not i.student_id or i.source in winners]
     return kept, notes
 

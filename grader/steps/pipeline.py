@@ -181,11 +181,13 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             if result is None:
                 outcomes[experiment.name] = skipped
                 summaries[experiment.log] = Summary(None, f"skipped: {skipped}")
-                records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome=f"skipped: {skipped}",
+                records.append(RunRecord(name=experiment.name, command=argv, exit_code=None,
+                                         outcome=f"skipped: {skipped}",
                                          seconds=0.0, output_truncated=False, log="", stopped=""))
                 continue
         else:
-            log_path = ws.path / experiment.log  # the sandbox replaces whatever is there (a planted link) with a fresh file
+            # the sandbox replaces whatever is there (a planted link) with a fresh file
+            log_path = ws.path / experiment.log
             result = not_started(ws, argv, log_path) or sandbox.run(RunRequest(
                 argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits, env=env,
                 data_dirs=(ctx.data_dir,)))
@@ -207,8 +209,10 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             note_out_of_time(assignment.spec.editable, ws, experiment.name, argv, result)
         records.append(RunRecord(name=experiment.name, command=argv, exit_code=result.exit_code,
                                  outcome="ok" if result.ok else result.describe(), seconds=round(result.seconds, 2),
-                                 output_truncated=result.output_truncated, log=f"logs/{experiment.log}", stopped=stopped,
-                                 artifacts=[f"artifacts/{a}" for a in experiment.artifacts if is_regular(ws.path / a, ws.path)],
+                                 output_truncated=result.output_truncated, log=f"logs/{experiment.log}",
+                                 stopped=stopped,
+                                 artifacts=[f"artifacts/{a}" for a in experiment.artifacts
+                                            if is_regular(ws.path / a, ws.path)],
                                  attempts=result.attempts, limit=result.limit if result.stopped_by_limit else None,
                                  memory_peak_mb=result.memory_peak_mb))
     return records, summaries
@@ -266,7 +270,8 @@ def not_started(ws: Workspace, argv: list[str], log_path: Path) -> RunResult | N
         return None
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open_new(log_path) as log:
-        log.write(f"[grader] not started: {broken.rel} does not compile (checked before the run)\n{broken.text}".encode())
+        log.write(f"[grader] not started: {broken.rel} does not compile (checked before the run)\n"
+                  f"{broken.text}".encode())
     return RunResult(exit_code=None, timed_out=False, seconds=0.0, output_truncated=False,
                      error=f"not started: {broken.rel} does not compile")
 
@@ -299,7 +304,8 @@ def run_hidden_tests(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ev
     restore_protected(assignment, ws)
     tests_run = (hidden_tests.not_started(assignment, ws.path, ws.broken)
                  or hidden_tests.run_step(assignment, ws.path, sandbox, assignment.spec.limits))
-    evidence.tests.update(hidden_tests.check_tests([i for i in items if isinstance(i, TestsItem)], assignment, tests_run, expected))
+    evidence.tests.update(hidden_tests.check_tests([i for i in items if isinstance(i, TestsItem)], assignment,
+                                                   tests_run, expected))
     for item in items:
         if isinstance(item, ParamCountItem):
             evidence.params[item.id] = hidden_tests.param_count_from(item, tests_run)
@@ -320,7 +326,8 @@ def compare_submitted_logs(assignment: Assignment, ws: Workspace, rerun: dict[st
             continue
         a, b = submitted.values[item.key], ours.values[item.key]
         if abs(a - b) > tolerance:
-            flags.append(f"submitted logs differ from re-run: {item.log} {item.key} submitted {a:.4f}, re-run {b:.4f} (tolerance {tolerance:g})")
+            flags.append(f"submitted logs differ from re-run: {item.log} {item.key} submitted {a:.4f}, re-run {b:.4f} "
+                         f"(tolerance {tolerance:g})")
     return flags
 
 
@@ -426,7 +433,8 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
     # Known before intake, so even a rejected archive lands on the right gradebook row.
     report.student_id, report.name = parse_stem(stem) or (None, None)
     report.student_id = student_id or report.student_id
-    report.origin = identity.origin if identity else SubmissionOrigin(file_name=source.name, submitted_at=file_time(source))
+    report.origin = (identity.origin if identity
+                     else SubmissionOrigin(file_name=source.name, submitted_at=file_time(source)))
     if identity and not student_id:
         report.student_id, report.name = identity.student_id, identity.name
         student_id = identity.student_id
@@ -456,16 +464,20 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
                 ctx = RunContext(report.seed, dataset, data_root(), sandbox.python(),
                                  secret_seed=secret_seed(submission.student_id, assignment.id),
                                  holdout_dir=holdout_dir(assignment, dataset))
-                ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, sandbox, ctx.substitute, progress))
+                ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, sandbox, ctx.substitute,
+                                                        progress))
                 report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress, scratch=Path(tmp))
-                report.warnings.extend(f"{run.name}: {run.stopped}" for experiment, run in zip(assignment.spec.experiments, report.runs)
+                report.warnings.extend(f"{run.name}: {run.stopped}"
+                                       for experiment, run in zip(assignment.spec.experiments, report.runs)
                                        if run.stopped and experiment.partial)
-                report.warnings.extend(f"{run.name}: stopped by the wall-clock backstop and run once more (a busy machine?)"
+                report.warnings.extend(f"{run.name}: stopped by the wall-clock backstop and run once "
+                                       "more (a busy machine?)"
                                        for run in report.runs if run.attempts > 1)
             guarded.before_retry = None  # a step's own files (hidden tests, scripts) must stay for its second run
 
             with timed(report, "hidden_tests"):
-                evidence = Evidence(summaries=summaries, present=set(submission.files), trusted_logs=set(ws.trusted_logs))
+                evidence = Evidence(summaries=summaries, present=set(submission.files),
+                                    trusted_logs=set(ws.trusted_logs))
                 if progress:
                     progress("running checks")
                 if not any(step.result.error == CANCELLED for step in guarded.steps):
@@ -516,8 +528,8 @@ def check_own_logs(assignment: Assignment, folder: Path, sandbox: Sandbox, *, da
     """A student's self-check: score the logs in their folder with the same rubric code.
     Hidden tests are not in the handout, so those items are marked skipped."""
     dataset = assignment.dataset(dataset)
-    report = Report(source=str(folder), stem=folder.name, assignment=assignment.id, dataset=dataset, backend=sandbox.name,
-                    status="graded", max_score=assignment.rubric.max_score(dataset))
+    report = Report(source=str(folder), stem=folder.name, assignment=assignment.id, dataset=dataset,
+                    backend=sandbox.name, status="graded", max_score=assignment.rubric.max_score(dataset))
     with tempfile.TemporaryDirectory(prefix="grader-check-") as tmp:
         submitted = Path(tmp) / "submitted"
         for path in student_folder_files(folder, assignment.spec.intake):  # leaves data and caches out

@@ -122,7 +122,8 @@ def _canvas(rows: list[dict], path: Path, tz: dt.tzinfo | None) -> tuple[list[Ro
     return students, problems
 
 
-def _moodle(rows: list[dict], path: Path, tz: dt.tzinfo | None, worksheet: bool) -> tuple[list[RosterStudent], list[str]]:
+def _moodle(rows: list[dict], path: Path, tz: dt.tzinfo | None,
+            worksheet: bool) -> tuple[list[RosterStudent], list[str]]:
     students, problems = [], []
     for line, row in enumerate(rows, start=2):
         if worksheet:

@@ -127,7 +127,8 @@ CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pth", ".so"}
 # what the hidden tests do.
 CONFIG_SUFFIXES = {".ini", ".cfg", ".toml", ".pth", ".conf", ".rc"}
 CONFIG_NAMES = {"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "setup.py", "pyproject.toml", "sitecustomize.py",
-                "usercustomize.py", ".pdbrc", ".pythonrc", ".pythonrc.py", ".coveragerc", "pip.conf", "ipython_config.py",
+                "usercustomize.py", ".pdbrc", ".pythonrc", ".pythonrc.py", ".coveragerc", "pip.conf",
+                "ipython_config.py",
                 "jupyter_config.json", "jupyter_notebook_config.json", "jupyter_server_config.json",
                 "jupyter_nbconvert_config.json", "ipython_kernel_config.py"}
 

@@ -1,1 +1,2 @@
-"""Code that decides points: parse logs, check hidden-test outputs, score a rubric. Never imports the sandbox, the steps or the batch."""
+"""Code that decides points: parse logs, check hidden-test outputs, score a rubric. Never imports the
+sandbox, the steps or the batch."""

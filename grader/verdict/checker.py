@@ -123,7 +123,8 @@ def fmt(value, digits: int = 6) -> str:
         if value.ndim == 0:
             return f"{float(value):.{digits}g}"
         if value.size <= 8:
-            return "[" + ", ".join(f"{v:.{digits}g}" for v in value.ravel()) + "]" + (f" (shape {value.shape})" if value.ndim > 1 else "")
+            return ("[" + ", ".join(f"{v:.{digits}g}" for v in value.ravel()) + "]"
+                    + (f" (shape {value.shape})" if value.ndim > 1 else ""))
         return f"array of shape {value.shape}, mean {value.mean():.4g}"
     return repr(value)[:200]
 
@@ -134,9 +135,11 @@ def close(got, expected, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
             return False
         return bool(np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True))
     if isinstance(expected, Outputs):
-        return isinstance(got, Outputs) and set(got) == set(expected) and all(close(got[k], expected[k], rtol, atol) for k in expected)
+        return (isinstance(got, Outputs) and set(got) == set(expected)
+                and all(close(got[k], expected[k], rtol, atol) for k in expected))
     if isinstance(expected, list):
-        return isinstance(got, list) and len(got) == len(expected) and all(close(g, e, rtol, atol) for g, e in zip(got, expected))
+        return (isinstance(got, list) and len(got) == len(expected)
+                and all(close(g, e, rtol, atol) for g, e in zip(got, expected)))
     return got == expected
 
 
@@ -170,7 +173,8 @@ def _hint(checker: ModuleType | None, case: str, got: Outputs) -> str:
     return ""
 
 
-def check_case(name: str, got: CaseRecord | None, expected: CaseRecord, item: TestsItem, checker: ModuleType | None) -> CaseOutcome:
+def check_case(name: str, got: CaseRecord | None, expected: CaseRecord, item: TestsItem,
+               checker: ModuleType | None) -> CaseOutcome:
     if got is None:
         return CaseOutcome(name, False, "did not run")
     if got.error is not None:
@@ -187,7 +191,8 @@ def check_case(name: str, got: CaseRecord | None, expected: CaseRecord, item: Te
     return CaseOutcome(name, True)
 
 
-def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord], expected: dict[str, CaseRecord]) -> HiddenTestsOutcome:
+def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord],
+               expected: dict[str, CaseRecord]) -> HiddenTestsOutcome:
     """One rubric item's cases: every case the reference recorded for its runner file."""
     stem = item.stem
     prefix = f"{stem}::"

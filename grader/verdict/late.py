@@ -124,7 +124,8 @@ def apply_late(report: Report, policy: LatePolicy | None, extensions: dict[str, 
     trusted = origin is not None and origin.submitted_at and origin.time_from != "download"
     submitted = parse_time(origin.submitted_at, report.stem) if trusted else None
     # Only Canvas marks lateness in its names; elsewhere the file time decides.
-    marked = origin.late_marker if origin and origin.lms == "canvas" else (True if origin and origin.late_marker else None)
+    marked = (origin.late_marker if origin and origin.lms == "canvas"
+              else (True if origin and origin.late_marker else None))
     outcome = assess(raw, report.max_score, policy, submitted, marked_late=marked,
                      extension=(extensions or {}).get(report.student_id or ""))
     report.late = outcome

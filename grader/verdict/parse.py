@@ -13,7 +13,8 @@ from pathlib import Path
 from grader.safe_fs import read_text
 
 SUMMARY_PREFIX = "Summary:"
-NUMPY_SCALARS = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "float", "int", "bool_", "bool"}
+NUMPY_SCALARS = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "float", "int", "bool_",
+                 "bool"}
 NAMED_CONSTANTS = {"nan": math.nan, "inf": math.inf, "NaN": math.nan, "Infinity": math.inf}
 
 

@@ -72,16 +72,17 @@ def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemRe
         return ItemResult(**base, value=None, threshold=None, points=0, status="error", message=f"{item.log}: {reason}")
     if item.key not in summary.values:
         return ItemResult(**base, value=None, threshold=None, points=0, status="error",
-                          message=f"{item.log}: Summary has no {item.key!r} (has {', '.join(summary.values) or 'nothing'})")
+                          message=f"{item.log}: Summary has no {item.key!r} (has "
+                                  f"{', '.join(summary.values) or 'nothing'})")
     value = summary.values[item.key]
     if math.isnan(value):
         return ItemResult(**base, value=None, threshold=None, points=0, status="failed", message=f"{item.key} is NaN")
     held = summary.values.get(item.holdout.key) if item.holdout else None
     if held is not None and not held >= item.holdout.threshold:
-        message = (f"{item.key} = {value:.4f}, but only {held:.4f} on held-out environments (floor {item.holdout.threshold:g}): "
-                   "the model does not generalise beyond the published test data")
-        return ItemResult(**base, value=value, threshold=f"held-out >= {item.holdout.threshold:g}", points=0, status="failed",
-                          message=message, flag=f"{item.id}: {message}")
+        message = (f"{item.key} = {value:.4f}, but only {held:.4f} on held-out environments (floor "
+                   f"{item.holdout.threshold:g}): the model does not generalise beyond the published test data")
+        return ItemResult(**base, value=value, threshold=f"held-out >= {item.holdout.threshold:g}", points=0,
+                          status="failed", message=message, flag=f"{item.id}: {message}")
     tier = item.tier_met(value, dataset)
     if tier is not None:
         message = f"{item.key} = {value:.4f} meets {tier.describe()} for {tier.points:g} points"
@@ -90,17 +91,20 @@ def _score_metric(item: MetricItem, dataset: str | None, ev: Evidence) -> ItemRe
     lowest = tiers[-1] if tiers else None
     threshold = lowest.describe() if lowest else None
     return ItemResult(**base, value=value, threshold=threshold, points=0, status="failed",
-                      message=f"{item.key} = {value:.4f} misses {threshold}" if threshold else f"{item.key} = {value:.4f}")
+                      message=(f"{item.key} = {value:.4f} misses {threshold}" if threshold
+                               else f"{item.key} = {value:.4f}"))
 
 
 def _score_tests(item: TestsItem, dataset: str | None, ev: Evidence) -> ItemResult:
-    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group,
-                computed_by=BY_CHECKER)
+    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus,
+                group=item.group, computed_by=BY_CHECKER)
     outcome = ev.tests.get(item.id)
     if outcome is None:
-        return ItemResult(**base, value=None, threshold=None, points=0, status="error", message="hidden tests did not run")
+        return ItemResult(**base, value=None, threshold=None, points=0, status="error",
+                          message="hidden tests did not run")
     if not outcome.cases:
-        return ItemResult(**base, value=None, threshold=None, points=0, status="error", message=outcome.error or "no tests ran")
+        return ItemResult(**base, value=None, threshold=None, points=0, status="error",
+                          message=outcome.error or "no tests ran")
     weight = {c.name: item.case_weight(c.name) for c in outcome.cases}
     total = sum(weight.values())
     earned = sum(weight[c.name] for c in outcome.cases if c.passed)
@@ -118,9 +122,10 @@ def _score_tests(item: TestsItem, dataset: str | None, ev: Evidence) -> ItemResu
 
 
 def _score_params(item: ParamCountItem, dataset: str | None, ev: Evidence) -> ItemResult:
-    rule = f"== {item.exact:,}" if item.exact is not None else f"in [{item.min if item.min is not None else '-inf'}, {item.max if item.max is not None else 'inf'}]"
-    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus, group=item.group,
-                threshold=rule, computed_by=_log_source(item.log, ev) if item.log else BY_CHECKER)
+    rule = (f"== {item.exact:,}" if item.exact is not None
+            else f"in [{item.min if item.min is not None else '-inf'}, {item.max if item.max is not None else 'inf'}]")
+    base = dict(id=item.id, title=item.title, kind=item.kind, max_points=item.points, bonus=item.bonus,
+                group=item.group, threshold=rule, computed_by=_log_source(item.log, ev) if item.log else BY_CHECKER)
     if item.log:
         summary = ev.summaries.get(item.log)
         value = summary.values.get(item.key) if summary and summary.ok else None
@@ -134,7 +139,8 @@ def _score_params(item: ParamCountItem, dataset: str | None, ev: Evidence) -> It
         return ItemResult(**base, value=None, points=0, status="error",
                           message=outcome.error if outcome else "parameter count was not measured")
     n = outcome.count
-    ok = (n == item.exact) if item.exact is not None else ((item.min is None or n >= item.min) and (item.max is None or n <= item.max))
+    ok = ((n == item.exact) if item.exact is not None
+          else ((item.min is None or n >= item.min) and (item.max is None or n <= item.max)))
     what = "trainable parameters" if item.trainable_only else "parameters"
     return ItemResult(**base, value=n, points=item.points if ok else 0, status="passed" if ok else "failed",
                       message=f"{item.object} has {n:,} {what}, expected {rule}")
@@ -142,8 +148,9 @@ def _score_params(item: ParamCountItem, dataset: str | None, ev: Evidence) -> It
 
 def _score_file(item: FilePresentItem, dataset: str | None, ev: Evidence) -> ItemResult:
     ok = item.path in ev.present
-    return ItemResult(id=item.id, title=item.title, kind=item.kind, value="present" if ok else "missing", threshold="present",
-                      points=item.points if ok else 0, max_points=item.points, status="passed" if ok else "failed",
+    return ItemResult(id=item.id, title=item.title, kind=item.kind, value="present" if ok else "missing",
+                      threshold="present", points=item.points if ok else 0, max_points=item.points,
+                      status="passed" if ok else "failed",
                       message=f"{item.path} {'was' if ok else 'was not'} submitted", bonus=item.bonus, group=item.group,
                       computed_by=FROM_FILES)
 
@@ -157,9 +164,9 @@ def score(rubric: Rubric, dataset: str | None, evidence: Evidence) -> ScoreResul
     results: list[ItemResult] = []
     for item in rubric.items:
         if item.id in evidence.skipped:
-            results.append(ItemResult(id=item.id, title=item.title, kind=item.kind, value=None, threshold=None, points=0,
-                                      max_points=item.max_points(dataset), status="skipped", message=evidence.skipped[item.id],
-                                      bonus=item.bonus, group=item.group))
+            results.append(ItemResult(id=item.id, title=item.title, kind=item.kind, value=None, threshold=None,
+                                      points=0, max_points=item.max_points(dataset), status="skipped",
+                                      message=evidence.skipped[item.id], bonus=item.bonus, group=item.group))
         else:
             results.append(SCORERS[item.kind](item, dataset, evidence))
 
@@ -184,4 +191,5 @@ def score(rubric: Rubric, dataset: str | None, evidence: Evidence) -> ScoreResul
     total = regular + bonus
     if rubric.cap is not None:
         total = min(total, rubric.cap)
-    return ScoreResult(items=results, score=round(total, 4), max_score=rubric.max_score(dataset), bonus_points=round(bonus, 4))
+    return ScoreResult(items=results, score=round(total, 4), max_score=rubric.max_score(dataset),
+                       bonus_points=round(bonus, 4))

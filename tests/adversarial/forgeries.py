@@ -39,7 +39,7 @@ def _copy_expected():
             return
 
 _atexit.register(_copy_expected)
-'''
+'''  # noqa: E501 (code the forged submission runs, kept as written)
 
 # Read the held-out labels (Fashion-MNIST's test split) from the dataset files.
 READ_HELDOUT = r'''
@@ -47,4 +47,4 @@ import os as _os
 HELDOUT_VISIBLE = any(_os.path.exists(f"/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte{s}") for s in ("", ".gz"))
 open("heldout_visible.txt", "w").write(str(HELDOUT_VISIBLE))
 print("held-out labels visible:", HELDOUT_VISIBLE)
-'''
+'''  # noqa: E501 (code the forged submission runs, kept as written)

@@ -124,7 +124,8 @@ def test_exit_handler_did_forge_the_recorded_results(tmp_path):
     probe = hidden_tests.run_step(ASSIGNMENT, ws.path, sandbox, ASSIGNMENT.spec.limits)
     forged = [key for key, record in probe.records.items() if record.outputs and record.outputs.get("passed") is True]
     assert len(forged) >= 22, probe.records  # every case now claims to have passed
-    outcomes = hidden_tests.check_tests([i for i in ASSIGNMENT.rubric.items if isinstance(i, spec.TestsItem)], ASSIGNMENT, probe, expected)
+    outcomes = hidden_tests.check_tests([i for i in ASSIGNMENT.rubric.items if isinstance(i, spec.TestsItem)],
+                                        ASSIGNMENT, probe, expected)
     assert not any(case.passed for outcome in outcomes.values() for case in outcome.cases)
     count_item = next(i for i in ASSIGNMENT.rubric.items if isinstance(i, spec.ParamCountItem) and i.runner)
     assert hidden_tests.param_count_from(count_item, probe).count is None

@@ -94,5 +94,6 @@ def test_the_edited_given_cell_is_restored_and_flagged(tmp_path):
     given = nbformat.reads(SKELETON, as_version=4)
     evaluation = next(c for c in given.cells if c.source.startswith('x1, y1 = data["set1"]'))
     assert evaluation.source in [c.source for c in ran.cells]
-    assert "PERFECT" not in ws.path.joinpath(NOTEBOOK).read_text() and "0.99" not in ws.path.joinpath(NOTEBOOK).read_text()
+    assert ("PERFECT" not in ws.path.joinpath(NOTEBOOK).read_text()
+            and "0.99" not in ws.path.joinpath(NOTEBOOK).read_text())
     assert len(ws.flags) == 1 and ws.flags[0].startswith("given notebook cells were edited: cvae_ood.ipynb cell 14")

@@ -33,7 +33,8 @@ def hostile_course(root: Path) -> Path:
     """The tiny assignment with tight limits, so every attack is stopped in seconds."""
     shutil.copytree(TINY, root, ignore=shutil.ignore_patterns("__pycache__"))
     spec = root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 30\n  workspace_mb: 100\n  workspace_files: 500")
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 30\n  workspace_mb: 100\n"
+                                                                 "  workspace_files: 500")
                     .replace("cpu_seconds: 20", "cpu_seconds: 3"))
     return root
 
@@ -101,7 +102,8 @@ def attacked(attack: str, tmp_path: Path, course, outside: Path, monkeypatch, sa
 
 
 @pytest.mark.parametrize("attack", sorted(hostile.RUNTIME_ATTACKS))
-def test_runtime_attack_ends_with_a_clear_status_and_touches_nothing_outside(attack, tmp_path, course, outside, monkeypatch):
+def test_runtime_attack_ends_with_a_clear_status_and_touches_nothing_outside(attack, tmp_path, course, outside,
+                                                                             monkeypatch):
     attacked(attack, tmp_path, course, outside, monkeypatch)
 
 
@@ -132,7 +134,8 @@ def test_planted_tool_configuration_never_reaches_a_later_step(tmp_path, course)
     submitted = tmp_path / "sub"
     submitted.mkdir()
     (submitted / "answer.py").write_text(student_files(course)["answer.py"])
-    ws = prepare_workspace(course, open_submission(submitted, tmp_path / "in", course.spec.intake, "20250001"), tmp_path / "ws")
+    ws = prepare_workspace(course, open_submission(submitted, tmp_path / "in", course.spec.intake, "20250001"),
+                           tmp_path / "ws")
     planted = ["pytest.ini", "conftest.py", "setup.cfg", "tox.ini", "evil.pth", "sitecustomize.py", "sub/conftest.py",
                "sub/pyproject.toml", "torch.py"]
     for rel in planted:
@@ -158,7 +161,8 @@ def test_names_are_inert_on_the_terminal_and_in_the_spreadsheet(tmp_path, course
     for name in (hostile.ESCAPE_NAME, hostile.FORMULA_NAME, hostile.DOTS_NAME):
         write_zip(batch / f"{name}.zip", good)
     out = tmp_path / "out"
-    result = run_cli("--root", str(course.root), "grade", str(batch), "--out", str(out), "--backend", "local", timeout=300)
+    result = run_cli("--root", str(course.root), "grade", str(batch), "--out", str(out), "--backend", "local",
+                     timeout=300)
     shown = result.stdout + result.stderr
     assert "Traceback" not in shown and result.returncode in (1, 2), shown
     assert "\x1b" not in shown and "\x07" not in shown
@@ -187,12 +191,16 @@ def test_a_member_name_that_is_not_utf8_never_crashes_a_batch(tmp_path, course):
     hostile_course(two)
     for sub in ("assignments", "rubrics", "skeleton", "solutions"):
         for entry in (TINY_NB / sub).iterdir():
-            shutil.copytree(entry, two / sub / entry.name) if entry.is_dir() else shutil.copyfile(entry, two / sub / entry.name)
+            if entry.is_dir():
+                shutil.copytree(entry, two / sub / entry.name)
+            else:
+                shutil.copyfile(entry, two / sub / entry.name)
     batch = tmp_path / "batch"
     batch.mkdir()
     hostile.zip_with_member_name(batch / "20250001_bad.zip", student_files(course), b"\xff\xfe.py")
     write_zip(batch / "20250002_good.zip", student_files(course))
-    result = run_cli("--root", str(two), "grade", str(batch), "--out", str(tmp_path / "out"), "--backend", "local", timeout=300)
+    result = run_cli("--root", str(two), "grade", str(batch), "--out", str(tmp_path / "out"), "--backend", "local",
+                     timeout=300)
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     assert result.returncode in (1, 2) and result.stderr.count("\n") <= 3, result.stderr
     result = run_cli("--root", str(two), "grade", str(batch), "--assignment", "tiny", "--out", str(tmp_path / "out"),
@@ -213,8 +221,8 @@ def test_a_zip_nested_1200_deep_is_rejected_and_the_batch_goes_on(tmp_path, cour
     from grader.commands.grade import grade_all
 
     quiet = Console(file=open(os.devnull, "w"))
-    reports = grade_all(sorted(batch.iterdir()), course, LocalSandbox(), tmp_path / "out", dataset=None, student_id=None,
-                        console=quiet)
+    reports = grade_all(sorted(batch.iterdir()), course, LocalSandbox(), tmp_path / "out", dataset=None,
+                        student_id=None, console=quiet)
     assert [(r.student_id, r.status) for r in reports] == [("20250001", "rejected"), ("20250002", "graded")]
     assert "nested more than 16 folders deep" in reports[0].message
 
@@ -227,7 +235,8 @@ def test_a_folder_submission_with_non_utf8_names_and_a_fifo(tmp_path, course):
     os.close(os.open(bytes(folder) + b"/notes-\xff.txt", os.O_CREAT | os.O_WRONLY))
     report = grade_submission(folder, course, LocalSandbox(), tmp_path / "out")
     assert report.status == "graded" and report.score == 16
-    assert json.loads((tmp_path / "out" / "20250001_x" / "report.json").read_text(encoding="utf-8"))["status"] == "graded"
+    assert json.loads((tmp_path / "out" / "20250001_x" / "report.json")
+                      .read_text(encoding="utf-8"))["status"] == "graded"
     os.mkfifo(folder / "pipe")
     report = grade_submission(folder, course, LocalSandbox(), tmp_path / "out2")
     assert report.status == "rejected" and "not a regular file" in report.message
@@ -252,8 +261,8 @@ def test_a_sandbox_that_cannot_start_is_an_error(tmp_path, course):
         def python(self) -> str:
             return "/nonexistent/python3"
 
-    report = grade_submission(write_zip(tmp_path / "20250001_x.zip", student_files(course)), course, BrokenInterpreter(),
-                              tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250001_x.zip", student_files(course)), course,
+                              BrokenInterpreter(), tmp_path / "out")
     assert report.status == "error" and report.message.startswith("main: could not start /nonexistent/python3")
 
 
@@ -262,8 +271,8 @@ def test_grade_refuses_to_run_unsandboxed_without_an_explicit_local_backend(tmp_
     no_docker = {"GRADER_BACKEND": "auto", "PATH": str(Path(sys.executable).parent)}
     result = run_cli("--root", str(course.root), "grade", str(zip_path), "--out", str(tmp_path / "out"), env=no_docker)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == ("error: no Docker daemon answers: submissions run only in the Docker sandbox unless "
-                                     "you pass --backend local (a subprocess, not a security boundary)")
+    assert result.stderr.strip() == ("error: no Docker daemon answers: submissions run only in the Docker sandbox "
+                                     "unless you pass --backend local (a subprocess, not a security boundary)")
     assert not (tmp_path / "out").exists()
     explicit = run_cli("--root", str(course.root), "grade", str(zip_path), "--out", str(tmp_path / "out"),
                        "--backend", "local", env=no_docker)

@@ -20,8 +20,8 @@ CANARY = "CanaryError: host-canary-7f3e91 must never reach a report"
 
 
 def _student_visible(folder: Path) -> dict[str, str]:
-    return {name: (folder / name).read_text(encoding="utf-8") for name in ("report.json", "results.json", "student.html")
-            if (folder / name).is_file()}
+    return {name: (folder / name).read_text(encoding="utf-8")
+            for name in ("report.json", "results.json", "student.html") if (folder / name).is_file()}
 
 
 def _finish(report, out: Path, assignment) -> Path:
@@ -37,7 +37,8 @@ def two_steps(tiny_root: Path) -> catalog.Assignment:
     diagnosis is shown in the second's skip note."""
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
     spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n"
-                                             "  - name: evaluate\n    command: \"{python} experiment.py --seed {seed}\"\n"
+                                             "  - name: evaluate\n"
+                                             "    command: \"{python} experiment.py --seed {seed}\"\n"
                                              "    log: eval_log.txt\n    needs: [main]\n", 1))
     return catalog.load("tiny", tiny_root)
 
@@ -47,7 +48,8 @@ def test_a_failed_step_whose_log_links_to_a_host_file_never_shows_it(tmp_path, t
     host_file.parent.mkdir()
     host_file.write_text(f"Traceback (most recent call last):\n  File \"/etc/x.py\", line 1\n{CANARY}\n")
     files = student_files(two_steps)
-    files["answer.py"] = hostile.LOG_LINK_TO_CANARY_THEN_FAIL.replace("{outside!r}", repr(str(host_file))) + files["answer.py"]
+    files["answer.py"] = (hostile.LOG_LINK_TO_CANARY_THEN_FAIL.replace("{outside!r}", repr(str(host_file)))
+                          + files["answer.py"])
     out = tmp_path / "out"
     report = grade_submission(write_zip(tmp_path / "20250001_x.zip", files), two_steps, LocalSandbox(), out)
     assert report.runs[0].outcome == "exit code 1" and report.runs[1].outcome == "skipped"
@@ -62,7 +64,8 @@ def test_a_failed_step_whose_log_links_to_a_host_file_never_shows_it(tmp_path, t
 def _runner_lines(assignment) -> list[str]:
     lines = []
     for rel in assignment.runner_files():
-        lines += [line.strip() for line in (assignment.folder / rel).read_text().splitlines() if len(line.strip()) >= 12]
+        lines += [line.strip() for line in (assignment.folder / rel).read_text().splitlines()
+                  if len(line.strip()) >= 12]
     return lines
 
 
@@ -89,7 +92,8 @@ def test_the_runner_kit_removes_the_runner_files_before_student_code_runs(tmp_pa
     hidden.mkdir(parents=True)
     (hidden / "r.py").write_text("from grader.inside.runner_kit import case\n\n@case\ndef reads():\n"
                                  "    from student import peek\n    return {'seen': peek()}\n")
-    (tmp_path / "student.py").write_text("import os\n\ndef peek():\n    return str(os.path.exists('.grader/hidden_tests/r.py'))\n")
+    (tmp_path / "student.py").write_text("import os\n\ndef peek():\n"
+                                         "    return str(os.path.exists('.grader/hidden_tests/r.py'))\n")
     subprocess.run([sys.executable, "-m", "grader.inside.runner_kit", "out.json", ".grader/hidden_tests/r.py"],
                    cwd=tmp_path, check=True, capture_output=True, timeout=60)
     assert json.loads((tmp_path / "out.json").read_text())["r::reads"] == {"outputs": {"seen": "False"}}
@@ -100,7 +104,8 @@ def test_messages_from_student_exceptions_lose_every_runner_line():
     from grader.verdict.checker import without_sources
 
     lines = frozenset({"return {'mean': mean([1.0, 2.0, 3.0])}", "from grader.inside.runner_kit import case"})
-    forged = "RuntimeError: from grader.inside.runner_kit import case\n@case\nreturn {'mean': mean([1.0, 2.0, 3.0])}" + "x" * 900
+    forged = ("RuntimeError: from grader.inside.runner_kit import case\n@case\n"
+              "return {'mean': mean([1.0, 2.0, 3.0])}" + "x" * 900)
     cleaned = without_sources(forged, lines)
     assert "runner_kit import" not in cleaned and "mean([1.0" not in cleaned and "\n" not in cleaned
     assert cleaned.startswith("RuntimeError: ") and len(cleaned) <= 300
@@ -170,10 +175,12 @@ def test_pages_never_carry_raw_control_bytes_from_a_student_chosen_name(tmp_path
     from grader.verdict.score import ItemResult
 
     name = hostile.ESCAPE_NAME
-    item = ItemResult(id="answer_tests", title="Hidden tests", kind="tests", points=0, max_points=3, status="failed", value=0.0, threshold=None,
+    item = ItemResult(id="answer_tests", title="Hidden tests", kind="tests", points=0, max_points=3, status="failed",
+                      value=0.0, threshold=None,
                       message=f"mean: raised RuntimeError: \x1b[31m{name}\r\x07")
-    report = Report(source=f"{name}.zip", stem=name, student_id="20250011", name=name.split("_", 1)[1], assignment="tiny",
-                    status="error", message=f"bad \x1b[2J {name}", flags=["flag \x1b]0;x\x07"], items=[item])
+    report = Report(source=f"{name}.zip", stem=name, student_id="20250011", name=name.split("_", 1)[1],
+                    assignment="tiny", status="error", message=f"bad \x1b[2J {name}", flags=["flag \x1b]0;x\x07"],
+                    items=[item])
     folder = tmp_path / "one"
     write_report(report, folder)
     write_student_page(report, folder / "student.html")

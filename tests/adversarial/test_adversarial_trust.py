@@ -20,7 +20,8 @@ import forgeries  # noqa: E402
 
 FORGERIES = {"exit_handler": forgeries.EXIT_HANDLER, "patch_kit": forgeries.PATCH_KIT}
 # Assignments whose editable files are Python (a notebook's forgeries have their own tests)
-SCRIPT_ASSIGNMENTS = [a for a in shipped_ids() if any(rel.endswith(".py") for rel in catalog.load(a, REPO).spec.editable)]
+SCRIPT_ASSIGNMENTS = [a for a in shipped_ids()
+                      if any(rel.endswith(".py") for rel in catalog.load(a, REPO).spec.editable)]
 
 
 def test_the_script_assignments_include_the_shipped_three():
@@ -64,7 +65,8 @@ def test_the_reference_outputs_are_out_of_reach_in_docker(tmp_path, tiny_root):
 
     tiny = catalog.load("tiny", tiny_root)
     sandbox = make_sandbox("docker")
-    honest = grade_submission(write_zip(tmp_path / "20250041_ref.zip", student_files(tiny)), tiny, sandbox, tmp_path / "out")
+    honest = grade_submission(write_zip(tmp_path / "20250041_ref.zip", student_files(tiny)), tiny, sandbox,
+                              tmp_path / "out")
     files = student_files(tiny, "skeleton")
     files["answer.py"] += "\n" + forgeries.READ_EXPECTED + "\n" + forgeries.READ_HELDOUT
     report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), tiny, sandbox, tmp_path / "out")
@@ -105,7 +107,8 @@ def test_training_on_the_rebuilt_test_environment_loses_the_item(tmp_path, sandb
     assignment = _one_restart_group_dro(tmp_path / "course")
     honest = {"model.py": (assignment.solution_dir / "model.py").read_text()}
     forged = {"model.py": (REPO / "tests" / "adversarial" / "colored_mnist" / "train_on_test" / "model.py").read_text()}
-    reports = {name: grade_submission(write_zip(tmp_path / f"2026000{i}_{name}.zip", files), assignment, sandbox, tmp_path / "out")
+    reports = {name: grade_submission(write_zip(tmp_path / f"2026000{i}_{name}.zip", files), assignment, sandbox,
+                                      tmp_path / "out")
                for i, (name, files) in enumerate({"honest": honest, "forged": forged}.items())}
     items = {name: {i.id: i for i in r.items}["groupdro_accuracy"] for name, r in reports.items()}
     assert items["honest"].points == 15, items["honest"].message

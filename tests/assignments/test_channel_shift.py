@@ -36,7 +36,8 @@ def test_channels_follow_labels_in_training_only(channel_data):
     _, ch, _, _ = splits["test"]
     assert abs(np.bincount(ch, minlength=10) / 2_000 - 0.1).max() < 0.03
     again = channel_data.generate("fashion_mnist", "/nonexistent", seed=2426)
-    assert all(np.array_equal(a, b) for a, b in zip(splits["test"], again["test"])), "the same seed must give the same data"
+    assert all(np.array_equal(a, b) for a, b in zip(splits["test"], again["test"])), \
+        "the same seed must give the same data"
 
 
 def test_inputs_put_the_digit_in_its_channel_only(channel_data):
@@ -52,6 +53,7 @@ def test_evaluation_never_imports_the_student_file():
 
 
 def test_missing_weights_is_a_clear_error(tmp_path):
-    result = subprocess.run([sys.executable, str(SOLUTION / "evaluate.py"), "--seed", "1", "--weights", str(tmp_path / "w.npz")],
+    result = subprocess.run([sys.executable, str(SOLUTION / "evaluate.py"), "--seed", "1",
+                             "--weights", str(tmp_path / "w.npz")],
                             cwd=SOLUTION, capture_output=True, text=True)
     assert result.returncode != 0 and "not found" in result.stderr and "Traceback" not in result.stderr

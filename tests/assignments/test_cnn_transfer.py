@@ -99,7 +99,8 @@ def test_held_out_evaluation_scores_test_split_images(workdir, trained):
     summary = parse_summary_text(result.stdout).values
     assert summary["images"] == 1000 and summary["heldout"] == 1 and summary["parameters"] == 303397
     assert 0.2 < summary["accuracy"] <= 1.0  # one epoch already beats chance (0.2)
-    again = parse_summary_text(run_script(workdir, "evaluate.py", "--model", "weights/cnn", "--holdout", str(HOLDOUT)).stdout)
+    again = parse_summary_text(run_script(workdir, "evaluate.py", "--model", "weights/cnn",
+                                          "--holdout", str(HOLDOUT)).stdout)
     assert again.values == summary  # the same images every time
 
 
@@ -196,10 +197,11 @@ def test_export_with_a_pickled_payload_runs_no_code(workdir, trained, tmp_path):
     evaluate.py refuses it in one line and the payload never runs."""
     shutil.copytree(workdir / "weights" / "cnn", tmp_path / "cnn")
     (tmp_path / "craft.py").write_text(PICKLED_PAYLOAD)
-    crafted = run_script(workdir, str(tmp_path / "craft.py"), "weights/cnn/model.pt2", str(tmp_path / "cnn" / "model.pt2"),
-                         str(tmp_path / "ran_in_stock_loader"))
+    crafted = run_script(workdir, str(tmp_path / "craft.py"), "weights/cnn/model.pt2",
+                         str(tmp_path / "cnn" / "model.pt2"), str(tmp_path / "ran_in_stock_loader"))
     assert crafted.returncode == 0, crafted.stderr
-    stock = run_script(workdir, "-c", f"import torch\ntry: torch.export.load({str(tmp_path / 'cnn' / 'model.pt2')!r})\nexcept Exception: pass")
+    stock = run_script(workdir, "-c", f"import torch\ntry: torch.export.load({str(tmp_path / 'cnn' / 'model.pt2')!r})\n"
+                                      "except Exception: pass")
     assert (tmp_path / "ran_in_stock_loader").exists(), stock.stderr[-1000:]  # the attack is real
     (tmp_path / "ran_in_stock_loader").unlink()
     result = run_script(workdir, "evaluate.py", "--model", str(tmp_path / "cnn"), "--data", "data/dogs")
@@ -213,7 +215,8 @@ def test_missing_test_split_is_a_one_line_error(workdir, trained, tmp_path):
 
 
 def test_evaluation_never_imports_student_code(workdir):
-    code = "import sys; sys.path.insert(0, '.'); import evaluate; print(sorted({'model', 'dataset', 'train'} & set(sys.modules)))"
+    code = ("import sys; sys.path.insert(0, '.'); import evaluate; "
+            "print(sorted({'model', 'dataset', 'train'} & set(sys.modules)))")
     result = run_script(workdir, "-c", code)
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -253,7 +256,8 @@ def checker(name: str):
 
 
 def outputs(**values) -> Outputs:
-    return Outputs({k: np.asarray(v, dtype=float) if isinstance(v, (int, float, list)) and not isinstance(v, bool) else v
+    return Outputs({k: (np.asarray(v, dtype=float) if isinstance(v, (int, float, list)) and not isinstance(v, bool)
+                        else v)
                     for k, v in values.items()})
 
 
@@ -261,7 +265,8 @@ LAYER_COUNTS = {"conv1": 1216, "conv2": 12832, "conv3": 51264, "conv4": 204928, 
 
 
 def test_layer_parameter_message_names_the_layer_and_both_counts():
-    got = checker("cnn_model").check_parameters_per_layer(outputs(**{**LAYER_COUNTS, "conv1": 912}), outputs(**LAYER_COUNTS))
+    got = checker("cnn_model").check_parameters_per_layer(outputs(**{**LAYER_COUNTS, "conv1": 912}),
+                                                          outputs(**LAYER_COUNTS))
     assert got == "expected 1216 parameters in conv1, got 912"
     assert checker("cnn_model").check_parameters_per_layer(outputs(**LAYER_COUNTS), outputs(**LAYER_COUNTS)) is None
     missing = checker("cnn_model").check_parameters_per_layer(Outputs({**outputs(**LAYER_COUNTS), "fc2": "missing"}),
@@ -271,8 +276,8 @@ def test_layer_parameter_message_names_the_layer_and_both_counts():
 
 def test_padding_hint_only_for_the_padding_mistake():
     want = outputs(conv1=[16, 16, 16], conv2=[32, 8, 8], conv3=[64, 4, 4], conv4=[128, 2, 2])
-    padding_one = checker("cnn_model").check_layer_output_sizes(outputs(conv1=[16, 15, 15], conv2=[32, 8, 8], conv3=[64, 4, 4],
-                                                                        conv4=[128, 2, 2]), want)
+    padding_one = checker("cnn_model").check_layer_output_sizes(outputs(conv1=[16, 15, 15], conv2=[32, 8, 8],
+                                                                        conv3=[64, 4, 4], conv4=[128, 2, 2]), want)
     assert "conv1 16x15x15 (expected 16x16x16)" in padding_one and "padding 1" in padding_one
     wrong_channels = checker("cnn_model").check_layer_output_sizes(outputs(conv1=[8, 16, 16], conv2=[32, 8, 8],
                                                                            conv3=[64, 4, 4], conv4=[128, 2, 2]), want)
@@ -293,16 +298,20 @@ def test_training_loop_check_needs_steps_zero_grads_and_a_lower_loss():
     check = checker("training").check_train_epoch_steps_once_per_batch_and_learns
     expected = outputs(batches=8, steps=8, zero_grads=8, loss_before=0.7, loss_after=0.3)
     assert check(expected, expected) is None
-    assert "zero_grad called 0 times" in check(outputs(batches=8, steps=8, zero_grads=0, loss_before=0.7, loss_after=0.3), expected)
-    assert "one optimizer step per batch" in check(outputs(batches=8, steps=1, zero_grads=8, loss_before=0.7, loss_after=0.3), expected)
-    assert "lower the training loss" in check(outputs(batches=8, steps=8, zero_grads=8, loss_before=0.7, loss_after=0.9), expected)
+    assert "zero_grad called 0 times" in check(outputs(batches=8, steps=8, zero_grads=0, loss_before=0.7,
+                                                       loss_after=0.3), expected)
+    assert "one optimizer step per batch" in check(outputs(batches=8, steps=1, zero_grads=8, loss_before=0.7,
+                                                           loss_after=0.3), expected)
+    assert "lower the training loss" in check(outputs(batches=8, steps=8, zero_grads=8, loss_before=0.7,
+                                                      loss_after=0.9), expected)
     assert check(Outputs({"passed": True}), expected)  # forged or missing outputs fail
 
 
 def test_statistics_hint_only_when_validation_images_were_counted():
     check = checker("cnn_dataset")
     expected = outputs(mean=[0.431373, 0.470588, 0.372549], std=[0.316206, 0.28821, 0.369485])
-    peeked = check.check_statistics_of_training_images(outputs(mean=list(check.POOLED_MEAN), std=[0.3, 0.3, 0.3]), expected)
+    peeked = check.check_statistics_of_training_images(outputs(mean=list(check.POOLED_MEAN), std=[0.3, 0.3, 0.3]),
+                                                       expected)
     assert "validation images were counted" in peeked
     other = check.check_statistics_of_training_images(outputs(mean=[0.5, 0.5, 0.5], std=[0.3, 0.3, 0.3]), expected)
     assert "per-channel mean" in other and "validation" not in other
@@ -312,9 +321,11 @@ def test_imbalance_hints_match_only_their_wrong_values():
     item = next(i for i in ASSIGNMENT.rubric.items if i.id == "imbalance_tests")
     check = checker("imbalance")
     expected = CaseRecord(outputs(precision=0.5, no_positive_predicted=0.0))
-    as_accuracy = check_case("precision", CaseRecord(outputs(precision=4 / 7, no_positive_predicted=0.5)), expected, item, check)
+    as_accuracy = check_case("precision", CaseRecord(outputs(precision=4 / 7, no_positive_predicted=0.5)), expected,
+                             item, check)
     assert not as_accuracy.passed and "that is the accuracy" in as_accuracy.message
-    other = check_case("precision", CaseRecord(outputs(precision=0.25, no_positive_predicted=0.0)), expected, item, check)
+    other = check_case("precision", CaseRecord(outputs(precision=0.25, no_positive_predicted=0.0)), expected, item,
+                       check)
     assert not other.passed and "that is" not in other.message and "precision: expected 0.5, got 0.25" in other.message
     losses = CaseRecord(outputs(weights_1_1=0.315668, weights_1_20=0.403132, weights_20_1=0.152665))
     unnormalised = check_case("weighted_cross_entropy", CaseRecord(outputs(weights_1_1=0.315668, weights_1_20=5.509476,

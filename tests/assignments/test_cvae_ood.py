@@ -47,7 +47,8 @@ def test_splits_have_the_course_sizes(cvae_data):
 
 @pytest.mark.parametrize("module", ["judge_generation", "evaluate"])
 def test_trusted_steps_never_import_the_notebook(module):
-    code = f"import sys; sys.path.insert(0, '.'); import {module}; print(sorted(m for m in sys.modules if 'notebook' in m))"
+    code = (f"import sys; sys.path.insert(0, '.'); import {module}; "
+            "print(sorted(m for m in sys.modules if 'notebook' in m))")
     result = subprocess.run([sys.executable, "-c", code], cwd=SOLUTION, capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -55,7 +56,8 @@ def test_trusted_steps_never_import_the_notebook(module):
 def test_judge_without_an_export_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, str(SOLUTION / "judge_generation.py"), "judge", "--judge", "j.npz",
                              "--generator", str(tmp_path)], cwd=SOLUTION, capture_output=True, text=True)
-    assert result.returncode != 0 and "did not export its generator" in result.stderr and "Traceback" not in result.stderr
+    assert (result.returncode != 0 and "did not export its generator" in result.stderr
+            and "Traceback" not in result.stderr)
 
 
 def test_every_trusted_step_runs_only_given_code_on_exported_data():
@@ -123,8 +125,10 @@ def test_evaluation_scores_held_out_images_with_the_exported_detector(held_out_r
 
 def test_the_held_out_draw_follows_the_secret_seed(tmp_path, held_out_run):
     _export_detector(tmp_path, threshold=0.25)
-    again = _summary(_evaluate(tmp_path, "--holdout", "/usr/share/datasets/fashion-mnist", "--secret_seed", "11").stdout)
-    other = _summary(_evaluate(tmp_path, "--holdout", "/usr/share/datasets/fashion-mnist", "--secret_seed", "12").stdout)
+    again = _summary(_evaluate(tmp_path, "--holdout", "/usr/share/datasets/fashion-mnist",
+                               "--secret_seed", "11").stdout)
+    other = _summary(_evaluate(tmp_path, "--holdout", "/usr/share/datasets/fashion-mnist",
+                               "--secret_seed", "12").stdout)
     first = _summary(held_out_run.stdout)
     assert again == first and other["classification_accuracy"] != first["classification_accuracy"]
 
@@ -172,7 +176,8 @@ def test_known_mistakes_get_their_hint(tmp_path):
     ])
     assert set(failed) == {"threshold_is_the_roc_point_closest_to_the_corner",
                            "negative_elbo_is_summed_reconstruction_plus_kl", "auc_takes_ood_as_positive"}
-    assert "threshold_where_criteria_disagree: expected 0.5, got 0.7" in failed["threshold_is_the_roc_point_closest_to_the_corner"]
+    assert ("threshold_where_criteria_disagree: expected 0.5, got 0.7"
+            in failed["threshold_is_the_roc_point_closest_to_the_corner"])
     assert "Youden" in failed["threshold_is_the_roc_point_closest_to_the_corner"]
     assert "averaged over pixels" in failed["negative_elbo_is_summed_reconstruction_plus_kl"]
     assert "the classes are swapped" in failed["auc_takes_ood_as_positive"]
@@ -183,7 +188,8 @@ def test_known_mistakes_get_their_hint(tmp_path):
 
 def test_an_averaged_reconstruction_costs_more_than_one_plain_test(tmp_path):
     failed, item = _function_tests(tmp_path, [
-        ("return recon.sum(dim=1) + kl_divergence(mu, logvar)", "return recon.mean(dim=1) + kl_divergence(mu, logvar)")])
+        ("return recon.sum(dim=1) + kl_divergence(mu, logvar)",
+         "return recon.mean(dim=1) + kl_divergence(mu, logvar)")])
     assert list(failed) == ["negative_elbo_is_summed_reconstruction_plus_kl"]
     assert item.max_points - item.points > 1.3  # a plain test costs 5/11 = 0.45
 

@@ -58,7 +58,8 @@ def test_a_split_reads_back_from_plain_or_gzipped_idx_files(mnist_family, tmp_pa
 def test_absent_data_is_one_line_naming_where_it_looked(mnist_family, tmp_path):
     with pytest.raises(SystemExit) as caught:
         mnist_family.load("mnist", tmp_path, "train")
-    assert str(caught.value) == f"mnist not found under {tmp_path / 'MNIST' / 'raw'} (pass --download when online, or --data_dir)"
+    assert str(caught.value) == (f"mnist not found under {tmp_path / 'MNIST' / 'raw'} "
+                                 "(pass --download when online, or --data_dir)")
     with pytest.raises(SystemExit, match="unknown dataset 'kmnist'"):
         mnist_family.load("kmnist", tmp_path)
 

@@ -114,7 +114,8 @@ def test_a_zip_named_dot_dot_never_writes_outside_out(tmp_path, tiny, sandbox, q
 
 def test_retry_failed_regrades_only_timeout_error_and_crashed(tmp_path, tiny_root):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 2").replace("cpu_seconds: 20", "cpu_seconds: 1"))
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 2")
+                    .replace("cpu_seconds: 20", "cpu_seconds: 1"))
     tiny = catalog.load("tiny", tiny_root)
     batch = tmp_path / "batch"
     batch.mkdir()
@@ -218,8 +219,10 @@ def test_eta_counts_real_gradings_only():
     from grader.batch.progress import counts_for_eta
     from grader.reports.report import RunRecord
 
-    run = RunRecord(name="main", command=["python"], exit_code=0, outcome="ok", seconds=30.0, output_truncated=False, log="")
-    graded = Report(source="1_a.zip", stem="1_a", assignment="tiny", status="graded", runs=[run], timings={"total": 31.0})
+    run = RunRecord(name="main", command=["python"], exit_code=0, outcome="ok", seconds=30.0, output_truncated=False,
+                    log="")
+    graded = Report(source="1_a.zip", stem="1_a", assignment="tiny", status="graded", runs=[run],
+                    timings={"total": 31.0})
     rejected = Report(source="2_b.zip", stem="2_b", assignment="tiny", status="rejected", timings={"total": 0.01})
     setup_error = Report(source="3_c.zip", stem="3_c", assignment="tiny", status="error", timings={"total": 0.02})
     assert counts_for_eta(graded) and not counts_for_eta(rejected) and not counts_for_eta(setup_error)

@@ -35,7 +35,8 @@ def make_batch(folder: Path, tiny) -> Path:
     folder.mkdir()
     good = student_files(tiny)
     write_zip(folder / "20250001_good.zip", good, folder="20250001_good")
-    wrong = dict(good, **{"answer.py": good["answer.py"].replace("return sum(values) / len(values)", "return values[0]")})
+    wrong = dict(good, **{"answer.py": good["answer.py"].replace("return sum(values) / len(values)",
+                                                                 "return values[0]")})
     write_zip(folder / "20250002_wrong.zip", wrong)
     (folder / "20250003_broken.zip").write_bytes(b"PK\x03\x04 truncated")
     write_zip(folder / "20250004_loop.zip", dict(good, **{"answer.py": "while True:\n    pass\n"}))
@@ -45,7 +46,8 @@ def make_batch(folder: Path, tiny) -> Path:
 
 def short_timeout(tiny_root):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 3").replace("cpu_seconds: 20", "cpu_seconds: 2"))
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 3")
+                    .replace("cpu_seconds: 20", "cpu_seconds: 2"))
 
 
 def test_parallel_batch_gives_one_row_each_with_the_right_status(tmp_path, tiny_root, sandbox, quiet_console):
@@ -81,9 +83,11 @@ def test_finished_submissions_are_not_regraded(tmp_path, tiny, sandbox, quiet_co
     assert (out / "20250001_a" / "report.json").stat().st_mtime_ns == stamp, "a cached report was graded again"
     # a changed submission is graded again; --force re-grades everything
     write_zip(batch / "20250002_b.zip", student_files(tiny))
-    changed = grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None, console=quiet_console)
+    changed = grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None,
+                        console=quiet_console)
     assert [r.score for r in changed] == [16, 16]
-    grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None, console=quiet_console, force=True)
+    grade_all(sorted(batch.iterdir()), tiny, sandbox, out, dataset=None, student_id=None, console=quiet_console,
+              force=True)
     assert (out / "20250001_a" / "report.json").stat().st_mtime_ns != stamp
 
 
@@ -96,7 +100,8 @@ def test_latest_submission_of_a_student_wins(tmp_path, tiny, sandbox, quiet_cons
     reports = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "out", dataset=None, student_id=None,
                         console=quiet_console)
     assert [(r.stem, r.score) for r in reports] == [("20250001_second", 16)]
-    assert "submitted 2 times; graded the latest (20250001_second.zip), ignored 20250001_first.zip" in reports[0].flags[0]
+    assert ("submitted 2 times; graded the latest (20250001_second.zip), ignored 20250001_first.zip"
+            in reports[0].flags[0])
     row = next(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
     assert "submitted 2 times" in row["flags"]
 
@@ -111,7 +116,8 @@ def test_interrupted_batch_resumes(tmp_path, tiny_root, tiny):
     spec.write_text(spec.read_text().replace("editable: [answer.py]", "editable: [answer.py, SLEEP]"))
     write_zip(batch / "20250003_fast.zip", student_files(tiny))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(batch), "--out", str(out), "--backend", "local"]
+    cmd = [sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(batch), "--out", str(out),
+           "--backend", "local"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while not (out / "20250001_fast" / "report.json").exists() and time.monotonic() < deadline:
@@ -182,7 +188,8 @@ def test_mixed_or_unknown_submissions_need_assignment(shipped_examples, tmp_path
     mixed = tmp_path / "mixed"
     mixed.mkdir()
     for assignment_id in ("cnn_transfer", "cvae_ood"):
-        shutil.copy(examples[assignment_id][0].zip_path, mixed / f"2026000{len(list(mixed.iterdir()))}_{assignment_id}.zip")
+        shutil.copy(examples[assignment_id][0].zip_path,
+                    mixed / f"2026000{len(list(mixed.iterdir()))}_{assignment_id}.zip")
     result = run_cli("grade", str(mixed))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot tell which assignment to grade (submissions fit: cnn_transfer (1), cvae_ood (1)" in result.stderr

@@ -117,7 +117,8 @@ def test_gradescopes_due_date_decides_lateness_once(tmp_path, tiny_root, tiny):
     root = tmp_path / "autograder"
     shutil.copytree(tiny_root, root / "source" / "course")
     rubric = root / "source" / "course" / "rubrics" / "tiny.yaml"
-    rubric.write_text(rubric.read_text().replace("cap: 20", "cap: 20\nlate: {due: '2020-01-01T00:00:00Z', penalty_per_unit: 25}"))
+    rubric.write_text(rubric.read_text().replace(
+        "cap: 20", "cap: 20\nlate: {due: '2020-01-01T00:00:00Z', penalty_per_unit: 25}"))
     (root / "submission").mkdir()
     write_zip(root / "submission" / "20250042_ana.zip", student_files(tiny))
     meta = metadata()  # created 2026-11-20T14:22-08:00, due 2026-11-21T23:00-08:00: on time

@@ -63,7 +63,8 @@ def test_tool_knows_only_the_handouts_assignment(installed_handout):
     where = student_cli("list", cwd=fresh, site=site)
     assert where.returncode == 0, where.stderr
     assert where.stdout.split()[0] == "tiny" and "colored_mnist" not in where.stdout
-    probe = subprocess.run([sys.executable, "-c", "import grader, grader.course.catalog as c; print(grader.__file__); print(c.default_root())"],
+    probe = subprocess.run([sys.executable, "-c", "import grader, grader.course.catalog as c; print(grader.__file__); "
+                                                  "print(c.default_root())"],
                            cwd=fresh, env={**os.environ, "PYTHONPATH": str(site), "GRADER_ROOT": ""},
                            capture_output=True, text=True)
     module, root = probe.stdout.split()
@@ -129,7 +130,8 @@ def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
     assert done.returncode == 0, done.stderr
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert calls and all("--download" in c and "--seed 2426" in c for c in calls)
-    wrong = subprocess.run(["bash", "run.sh", "12332426", "--donwload"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    wrong = subprocess.run(["bash", "run.sh", "12332426", "--donwload"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True)
     assert wrong.returncode == 2 and "unknown option or experiment --donwload" in wrong.stderr
 
 
@@ -147,7 +149,8 @@ def test_shipped_handouts_hold_no_solution_or_hidden_test_and_their_tool_install
     assert not leaked, sorted(leaked)[:3]
     for hidden in (assignment.folder / "tests").rglob("*.py"):
         # The checks themselves: test names and their assertions (imports are shared with the skeleton).
-        body = [line.strip() for line in hidden.read_text().splitlines() if line.strip().startswith(("def test_", "assert "))]
+        body = [line.strip() for line in hidden.read_text().splitlines()
+                if line.strip().startswith(("def test_", "assert "))]
         assert body and not [line for line in body if line in text], hidden
     assert not any("baselines" in p.parts for p in fresh.rglob("*"))
     site = tmp_path / "site"

@@ -61,7 +61,8 @@ def test_another_submission_is_held_to_the_points_it_declares(tiny_root):
                        others={"constant": {"description": "always the same answer", "expect_items": {"accuracy": 5}}})
     tiny = catalog.load("tiny", tiny_root)
     problems = calibration.disagreements(calibration.load(tiny), tiny)
-    assert len(problems) == 1 and "constant seed 1: accuracy = 0.5 earns 0 points, the calibration expects 5" in problems[0]
+    assert (len(problems) == 1
+            and "constant seed 1: accuracy = 0.5 earns 0 points, the calibration expects 5" in problems[0])
 
 
 @pytest.mark.parametrize("change, message", [

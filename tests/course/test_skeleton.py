@@ -23,7 +23,8 @@ def eta():
 def test_blocks_become_stubs_that_raise_and_keep_docstrings():
     out = strip_python(SOURCE, "model.py")
     assert '"""Squared gradient of the risk (docstring stays)."""' in out
-    assert "    # TODO: compute the IRMv1 penalty\n    raise NotImplementedError('TODO (model.py): compute the IRMv1 penalty')" in out
+    assert ("    # TODO: compute the IRMv1 penalty\n"
+            "    raise NotImplementedError('TODO (model.py): compute the IRMv1 penalty')") in out
     assert "    raise NotImplementedError('TODO (model.py): the step size')" in out
     for leaked in ("requires_grad=True", "grad_of", "0.05", "SOLUTION"):
         assert leaked not in out
@@ -41,7 +42,8 @@ def test_strip_markers_keeps_the_solution():
 @pytest.mark.parametrize("text,problem", [
     ("# BEGIN SOLUTION\nx = 1\n", "line 1: BEGIN SOLUTION is never closed"),
     ("x = 1\n# END SOLUTION\n", "line 2: END SOLUTION without BEGIN SOLUTION"),
-    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "line 2: BEGIN SOLUTION inside the block opened at line 1"),
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n",
+     "line 2: BEGIN SOLUTION inside the block opened at line 1"),
 ])
 def test_unbalanced_markers_name_the_line(text, problem):
     with pytest.raises(MarkerError, match=problem):
@@ -49,7 +51,8 @@ def test_unbalanced_markers_name_the_line(text, problem):
 
 
 def test_solution_text_repeated_outside_a_block_is_caught():
-    text = "# BEGIN SOLUTION\nanswer = compute_the_secret(42)\n# END SOLUTION\n# hint: answer = compute_the_secret(42)\n"
+    text = ("# BEGIN SOLUTION\nanswer = compute_the_secret(42)\n# END SOLUTION\n"
+            "# hint: answer = compute_the_secret(42)\n")
     # the same line outside the block is the author's choice; a line only in the block must not survive
     assert "compute_the_secret" in strip_python(text, "m.py")
     with pytest.raises(MarkerError, match="leak"):
@@ -61,7 +64,8 @@ def test_notebook_cells_outputs_and_metadata_are_cleared():
     nb = nbformat.v4.new_notebook()
     nb.metadata["solution_notes"] = "the answer is 42"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    cell = nbformat.v4.new_code_cell("def kl(mu):\n    # BEGIN SOLUTION\n    return 0.5 * mu ** 2\n    # END SOLUTION\n")
+    cell = nbformat.v4.new_code_cell("def kl(mu):\n    # BEGIN SOLUTION\n"
+                                     "    return 0.5 * mu ** 2\n    # END SOLUTION\n")
     cell.outputs = [nbformat.v4.new_output("stream", text="1.306853")]
     cell.execution_count = 7
     cell.metadata["tags"] = ["graded"]
@@ -129,7 +133,8 @@ def test_the_handout_run_sh_seeds_every_run_by_the_assignment_seed_rule(assignme
     shutil.copytree(assignment.skeleton_dir, handout)
     fake, calls = _fake_python(tmp_path)
     env = {"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "CALLS": str(calls)}
-    done = subprocess.run(["bash", "run.sh", "12332426"], cwd=handout, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", "run.sh", "12332426"], cwd=handout, env=env, capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
     assert _seeds_passed(calls) == {seed_for("12332426", assignment.spec.seed)} == {2426}
     short = subprocess.run(["bash", "run.sh", "1" * (assignment.spec.seed.digits - 1)], cwd=handout, env=env,
@@ -154,7 +159,8 @@ def test_the_handout_run_sh_exports_the_threads_and_wait_policy_the_grader_gives
     fake.write_text("#!/bin/sh\n" + "".join(f'echo "{key}=${{{key}:-}}" >> "$RECORD"\n' for key in keys))
     fake.chmod(0o755)
     env = {"PATH": "/usr/bin:/bin", "PYTHON": str(fake), "RECORD": str(record)}
-    done = subprocess.run(["bash", "run.sh", "12332426"], cwd=handout, env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", "run.sh", "12332426"], cwd=handout, env=env, capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stderr
     want = step_environment(assignment.spec.limits)
     assert set(record.read_text().splitlines()) == {f"{key}={want[key]}" for key in keys}
@@ -176,7 +182,8 @@ def test_build_holds_run_sh_to_the_seed_rule(tiny_root):
     spec["seed"] = {"digits": 6}
     spec_path.write_text(yaml.safe_dump(spec))
     stale = out_of_sync(catalog.load("tiny", root))
-    assert stale == ["run.sh has seed_digits=4, but the seed rule (assignment.yaml seed.digits) takes the last 6 digits"]
+    assert stale == ["run.sh has seed_digits=4, but the seed rule (assignment.yaml seed.digits) "
+                     "takes the last 6 digits"]
     with pytest.raises(GraderError, match="seed_digits=4"):
         build(catalog.load("tiny", root))
     for args in (["build", "tiny"], ["build", "--check", "tiny"]):  # the real command, as an author runs it
@@ -190,9 +197,10 @@ def test_run_sh_gets_the_grader_s_common_part_in_place_of_its_source_line(tmp_pa
 
     solution = tmp_path / "solutions" / "a"
     solution.mkdir(parents=True)
-    (solution / "run.sh").write_text('#!/usr/bin/env bash\nseed_digits=3\nexperiments=(one two)\ngraded=(two)\n'
-                                      'source "$(dirname "$0")/../../grader/course/run_common.sh"  # inlined\n'
-                                      'for name in "${selected[@]}"; do run "${name}_log.txt" x.py --seed "$seed"; done\n')
+    (solution / "run.sh").write_text(
+        '#!/usr/bin/env bash\nseed_digits=3\nexperiments=(one two)\ngraded=(two)\n'
+        'source "$(dirname "$0")/../../grader/course/run_common.sh"  # inlined\n'
+        'for name in "${selected[@]}"; do run "${name}_log.txt" x.py --seed "$seed"; done\n')
     skeleton = tmp_path / "skeleton" / "a"
     generate(solution, skeleton)
     text = (skeleton / "run.sh").read_text()
@@ -206,8 +214,10 @@ def test_run_sh_gets_the_grader_s_common_part_in_place_of_its_source_line(tmp_pa
     assert ran.returncode == 0 and (skeleton / "two_log.txt").read_text() == "x.py --seed 345\n", ran.stderr
     one = subprocess.run(["bash", "run.sh", "12345", "one"], cwd=skeleton, env=env, capture_output=True, text=True)
     assert one.returncode == 0 and (skeleton / "one_log.txt").is_file()
-    wrong = subprocess.run(["bash", "run.sh", "12345", "one two"], cwd=skeleton, env=env, capture_output=True, text=True)
-    assert wrong.returncode == 2 and "unknown option or experiment one two (known: --download, one, two;" in wrong.stderr
+    wrong = subprocess.run(["bash", "run.sh", "12345", "one two"], cwd=skeleton, env=env, capture_output=True,
+                           text=True)
+    assert (wrong.returncode == 2
+            and "unknown option or experiment one two (known: --download, one, two;" in wrong.stderr)
 
 
 def test_files_the_grader_writes_are_written_and_never_taken_from_the_solution(tmp_path):
@@ -218,7 +228,8 @@ def test_files_the_grader_writes_are_written_and_never_taken_from_the_solution(t
     written = {"requirements.txt": "numpy==2.4.6\n"}
     assert sorted(generate(solution, skeleton, written=written)) == ["model.py", "requirements.txt"]
     assert check_in_sync(solution, skeleton, written=written) == []
-    assert check_in_sync(solution, skeleton, written={"requirements.txt": "numpy==2.4.7\n"}) == ["differs requirements.txt"]
+    assert (check_in_sync(solution, skeleton, written={"requirements.txt": "numpy==2.4.7\n"})
+            == ["differs requirements.txt"])
     (solution / "requirements.txt").write_text("numpy\n")
     with pytest.raises(GraderError, match="written by grader build"):
         generate(solution, skeleton, written=written)

@@ -55,7 +55,8 @@ def test_an_unknown_field_comes_before_other_problems(tiny_root):
     rubric.write_text(rubric.read_text().replace("cap: 20", "cap: -1\ncapp: 3"))
     with pytest.raises(SpecError) as err:
         catalog.load("tiny", tiny_root)
-    assert "unknown field 'capp' (did you mean 'cap'?) (and 1 more: field cap: Input should be greater than 0)" in str(err.value)
+    assert ("unknown field 'capp' (did you mean 'cap'?) (and 1 more: field cap: Input should be greater than 0)"
+            in str(err.value))
 
 
 def test_an_unknown_field_of_a_calibration_record_is_named(tiny_root):

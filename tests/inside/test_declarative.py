@@ -168,7 +168,8 @@ def test_declared_inputs_are_the_declarations_alone(tmp_path):
               "          {'name': 'b', 'call': 'student:Box', 'then': [\n"
               "              {'method': 'echo', 'args': [spec], 'output': 'first'},\n"
               "              {'method': 'echo', 'args': [spec], 'output': 'second'}]}])\n")
-    honest = "def echo(x):\n    return x.clone() if hasattr(x, 'clone') else x.copy()\n\nclass Box:\n    echo = staticmethod(echo)\n"
+    honest = ("def echo(x):\n    return x.clone() if hasattr(x, 'clone') else x.copy()\n\n"
+              "class Box:\n    echo = staticmethod(echo)\n")
     meddling = ("import random\nimport numpy as np\nimport torch\n"
                 "random.seed(1); np.random.seed(2); torch.manual_seed(3); torch.rand(100); np.random.rand(100)\n"
                 "def echo(x):\n    kept = x.clone()\n    torch.manual_seed(99)\n    x.mul_(0)\n    return kept\n\n"

@@ -34,8 +34,8 @@ def notebook(path: Path, *sources: str, tagged: int = 0) -> Path:
 
 def execute(path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader.inside.notebook", "execute", str(path), "--output",
-                           str(path.parent / "out" / path.name), *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=path.parent)
+                           str(path.parent / "out" / path.name), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=path.parent)
 
 
 def test_outputs_stream_to_stdout_and_the_executed_notebook_is_saved(tmp_path):
@@ -49,7 +49,8 @@ def test_outputs_stream_to_stdout_and_the_executed_notebook_is_saved(tmp_path):
 def test_an_error_stops_the_run_naming_the_cell(tmp_path):
     result = execute(notebook(tmp_path / "e.ipynb", "print('before')", "1 / 0", "print('after')"))
     assert result.returncode == 1 and "before" in result.stdout and "after" not in result.stdout
-    assert result.stderr.strip().splitlines()[-1] == "Notebook stopped: cell 2 ('1 / 0') raised ZeroDivisionError: division by zero"
+    assert (result.stderr.strip().splitlines()[-1]
+            == "Notebook stopped: cell 2 ('1 / 0') raised ZeroDivisionError: division by zero")
 
 
 def test_a_syntax_error_is_reported_like_any_error(tmp_path):
@@ -67,7 +68,8 @@ def test_a_cell_over_its_cpu_time_limit_is_stopped(tmp_path):
 
 def test_the_total_cpu_time_limit_stops_between_or_inside_cells(tmp_path):
     burn = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass"
-    result = execute(notebook(tmp_path / "total.ipynb", burn, burn, "print('late')"), "--timeout", "2", "--cell-timeout", "60")
+    result = execute(notebook(tmp_path / "total.ipynb", burn, burn, "print('late')"), "--timeout", "2",
+                     "--cell-timeout", "60")
     assert result.returncode == 124 and "late" not in result.stdout
     assert "cell 2 ('import time') used more than the rest of the total CPU-time limit" in result.stderr
 
@@ -75,7 +77,8 @@ def test_the_total_cpu_time_limit_stops_between_or_inside_cells(tmp_path):
 def test_a_cell_that_waits_without_computing_meets_the_wall_clock_backstop(tmp_path):
     # sleeping costs no CPU: only the backstop (CPU limit x wall factor) ends it, and the exit
     # code asks the grader for one more run
-    result = execute(notebook(tmp_path / "w.ipynb", "import time; time.sleep(60)"), "--cell-timeout", "1", "--wall-factor", "2")
+    result = execute(notebook(tmp_path / "w.ipynb", "import time; time.sleep(60)"), "--cell-timeout", "1",
+                     "--wall-factor", "2")
     assert result.returncode == 75
     assert "cell 1 ('import time; time.sleep(60)') ran past its wall-clock backstop of 2 s" in result.stderr
 
@@ -97,8 +100,8 @@ def test_an_unreadable_notebook_is_one_line(tmp_path):
 
 
 def test_function_cells_import_without_running_the_rest(tmp_path):
-    path = notebook(tmp_path / "f.ipynb", "%matplotlib inline\ndef double(x):\n    return 2 * x", "raise SystemExit('training')",
-                    tagged=1)
+    path = notebook(tmp_path / "f.ipynb", "%matplotlib inline\ndef double(x):\n    return 2 * x",
+                    "raise SystemExit('training')", tagged=1)
     module = import_function_cells(path)
     assert module.double(4) == 8
     assert "SystemExit" not in function_cells_source(nbformat.read(str(path), as_version=4))
@@ -107,7 +110,8 @@ def test_function_cells_import_without_running_the_rest(tmp_path):
 
 
 def test_baseline_edits_and_plain_solutions_work_on_cell_sources(tmp_path):
-    text = nbformat.writes(new_notebook(cells=[new_code_cell('def f():\n    # BEGIN SOLUTION: hint\n    return "a"\n    # END SOLUTION')]))
+    text = nbformat.writes(new_notebook(cells=[new_code_cell('def f():\n    # BEGIN SOLUTION: hint\n'
+                                                             '    return "a"\n    # END SOLUTION')]))
     plain = plain_solution(text, "x.ipynb")
     assert nbformat.reads(plain, as_version=4).cells[0].source == 'def f():\n    return "a"'
     assert count_in_source(plain, "x.ipynb", 'return "a"') == 1  # the JSON text holds it escaped, the cell plainly
@@ -139,7 +143,8 @@ def test_reference_notebook_gets_full_marks_with_the_executed_notebook_kept(tmp_
 
 
 def test_syntax_error_notebook_is_graded_on_what_it_produced(tmp_path, tiny_nb, sandbox):
-    report = grade_submission(notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "results['second'] = mean([2, 4]")),
+    report = grade_submission(notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])",
+                                                                      "results['second'] = mean([2, 4]")),
                               tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "graded" and items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
     stop = "notebook: Notebook stopped: cell 4 (\"results['second'] = mean([2, 4]\") raised SyntaxError"
@@ -148,18 +153,21 @@ def test_syntax_error_notebook_is_graded_on_what_it_produced(tmp_path, tiny_nb, 
 
 
 def test_never_finishing_notebook_is_stopped_and_graded_on_what_it_produced(tmp_path, tiny_nb, sandbox):
-    report = grade_submission(notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])", "while True:\n    pass")),
+    report = grade_submission(notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])",
+                                                                      "while True:\n    pass")),
                               tiny_nb, sandbox, tmp_path / "out")
     assert items(report) == {"first": 2, "second": 0, "scaled": 1, "tests": 1}
     # a cell stopped at its CPU-time limit makes the submission a timeout, saying which cell
     assert report.status == "timeout", report.message
     assert report.message.startswith("timed out: notebook stopped at a CPU-time limit of its own")
-    assert "last output: Notebook stopped: cell 4 ('while True:') used more than its CPU-time limit (4 s of CPU)" in report.message
+    assert ("last output: Notebook stopped: cell 4 ('while True:') used more than its CPU-time limit (4 s of CPU)"
+            in report.message)
     assert any("used more than its CPU-time limit (4 s of CPU)" in w for w in report.warnings), report.warnings
 
 
 def test_skeleton_notebook_scores_zero_with_a_clean_report(tmp_path, tiny_nb, sandbox):
-    zip_path = write_zip(tmp_path / "20250042_ana.zip", {"tiny.ipynb": (tiny_nb.skeleton_dir / "tiny.ipynb").read_text()})
+    zip_path = write_zip(tmp_path / "20250042_ana.zip",
+                         {"tiny.ipynb": (tiny_nb.skeleton_dir / "tiny.ipynb").read_text()})
     report = grade_submission(zip_path, tiny_nb, sandbox, tmp_path / "out")
     assert report.status == "graded" and report.score == 0
     assert any("raised NotImplementedError: TODO (tiny.ipynb): the arithmetic mean" in w for w in report.warnings)
@@ -193,9 +201,11 @@ def test_a_failing_asset_is_one_clear_error(tmp_path, tiny_nb, sandbox):
 
 
 def test_validate_a_notebook_assignment_through_the_cli(tiny_nb_root, tmp_path):
-    result = run_cli("--root", str(tiny_nb_root), "validate", "--jobs", "2", env={"GRADER_DATA": str(tmp_path / "data")})
+    result = run_cli("--root", str(tiny_nb_root), "validate", "--jobs", "2",
+                     env={"GRADER_DATA": str(tmp_path / "data")})
     assert result.returncode == 0, result.stdout
-    for line in ("tiny_nb: ok   skeleton in sync", "tiny_nb: ok   reference: 6/6 as expected", "tiny_nb: ok   skeleton: 0/6 as expected"):
+    for line in ("tiny_nb: ok   skeleton in sync", "tiny_nb: ok   reference: 6/6 as expected",
+                 "tiny_nb: ok   skeleton: 0/6 as expected"):
         assert line in result.stdout
     assert "(2 at a time)" in result.stdout
 
@@ -207,7 +217,8 @@ RESULTS_CELL = 'cell 3 ("results = {\'first\': mean([1, 2, 3])}")'  # how a repo
 
 def _skeleton_nb():
     cells = [new_markdown_cell("# Task"),
-             new_code_cell("def mean(values):\n    # TODO: the mean\n    raise NotImplementedError('TODO (t.ipynb): the mean')",
+             new_code_cell("def mean(values):\n    # TODO: the mean\n"
+                           "    raise NotImplementedError('TODO (t.ipynb): the mean')",
                            metadata=FUNCTIONS),
              new_code_cell("results = {'first': mean([1, 2, 3])}\nprint('Summary:', results)"),
              new_code_cell("save(results)")]
@@ -259,7 +270,8 @@ def test_a_deleted_given_cell_comes_back_and_a_moved_one_goes_back_to_its_place(
     student.cells = [student.cells[0], student.cells[3], student.cells[1]]  # deleted cell 3, moved cell 4 up
     restored, edited = restore_given_cells(student, skeleton)
     assert edited == [f"{RESULTS_CELL} was deleted"]
-    assert [c.source for c in restored.cells if c.cell_type == "code"][1:] == [skeleton.cells[2].source, "save(results)"]
+    assert ([c.source for c in restored.cells if c.cell_type == "code"][1:]
+            == [skeleton.cells[2].source, "save(results)"])
 
 
 def test_a_deleted_todo_cell_is_not_put_back():
@@ -291,7 +303,8 @@ def test_a_notebook_that_edits_a_given_cell_to_print_its_results_gets_no_points_
                               tmp_path / "out")
     assert items(report)["first"] == 0, report.items
     (tmp_path / "honest").mkdir()
-    honest = grade_submission(notebook_submission(tmp_path / "honest", tiny_nb), tiny_nb, sandbox, tmp_path / "out-honest")
+    honest = grade_submission(notebook_submission(tmp_path / "honest", tiny_nb), tiny_nb, sandbox,
+                              tmp_path / "out-honest")
     assert items(honest)["first"] == 2  # the same set-up gives the points to a notebook that earned them
 
 
@@ -308,7 +321,8 @@ def test_an_older_format_notebook_without_ids_comes_out_valid():
 
 def _skeleton_with_imports():
     cells = [new_code_cell("import math\nimport os.path\n\nSCALE = 2"),
-             new_code_cell("def area(r):\n    # TODO: the area\n    raise NotImplementedError('TODO (t.ipynb): the area')",
+             new_code_cell("def area(r):\n    # TODO: the area\n"
+                           "    raise NotImplementedError('TODO (t.ipynb): the area')",
                            metadata=FUNCTIONS),
              new_code_cell("print('Summary:', {'area': area(1) * SCALE})")]
     return new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
@@ -331,8 +345,9 @@ def test_imports_a_student_adds_to_a_given_cell_are_kept_and_the_rest_restored(t
 def test_only_import_lines_are_kept_in_a_given_cell_and_none_that_rebinds_a_given_name():
     skeleton = _skeleton_with_imports()
     student = copy.deepcopy(skeleton)
-    student.cells[0].source = ("import math\nimport os.path\nimport json; SCALE = 100\nimport torch.nn.functional as F\n"
-                               "from os import *\nfrom fractions import Fraction as math\nimport os\n"
+    student.cells[0].source = ("import math\nimport os.path\nimport json; SCALE = 100\n"
+                               "import torch.nn.functional as F\nfrom os import *\n"
+                               "from fractions import Fraction as math\nimport os\n"
                                "from decimal import Decimal as SCALE\nif True:\n    import csv\nSCALE = 3")
     restored, edited = restore_given_cells(student, skeleton)
     assert edited == ["cell 1 ('import math') was changed"]

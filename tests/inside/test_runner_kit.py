@@ -14,8 +14,8 @@ def run_kit(tmp_path: Path, runner_text: str, module_text: str = "") -> dict:
     (tmp_path / "runner.py").write_text(runner_text)
     if module_text:
         (tmp_path / "student.py").write_text(module_text)
-    subprocess.run([sys.executable, "-m", "grader.inside.runner_kit", "out.json", "runner.py"], cwd=tmp_path, check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run([sys.executable, "-m", "grader.inside.runner_kit", "out.json", "runner.py"], cwd=tmp_path,
+                   check=True, capture_output=True, timeout=60)
     return json.loads((tmp_path / "out.json").read_text())
 
 

@@ -121,7 +121,8 @@ def test_json_errors_are_one_line_named_by_kind(tmp_path):
 def test_a_program_loads_and_counts_its_parameters(tmp_path):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    net, x = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2)).eval(), torch.randn(5, 4)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2)).eval()
+    x = torch.randn(5, 4)
     torch.export.save(torch.export.export(net, (x,)), tmp_path / "m.pt2")
     program = trusted.load_program(tmp_path / "m.pt2")
     assert torch.equal(program.module()(x), net(x))

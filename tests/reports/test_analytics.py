@@ -62,7 +62,8 @@ ALL_TESTS = {t for names in TESTS.values() for t in names}
 def reports(rubric):
     return [
         graded(rubric, "1001_full", {"groupdro": 0.70, "irm": 0.74, "vrex": 0.65},
-               flags=["submitted logs differ from re-run: IRM_log.txt Accuracy_testmean submitted 0.9000, re-run 0.7400"]),
+               flags=["submitted logs differ from re-run: IRM_log.txt Accuracy_testmean "
+                      "submitted 0.9000, re-run 0.7400"]),
         # Group DRO's accuracy fails, but its unit tests (5) plus IRM (15) make full marks anyway.
         graded(rubric, "1002_irmonly", {"groupdro": 0.50, "irm": 0.74}, failing={"test_variance", "test_mask"}),
         # IRM's accuracy fails; its partly passing unit tests are what the IRM group counts.
@@ -91,14 +92,16 @@ def test_item_distribution_pass_rate_and_thresholds_reached(reports):
     gdro = stats["groupdro_accuracy"]
     assert gdro.graded == 4  # the rejected submission has no items
     assert gdro.values == [0.70, 0.50, 0.62] and gdro.no_value == 1
-    assert gdro.counts["passed"] == 1 and gdro.counts["partial"] == 1 and gdro.counts["failed"] == 1 and gdro.counts["error"] == 1
+    assert (gdro.counts["passed"] == 1 and gdro.counts["partial"] == 1 and gdro.counts["failed"] == 1
+            and gdro.counts["error"] == 1)
     assert gdro.pass_rate == 0.25 and gdro.credit_rate == 0.5
     assert [(t.label, t.reached) for t in gdro.thresholds] == [(">= 0.61: 10 pts", 2), (">= 0.63: 15 pts", 1)]
     assert gdro.mean_points == 25 / 4
     vrex = stats["vrex_accuracy"]
     assert [(t.label, t.reached) for t in vrex.thresholds] == [("> 0.66: 2 pts", 0)]  # nobody reached it
     irm_tests = stats["irm_tests"]
-    assert irm_tests.values == [1.0, 1.0, 0.5, 0.0] and [(t.label, t.reached) for t in irm_tests.thresholds] == [("all pass", 2)]
+    assert (irm_tests.values == [1.0, 1.0, 0.5, 0.0]
+            and [(t.label, t.reached) for t in irm_tests.thresholds] == [("all pass", 2)])
 
 
 def test_numeric_value_of_each_kind(reports):
@@ -130,7 +133,8 @@ def test_failed_core_items_hidden_by_a_group_or_the_cap(reports):
 
 
 def test_flagged_by_report_flags_and_similarity(reports):
-    pairs = [SimilarPair(1, "1001_full", "1003_weak", 0.91, False), SimilarPair(2, "1002_irmonly", "9001_old", 0.8, True)]
+    pairs = [SimilarPair(1, "1001_full", "1003_weak", 0.91, False),
+             SimilarPair(2, "1002_irmonly", "9001_old", 0.8, True)]
     flags = {f.stem: f for f in flagged(reports, pairs)}
     assert set(flags) == {"1001_full", "1002_irmonly", "1003_weak"}
     assert flags["1001_full"].reasons[0].startswith("submitted logs differ from re-run")
@@ -150,8 +154,10 @@ def write_similarity_csv(path, rows):
 def test_read_similarity_keeps_the_pairs_above_threshold(tmp_path):
     path = tmp_path / "similarity.csv"
     write_similarity_csv(path, [
-        {"rank": 1, "submission_a": "1001_full", "submission_b": "1003_weak", "similarity": "0.9100", "b_from_archive": "no", "above_threshold": "yes"},
-        {"rank": 2, "submission_a": "1001_full", "submission_b": "1004_skeleton", "similarity": "0.0000", "b_from_archive": "no", "above_threshold": "no"}])
+        {"rank": 1, "submission_a": "1001_full", "submission_b": "1003_weak", "similarity": "0.9100",
+         "b_from_archive": "no", "above_threshold": "yes"},
+        {"rank": 2, "submission_a": "1001_full", "submission_b": "1004_skeleton", "similarity": "0.0000",
+         "b_from_archive": "no", "above_threshold": "no"}])
     assert read_similarity(path) == [SimilarPair(1, "1001_full", "1003_weak", 0.91, False)]
     assert read_similarity(tmp_path / "absent.csv") == []
     path.write_text("rank,submission_a\nx,y\n")
@@ -209,8 +215,9 @@ def test_failed_tests_come_from_the_recorded_cases_whatever_their_names(rubric):
     tests = {item: HiddenTestsOutcome([CaseOutcome(n, False, "expected 0.5; got 0.25") for n in cases])
              for item, cases in names.items()}
     result = score(rubric, DATASET, Evidence(tests=tests))
-    reports = [Report(source=f"{n}_s.zip", stem=f"{n}_s", student_id=str(n), assignment="colored_mnist", status="graded",
-                      score=result.score, max_score=result.max_score, items=result.items) for n in (1, 2)]
+    reports = [Report(source=f"{n}_s.zip", stem=f"{n}_s", student_id=str(n), assignment="colored_mnist",
+                      status="graded", score=result.score, max_score=result.max_score, items=result.items)
+               for n in (1, 2)]
     ranked = failed_tests(reports)
     assert {(f.item_id, f.test) for f in ranked} == {(i, n) for i, cases in names.items() for n in cases}
     assert all(f.failed == 2 and f.out_of == 2 for f in ranked)

@@ -45,7 +45,8 @@ def test_canvas_gradebook_csv_one_row_per_student_with_late_penalty(tmp_path, ti
 
 def test_feedback_files_named_for_canvas_bulk_upload_without_hidden_items(tmp_path, tiny_root, graded_canvas):
     target = tmp_path / "canvas.csv"
-    assert run_cli("--root", str(tiny_root), "export", str(graded_canvas), "--lms", "canvas", "-o", str(target)).returncode == 0
+    assert run_cli("--root", str(tiny_root), "export", str(graded_canvas), "--lms", "canvas", "-o",
+                   str(target)).returncode == 0
     folder = tmp_path / "canvas_feedback"
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["doejane_111_222_feedback.html", "smithjohn_333_445_feedback.html"]
@@ -63,7 +64,8 @@ def test_canvas_roster_supplies_login_and_section(tmp_path, tiny_root, graded_ca
     assert run_cli("--root", str(tiny_root), "export", str(graded_canvas), "--lms", "canvas", "-o", str(target),
                    "--roster", str(roster)).returncode == 0
     rows = {r["SIS User ID"]: r for r in csv.DictReader(open(target))}
-    assert (rows["20250001"]["Student"], rows["20250001"]["SIS Login ID"], rows["20250001"]["Section"]) == ("Doe, Jane", "jdoe", "Lab A")
+    assert ((rows["20250001"]["Student"], rows["20250001"]["SIS Login ID"], rows["20250001"]["Section"])
+            == ("Doe, Jane", "jdoe", "Lab A"))
 
 
 def test_generic_csv_and_feedback_names(tmp_path, tiny_root, graded_canvas):
@@ -96,7 +98,7 @@ Participant 501,Ana Lima,20250011@student.example.edu,Submitted for grading,,15.
 Participant 502,Wei Li,20250012@student.example.edu,Submitted for grading,,15.00,Yes,"Friday, 2 January 2026, 9:30 AM",
 Participant 503,Omar Haddad,20250013@student.example.edu,No submission,,15.00,Yes,-,
 Participant 504,Zoe Park,20250014@student.example.edu,Submitted for grading,,15.00,Yes,"Wednesday, 31 December 2025, 10:00 PM",
-"""
+"""  # noqa: E501 (Moodle's worksheet rows, kept as the LMS writes them)
 
 
 def test_a_term_of_lms_downloads_graded_and_exported_with_rosters(tmp_path, tiny_root, tiny):
@@ -104,7 +106,8 @@ def test_a_term_of_lms_downloads_graded_and_exported_with_rosters(tmp_path, tiny
     folder of loose files, a zip called anything, a rejected upload, a student with no submission.
     Nothing renamed; every roster student is a row of the LMS's own import file."""
     rubric = tiny_root / "rubrics" / "tiny.yaml"
-    rubric.write_text(rubric.read_text().replace("cap: 20", "cap: 20\nlate: {due: '2026-01-01T00:00:00Z', penalty_per_unit: 25}"))
+    rubric.write_text(rubric.read_text().replace(
+        "cap: 20", "cap: 20\nlate: {due: '2026-01-01T00:00:00Z', penalty_per_unit: 25}"))
     answer = student_files(tiny)["answer.py"]
 
     canvas = tmp_path / "canvas"
@@ -127,8 +130,8 @@ def test_a_term_of_lms_downloads_graded_and_exported_with_rosters(tmp_path, tiny
     assert seed == 2  # the last four digits of the SIS User ID 20250002, not of Canvas's user ID
 
     target = tmp_path / "canvas.csv"
-    result = run_cli("--root", str(tiny_root), "export", str(tmp_path / "canvas_out"), "--lms", "canvas", "-o", str(target),
-                     "--roster", str(tmp_path / "gradebook.csv"), "--assignment-name", "Homework 1",
+    result = run_cli("--root", str(tiny_root), "export", str(tmp_path / "canvas_out"), "--lms", "canvas",
+                     "-o", str(target), "--roster", str(tmp_path / "gradebook.csv"), "--assignment-name", "Homework 1",
                      "--canvas-assignment-id", "98765")
     assert result.returncode == 0, result.stdout + result.stderr
     with open(target, newline="") as f:
@@ -158,19 +161,23 @@ def test_a_term_of_lms_downloads_graded_and_exported_with_rosters(tmp_path, tiny
     assert rows["20250012"]["submitted_at"] == "2026-01-02T09:30:00+00:00"  # the worksheet's time, not the file's
 
     target = tmp_path / "worksheet_out.csv"
-    result = run_cli("--root", str(tiny_root), "export", str(tmp_path / "moodle_out"), "--lms", "moodle", "-o", str(target),
-                     "--roster", str(tmp_path / "worksheet.csv"))
+    result = run_cli("--root", str(tiny_root), "export", str(tmp_path / "moodle_out"), "--lms", "moodle",
+                     "-o", str(target), "--roster", str(tmp_path / "worksheet.csv"))
     assert result.returncode == 0, result.stdout + result.stderr
     with open(target, newline="") as f:
         sheet = list(csv.DictReader(f))
     assert list(sheet[0])[:3] == ["Identifier", "Full name", "Email address"]
     by_id = {r["Identifier"]: r for r in sheet}
     assert sorted(by_id) == ["Participant 501", "Participant 502", "Participant 503", "Participant 504"]
-    assert (by_id["Participant 501"]["Grade"], by_id["Participant 501"]["Feedback comments"]) == ("16.00", "score 16 / 15")
-    assert by_id["Participant 502"]["Grade"] == "8.00" and "late: 2 days" in by_id["Participant 502"]["Feedback comments"]
-    assert (by_id["Participant 503"]["Grade"], by_id["Participant 503"]["Feedback comments"]) == ("0.00", "no submission")
+    assert ((by_id["Participant 501"]["Grade"], by_id["Participant 501"]["Feedback comments"])
+            == ("16.00", "score 16 / 15"))
+    assert (by_id["Participant 502"]["Grade"] == "8.00"
+            and "late: 2 days" in by_id["Participant 502"]["Feedback comments"])
+    assert ((by_id["Participant 503"]["Grade"], by_id["Participant 503"]["Feedback comments"])
+            == ("0.00", "no submission"))
     assert by_id["Participant 504"]["Grade"] == "0.00" and "'..'" in by_id["Participant 504"]["Feedback comments"]
     assert by_id["Participant 503"]["Status"] == "No submission"  # the worksheet's own cells are kept
     feedback = sorted(p.relative_to(tmp_path / "worksheet_out_feedback").as_posix()
                       for p in (tmp_path / "worksheet_out_feedback").rglob("*.html"))
-    assert feedback == [f"{p}_assignsubmission_file_/feedback.html" for p in ("Ana Lima_501", "Wei Li_502", "Zoe Park_504")]
+    assert feedback == [f"{p}_assignsubmission_file_/feedback.html"
+                        for p in ("Ana Lima_501", "Wei Li_502", "Zoe Park_504")]

@@ -32,7 +32,8 @@ def rubric():
 def graded(rubric, accuracy: dict[str, float], failing=frozenset()) -> Report:
     summaries = {log: Summary({"Accuracy_testmean": accuracy[m]}) if m in accuracy else Summary(None, "no Summary line")
                  for m, log in LOGS.items()}
-    tests = {item: HiddenTestsOutcome([CaseOutcome(c, c not in failing, "wrong" if c in failing else "") for c in names])
+    tests = {item: HiddenTestsOutcome([CaseOutcome(c, c not in failing, "wrong" if c in failing else "")
+                                       for c in names])
              for item, names in CASES.items()}
     result = score(rubric, "mnist", Evidence(summaries=summaries, tests=tests))
     return Report(source="1_a.zip", stem="1_a", student_id="1", name="a", assignment="colored_mnist", dataset="mnist",
@@ -92,6 +93,7 @@ def test_hidden_items_and_the_late_penalty_keep_the_sums(rubric):
     results = results_json(report)
     jsonschema.validate(results, SCHEMA)
     names = [t["name"] for t in results["tests"]]
-    assert "IRM unit tests (partial credit)" not in names and "1 more item(s), not shown" in names and "Late penalty" in names
+    assert ("IRM unit tests (partial credit)" not in names and "1 more item(s), not shown" in names
+            and "Late penalty" in names)
     assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(report.max_score)
     assert sum(t["score"] for t in results["tests"]) == pytest.approx(report.score)

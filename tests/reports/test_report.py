@@ -81,7 +81,8 @@ def test_pages_load_in_headless_chromium_without_console_errors(graded, tmp_path
     assert result.returncode == 0, result.stderr[-2000:]
     dom = result.stdout
     assert ("16 / 15" in dom) and ("<svg" in dom or "Gradebook" in dom)
-    console_errors = [ln for ln in result.stderr.splitlines() if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)]
+    console_errors = [ln for ln in result.stderr.splitlines()
+                      if "CONSOLE" in ln and ("ERROR" in ln or "Uncaught" in ln)]
     assert console_errors == [], console_errors
 
 
@@ -98,7 +99,8 @@ def _crashed_report(rubric, stem: str, cause: str, flags=()) -> Report:
 
 def test_bonus_is_said_once_in_titles(tmp_path):
     rubric = catalog.load("colored_mnist", REPO).rubric
-    report = _crashed_report(rubric, "20250042_ana", "model.py:3 NameError: name 'x' is not defined, every experiment failed")
+    report = _crashed_report(rubric, "20250042_ana", "model.py:3 NameError: name 'x' is not defined, "
+                                                     "every experiment failed")
     titles = [item_title(i) for i in report.items]
     assert "V-REx unit tests (bonus)" in titles and "Group DRO test accuracy" in titles
     assert not any("(bonus) (bonus)" in t or t.lower().count("bonus") > 1 for t in titles), titles
@@ -113,7 +115,8 @@ def test_bonus_is_said_once_in_titles(tmp_path):
 
 def test_graded_with_every_experiment_failed_is_not_shown_as_all_well(tmp_path):
     rubric = catalog.load("colored_mnist", REPO).rubric
-    report = _crashed_report(rubric, "20250042_ana", "model.py:3 NameError: name 'x' is not defined, every experiment failed")
+    report = _crashed_report(rubric, "20250042_ana", "model.py:3 NameError: name 'x' is not defined, "
+                                                     "every experiment failed")
     assert report.status == "graded" and report.score == 0
     assert status_warning(report) == "every experiment failed"
     assert status_text(report) == "graded, but every experiment failed" and status_class(report) == "graded-warn"
@@ -129,7 +132,8 @@ def test_graded_with_every_experiment_failed_is_not_shown_as_all_well(tmp_path):
     index = (tmp_path / "index.html").read_text()
     assert '<td class="graded-warn">graded, but every experiment failed</td>' in index
     # a graded report that scored keeps the plain status
-    fine = report.model_copy(update={"score": 12.0, "runs": [r.model_copy(update={"outcome": "ok"}) for r in report.runs]})
+    fine = report.model_copy(update={"score": 12.0,
+                                     "runs": [r.model_copy(update={"outcome": "ok"}) for r in report.runs]})
     assert status_warning(fine) == "" and status_text(fine) == "graded" and status_class(fine) == "graded"
 
 
@@ -167,7 +171,8 @@ def test_index_fits_a_1280_px_window_with_the_root_cause_on_the_first_screen(tmp
     assert W == 1280
     assert layout["page"] <= W, layout  # no page-wide horizontal scrolling
     assert layout["table"][1] <= W, layout
-    assert layout["notes"] and all(right <= W for _, right, _, _ in layout["notes"]), layout  # the root cause is in view
+    # the root cause is in view
+    assert layout["notes"] and all(right <= W for _, right, _, _ in layout["notes"]), layout
     assert layout["notes"][0][2] < H and layout["status"][0][1] <= W, layout  # ... on the first screen
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(png[16:20], "big") == 1280

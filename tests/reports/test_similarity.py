@@ -124,7 +124,8 @@ def test_near_copies_are_the_top_pair_and_the_skeleton_scores_nothing(result):
     res, _ = result
     assert pair_keys(res, res.pairs[0]) == {"1001_ana", "1002_bob"}
     assert res.pairs[0].similarity >= 0.9 and min(res.pairs[0].similarity_a, res.pairs[0].similarity_b) >= 0.9
-    independent = [p for p in res.pairs if "1003_cy" in pair_keys(res, p) and not pair_keys(res, p) & {"1004_dan", "1005_eve"}]
+    independent = [p for p in res.pairs
+                   if "1003_cy" in pair_keys(res, p) and not pair_keys(res, p) & {"1004_dan", "1005_eve"}]
     assert len(independent) == 2 and all(0 < p.similarity < 0.5 for p in independent)
     skeleton_pairs = [p for p in res.pairs if pair_keys(res, p) & {"1004_dan", "1005_eve"}]
     assert len(skeleton_pairs) == 7
@@ -142,7 +143,8 @@ def test_pair_scores_count_what_copydetect_compare_files_counts(colored_mnist):
         INDEPENDENT["mean risk"])
     boilerplate = sorted(CodeFingerprint("model.py", NOISE_TOKENS, WINDOW, fp=io.StringIO(skeleton)).hashes)
     fingerprints = [CodeFingerprint("model.py", NOISE_TOKENS, WINDOW, boilerplate=boilerplate, fp=io.StringIO(code))
-                    for code in (reference, near_copy(reference), independent_model(colored_mnist), skeleton, half_done)]
+                    for code in (reference, near_copy(reference), independent_model(colored_mnist), skeleton,
+                                 half_done)]
     checked = 0
     for a, b in itertools.permutations(fingerprints, 2):
         overlap, (_, similarity_b), _ = compare_files(a, b)
@@ -181,7 +183,8 @@ def test_earlier_terms_are_compared_with_this_term_only(batch, colored_mnist, tm
     reference = reference_model(colored_mnist)
     write_zip(archive / "9001_old.zip", {"model.py": reference})
     write_zip(archive / "9002_older.zip", {"model.py": reference})
-    res = run_similarity([batch], colored_mnist, tmp_path / "out", against=[tmp_path / "archive"], threshold=0.5, jobs=2)
+    res = run_similarity([batch], colored_mnist, tmp_path / "out", against=[tmp_path / "archive"], threshold=0.5,
+                         jobs=2)
     archived = {d.key for d in res.documents if d.archive}
     assert archived == {"9001_old", "9002_older"}
     assert not [p for p in res.pairs if pair_keys(res, p) <= archived]
@@ -286,7 +289,8 @@ def test_similarity_page_loads_in_headless_chromium(graded_tiny, tmp_path):
 
 
 def test_student_code_is_inert_in_the_page(tmp_path, tiny):
-    code = student_files(tiny)["answer.py"] + "\nX = '</pre><script>alert(1)</script>'  # long enough to be fingerprinted\n"
+    code = (student_files(tiny)["answer.py"]
+            + "\nX = '</pre><script>alert(1)</script>'  # long enough to be fingerprinted\n")
     subs = tmp_path / "subs"
     subs.mkdir()
     write_zip(subs / "1_a.zip", {"answer.py": code})
@@ -336,7 +340,7 @@ def test_long_lines_wrap_inside_their_pane(tmp_path, tiny):
     write_zip(subs / "2_b.zip", {"answer.py": code})
     run_similarity([subs], tiny, tmp_path / "out", jobs=1)
     measure = """() => [...document.querySelectorAll('.sides pre')].map(p => ({scroll: p.scrollWidth, client: p.clientWidth,
-        right: p.getBoundingClientRect().right, width: window.innerWidth}))"""
+        right: p.getBoundingClientRect().right, width: window.innerWidth}))"""  # noqa: E501 (JavaScript for the page)
     panes, _ = chromium_layout(tmp_path / "out" / "similarity.html", tmp_path / "profile", measure)
     assert panes, "no side-by-side pane"
     for pane in panes:  # nothing cut off: no pane is wider than its box, and every box is in the window

@@ -36,15 +36,19 @@ def test_hidden_item_absent_for_the_student_present_for_the_ta(tmp_path, tiny_ro
     rubric = tiny_root / "rubrics" / "tiny.yaml"
     text = rubric.read_text()
     text = text.replace("    title: Hidden tests\n", "    title: Hidden tests\n    visibility: hidden\n")
-    text = text.replace("    key: Accuracy_testmean\n    tiers:\n", "    key: Accuracy_testmean\n    leaderboard: Accuracy\n    tiers:\n", 1)
-    text = text.replace("    title: Parameter count of Net\n", "    title: Parameter count of Net\n    visibility: after_published\n")
+    text = text.replace("    key: Accuracy_testmean\n    tiers:\n", "    key: Accuracy_testmean\n"
+                                                                    "    leaderboard: Accuracy\n    tiers:\n", 1)
+    text = text.replace("    title: Parameter count of Net\n", "    title: Parameter count of Net\n"
+                                                               "    visibility: after_published\n")
     rubric.write_text(text)
     files = student_files(tiny)
     # A submission that prints a secret into its failure messages: it must not reach the student.
     files["answer.py"] = files["answer.py"].replace("return sum(values) / len(values)",
-                                                    "assert len(values) > 1, 'SECRET'\n    return sum(values) / len(values)")
+                                                    "assert len(values) > 1, 'SECRET'\n"
+                                                    "    return sum(values) / len(values)")
     write_zip(tmp_path / "20250042_ana.zip", files)
-    result = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"), "--out", str(tmp_path / "out"))
+    result = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"),
+                     "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout + result.stderr
     folder = tmp_path / "out" / "20250042_ana"
     report = load_report(folder / "report.json")

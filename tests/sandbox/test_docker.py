@@ -19,7 +19,8 @@ from conftest import REPO, allow_sleep, student_files, write_zip
 pytestmark = pytest.mark.docker
 
 if not docker.daemon_answers():
-    pytest.skip("no Docker daemon answers: Docker sandbox tests not run (.ci/run starts dockerd)", allow_module_level=True)
+    pytest.skip("no Docker daemon answers: Docker sandbox tests not run (.ci/run starts dockerd)",
+                allow_module_level=True)
 if not docker.image_present(image_tag()):
     pytest.skip(f"grading image {image_tag()} not built: run `grader image build`", allow_module_level=True)
 
@@ -32,7 +33,8 @@ def sandbox():
 @pytest.fixture
 def hostile(tmp_path, tiny_root, sandbox):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 60").replace("memory_mb: 1024", "memory_mb: 300")
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 60")
+                    .replace("memory_mb: 1024", "memory_mb: 300")
                     .replace("cpu_seconds: 20", "cpu_seconds: 3"))
     assignment = catalog.load("tiny", tiny_root)
 
@@ -165,7 +167,8 @@ def test_batch_of_hostile_submissions_keeps_going_and_repeats_exactly(tmp_path, 
 
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
     # The CPU limit stops the loop (3 s of CPU); the wall clock is a backstop well behind it.
-    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 15").replace("cpu_seconds: 20", "cpu_seconds: 3"))
+    spec.write_text(spec.read_text().replace("wall_seconds: 30", "wall_seconds: 15")
+                    .replace("cpu_seconds: 20", "cpu_seconds: 3"))
     tiny = catalog.load("tiny", tiny_root)
     batch = tmp_path / "batch"
     batch.mkdir()
@@ -173,22 +176,28 @@ def test_batch_of_hostile_submissions_keeps_going_and_repeats_exactly(tmp_path, 
     write_zip(batch / "20250001_good.zip", good)
     write_zip(batch / "20250002_loop.zip", {"answer.py": "while True:\n    pass\n"})
     write_zip(batch / "20250003_hog.zip", {"answer.py": "hog = b'x' * 3_000_000_000\n" + good["answer.py"]})
-    write_zip(batch / "20250004_bomb.zip", {"answer.py": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"})
+    write_zip(batch / "20250004_bomb.zip", {"answer.py": "import os\nwhile True:\n    try:\n        os.fork()\n"
+                                                         "    except OSError:\n        pass\n"})
     quiet = Console(file=open(os.devnull, "w"))
-    first = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "a", dataset=None, student_id=None, console=quiet, jobs=2)
-    assert [(r.student_id, r.score) for r in first] == [("20250001", 16), ("20250002", 0), ("20250003", 0), ("20250004", 0)]
+    first = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "a", dataset=None, student_id=None,
+                      console=quiet, jobs=2)
+    assert ([(r.student_id, r.score) for r in first]
+            == [("20250001", 16), ("20250002", 0), ("20250003", 0), ("20250004", 0)])
     assert first[1].status == "timeout" and no_containers_left()
-    second = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "b", dataset=None, student_id=None, console=quiet, jobs=2)
+    second = grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "b", dataset=None, student_id=None,
+                       console=quiet, jobs=2)
     assert [r.scores_only() for r in second] == [r.scores_only() for r in first]
 
 
 # ----------------------------------------------------------------------------- ownership and cancelling
 
 def run_labels() -> list[dict]:
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={docker.LABEL}"], capture_output=True, text=True).stdout.split()
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={docker.LABEL}"], capture_output=True,
+                         text=True).stdout.split()
     if not ids:
         return []
-    out = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Labels}}", *ids], capture_output=True, text=True)
+    out = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Labels}}", *ids], capture_output=True,
+                         text=True)
     import json
 
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
@@ -202,8 +211,8 @@ def test_containers_carry_their_owner_and_go_away_by_themselves(tmp_path, sandbo
     from grader.sandbox import RunRequest
 
     seen = []
-    req = RunRequest(argv=["python3", "-c", "import time; time.sleep(3)"], workspace=tmp_path, log_path=tmp_path / "log.txt",
-                     limits=SandboxLimits(wall_seconds=30, memory_mb=300))
+    req = RunRequest(argv=["python3", "-c", "import time; time.sleep(3)"], workspace=tmp_path,
+                     log_path=tmp_path / "log.txt", limits=SandboxLimits(wall_seconds=30, memory_mb=300))
     worker = threading.Thread(target=lambda: seen.append(sandbox.run(req)))
     worker.start()
     deadline = time.monotonic() + 20
@@ -229,13 +238,15 @@ def test_start_up_clean_up_removes_only_containers_whose_owner_is_gone(sandbox):
     started = []
     try:
         for owner in (sleeper.pid, dead.pid):
-            labels = ["--label", docker.LABEL, "--label", f"{docker.HOST_LABEL}={host}", "--label", f"{docker.PID_LABEL}={owner}",
+            labels = ["--label", docker.LABEL, "--label", f"{docker.HOST_LABEL}={host}",
+                      "--label", f"{docker.PID_LABEL}={owner}",
                       "--label", f"{docker.START_LABEL}={docker._process_start(owner) or 'gone'}"]
-            out = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", *labels, sandbox.image, "sleep", "60"],
-                                 capture_output=True, text=True)
+            out = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", *labels, sandbox.image,
+                                  "sleep", "60"], capture_output=True, text=True)
             started.append(out.stdout.strip())
-        other_host = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", "--label", docker.LABEL, "--label",
-                                     f"{docker.HOST_LABEL}=another-host", "--label", f"{docker.PID_LABEL}={dead.pid}",
+        other_host = subprocess.run(["docker", "run", "-d", "--rm", "--network", "none", "--label", docker.LABEL,
+                                     "--label", f"{docker.HOST_LABEL}=another-host",
+                                     "--label", f"{docker.PID_LABEL}={dead.pid}",
                                      sandbox.image, "sleep", "60"], capture_output=True, text=True).stdout.strip()
         started.append(other_host)
         removed = docker.remove_stale_containers()
@@ -267,16 +278,18 @@ def test_cancel_all_stops_this_runs_containers_in_seconds_and_refuses_new_ones(t
     for t in threads:
         t.start()
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len({labels.get(docker.RUN_LABEL) for labels in run_labels()} & {first.run_id, second.run_id}) < 2:
+    while (time.monotonic() < deadline
+           and len({labels.get(docker.RUN_LABEL) for labels in run_labels()} & {first.run_id, second.run_id}) < 2):
         time.sleep(0.2)
     start = time.monotonic()
     first.cancel_all()
     threads[0].join(timeout=15)
     assert results["a"].error == "cancelled: the grader is stopping" and time.monotonic() - start < 10
     assert not [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == first.run_id]
-    assert [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == second.run_id], "the other grader's container was touched"
-    later = first.run(RunRequest(argv=["python3", "-c", "print(1)"], workspace=tmp_path / "a", log_path=tmp_path / "a" / "l.txt",
-                                 limits=SandboxLimits()))
+    assert [labels for labels in run_labels() if labels.get(docker.RUN_LABEL) == second.run_id], \
+        "the other grader's container was touched"
+    later = first.run(RunRequest(argv=["python3", "-c", "print(1)"], workspace=tmp_path / "a",
+                                 log_path=tmp_path / "a" / "l.txt", limits=SandboxLimits()))
     assert later.error == "cancelled: the grader is stopping"
     second.cancel_all()
     threads[1].join(timeout=15)
@@ -348,8 +361,8 @@ def test_containers_run_in_the_graders_cgroup_whose_cpu_weight_holds(tmp_path, s
     from grader.course.spec import SandboxLimits
     from grader.sandbox.base import RunRequest
 
-    result = sandbox.run(RunRequest(argv=["cat", "/proc/self/cgroup"], workspace=tmp_path, log_path=tmp_path / "log.txt",
-                                    limits=SandboxLimits()))
+    result = sandbox.run(RunRequest(argv=["cat", "/proc/self/cgroup"], workspace=tmp_path,
+                                    log_path=tmp_path / "log.txt", limits=SandboxLimits()))
     assert result.ok, (tmp_path / "log.txt").read_text()
     assert sandbox.parent == "/" + docker.SANDBOX_PARENT
     assert f"/{docker.SANDBOX_PARENT}/" in (tmp_path / "log.txt").read_text()

@@ -171,7 +171,8 @@ def test_children_left_behind_are_killed_after_a_normal_exit(tmp_path):
 
 
 def test_output_flood_is_capped_with_a_note(tmp_path):
-    result, log = run(tmp_path, "import sys\nfor _ in range(200000): sys.stdout.write('x' * 100 + '\\n')\nprint('Summary: {}')",
+    result, log = run(tmp_path, "import sys\nfor _ in range(200000): sys.stdout.write('x' * 100 + '\\n')\n"
+                                "print('Summary: {}')",
                       output_bytes=10_000)
     assert result.ok and result.output_truncated
     assert len(log.encode()) < 10_200 and log.endswith("[grader] output truncated after 10000 bytes\n")
@@ -197,7 +198,8 @@ def test_memory_limit(tmp_path):
 def test_exit_code_and_missing_program(tmp_path):
     result, _ = run(tmp_path, "raise SystemExit(3)")
     assert result.exit_code == 3 and result.describe() == "exit code 3"
-    req = RunRequest(argv=["/nonexistent/python"], workspace=tmp_path, log_path=tmp_path / "l.txt", limits=SandboxLimits())
+    req = RunRequest(argv=["/nonexistent/python"], workspace=tmp_path, log_path=tmp_path / "l.txt",
+                     limits=SandboxLimits())
     missing = LocalSandbox().run(req)
     assert not missing.ok and "could not start /nonexistent/python" in missing.describe()
 

@@ -35,14 +35,16 @@ def test_crash_site_names_the_students_file_and_line():
 
 
 def test_scrub_turns_temporary_paths_into_the_students():
-    assert scrub("/tmp/grader-ab/workspace/model.py:3: bad", __import__("pathlib").Path("/tmp/grader-ab")) == "model.py:3: bad"
+    assert (scrub("/tmp/grader-ab/workspace/model.py:3: bad", __import__("pathlib").Path("/tmp/grader-ab"))
+            == "model.py:3: bad")
 
 
 def test_gradebook_names_the_root_cause_of_a_broken_submission(tmp_path, tiny_root, tiny):
     files = student_files(tiny)
     files["answer.py"] = files["answer.py"].replace("def mean(values):", "def mean(values)")  # a SyntaxError
     write_zip(tmp_path / "20250042_ana.zip", files)
-    result = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"), "--out", str(tmp_path / "out"))
+    result = run_cli("--root", str(tiny_root), "grade", str(tmp_path / "20250042_ana.zip"),
+                     "--out", str(tmp_path / "out"))
     row = next(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
     line = next(n for n, text in enumerate(files["answer.py"].splitlines(), 1) if text.startswith("def mean"))
     assert row["flags"].startswith(f"answer.py:{line} SyntaxError"), row["flags"]
@@ -58,7 +60,8 @@ def test_output_off_a_terminal_does_not_wrap(tmp_path, tiny_root):
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
     env.update(GRADER_BACKEND="local")
     done = subprocess.run([sys.executable, "-m", "grader", "--root", str(tiny_root), "grade", str(tmp_path / long_name),
-                           "--out", str(tmp_path / "out")], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+                           "--out", str(tmp_path / "out")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     message = next(line for line in done.stdout.splitlines() if "not a readable zip archive" in line)
     assert long_name in message  # the whole path and the reason on one line
@@ -67,7 +70,8 @@ def test_output_off_a_terminal_does_not_wrap(tmp_path, tiny_root):
 def test_a_step_whose_input_failed_is_skipped_not_run_and_charged_again(tmp_path, tiny_root, tiny):
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
     spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n"
-                                             "  - name: evaluate\n    command: \"{python} experiment.py --seed {seed}\"\n"
+                                             "  - name: evaluate\n"
+                                             "    command: \"{python} experiment.py --seed {seed}\"\n"
                                              "    log: eval_log.txt\n    needs: [main]\n", 1))
     from grader.course import catalog
     from grader.sandbox import LocalSandbox
@@ -76,7 +80,8 @@ def test_a_step_whose_input_failed_is_skipped_not_run_and_charged_again(tmp_path
     assignment = catalog.load("tiny", tiny_root)
     files = student_files(assignment)
     files["answer.py"] = files["answer.py"].replace("def mean(values):", "def mean(values)")
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), assignment, LocalSandbox(), tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", files), assignment, LocalSandbox(),
+                              tmp_path / "out")
     main, evaluate = report.runs
     assert main.outcome == "not started: answer.py does not compile"  # fail_fast: it would die importing answer.py
     assert evaluate.outcome == "skipped" and evaluate.seconds == 0
@@ -89,6 +94,7 @@ def test_needs_must_name_an_earlier_experiment(tiny_root):
     from grader.errors import SpecError
 
     spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
-    spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n    needs: [later]\n", 1))
+    spec.write_text(spec.read_text().replace("    log: result_log.txt\n", "    log: result_log.txt\n"
+                                                                          "    needs: [later]\n", 1))
     with pytest.raises(SpecError, match="needs 'later', which is not an earlier experiment"):
         catalog.load("tiny", tiny_root)

@@ -81,7 +81,8 @@ def test_a_runner_that_imports_the_broken_file_at_load_records_what_runner_kit_w
     files = {**student_files(assignment), "answer.py": BROKEN}
     fast, started, full = graded_both_ways(tmp_path, assignment, sandbox, files, monkeypatch)
     assert started == [] and outcome(fast) == outcome(full)
-    assert [i.message for i in fast.items] == [i.message.replace("exit code 1", "not started: answer.py does not compile")
+    assert [i.message for i in fast.items] == [i.message.replace("exit code 1",
+                                                                 "not started: answer.py does not compile")
                                                for i in full.items]
 
 
@@ -90,7 +91,8 @@ def test_a_notebook_whose_functions_cell_does_not_compile_skips_only_the_hidden_
 
     monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
     tiny_nb = catalog.load("tiny_nb", tiny_nb_root)
-    source = notebook_submission(tmp_path, tiny_nb, ("return sum(values) / len(values)", "return sum(values / len(values)"))
+    source = notebook_submission(tmp_path, tiny_nb, ("return sum(values) / len(values)",
+                                                     "return sum(values / len(values)"))
     files = {"tiny.ipynb": zipfile.ZipFile(source).read("tiny.ipynb").decode()}
     fast, started, full = graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
     assert not [argv for argv in started if "grader.inside.runner_kit" in argv]
@@ -127,19 +129,23 @@ def test_only_steps_certain_to_import_the_broken_file_are_skipped(tmp_path):
 def test_hidden_tests_are_skipped_only_when_every_case_dies_on_the_broken_file(tmp_path):
     ws = write(tmp_path, {"model.py": "def f(:\n", "fine.py": "def g():\n    return 1\n"})
     broken = broken_files(ws, ["model.py", "fine.py"])
-    head = "import torch\nfrom grader.inside.runner_kit import case\n\nG = torch.zeros(2)  # a library call, as in the reference's run\n"
+    head = ("import torch\nfrom grader.inside.runner_kit import case\n\n"
+            "G = torch.zeros(2)  # a library call, as in the reference's run\n")
     helper = "def _build():\n    from model import f\n    return f\n\n"
     every = head + helper + "@case\ndef a():\n    from model import f\n    return {'x': f()}\n\n" \
         "@case\ndef b():\n    x = torch.zeros(2)\n    return {'x': _build()(x)}\n"
     records = hidden_tests_records(ws, broken, {"hidden_tests/r.py": every.encode()})
-    assert records == {"r::a": "SyntaxError (model.py:1): invalid syntax", "r::b": "SyntaxError (model.py:1): invalid syntax"}
+    assert records == {"r::a": "SyntaxError (model.py:1): invalid syntax",
+                       "r::b": "SyntaxError (model.py:1): invalid syntax"}
     at_load = "from model import f\n" + head + "@case\ndef a():\n    return {}\n"
-    assert hidden_tests_records(ws, broken, {"r.py": at_load.encode()}) == {"r::*": "SyntaxError (model.py:1): invalid syntax"}
+    assert (hidden_tests_records(ws, broken, {"r.py": at_load.encode()})
+            == {"r::*": "SyntaxError (model.py:1): invalid syntax"})
     one_runs = every + "\n@case\ndef c():\n    from fine import g\n    return {'x': g()}\n"
     assert hidden_tests_records(ws, broken, {"r.py": one_runs.encode()}) is None
     student_first = head + "@case\ndef a():\n    from fine import g\n    g()\n    from model import f\n    return {}\n"
     assert hidden_tests_records(ws, broken, {"r.py": student_first.encode()}) is None  # g() may raise first
-    branching = head + "@case\ndef a():\n    if torch.cuda.is_available():\n        from model import f\n    return {}\n"
+    branching = head + ("@case\ndef a():\n    if torch.cuda.is_available():\n        from model import f\n"
+                        "    return {}\n")
     assert hidden_tests_records(ws, broken, {"r.py": branching.encode()}) is None
     assert hidden_tests_records(ws, {}, {"r.py": every.encode()}) is None
     student_at_load = "import fine\nX = fine.g()\n" + every

@@ -27,7 +27,8 @@ def test_the_reference_outputs_are_recorded_once_per_course_build(tmp_path, tiny
     first = hidden_tests.expected_outputs(tiny, sandbox)
     assert hidden_tests.expected_outputs(tiny, sandbox) == first and len(calls) == 1
     assert float(first["answer::mean_of_three"].outputs["mean"]) == 2.0
-    (tiny.folder / "hidden_tests" / "answer.py").write_text((tiny.folder / "hidden_tests" / "answer.py").read_text() + "\n# changed\n")
+    (tiny.folder / "hidden_tests" / "answer.py").write_text((tiny.folder / "hidden_tests" / "answer.py").read_text()
+                                                            + "\n# changed\n")
     hidden_tests.expected_outputs(tiny, sandbox)
     assert len(calls) == 2  # a changed runner is a new course build
 
@@ -40,7 +41,8 @@ def test_runners_leave_the_workspace_with_their_step(tmp_path, tiny, sandbox, ca
 
 
 @pytest.mark.parametrize("solution,error", [
-    ("import os\nos._exit(7)\n", "the reference solution's hidden-test run failed: the hidden-test step stopped: exit code 7"),
+    ("import os\nos._exit(7)\n",
+     "the reference solution's hidden-test run failed: the hidden-test step stopped: exit code 7"),
     ("raise ValueError('bug')\n", "the reference solution fails hidden test answer::mean_of_three: ValueError"),
 ])
 def test_a_failing_reference_is_a_clear_error(tmp_path, tiny_root, sandbox, cache, solution, error):

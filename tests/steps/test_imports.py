@@ -20,7 +20,8 @@ def test_imports_are_read_not_run(tmp_path):
 
 def test_a_notebook_cell_importing_what_the_image_lacks_is_named(tmp_path):
     nb = tmp_path / "work.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell("%matplotlib inline\nimport matplotlib.pyplot as plt\nimport numpy as np"),
+    nbformat.write(new_notebook(cells=[new_code_cell("%matplotlib inline\n"
+                                                     "import matplotlib.pyplot as plt\nimport numpy as np"),
                                        new_code_cell("import seaborn as sns\nfrom helpers import f")]), str(nb))
     warnings = unsatisfied_imports([nb], {"helpers"})
     assert warnings == ["work.ipynb cell 2 imports seaborn, which the grading image does not have: the TA's run will "
@@ -29,7 +30,8 @@ def test_a_notebook_cell_importing_what_the_image_lacks_is_named(tmp_path):
 
 def test_stdlib_the_image_packages_and_the_handouts_modules_are_fine(tmp_path):
     code = tmp_path / "model.py"
-    code.write_text("import json, math\nimport torch\nimport torchvision\nfrom PIL import Image\nimport scipy\nimport data\n")
+    code.write_text("import json, math\nimport torch\nimport torchvision\nfrom PIL import Image\n"
+                    "import scipy\nimport data\n")
     (tmp_path / "data.py").write_text("")
     assert unsatisfied_imports([code], local_modules(tmp_path)) == []
 

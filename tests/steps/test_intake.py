@@ -22,7 +22,8 @@ def test_zip_with_one_folder_inside(tmp_path):
 
 
 def test_zip_with_files_at_top_and_junk_ignored(tmp_path):
-    z = write_zip(tmp_path / "1234_li.zip", {"model.py": "", "__MACOSX/._model.py": "", ".DS_Store": "", "src/util.py": ""})
+    z = write_zip(tmp_path / "1234_li.zip",
+                  {"model.py": "", "__MACOSX/._model.py": "", ".DS_Store": "", "src/util.py": ""})
     assert open_submission(z, tmp_path / "out", LIMITS).files == ["model.py", "src/util.py"]
 
 

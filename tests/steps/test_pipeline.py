@@ -20,10 +20,12 @@ def test_correct_submission_gets_full_marks_and_a_complete_report(tmp_path, tiny
     assert report.status == "graded" and report.score == 16 and report.max_score == 15 and report.bonus_points == 1
     assert (report.student_id, report.name, report.seed) == ("20250042", "ana", 42)
     saved = json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())
-    for key in ("student_id", "name", "assignment", "seed", "status", "score", "max_score", "items", "warnings", "timings"):
+    for key in ("student_id", "name", "assignment", "seed", "status", "score", "max_score", "items", "warnings",
+                "timings"):
         assert key in saved
     assert set(saved["items"][0]) >= {"id", "title", "value", "threshold", "points", "max_points", "status", "message"}
-    assert (tmp_path / "out" / "20250042_ana" / "logs" / "result_log.txt").read_text().endswith(LOG.replace("0.9,", "0.9,"))
+    assert (tmp_path / "out" / "20250042_ana" / "logs" / "result_log.txt").read_text().endswith(
+        LOG.replace("0.9,", "0.9,"))
     assert report.curves["result_log.txt"]["train_loss"] == [1.0, 0.5, 1 / 3]
     assert report.flags == [] and report.warnings == []
 
@@ -34,7 +36,8 @@ def test_skeleton_scores_zero_with_reasons(tmp_path, tiny, sandbox):
     assert report.status == "graded" and report.score == 0
     accuracy = next(i for i in report.items if i.id == "accuracy")
     # the reason names the failing line of the log, not only the exit code
-    assert accuracy.status == "error" and "the run failed (exit code 1: NotImplementedError: TODO (answer.py)" in accuracy.message
+    assert (accuracy.status == "error"
+            and "the run failed (exit code 1: NotImplementedError: TODO (answer.py)" in accuracy.message)
     tests = next(i for i in report.items if i.id == "answer_tests")
     assert "0/3 tests passed" in tests.message and "NotImplementedError" in tests.message
 
@@ -79,7 +82,8 @@ def test_a_step_at_the_wall_clock_ceiling_is_run_once_more(tmp_path, tiny, sandb
     files["answer.py"] = "while True:\n    pass\n" + files["answer.py"]
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
     assert report.status == "timeout" and report.runs[0].attempts == 2 and report.runs[0].limit == "wall"
-    assert "timed out: main stopped at the wall-clock ceiling of 1 s (" in report.message and "run twice)" in report.message
+    assert ("timed out: main stopped at the wall-clock ceiling of 1 s (" in report.message
+            and "run twice)" in report.message)
 
 
 def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_path, tiny, sandbox):
@@ -91,7 +95,8 @@ def test_cpu_limit_gives_status_timeout_naming_the_step_and_how_far_it_got(tmp_p
     files = student_files(tiny)
     files["experiment.py"] = "ignored"  # protected: the pristine one runs
     files["answer.py"] = files["answer.py"].replace(
-        '"""Arithmetic mean of a non-empty list."""', '"""Arithmetic mean."""\n    print("epoch 1 done", flush=True)\n    while True:\n        pass')
+        '"""Arithmetic mean of a non-empty list."""', '"""Arithmetic mean."""\n    print("epoch 1 done", flush=True)\n'
+                                                      '    while True:\n        pass')
     report = grade_submission(write_zip(tmp_path / "1_a.zip", files), tiny, sandbox, tmp_path / "out")
     assert report.status == "timeout" and next(i for i in report.items if i.id == "accuracy").points == 0
     assert report.message.startswith("timed out: main stopped at the CPU-time limit of 1 s")
@@ -161,7 +166,8 @@ def test_a_grader_failure_on_one_submission_is_its_status_crashed(tmp_path, tiny
         raise RuntimeError("a bug in scoring")
 
     monkeypatch.setattr(pipeline, "score", broken)
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, sandbox, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, sandbox,
+                              tmp_path / "out")
     assert report.status == "crashed" and report.message == "internal error: RuntimeError: a bug in scoring"
     folder = tmp_path / "out" / "20250042_ana"
     assert json.loads((folder / "report.json").read_text())["status"] == "crashed"
@@ -179,6 +185,7 @@ def test_a_report_that_cannot_be_written_still_ends_as_a_status(tmp_path, tiny, 
         return real(report, folder, html=False)
 
     monkeypatch.setattr(pipeline, "write_report", html_fails)
-    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, sandbox, tmp_path / "out")
+    report = grade_submission(write_zip(tmp_path / "20250042_ana.zip", student_files(tiny)), tiny, sandbox,
+                              tmp_path / "out")
     assert report.status == "crashed" and report.message.startswith("the report could not be written: OSError")
     assert json.loads((tmp_path / "out" / "20250042_ana" / "report.json").read_text())["status"] == "crashed"

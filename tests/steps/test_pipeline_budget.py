@@ -89,7 +89,8 @@ def test_a_loop_in_the_student_file_is_diagnosed_once(tmp_path, tiny_root):
 def test_a_sleeping_student_file_costs_one_idle_interval(tmp_path, tiny_root):
     tiny = _course(tiny_root, {"wall_seconds": 1}, [AGAIN])
     started = time.monotonic()
-    report, items, runs, sandbox = _grade(tmp_path, tiny, "import time\ntime.sleep(60)\n" + student_files(tiny)["answer.py"])
+    report, items, runs, sandbox = _grade(tmp_path, tiny,
+                                          "import time\ntime.sleep(60)\n" + student_files(tiny)["answer.py"])
     assert sandbox.started == ["result_log.txt"] and runs["main"].limit == "idle"
     assert time.monotonic() - started < 20
     assert items["answer_tests"].message.startswith("skipped: main stopped as idle: no CPU used for 1 s")
@@ -98,20 +99,23 @@ def test_a_sleeping_student_file_costs_one_idle_interval(tmp_path, tiny_root):
 
 def test_the_cpu_budget_of_the_submission_stops_the_step_that_spends_it(tmp_path, tiny_root):
     # each call of mean() burns 1.5 s of CPU: main (one call) fits, the hidden tests do not
-    burn = '"""Arithmetic mean."""\n    import time\n    t = time.process_time()\n    while time.process_time() - t < 1.5:\n        pass'
+    burn = ('"""Arithmetic mean."""\n    import time\n    t = time.process_time()\n'
+            '    while time.process_time() - t < 1.5:\n        pass')
     tiny = _course(tiny_root, {"submission_cpu_seconds": 2.5})
     answer = student_files(tiny)["answer.py"].replace('"""Arithmetic mean of a non-empty list."""', burn)
     report, items, runs, sandbox = _grade(tmp_path, tiny, answer)
     assert runs["main"].outcome == "ok"
     assert report.status == "timeout"
-    assert report.message.startswith("timed out: hidden tests stopped when the submission's CPU budget of 2.5 s was spent")
+    assert report.message.startswith("timed out: hidden tests stopped when the submission's CPU "
+                                     "budget of 2.5 s was spent")
 
 
 def test_the_wall_clock_budget_skips_the_steps_left(tmp_path, tiny_root):
     # main sleeps: its own idle interval is 30 s, the submission's budget stops it after 2
     tiny = _course(tiny_root, {"submission_wall_seconds": 2}, [LATE])
     started = time.monotonic()
-    report, items, runs, sandbox = _grade(tmp_path, tiny, "import time\ntime.sleep(60)\n" + student_files(tiny)["answer.py"])
+    report, items, runs, sandbox = _grade(tmp_path, tiny,
+                                          "import time\ntime.sleep(60)\n" + student_files(tiny)["answer.py"])
     assert time.monotonic() - started < 20
     assert sandbox.started == ["result_log.txt"]
     assert runs["main"].outcome.startswith("stopped when the submission's wall-clock budget of 2 s was spent")

@@ -82,7 +82,8 @@ def test_missing_or_linked_inputs_skip_the_step_with_the_reason(tmp_path, tiny_r
     assignment = _course(tiny_root)
     _, items = _grade(tmp_path / "a", assignment, sandbox, "")
     assert items["trusted"].points == 0 and "skipped: its input out/*.txt was not produced" in items["trusted"].message
-    link = "import os\nos.makedirs('out', exist_ok=True)\nos.path.lexists('out/value.txt') or os.symlink('/etc/hostname', 'out/value.txt')\n"
+    link = ("import os\nos.makedirs('out', exist_ok=True)\n"
+            "os.path.lexists('out/value.txt') or os.symlink('/etc/hostname', 'out/value.txt')\n")
     _, items = _grade(tmp_path / "b", assignment, sandbox, link)
     assert items["trusted"].points == 0 and "skipped" in items["trusted"].message
 

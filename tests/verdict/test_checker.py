@@ -15,14 +15,15 @@ def record(**outputs) -> CaseRecord:
 
 
 def item(**changes) -> spec.TestsItem:
-    return spec.TestsItem.model_validate({"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/r.py", "points": 4,
-                                     **changes})
+    return spec.TestsItem.model_validate({"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/r.py",
+                                          "points": 4, **changes})
 
 
 def test_compare_names_the_first_output_that_differs():
     expected = record(q=[0.487503, 0.512497], loss=1.512497).outputs
     assert compare(record(q=[0.487503, 0.512497], loss=1.512497).outputs, expected) is None
-    assert compare(record(q=[0.5, 0.5], loss=1.5).outputs, expected) == "q: expected [0.487503, 0.512497], got [0.5, 0.5]"
+    assert (compare(record(q=[0.5, 0.5], loss=1.5).outputs, expected)
+            == "q: expected [0.487503, 0.512497], got [0.5, 0.5]")
     assert compare(record(q=[0.5], loss=1.5).outputs, expected) == "q: expected shape (2,), got (1,)"
     assert compare(Outputs(loss=np.asarray(1.512497)), expected) == "q: no value recorded"
 
@@ -58,10 +59,13 @@ def test_custom_checks_and_odd_recorded_data(tmp_path):
     (tmp_path / "hidden_tests" / "r_check.py").write_text(
         "def check_a(got, expected):\n    return None if float(got['n']) > 10 else 'n must exceed 10'\n")
     expected = {"r::a": record(n=20.0)}
-    assert check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=11.0)}, expected).cases[0].passed
-    assert not check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=3.0)}, expected).cases[0].passed
+    assert check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=11.0)},
+                      expected).cases[0].passed
+    assert not check_item(item(checker="hidden_tests/r_check.py"), tmp_path, {"r::a": record(n=3.0)},
+                          expected).cases[0].passed
     odd = {"r::a": CaseRecord(outputs=Outputs(n="a string"))}
-    assert "could not be compared" in check_item(item(checker="hidden_tests/r_check.py"), tmp_path, odd, expected).cases[0].message
+    assert "could not be compared" in check_item(item(checker="hidden_tests/r_check.py"), tmp_path, odd,
+                                                 expected).cases[0].message
 
 
 def test_a_broken_reference_is_the_course_s_error_not_a_students_zero(tmp_path):

@@ -104,7 +104,8 @@ def test_late_canvas_submission_is_charged_in_report_and_gradebook(tmp_path, tin
     again = run_cli("--root", str(tiny_root), "grade", str(batch), "--lms", "canvas", "--out", str(tmp_path / "out"),
                     "--extensions", str(tmp_path / "ext.csv"))
     assert again.returncode == 0
-    assert {r["student_id"]: r["score"] for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}["20250003"] == "12"
+    assert {r["student_id"]: r["score"]
+            for r in csv.DictReader(open(tmp_path / "out" / "grades.csv"))}["20250003"] == "12"
 
 
 def _late_rubric(tiny_root):
@@ -119,7 +120,8 @@ def test_file_times_of_a_download_are_warned_about_not_charged(tmp_path, tiny_ro
     _late_rubric(tiny_root)
     batch = tmp_path / "canvas"
     batch.mkdir()
-    for name in ("doejane_1_2_20250001_jane.zip", "smithjohn_LATE_3_4_20250002_john.zip", "leeann_5_6_20250003_ann.zip"):
+    for name in ("doejane_1_2_20250001_jane.zip", "smithjohn_LATE_3_4_20250002_john.zip",
+                 "leeann_5_6_20250003_ann.zip"):
         write_zip(batch / name, student_files(tiny))
     result = run_cli("--root", str(tiny_root), "grade", str(batch), "--lms", "canvas", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -67,8 +67,9 @@ def test_nan_metric_scores_zero():
 
 
 def test_tiers_per_dataset():
-    r = rubric(items=[{**COURSE["items"][0], "tiers": {"mnist": COURSE["items"][0]["tiers"],
-                                                        "fashion_mnist": [{"op": ">=", "threshold": 0.65, "points": 15}]}}])
+    r = rubric(items=[{**COURSE["items"][0],
+                       "tiers": {"mnist": COURSE["items"][0]["tiers"],
+                                 "fashion_mnist": [{"op": ">=", "threshold": 0.65, "points": 15}]}}])
     assert points(score(r, "mnist", logs(dro=0.62)))["dro"] == 15
     assert points(score(r, "fashion_mnist", logs(dro=0.62)))["dro"] == 0
 
@@ -76,11 +77,12 @@ def test_tiers_per_dataset():
 def test_group_scores_its_best_item_and_tests_give_partial_credit():
     r = rubric(items=[
         {**COURSE["items"][0], "group": "dro"},
-        {"id": "dro_tests", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5, "group": "dro",
-         "weights": {"test_a": 3}},
+        {"id": "dro_tests", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5,
+         "group": "dro", "weights": {"test_a": 3}},
     ])
     ev = logs(dro=0.3)
-    ev.tests["dro_tests"] = HiddenTestsOutcome([CaseOutcome("test_a", True), CaseOutcome("test_b", False, "q is wrong")])
+    ev.tests["dro_tests"] = HiddenTestsOutcome([CaseOutcome("test_a", True),
+                                                CaseOutcome("test_b", False, "q is wrong")])
     result = score(r, None, ev)
     assert points(result) == {"dro": 0, "dro_tests": 3.75} and result.score == 3.75
     assert "1/2 tests passed; test_b: q is wrong" in result.items[1].message
@@ -104,7 +106,8 @@ def test_bonus_counts_but_never_passes_the_cap():
 
 def test_hidden_tests_that_did_not_run():
     r = rubric(items=[{"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5}])
-    item = score(r, None, Evidence(tests={"t": HiddenTestsOutcome(error="hidden tests did not run: exit code 1")})).items[0]
+    item = score(r, None,
+                 Evidence(tests={"t": HiddenTestsOutcome(error="hidden tests did not run: exit code 1")})).items[0]
     assert item.status == "error" and item.points == 0 and "did not run" in item.message
 
 
@@ -114,16 +117,16 @@ def test_hidden_tests_that_did_not_run():
     (201, {"min": 100, "max": 200}, 0), (5, {"max": 10}, 2),
 ])
 def test_param_count_exact_and_range(count, rule, expected):
-    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "hidden_tests/m.py",
-                       "case": "cnn", "output": "count",
+    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()",
+                       "runner": "hidden_tests/m.py", "case": "cnn", "output": "count",
                        "points": 2, **rule}])
     item = score(r, None, Evidence(params={"p": ParamCountOutcome(count)})).items[0]
     assert item.points == expected and item.value == count
 
 
 def test_param_count_probe_failure():
-    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()", "runner": "hidden_tests/m.py",
-                       "case": "cnn", "output": "count",
+    r = rubric(items=[{"id": "p", "title": "params", "kind": "param_count", "object": "CNN()",
+                       "runner": "hidden_tests/m.py", "case": "cnn", "output": "count",
                        "points": 2, "exact": 5}])
     item = score(r, None, Evidence(params={"p": ParamCountOutcome(None, "could not build CNN")})).items[0]
     assert item.status == "error" and item.message == "could not build CNN"
@@ -152,7 +155,8 @@ def test_param_count_from_a_trusted_steps_summary():
 
 
 def test_every_item_says_where_its_value_was_computed():
-    r = rubric(items=COURSE["items"] + [{"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py", "points": 5}])
+    r = rubric(items=COURSE["items"] + [{"id": "t", "title": "tests", "kind": "tests", "runner": "hidden_tests/t.py",
+                                         "points": 5}])
     ev = logs(dro=0.7, irm=0.7)
     ev.trusted_logs = {"dro.txt"}
     by_id = {i.id: i.computed_by for i in score(r, None, ev).items}

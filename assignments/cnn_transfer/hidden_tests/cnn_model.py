@@ -42,7 +42,8 @@ def parameters_per_layer():
     from model import CNN
 
     model = CNN()
-    return {name: sum(p.numel() for p in layer.parameters()) if (layer := _layer(model, name)) is not None else "missing"
+    return {name: (sum(p.numel() for p in layer.parameters()) if (layer := _layer(model, name)) is not None
+                   else "missing")
             for name in LAYERS}
 
 

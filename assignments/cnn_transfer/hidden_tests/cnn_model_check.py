@@ -32,7 +32,8 @@ def _count(value):
 def check_output_shape_for_a_batch_of_four(got, expected):
     shape, want = _shape(got.get("shape")), _shape(expected["shape"])
     if shape != want:
-        return f"a batch of 4 images should give logits of shape {want}, got {shape if shape else fmt(got.get('shape'))}"
+        return (f"a batch of 4 images should give logits of shape {want}, "
+                f"got {shape if shape else fmt(got.get('shape'))}")
     return None
 
 
@@ -44,7 +45,8 @@ def check_layer_output_sizes(got, expected):
             return MISSING.format(name)
         shape, want = _shape(value), _shape(expected[name])
         if shape != want:
-            wrong.append(f"{name} {'x'.join(map(str, shape)) if shape else fmt(value)} (expected {'x'.join(map(str, want))})")
+            wrong.append(f"{name} {'x'.join(map(str, shape)) if shape else fmt(value)} "
+                         f"(expected {'x'.join(map(str, want))})")
     if not wrong:
         return None
     message = "layer outputs (channels x height x width): " + ", ".join(wrong)
@@ -101,7 +103,8 @@ def check_count_parameters_counts_trainable_only(got, expected):
     everything, frozen = _count(got.get("all_trainable")), _count(got.get("conv4_frozen"))
     want_all, want_frozen = _count(expected["all_trainable"]), _count(expected["conv4_frozen"])
     if everything != want_all:
-        return f"count_parameters(CNN()) should be {want_all}, got {everything if everything is not None else fmt(got.get('all_trainable'))}"
+        return (f"count_parameters(CNN()) should be {want_all}, "
+                f"got {everything if everything is not None else fmt(got.get('all_trainable'))}")
     if frozen != want_frozen:
         return (f"count_parameters must skip frozen parameters (requires_grad False): with conv4 frozen expected "
                 f"{want_frozen}, got {frozen if frozen is not None else fmt(got.get('conv4_frozen'))}")

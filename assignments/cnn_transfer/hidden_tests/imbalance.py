@@ -52,4 +52,5 @@ def weighted_cross_entropy():
     from imbalance import weighted_loss
 
     logits, labels = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]]), torch.tensor([0, 1, 1])
-    return {f"weights_{a:g}_{b:g}": weighted_loss([a, b])(logits, labels).item() for a, b in ((1.0, 1.0), (1.0, 20.0), (20.0, 1.0))}
+    return {f"weights_{a:g}_{b:g}": weighted_loss([a, b])(logits, labels).item()
+            for a, b in ((1.0, 1.0), (1.0, 20.0), (20.0, 1.0))}

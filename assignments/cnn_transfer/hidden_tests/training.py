@@ -14,7 +14,8 @@ def loss_and_optimizer():
     criterion, optimizer = get_loss_and_optimizer(model)
     group = optimizer.param_groups[0] if isinstance(optimizer, optim.Optimizer) else {}
     covered = {id(p) for g in getattr(optimizer, "param_groups", []) for p in g["params"]}
-    return {"criterion": type(criterion).__name__, "criterion_is_cross_entropy": isinstance(criterion, nn.CrossEntropyLoss),
+    return {"criterion": type(criterion).__name__,
+            "criterion_is_cross_entropy": isinstance(criterion, nn.CrossEntropyLoss),
             "optimizer": type(optimizer).__name__, "optimizer_is_sgd": isinstance(optimizer, optim.SGD),
             "lr": float(group.get("lr", float("nan"))), "momentum": float(group.get("momentum", float("nan"))),
             "parameters_updated": sum(p.numel() for p in model.parameters() if id(p) in covered),

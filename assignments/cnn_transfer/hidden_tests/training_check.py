@@ -27,5 +27,6 @@ def check_train_epoch_steps_once_per_batch_and_learns(got, expected):
     if not zero_grads >= want:
         return f"clear the gradients before each step: zero_grad called {zero_grads:g} times for {want:g} batches"
     if not after < before:
-        return f"one epoch should lower the training loss ({fmt(got.get('loss_before'), 4)} -> {fmt(got.get('loss_after'), 4)})"
+        return (f"one epoch should lower the training loss ({fmt(got.get('loss_before'), 4)} "
+                f"-> {fmt(got.get('loss_after'), 4)})")
     return None

@@ -22,7 +22,8 @@ def check_only_the_final_layer_trains(got, expected):
 
 def check_two_classes(got, expected):
     count, want = scalar(got.get("trainable")), scalar(expected["trainable"])
-    return None if count == want else f"load_pretrained(2) should have {want:,.0f} trainable parameters, got {count:,.0f}"
+    return None if count == want else (f"load_pretrained(2) should have {want:,.0f} trainable parameters, "
+                                       f"got {count:,.0f}")
 
 
 # Nothing trainable at all: the new fc was frozen with the rest.

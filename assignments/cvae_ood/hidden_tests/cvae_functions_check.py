@@ -14,7 +14,8 @@ HINTS = {
     # On these ROC points the two usual criteria disagree (see the runner).
     "threshold_is_the_roc_point_closest_to_the_corner": [
         ("threshold_where_criteria_disagree", 0.7,
-         "that is the point of largest Youden's J (tpr - fpr); the assignment asks for the ROC point closest to (0, 1)")],
+         "that is the point of largest Youden's J (tpr - fpr); "
+         "the assignment asks for the ROC point closest to (0, 1)")],
 }
 
 
@@ -39,7 +40,8 @@ def check_negative_elbo_is_summed_reconstruction_plus_kl(got, expected):
         return None
     value = got.get("neg_elbo")
     recon, kl = expected["recon_sum"], expected["kl"]
-    for wrong, hint in [(recon / PIXELS + kl, "the reconstruction is averaged over pixels: sum it over the 1024 pixels"),
+    for wrong, hint in [(recon / PIXELS + kl,
+                         "the reconstruction is averaged over pixels: sum it over the 1024 pixels"),
                         (recon, "the KL term is missing"),
                         (recon + 2 * kl, "the KL term is doubled (the factor 1/2 is missing)")]:
         if close(value, wrong, rtol=1e-4, atol=1e-4):

@@ -44,7 +44,9 @@ def _rewrite_results():
             continue
         recorded.write_text(json.dumps({key: {"outputs": dict(FORGED)} for key in keys}))
     cases = "".join(f'<testcase classname="hidden" name="test_{i}"/>' for i in range(22))
-    junit = f'<?xml version="1.0"?><testsuites><testsuite name="hidden" tests="22" failures="0" errors="0" skipped="0">{cases}</testsuite></testsuites>'
+    junit = ('<?xml version="1.0"?><testsuites>'
+             f'<testsuite name="hidden" tests="22" failures="0" errors="0" skipped="0">{cases}</testsuite>'
+             '</testsuites>')
     for name in (".grader/junit.xml", ".grader/hidden_tests.xml", "junit.xml"):
         Path(name).parent.mkdir(exist_ok=True)
         Path(name).write_text(junit)
@@ -57,7 +59,8 @@ atexit.register(_rewrite_results)
 class CNN(nn.Module):
     def __init__(self, num_classes=5):
         super().__init__()
-        raise NotImplementedError("TODO (model.py): define conv1..conv4 (nn.Conv2d) and fc1, fc2 (nn.Linear) as described above")
+        raise NotImplementedError("TODO (model.py): define conv1..conv4 (nn.Conv2d) and fc1, fc2 "
+                                  "(nn.Linear) as described above")
 
     def forward(self, x):
         raise NotImplementedError("TODO (model.py): the four conv layers with ReLU, flatten, fc1 with ReLU, fc2")
