@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -206,3 +207,27 @@ def solution_only_lines(assignment) -> set[str]:
         lines |= {line.strip() for line in path.read_text(errors="replace").splitlines()
                   if len(line.strip()) > 25 and line.strip() not in theirs and "SOLUTION" not in line}
     return lines
+
+
+# Multi-threaded CPU-bound hogs: numpy matrix products on two threads each.
+MATMUL_HOG = ("import os\nos.environ['OMP_NUM_THREADS'] = os.environ['OPENBLAS_NUM_THREADS'] = '2'\n"
+              "import numpy as np\na = np.random.rand(300, 300)\nwhile True: a = (a @ a) / 300.0\n")
+
+
+@contextmanager
+def cpu_hogs(per_core: int = 8):
+    """`per_core` busy two-threaded processes per core on the host while the block runs (a
+    departmental server the night of a deadline); every one is computing before the block starts
+    and killed after it."""
+    hogs = []
+    try:
+        hogs = [subprocess.Popen([sys.executable, "-c", MATMUL_HOG], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL) for _ in range(per_core * (os.cpu_count() or 1))]
+        time.sleep(1.0)
+        assert all(hog.poll() is None for hog in hogs)
+        yield hogs
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait()

@@ -41,8 +41,15 @@ def _items(report) -> dict:
 
 def _reference_with_a_plot() -> str:
     """The reference notebook plus a plotting cell (issue 14: matplotlib is in the grading image
-    and the handout's requirements, and a plot costs nothing)."""
+    and the handout's requirements, and a plot costs nothing), written as a student would: an
+    import added to the given imports cell (`import torch.nn.functional as F`, the most ordinary
+    place for it; issue 23: restoring given cells keeps added imports) and used in their own code."""
     nb = nbformat.reads(plain_solution((ASSIGNMENT.solution_dir / NOTEBOOK).read_text(), NOTEBOOK), as_version=4)
+    imports = next(c for c in nb.cells if c.cell_type == "code" and "from torch import nn" in c.source)
+    imports.source += "\nimport torch.nn.functional as F"
+    loss = "nn.functional.binary_cross_entropy_with_logits"
+    used = next(c for c in nb.cells if loss in c.source)
+    used.source = used.source.replace(loss, "F.binary_cross_entropy_with_logits")
     nb.cells.insert(2, nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])"))
     return nbformat.writes(nb)
 
@@ -59,8 +66,9 @@ def honest(tmp_path_factory, sandbox):
     return _grade(tmp_path_factory.mktemp("honest"), _reference_with_a_plot(), sandbox, stem="20250041_ref")
 
 
-def test_the_honest_reference_with_a_plot_gets_full_marks(honest):
+def test_the_honest_reference_with_a_plot_and_an_added_import_gets_full_marks(honest):
     assert honest.score == honest.max_score == 20, [(i.id, i.points, i.message) for i in honest.items]
+    assert not honest.flags  # an import added to a given cell is no edit of it
 
 
 # What shows the forgery took effect where the notebook has a say (its own log, or set 2's

@@ -23,7 +23,7 @@ from grader.safe_fs import COPY_CAP
 from grader.sandbox import LocalSandbox
 from grader.steps.pipeline import grade_submission
 
-from conftest import TINY, TINY_NB, run_cli, student_files, write_zip
+from conftest import TINY, TINY_NB, cpu_hogs, run_cli, student_files, write_zip
 
 PASSWD_MARK = "root:x:0:0"
 SECRET = "host-secret-do-not-leak"
@@ -295,29 +295,14 @@ def test_same_scores_idle_and_beside_cpu_hogs(tmp_path, course):
     assert busy.scores_only() == idle.scores_only()
 
 
-# Multi-threaded CPU-bound hogs: numpy matrix products on two threads each.
-MATMUL_HOG = ("import os\nos.environ['OMP_NUM_THREADS'] = os.environ['OPENBLAS_NUM_THREADS'] = '2'\n"
-              "import numpy as np\na = np.random.rand(300, 300)\nwhile True: a = (a @ a) / 300.0\n")
-
-
 @pytest.mark.slow
 def test_the_reference_gets_the_same_item_scores_beside_8x_oversubscription(tmp_path, tiny):
     """Issue 23's done-when: the tiny reference graded idle, then beside 8 busy multi-threaded
     processes per core (16 on two cores, 32 threads): the same status and the same item scores."""
     zip_path = write_zip(tmp_path / "20250042_reference.zip", student_files(tiny))
     idle = grade_submission(zip_path, tiny, LocalSandbox(), tmp_path / "idle")
-    hogs = []
-    try:
-        hogs = [subprocess.Popen([sys.executable, "-c", MATMUL_HOG], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL) for _ in range(8 * (os.cpu_count() or 1))]
-        time.sleep(1.0)  # every hog is computing before grading starts
-        assert all(hog.poll() is None for hog in hogs)
+    with cpu_hogs(per_core=8):
         busy = grade_submission(zip_path, tiny, LocalSandbox(), tmp_path / "busy")
-    finally:
-        for hog in hogs:
-            hog.kill()
-        for hog in hogs:
-            hog.wait()
     assert idle.status == busy.status == "graded", (busy.status, busy.message)
     assert {i.id: (i.status, i.points, i.value) for i in busy.items} == {
         i.id: (i.status, i.points, i.value) for i in idle.items}

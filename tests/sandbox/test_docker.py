@@ -14,7 +14,7 @@ from grader.sandbox import docker
 from grader.sandbox.image import image_tag
 from grader.steps.pipeline import grade_submission
 
-from conftest import REPO, allow_sleep, student_files, write_zip
+from conftest import REPO, allow_sleep, cpu_hogs, student_files, write_zip
 
 pytestmark = pytest.mark.docker
 
@@ -400,3 +400,19 @@ def test_two_graders_share_one_memory_budget(tmp_path, monkeypatch):
     assert all(results[n].ok for n in range(2)), results
     assert max(peaks) == 700  # one container's limit at a time: the second waited
     assert host_memory.in_use_mb(tmp_path / "ledger") == 0
+
+
+@pytest.mark.slow
+def test_a_docker_grading_beside_local_hogs_gets_the_same_item_scores(tmp_path, tiny_root, sandbox):
+    """Issue 23: containers run under the grader's own cgroup, whose CPU weight holds against the
+    host's processes, so 8 busy local processes per core slow a Docker grading down but never
+    change it."""
+    tiny = catalog.load("tiny", tiny_root)
+    zip_path = write_zip(tmp_path / "20250042_reference.zip", student_files(tiny))
+    idle = grade_submission(zip_path, tiny, sandbox, tmp_path / "idle")
+    with cpu_hogs(per_core=8):
+        busy = grade_submission(zip_path, tiny, sandbox, tmp_path / "busy")
+    assert idle.status == busy.status == "graded", (busy.status, busy.message)
+    assert {i.id: (i.status, i.points, i.value) for i in busy.items} == {
+        i.id: (i.status, i.points, i.value) for i in idle.items}
+    assert all(run.attempts == 1 for run in busy.runs)
