@@ -270,6 +270,7 @@ class DaskExecutor:
         self._pending: list[Job] = []
         self._futures: dict[str, tuple[Job, object]] = {}
         self._ready: list[Outcome] = []
+        self._resubmitted: set[str] = set()  # jobs whose finished result was lost with its worker
         self._as_completed = None
         self._ctx: BatchContext | None = None
         self._threads = 1
@@ -330,7 +331,7 @@ class DaskExecutor:
         write_report(report, folder)
         return Outcome(job, report, folder)
 
-    def _outcome(self, future) -> Outcome:
+    def _outcome(self, future) -> Outcome | None:
         from distributed.scheduler import KilledWorker
 
         job, _ = self._futures.pop(future.key)
@@ -358,6 +359,12 @@ class DaskExecutor:
                                        f"(last {exc.last_worker.address}); not graded")
         if isinstance(exc, CourseMismatch) or type(exc).__name__ == "CourseMismatch":
             raise CourseMismatch(str(exc))
+        if exc is None and job.key not in self._resubmitted:
+            # Finished, but its result was lost with the worker that held it (another submission
+            # killed that worker): graded again once, from the start. None: nothing to report yet.
+            self._resubmitted.add(job.key)
+            self._pending.insert(0, job)
+            return None
         return self._local_outcome(job, "error", f"the worker failed: {type(exc).__name__}: {exc}")
 
     def next_done(self, timeout: float) -> list[Outcome]:
@@ -365,7 +372,8 @@ class DaskExecutor:
         while not self._ready:
             if self._as_completed.has_ready():
                 for future in self._as_completed.next_batch(block=False):
-                    self._ready.append(self._outcome(future))
+                    if (outcome := self._outcome(future)) is not None:
+                        self._ready.append(outcome)
                 self._top_up()
                 break
             self._check_scheduler()
