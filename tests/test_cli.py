@@ -308,6 +308,8 @@ def test_calibrate_records_and_prints_each_steps_peak_memory(tiny_root):
     from grader.commands.gradescope import bundle_readme
     from grader.course import calibration, catalog
 
+    for side in ("solutions", "skeleton"):  # the tiny experiment sleeps half a second: long enough to be sampled
+        (tiny_root / side / "tiny" / "SLEEP").write_text("0.5")
     result = run_cli("--root", str(tiny_root), "calibrate", "tiny", "--seeds", "1", "--only", "reference", "--write")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "peak memory of reference (MiB, highest over its runs): main " in result.stdout

@@ -163,8 +163,8 @@ def pump_output(stream, log, cap: int, truncated: list[bool]) -> None:
 @dataclass
 class Watch:
     """What supervise found: which limit ended the step, the CPU time it used, the peak resident
-    memory: the highest `memory_peak()` reading, and the started process's own ru_maxrss from
-    wait4 (itself or its largest waited-for descendant), whichever is higher."""
+    memory (the highest `memory_peak()` reading; wait4's ru_maxrss is not used: a child forked
+    from the grader counts the grader's own resident pages in it)."""
 
     limit: str | None = None
     cpu_seconds: float | None = None
@@ -176,22 +176,19 @@ class Watch:
             self.memory_peak_bytes = value
 
 
-def _reap(proc: subprocess.Popen, watch: Watch, block: bool, own_rss: bool) -> bool:
-    """Wait for `proc` through wait4, so its rusage is read: with `own_rss` (proc is the step
-    itself, not a client such as docker's) its ru_maxrss goes into `watch`.
-    Sets proc.returncode (Popen then waits no more); False when it still runs (block=False)."""
+def _reap(proc: subprocess.Popen, block: bool) -> bool:
+    """Wait for `proc` through wait4. Sets proc.returncode (Popen then waits no more); False when
+    it still runs (block=False)."""
     if proc.returncode is not None:
         return True
     try:
-        pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+        pid, status, _usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
     except ChildProcessError:  # reaped elsewhere: Popen knows the status
         proc.wait()
         return True
     if pid == 0:
         return False
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if own_rss:
-        watch.note_memory(usage.ru_maxrss * 1024)  # kilobytes on Linux
     return True
 
 
@@ -201,7 +198,7 @@ POLL_SECONDS = 0.2
 def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[bool], None],
               cpu_used: Callable[[], float | None] | None = None, on_tick: Callable[[], None] | None = None,
               held: Callable[[], bool] | None = None,
-              memory_peak: Callable[[], int | None] | None = None, own_rss: bool = False) -> Watch:
+              memory_peak: Callable[[], int | None] | None = None) -> Watch:
     """Log the output of a started command into the open `log` and hold it to its limits: the
     CPU time `cpu_used()` reports (the limit that counts); the idle interval, for a step whose
     CPU time has not grown for that long while `held()` (a thread waiting for a core, or held
@@ -209,8 +206,7 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     measure the idle interval runs from the start, a plain wall-clock backstop.
     `stop(timed_out)` runs once the command ended or hit a limit, before the log is closed. The
     note saying which limit fired is written through the open log, never through its path.
-    `memory_peak()`, read at each poll, gives the step's resident memory in bytes; with `own_rss`
-    the started process's ru_maxrss (wait4) counts too."""
+    `memory_peak()`, read at each poll, gives the step's resident memory in bytes."""
     limits = request.limits
     truncated = [False]
     pump = threading.Thread(target=pump_output, args=(proc.stdout, log, limits.output_bytes, truncated), daemon=True)
@@ -222,7 +218,7 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     progress = started  # when the step last gained CPU time or was seen waiting for a core
     try:
         while True:
-            if _wait_a_while(proc, watch, own_rss):
+            if _wait_a_while(proc):
                 break
             if memory_peak:
                 watch.note_memory(memory_peak())
@@ -248,7 +244,7 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
                 break
     finally:
         stop(watch.limit is not None)
-        _reap(proc, watch, True, own_rss)
+        _reap(proc, True)
     pump.join(timeout=10)
     cpu = f" after {watch.cpu_seconds:.0f} s of CPU" if watch.cpu_seconds is not None else ""
     if watch.limit == LIMIT_CPU:
@@ -262,11 +258,11 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
     return watch
 
 
-def _wait_a_while(proc: subprocess.Popen, watch: Watch, own_rss: bool) -> bool:
-    """Whether `proc` ended within POLL_SECONDS (reaped through wait4, its rusage kept)."""
+def _wait_a_while(proc: subprocess.Popen) -> bool:
+    """Whether `proc` ended within POLL_SECONDS (reaped through wait4)."""
     deadline = time.monotonic() + POLL_SECONDS
     while True:
-        if _reap(proc, watch, False, own_rss):
+        if _reap(proc, False):
             return True
         left = deadline - time.monotonic()
         if left <= 0:
