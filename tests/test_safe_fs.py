@@ -157,8 +157,6 @@ TRUSTED_READS = {
     ("steps/pipeline.py", "run_trusted_step", "shutil.copytree"): "the assignment's skeleton",
     ("steps/workspace.py", "prepare_workspace", "shutil.copytree"): "the assignment's skeleton",
     ("steps/workspace.py", "restore_protected", "source.read_bytes"): "the assignment's skeleton",
-    ("verdict/checker.py", "source_lines", "Path(path).read_text"):
-        "the course's runner files (to keep them out of messages)",
     # what intake itself extracted (never run), and the archive it extracts from (checked member by member)
     ("steps/workspace.py", "prepare_workspace", "shutil.copyfile"): "the files intake extracted, before any step runs",
     ("steps/intake.py", "_extract_zip", "archive.open"): "a zip member, its name and size checked first",

@@ -60,7 +60,7 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
         return HiddenTestsRun({}, f"the recorded outputs are unreadable ({exc})")
     error = None if run.ok else (f"the hidden-test step stopped: {run.describe()}"
                                  + (f": {t}" if (t := log_tail(log, workspace)) else ""))
-    hidden = checker.source_lines(assignment.folder / rel for rel in runners)
+    hidden = checker.source_lines(runners.values())
     for record in records.values():  # what student code raised reaches messages: never the runners' text
         if record.error is not None:
             record.error = checker.without_sources(record.error, hidden)
@@ -175,8 +175,9 @@ def expected_outputs_file(assignment: Assignment, sandbox: Sandbox) -> Path:
 def check_tests(items: list[TestsItem], assignment: Assignment, tests_run: HiddenTestsRun,
                 expected: dict[str, CaseRecord]) -> dict[str, HiddenTestsOutcome]:
     outcomes = {}
+    hidden = checker.source_lines(assignment.runner_sources().values())
     for item in items:
-        outcome = checker.check_item(item, assignment.folder, tests_run.records, expected)
+        outcome = checker.check_item(item, assignment.folder, tests_run.records, expected, hidden)
         if tests_run.error and not outcome.error:
             outcome.error = tests_run.error
         outcomes[item.id] = outcome

@@ -92,17 +92,11 @@ SOURCE_LINE_MIN = 8  # shorter lines of a runner ("return x") are too common to 
 MESSAGE_WIDTH = 300  # characters of a message built from what a student's code raised or returned
 
 
-def source_lines(paths) -> frozenset[str]:
-    """The lines of the hidden tests' runner files (course files) that a student-visible message
-    must never carry."""
-    lines: set[str] = set()
-    for path in paths:
-        try:
-            text = Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        lines.update(line.strip() for line in text.splitlines() if len(line.strip()) >= SOURCE_LINE_MIN)
-    return frozenset(lines)
+def source_lines(sources) -> frozenset[str]:
+    """The lines of what the hidden-test step runs (the runner files' text, declared cases
+    included) that a student-visible message must never carry."""
+    return frozenset(line.strip() for text in sources for line in text.splitlines()
+                     if len(line.strip()) >= SOURCE_LINE_MIN)
 
 
 def without_sources(text: str, lines: frozenset[str], width: int = MESSAGE_WIDTH) -> str:
@@ -191,9 +185,10 @@ def check_case(name: str, got: CaseRecord | None, expected: CaseRecord, item: Te
     return CaseOutcome(name, True)
 
 
-def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord],
-               expected: dict[str, CaseRecord]) -> HiddenTestsOutcome:
-    """One rubric item's cases: every case the reference recorded for its runner file."""
+def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord], expected: dict[str, CaseRecord],
+               hidden: frozenset[str] = frozenset()) -> HiddenTestsOutcome:
+    """One rubric item's cases: every case the reference recorded for its runner file. No case
+    message carries a line of `hidden` (source_lines of what the hidden-test step runs)."""
     stem = item.stem
     prefix = f"{stem}::"
     cases = {k[len(prefix):]: v for k, v in expected.items() if k.startswith(prefix) and not k.endswith("::*")}
@@ -204,7 +199,6 @@ def check_item(item: TestsItem, folder: Path, got: dict[str, CaseRecord],
         return HiddenTestsOutcome(error=f"the reference solution fails {stem}::{broken[0]}: {cases[broken[0]].error}")
     checker = load_checker(folder / item.checker) if item.checker else None
     load_error = got.get(f"{stem}::*")
-    hidden = source_lines([folder / item.runner] if item.runner else [])
     outcome = HiddenTestsOutcome()
     for name, reference in cases.items():
         record = got.get(prefix + name)

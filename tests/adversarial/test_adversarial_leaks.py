@@ -5,6 +5,7 @@ reach a student-visible message, one odd file name never loses the gradebook."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,34 @@ def test_pages_never_carry_raw_control_bytes_from_a_student_chosen_name(tmp_path
         assert "\\x1b" in text  # shown as an escape, not dropped
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<blink>" not in index and "\\x07" in index
+
+
+def test_a_forged_record_carrying_runner_lines_reaches_no_message(tmp_path, tiny, monkeypatch):
+    """The second wall in use: outputs recorded in the student's process that quote the runner
+    (here written by a stand-in sandbox, as forged records would be) lose every runner line, in
+    the step's records and in the checked case messages, for runner files and declared cases alike."""
+    import json
+
+    from grader.sandbox.base import RunResult
+    from grader.steps import hidden_tests
+
+    runner = (tiny.folder / "hidden_tests" / "answer.py").read_text()
+    quoted = next(line.strip() for line in runner.splitlines() if "mean([1.0, 2.0, 3.0])" in line)
+
+    class Forging:
+        name = "local"
+
+        def python(self):
+            return sys.executable
+
+        def run(self, request):
+            out = request.workspace / hidden_tests.GRADER_DIR / hidden_tests.OUTPUTS
+            out.write_text(json.dumps({"answer::mean_of_three": {"error": f"ValueError: {quoted}"},
+                                       "answer::mean_of_one": {"outputs": {"mean": quoted}}}))
+            return RunResult(0, False, 0.0, False, limits=request.limits)
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    run = hidden_tests.run_step(tiny, workspace, Forging(), tiny.spec.limits)
+    assert run.records["answer::mean_of_three"].error == "ValueError: [hidden-test source removed]"
+    assert quoted in hidden_tests.checker.source_lines(tiny.runner_sources().values())
