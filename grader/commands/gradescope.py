@@ -9,7 +9,6 @@ import json
 import math
 import sys
 import tempfile
-import tomllib
 import traceback
 import zipfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from grader.course import calibration
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.reports.gradescope import results_json
+from grader.sandbox.image import TORCH_PINS
 from grader.sandbox.local import LocalSandbox
 from grader.steps import hidden_tests
 from grader.steps.naming import parse_stem, submission_stem
@@ -54,12 +54,6 @@ MEASURED = {
     # 69.4 s graded, plus about 45 s to build the judge classifier, which every fresh Gradescope container builds.
     "cvae_ood": Measured(69.4 + 45, 973, "benchmarks/trust_cost.py, 2026-11-26, judge build included"),
 }
-
-
-def _torch_pins() -> list[str]:
-    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
-    return [r for r in pyproject["project"]["optional-dependencies"]["ml"]
-            if r.startswith(("torch==", "torchvision=="))]
 
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -105,7 +99,7 @@ chmod -R a+rX $root/venv $root/data
 if [ -d /opt/grader-python ]; then chmod -R a+rX /opt/grader-python; fi
 """ % {"uv": UV_VERSION, "account": STUDENT_ACCOUNT,  # noqa: UP031 (braces are the shell's)
        "torch_cpu": TORCH_CPU_SH.strip(),
-       "torch": " ".join(_torch_pins())}
+       "torch": " ".join(TORCH_PINS)}  # constants only: an installed grader has no pyproject.toml to read
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this per submission: the upload in $root/submission (loose files, a folder or a

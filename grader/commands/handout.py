@@ -19,7 +19,7 @@ from grader.commands.session import Session
 from grader.course.catalog import COURSE_ENTRY_POINTS, HANDOUT_FILES, Assignment
 from grader.course.spec import TestsItem
 from grader.errors import GraderError
-from grader.sandbox.image import CPU_TORCH_INDEX, STUDENT_REQUIREMENTS
+from grader.sandbox.image import CPU_TORCH_INDEX, TORCH_PINS
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the grader package
 HIDDEN_PLACEHOLDER = "# The hidden tests are not in the handout: they run only when the course staff grade.\n"
@@ -77,7 +77,7 @@ INSTALL = "pip install -r requirements.txt ./grader-tool/grader ./grader-tool/co
 # pip asks every index for every package, and where PyTorch's is unreachable it retries it for each one
 # (docs/benchmarks.md: minutes); --retries 0 and --timeout 10 make this one fail in seconds there.
 CPU_TORCH_INSTALL = (f"pip install --timeout 10 --retries 0 --index-url {CPU_TORCH_INDEX} "
-                     + " ".join(r for r in STUDENT_REQUIREMENTS if r.startswith(("torch==", "torchvision=="))))
+                     + " ".join(TORCH_PINS))
 CPU_TORCH_NOTE = f"""Optional, on Linux: torch's CPU-only build, without CUDA's libraries (gigabytes less to download);
 your code and the grading run on the CPU either way. Run this before the line above; where PyTorch's
 index is not reachable it fails within seconds, and the line above takes torch from PyPI:

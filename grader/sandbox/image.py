@@ -38,6 +38,8 @@ SANDBOX_REQUIREMENTS = [
 # What every handout's requirements.txt lists (tests/sandbox/test_image.py holds them to it): the
 # image's packages but the grader's own test runner (pytest).
 STUDENT_REQUIREMENTS = [r for r in SANDBOX_REQUIREMENTS if not r.startswith("pytest==")]
+# The pins a CPU-only install of torch takes (the handout's optional step, the Gradescope setup.sh).
+TORCH_PINS = [r for r in STUDENT_REQUIREMENTS if r.startswith(("torch==", "torchvision=="))]
 
 
 def _grader_requirements() -> list[str]:

@@ -275,3 +275,15 @@ def test_shipped_bundles_grade_a_skeleton_upload(tmp_path, assignment_id, layout
 
     names = {t["name"] for t in results["tests"]}  # each title once, "(bonus)" never doubled
     assert names == {item_title(i) for i in assignment.rubric.items if i.visibility != "hidden"}, names
+
+
+def test_the_gradescope_entry_point_imports_from_an_installed_grader(tmp_path):
+    """On Gradescope the grader is pip installed: no pyproject.toml beside the package. The entry
+    point run_autograder calls must import there (it once read pyproject.toml at import and every
+    submission got the fallback 0)."""
+    shutil.copytree(REPO / "grader", tmp_path / "site" / "grader", ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run([sys.executable, "-c", "import grader.commands.gradescope as g; print(g.__file__)"],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(tmp_path / "site"))
