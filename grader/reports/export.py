@@ -40,23 +40,24 @@ class Exported:
 
 
 def load_reports(graded: Path) -> list[Report]:
-    """The reports of the last `grade` into this folder: the submissions its grades.csv lists
-    (older report folders left there are ignored), or every */report.json without one."""
+    """The reports of the last `grade` into this folder: those whose submission its grades.csv
+    lists (older report folders left there are ignored), or every */report.json without one.
+    Reports are found by their folders, not by paths made from the gradebook's names: a name is
+    written there made inert for a spreadsheet, and its folder may be a shortened, hashed form
+    (grader/steps/naming.py)."""
     if not graded.is_dir():
         raise GraderError("not a folder of graded submissions", graded)
-    gradebook = graded / "grades.csv"
-    if gradebook.is_file():
-        with open(gradebook, newline="", encoding="utf-8") as f:
-            stems = [row["submission"] for row in csv.DictReader(f) if row.get("submission")]
-        paths = [graded / stem / "report.json" for stem in stems]
-    else:
-        paths = sorted(graded.glob("*/report.json"))
     reports = []
-    for path in paths:
+    for path in sorted(graded.glob("*/report.json")):
         try:
             reports.append(load_report(path))
         except (OSError, ValueError) as exc:
             raise GraderError(f"cannot read report: {str(exc).splitlines()[0]}", path) from None
+    gradebook = graded / "grades.csv"
+    if gradebook.is_file():
+        with open(gradebook, newline="", encoding="utf-8") as f:
+            listed = {row["submission"] for row in csv.DictReader(f) if row.get("submission")}
+        reports = [r for r in reports if for_csv(r.stem) in listed]
     if not reports:
         raise GraderError("holds no graded reports (run `grader grade ... --out` into it first)", graded)
     return reports

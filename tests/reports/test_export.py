@@ -181,3 +181,20 @@ def test_a_term_of_lms_downloads_graded_and_exported_with_rosters(tmp_path, tiny
                       for p in (tmp_path / "worksheet_out_feedback").rglob("*.html"))
     assert feedback == [f"{p}_assignsubmission_file_/feedback.html"
                         for p in ("Ana Lima_501", "Wei Li_502", "Zoe Park_504")]
+
+
+def test_export_finds_reports_by_their_folders_whatever_the_names(tmp_path, tiny_root, tiny):
+    """A zip name over 200 bytes gets a shortened, hashed report folder and `...zip` none at all;
+    a name starting with '=' is written to grades.csv made inert: export still finds every report
+    (it once built paths from grades.csv's names and stopped with "cannot read report")."""
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    write_zip(batch / ("20250001_" + "a" * 200 + ".zip"), student_files(tiny))
+    write_zip(batch / "20250002_bo.zip", student_files(tiny))
+    write_zip(batch / "...zip", student_files(tiny))
+    write_zip(batch / "=20250003.zip", student_files(tiny))
+    run_cli("--root", str(tiny_root), "grade", str(batch), "--out", str(tmp_path / "out"))
+    done = run_cli("--root", str(tiny_root), "export", str(tmp_path / "out"), "-o", str(tmp_path / "grades_export.csv"))
+    assert done.returncode == 0, done.stderr
+    rows = {r["student_id"] for r in csv.DictReader(open(tmp_path / "grades_export.csv"))}
+    assert {"20250001", "20250002"} <= rows
