@@ -9,6 +9,7 @@ worker takes any task; `grader worker` runs those checks and starts such a worke
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import socket
@@ -191,8 +192,11 @@ def grade_task(task: dict) -> dict:
         source.parent.mkdir()
         source.write_bytes(task["data"])
         out = Path(tmp) / "out"
+        identity = task.get("identity")
+        if identity is not None:  # whose it is, as the client found; the bytes to grade are this copy
+            identity = dataclasses.replace(identity, source=source)
         report = grade_submission(source, assignment, sandbox, out, dataset=task["dataset"],
-                                  student_id=task["student_id"], cache_key=task["key"], identity=task.get("identity"))
+                                  student_id=task["student_id"], cache_key=task["key"], identity=identity)
         report.source = task["source"]  # the path the TA gave, not this worker's temporary copy
         folder = report_folder(out, report.stem)
         write_report(report, folder)

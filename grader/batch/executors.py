@@ -199,4 +199,7 @@ def failed_report(job: Job, ctx: BatchContext, status: str, message: str, backen
                     backend=backend, status=status, message=message,
                     max_score=ctx.assignment.rubric.max_score(dataset), cache_key=job.key)
     report.student_id, report.name = parse_stem(job.stem) or (job.student_id, None)
+    if job.identity is not None and job.identity.student_id:  # an LMS's name: whose it is, as discovery found
+        report.student_id, report.name = job.identity.student_id, job.identity.name
+        report.origin = job.identity.origin
     return report

@@ -1,6 +1,7 @@
 """The worker's per-process caches (grader/batch/dask_worker.py): the course fingerprint is hashed
 again only when a file under it changed, the assignment parsed once per course build. No cluster."""
 
+import json
 import os
 
 import pytest
@@ -68,3 +69,23 @@ def test_grade_task_parses_the_assignment_once_per_course_build(tmp_path, tiny_r
         result = worker.grade_task(task)
         assert "report.json" in result["files"]
     assert len(loads) == 1
+
+
+def test_a_worker_grades_the_bytes_it_was_sent_for_an_lms_named_submission(tmp_path, tiny_root, tiny, fresh,
+                                                                           monkeypatch):
+    """An LMS download's identity names the client's path, which a remote worker does not have:
+    the worker grades its own copy of the bytes, as that student (it once graded the client's path
+    and rejected every Canvas or Moodle submission: "no such file or folder")."""
+    from grader.steps.lms import Identity, SubmissionOrigin
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    data = write_zip(tmp_path / "upload.zip", student_files(tiny)).read_bytes()
+    identity = Identity(tmp_path / "on-the-client" / "leebob_34567_89012_upload.zip", "20250042", "Bob Lee",
+                        SubmissionOrigin(file_name="leebob_34567_89012_upload.zip"))
+    task = {"name": "leebob_34567_89012_upload.zip", "data": data, "source": str(identity.source),
+            "assignment": "tiny", "dataset": None, "student_id": None, "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local"), "identity": identity}
+    result = worker.grade_task(task)
+    report = json.loads(result["files"]["report.json"])
+    assert report["status"] == "graded" and report["student_id"] == "20250042", report["message"]
+    assert report["source"] == str(identity.source)  # the path the TA gave
