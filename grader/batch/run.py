@@ -194,7 +194,8 @@ def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, no
     the student (Gradescope's results.json, student.html) beside each report."""
     late = late or (assignment.rubric.late if assignment is not None else None)
     for source, report in zip(sources, reports):
-        if source in notes and notes[source] not in report.flags:
+        noted = source in notes and notes[source] not in report.flags
+        if noted:
             report.flags.append(notes[source])
         if not report_folder_name(report.stem):
             continue
@@ -203,6 +204,7 @@ def finish_reports(sources: Iterable[Path], reports: list[Report], out: Path, no
             if late is not None:
                 # never charged twice: a cached report is re-penalised from its own score
                 apply_late(report, late, extensions)
+            if noted or late is not None:  # report.json says what the gradebook and the student's page say
                 write_report(report, folder)
             write_student_outputs(report, folder, late.due if late else None)
         except Exception as exc:  # noqa: BLE001 - one student's outputs failing is that student's status, not the batch's

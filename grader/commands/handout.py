@@ -70,7 +70,6 @@ include-package-data = false
 {package} = ["**/*"]
 """
 
-TOOL_FOLDERS = ("grader", "course")  # grader-tool/grader: the code; grader-tool/course: this assignment's data
 INSTALL = "pip install -r requirements.txt ./grader-tool/grader ./grader-tool/course"
 # Optional, before INSTALL: torch's CPU wheels from PyTorch's own index (no CUDA libraries); INSTALL then keeps
 # them (2.14.1+cpu satisfies ==2.14.1). A command of its own, not an --extra-index-url line in requirements.txt:

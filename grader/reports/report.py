@@ -30,8 +30,6 @@ Status = Literal["graded", "error", "timeout", "rejected", "crashed", "missing"]
 # its limits) or the submission could not be set up; rejected: an unsafe or malformed
 # submission, never run; crashed: the grader itself failed on this submission (a bug to
 # report), or killed its worker twice; missing: a roster's student with no submission (0, never run).
-STATUSES = ("graded", "timeout", "error", "rejected", "crashed", "missing")
-FAILED_STATUSES = ("timeout", "error", "crashed")  # worth grading again (`--retry-failed`)
 
 
 class RunRecord(BaseModel):

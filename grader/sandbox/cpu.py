@@ -7,14 +7,10 @@ import os
 import time
 from pathlib import Path
 
-from grader.inside.cpu_time import (  # noqa: F401 - one reader of /proc
-    TICK,
-    own_and_reaped,
+from grader.inside.cpu_time import (
     pids_cpu_seconds,
     process_tree,
     stat_fields,
-    tree_cpu_seconds,
-    tree_pids,
 )
 
 

@@ -104,6 +104,8 @@ def test_latest_submission_of_a_student_wins(tmp_path, tiny, sandbox, quiet_cons
             in reports[0].flags[0])
     row = next(csv.DictReader(open(tmp_path / "out" / "grades.csv")))
     assert "submitted 2 times" in row["flags"]
+    saved = load_report(tmp_path / "out" / "20250001_second" / "report.json")  # no late policy: saved all the same
+    assert tiny.rubric.late is None and any("submitted 2 times" in flag for flag in saved.flags)
 
 
 def test_interrupted_batch_resumes(tmp_path, tiny_root, tiny):
