@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import threading
 import time
@@ -176,22 +175,6 @@ class Watch:
             self.memory_peak_bytes = value
 
 
-def _reap(proc: subprocess.Popen, block: bool) -> bool:
-    """Wait for `proc` through wait4. Sets proc.returncode (Popen then waits no more); False when
-    it still runs (block=False)."""
-    if proc.returncode is not None:
-        return True
-    try:
-        pid, status, _usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
-    except ChildProcessError:  # reaped elsewhere: Popen knows the status
-        proc.wait()
-        return True
-    if pid == 0:
-        return False
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return True
-
-
 POLL_SECONDS = 0.2
 
 
@@ -244,7 +227,7 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
                 break
     finally:
         stop(watch.limit is not None)
-        _reap(proc, True)
+        proc.wait()
     pump.join(timeout=10)
     cpu = f" after {watch.cpu_seconds:.0f} s of CPU" if watch.cpu_seconds is not None else ""
     if watch.limit == LIMIT_CPU:
@@ -259,15 +242,12 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
 
 
 def _wait_a_while(proc: subprocess.Popen) -> bool:
-    """Whether `proc` ended within POLL_SECONDS (reaped through wait4)."""
-    deadline = time.monotonic() + POLL_SECONDS
-    while True:
-        if _reap(proc, False):
-            return True
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        time.sleep(min(0.02, left))
+    """Whether `proc` ended within POLL_SECONDS."""
+    try:
+        proc.wait(timeout=POLL_SECONDS)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def run_with_retry(sandbox: Sandbox, request: RunRequest, before_retry: Callable[[], None] | None = None,
