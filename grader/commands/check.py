@@ -9,28 +9,14 @@ from grader.commands.package import seed_mismatches
 from grader.commands.session import Session
 from grader.reports.report import print_summary
 from grader.steps.pipeline import check_own_logs, seed_for
-from grader.steps.workspace import EDITED_GIVEN, MISSING_REQUIRED
-
-
-def _without_missing_logs(warnings: list[str], logs: set[str]) -> list[str]:
-    """A missing log already has its item, which says to run the experiments: the warning keeps
-    only the other missing files (the student's own code)."""
-    kept = []
-    for warning in warnings:
-        if warning.startswith(MISSING_REQUIRED):
-            others = [f for f in warning.removeprefix(MISSING_REQUIRED).split(", ") if f not in logs]
-            if not others:
-                continue
-            warning = MISSING_REQUIRED + ", ".join(others)
-        kept.append(warning)
-    return kept
+from grader.steps.workspace import EDITED_GIVEN, without_missing_logs
 
 
 def run(session: Session, assignment_id: str, folder: Path, dataset: str | None, student_id: str | None) -> None:
     assignment = session.load(assignment_id)
     report = check_own_logs(assignment, folder.resolve(), session.sandbox("local"), dataset=dataset,
                             student_id=student_id)
-    report.warnings = _without_missing_logs(report.warnings, assignment.output_files())
+    report.warnings = without_missing_logs(report.warnings, assignment.output_files())
     if any(flag.startswith(EDITED_GIVEN) for flag in report.flags):
         report.warnings.append("your logs came from a notebook whose given cells you edited; grading runs it with "
                                "them restored as the handout has them, so its results may differ from yours")

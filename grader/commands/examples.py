@@ -19,6 +19,7 @@ from grader.course.spec import Baseline
 from grader.errors import SpecError
 from grader.reports.report import Report, write_report
 from grader.steps.naming import report_folder, report_folder_name
+from grader.steps.workspace import without_missing_logs
 
 
 @dataclass(frozen=True)
@@ -86,26 +87,6 @@ def make_examples(assignment: Assignment, out_dir: Path, student_ids: list[str],
     return examples
 
 
-MISSING = "missing required files: "
-
-
-def _without_missing_logs(report: Report, assignment: Assignment) -> bool:
-    """An example is made of the editable files only, so it cannot carry the logs its experiments
-    write: the workspace's warning that required logs are missing says nothing about it and goes
-    (a required file the example lacks that is not a log stays). True when the report changed."""
-    logs = assignment.output_files()
-    warnings = []
-    for warning in report.warnings:
-        if warning.startswith(MISSING):
-            rest = [f for f in warning[len(MISSING):].split(", ") if f not in logs]
-            warning = MISSING + ", ".join(rest) if rest else None
-        if warning is not None:
-            warnings.append(warning)
-    changed = warnings != report.warnings
-    report.warnings = warnings
-    return changed
-
-
 def grade_examples(examples: list[Example], assignment: Assignment, sandbox, out: Path, dataset: str | None,
                    console: Console, jobs: int = 1, on_report=None) -> list[tuple[Example, Report]]:
     """Grade examples `jobs` at a time through the batch grader (each job with its share of the
@@ -114,7 +95,10 @@ def grade_examples(examples: list[Example], assignment: Assignment, sandbox, out
     by_zip = {e.zip_path: e for e in examples}
 
     def report_one(source: Path, report: Report) -> None:
-        if _without_missing_logs(report, assignment) and report_folder_name(report.stem):
+        # An example is made of the editable files only: it cannot carry the logs its experiments write.
+        kept = without_missing_logs(report.warnings, assignment.output_files())
+        changed, report.warnings = kept != report.warnings, kept
+        if changed and report_folder_name(report.stem):
             write_report(report, report_folder(out, report.stem))
         if on_report:
             on_report(by_zip[source], report)

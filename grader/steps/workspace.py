@@ -25,6 +25,21 @@ MISSING_REQUIRED = "missing required files: "
 EDITED_GIVEN = "given notebook cells were edited: "
 
 
+def without_missing_logs(warnings: list[str], logs: set[str]) -> list[str]:
+    """The warnings with the logs taken out of "missing required files": a missing log has its
+    item, which says to run the experiments (and an example submission holds no logs at all);
+    only the other missing files (the student's own code) stay in the warning."""
+    kept = []
+    for warning in warnings:
+        if warning.startswith(MISSING_REQUIRED):
+            others = [f for f in warning.removeprefix(MISSING_REQUIRED).split(", ") if f not in logs]
+            if not others:
+                continue
+            warning = MISSING_REQUIRED + ", ".join(others)
+        kept.append(warning)
+    return kept
+
+
 @dataclass
 class Workspace:
     path: Path
