@@ -120,7 +120,7 @@ class Assignment:
 
     def output_files(self) -> set[str]:
         """Files the experiments write; a submission's copies are evidence, never inputs."""
-        return {e.log for e in self.spec.experiments}
+        return {log for e in self.spec.experiments for log in e.logs()}
 
     def by_products(self) -> set[str]:
         """The handout's own files beside the skeleton, and files its run.sh or the experiments write

@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import operator
 import re
+import shlex
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Literal, Union, get_args, get_origin
@@ -122,6 +123,20 @@ class DatasetSetting(Strict):
         return self
 
 
+class Score(Strict):
+    """One exported model of a trusted step that scores several (`scores`): the step's command
+    gets `LOG=MODEL` for it in place of {scores} and writes its Summary into LOG."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="How reports and calibration name this score.")
+    model: str = Field(min_length=1, description="What the step is told to score (a path or prefix in its folder).")
+    log: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="File the step writes this model's output and "
+                                                                "Summary into; rubric items read it.")
+    inputs: list[str] = Field(min_length=1, description="Glob patterns of this model's data files, as a trusted "
+                                                        "step's `inputs`; none found: this score is skipped.")
+    needs: list[str] = Field(default_factory=list, description="Earlier experiments that export this model: when "
+                                                               "one failed, this score is skipped with its reason.")
+
+
 class Experiment(Strict):
     name: str
     command: str = Field(description="Shell-like command; {python}, {seed}, {dataset}, {data_dir} and "
@@ -143,6 +158,10 @@ class Experiment(Strict):
     needs: list[str] = Field(default_factory=list, description="Earlier experiments whose output this one reads: when "
                                                                "one of them failed, this one is skipped, not run and "
                                                                "charged a second failure.")
+    scores: list[Score] = Field(default_factory=list, description=(
+        "A trusted step that scores several exported models in one process (data built once): {scores} in its "
+        "command becomes LOG=MODEL for each model whose inputs exist and whose needs succeeded; each writes "
+        "its own log. The step itself declares no inputs or needs then."))
 
     @model_validator(mode="after")
     def _secrets_only_in_trusted_steps(self) -> Experiment:
@@ -150,9 +169,24 @@ class Experiment(Strict):
             for secret in TRUSTED_PLACEHOLDERS:
                 if secret in self.command:
                     raise ValueError(f"experiment {self.name!r}: {secret} may only be used by a trusted step")
-            if self.inputs:
-                raise ValueError(f"experiment {self.name!r}: inputs are for trusted steps")
+            if self.inputs or self.scores:
+                raise ValueError(f"experiment {self.name!r}: inputs and scores are for trusted steps")
+        if self.scores:
+            if self.inputs or self.needs:
+                raise ValueError(f"experiment {self.name!r}: a step with scores declares inputs and needs per score")
+            if SCORES_PLACEHOLDER not in shlex.split(self.command):
+                raise ValueError(f"experiment {self.name!r}: a step with scores needs {SCORES_PLACEHOLDER} "
+                                 "(a word of its own) in its command")
+        elif SCORES_PLACEHOLDER in self.command:
+            raise ValueError(f"experiment {self.name!r}: {SCORES_PLACEHOLDER} needs `scores`")
         return self
+
+    def logs(self) -> list[str]:
+        """The logs this step leaves: its own, and one per score."""
+        return [self.log] + [score.log for score in self.scores]
+
+
+SCORES_PLACEHOLDER = "{scores}"
 
 
 TRUSTED_PLACEHOLDERS = ("{secret_seed}", "{holdout_dir}")
@@ -249,12 +283,21 @@ class AssignmentSpec(Strict):
     @model_validator(mode="after")
     def _needs_earlier_experiments(self) -> AssignmentSpec:
         seen: set[str] = set()
+        logs: set[str] = set()
         for experiment in self.experiments:
-            unknown = [n for n in experiment.needs if n not in seen]
-            if unknown:
-                raise ValueError(f"experiment {experiment.name!r} needs {unknown[0]!r}, which is "
-                                 "not an earlier experiment")
-            seen.add(experiment.name)
+            for who, needs in [(experiment.name, experiment.needs)] + [(s.name, s.needs) for s in experiment.scores]:
+                unknown = [n for n in needs if n not in seen]
+                if unknown:
+                    raise ValueError(f"experiment {who!r} needs {unknown[0]!r}, which is not an earlier experiment")
+            names = [experiment.name] + [s.name for s in experiment.scores]
+            for name in names:
+                if name in seen or names.count(name) > 1:
+                    raise ValueError(f"experiment or score name {name!r} is used twice")
+                seen.add(name)
+            for log in experiment.logs():
+                if log in logs:
+                    raise ValueError(f"log {log!r} is written by two steps")
+                logs.add(log)
         return self
 
     @field_validator("editable", "required")

@@ -6,7 +6,9 @@ never a pickle), a torch.export program (`load_program`: loaded by safe_export w
 file run code) and small JSON files (`load_json`). Held-out data comes from the folder the grader
 mounts for trusted steps only, drawn with the secret per-student seed (`held_out`). Every problem
 with an input is one line on stderr and a non-zero exit (`fail`), never a traceback, and the result
-is one `Summary: {...}` line (`print_summary`), the line grader/verdict/parse.py reads.
+is one `Summary: {...}` line (`print_summary`), the line grader/verdict/parse.py reads. A step that
+scores several exported models (assignment.yaml `scores`) builds its data once and calls
+`score_each(args.models, score)`: each model's output and Summary go into its own log.
 
     from grader.inside import trusted
 
@@ -24,10 +26,12 @@ when a helper needs them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import numbers
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
@@ -191,6 +195,51 @@ def held_out(folder: str | os.PathLike, secret_seed: int | None) -> HeldOut:
     fail(f"the held-out test split ({HELD_OUT_SPLIT}-images-idx3-ubyte[.gz]) is not in {folder}")
 
 
+# --- several models in one process ------------------------------------------------------------
+
+def add_models(p: argparse.ArgumentParser, metavar: str = "MODEL", help: str = "what to score") -> None:
+    """The positional models a step scores: `LOG=MODEL` each (how the grader passes {scores}:
+    MODEL's output and Summary go into the file LOG), or one bare MODEL (printed here)."""
+    p.add_argument("models", nargs="+", metavar=f"[LOG=]{metavar}",
+                   help=f"{help}; LOG=...: its output and Summary go into the file LOG (the grader's form)")
+
+
+def _log_and_model(item: str) -> tuple[str | None, str]:
+    log, sep, model = item.partition("=")
+    if not sep:
+        return None, item
+    if not log or "/" in log or "\\" in log or log.startswith(".") or not model:
+        fail(f"{item!r}: expected LOG=MODEL with LOG a plain file name")
+    return log, model
+
+
+def score_each(models: list[str], score: Callable[[str], dict]) -> None:
+    """Score every model with `score(model) -> Summary values`, data built once by the caller:
+    each `LOG=MODEL` writes what scoring it prints and its Summary into LOG; one bare MODEL prints
+    them here. A model that cannot be scored (`fail`, an error) is that model's: its LOG ends
+    with the reason, the others are still scored, and the step exits 1 at the end."""
+    pairs = [_log_and_model(item) for item in models]
+    if any(log is None for log, _ in pairs):
+        if len(pairs) > 1:
+            fail("give one MODEL, or LOG=MODEL for each model")
+        print_summary(score(pairs[0][1]))
+        return
+    failed = []
+    for log, model in pairs:
+        with open(log, "w", encoding="utf-8") as out, contextlib.redirect_stdout(out):
+            try:
+                print_summary(score(model))
+            except SystemExit as exc:  # fail(): the reason is one line
+                print(exc.code if isinstance(exc.code, str) else f"exit status {exc.code}", file=out, flush=True)
+                failed.append(log)
+            except Exception as exc:  # noqa: BLE001 - one model's error is that model's, one line, no traceback
+                print(_first_line(exc), file=out, flush=True)
+                failed.append(log)
+        print(f"{model}: {'not scored, see ' + log if log in failed else 'scored'} ({log})", flush=True)
+    if failed:
+        fail(f"{len(failed)} of {len(pairs)} models not scored: {', '.join(failed)}")
+
+
 # --- the result --------------------------------------------------------------------------------
 
 def _plain(key: str, value):
@@ -218,5 +267,5 @@ def print_summary(values: dict) -> None:
     print(summary_line(values), flush=True)
 
 
-__all__ = ["HeldOut", "fail", "held_out", "limit_threads", "load_arrays", "load_json", "load_program", "load_state",
-           "parameter_count", "parse_args", "parser", "print_summary", "summary_line"]
+__all__ = ["HeldOut", "add_models", "fail", "held_out", "limit_threads", "load_arrays", "load_json", "load_program",
+           "load_state", "parameter_count", "parse_args", "parser", "print_summary", "score_each", "summary_line"]

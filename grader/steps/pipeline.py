@@ -13,12 +13,12 @@ import tempfile
 import time
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.course.catalog import Assignment, default_root
 from grader.course.secret import secret_seed
-from grader.course.spec import Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
+from grader.course.spec import SCORES_PLACEHOLDER, Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
 from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, log_tail, open_new, read_tail, remove_tree
@@ -71,8 +71,16 @@ class RunContext:
         return template.format(seed=self.seed, dataset=self.dataset or "", data_dir=self.data_dir, python=self.python,
                                assets=self.assets or "", **secrets)
 
-    def argv(self, command: str, trusted: bool = False) -> list[str]:
-        return [self.substitute(part, trusted) for part in shlex.split(command)]
+    def argv(self, command: str, trusted: bool = False, scores: list[str] | None = None) -> list[str]:
+        """The command's words with the placeholders filled; {scores} (a word of its own) becomes
+        the `scores` given, or stays as written when none are (the report's view)."""
+        argv: list[str] = []
+        for part in shlex.split(command):
+            if part == SCORES_PLACEHOLDER:
+                argv += [part] if scores is None else scores
+            else:
+                argv.append(self.substitute(part, trusted))
+        return argv
 
     def shown(self, command: str) -> list[str]:
         """The command as the report shows it: secrets stay placeholders."""
@@ -100,53 +108,84 @@ def dataset_env(assignment: Assignment, ctx: RunContext) -> dict[str, str]:
 TRUSTED_INPUT_BYTES = 1_000_000_000  # all the data files one trusted step takes, together
 
 
-def _trusted_inputs(experiment: Experiment, ws: Workspace) -> tuple[list[str], list[str]]:
+def _trusted_inputs(patterns: list[str], ws: Workspace) -> tuple[list[str], list[str]]:
     """The data files a trusted step takes from the student's workspace: regular files inside
     the workspace only, reached without a link on the way (safe_fs: never a link, FIFO or
     device); and the patterns nothing matched."""
     found: list[str] = []
     missing: list[str] = []
-    total = 0
-    for pattern in experiment.inputs:
-        matched = []
-        for path in sorted(ws.path.glob(pattern)):
-            if not is_regular(path, ws.path):
-                continue
-            total += os.lstat(path).st_size
-            if total > TRUSTED_INPUT_BYTES:
-                raise GraderError(f"{experiment.name}: its inputs are larger than {TRUSTED_INPUT_BYTES:,} bytes")
-            matched.append(path.relative_to(ws.path).as_posix())
+    for pattern in patterns:
+        matched = [path.relative_to(ws.path).as_posix() for path in sorted(ws.path.glob(pattern))
+                   if is_regular(path, ws.path)]
         found += matched
         if not matched:
             missing.append(pattern)
     return found, missing
 
 
+def _not_produced(missing: list[str]) -> str:
+    return f"its input {', '.join(missing)} was not produced by an earlier step"
+
+
+@dataclass
+class TrustedRun:
+    """What a trusted step left: its result (None: not run, `skipped` says why), where the grader
+    keeps each log it wrote (its own, and each score's), and why each score not run was left out."""
+
+    result: RunResult | None
+    logs: dict[str, Path]
+    skipped: str = ""
+    scores_skipped: dict[str, str] = field(default_factory=dict)  # score log -> "skipped: why"
+
+
 def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspace, sandbox: Sandbox, ctx: RunContext,
-                     env: dict[str, str], scratch: Path) -> tuple[RunResult | None, Path, str]:
+                     env: dict[str, str], scratch: Path, outcomes: dict[str, str] | None = None,
+                     skips: dict[str, str] | None = None) -> TrustedRun:
     """A step that runs no student code: a fresh copy of the pristine skeleton, the declared
-    data files copied in, the held-out data mounted. Returns (result or None when skipped,
-    its log, why it was skipped)."""
+    data files copied in, the held-out data mounted. A step with `scores` scores, in its one
+    process, every model whose needs succeeded (`outcomes`: name -> "" or why it failed) and
+    whose inputs exist; the others are left out with their reason."""
+    keep = scratch / f"log-{experiment.name}"
+    keep.mkdir(parents=True, exist_ok=True)
+    logs = {experiment.log: keep / Path(experiment.log).name}
+    outcomes, skips = outcomes or {}, skips or {}
+    scored, left_out, inputs = [], {}, []
+    for one in experiment.scores:
+        broken = [name for name in one.needs if outcomes.get(name)]
+        found, missing = _trusted_inputs(one.inputs, ws)
+        if broken:
+            left_out[one.log] = skips.get(broken[0]) or f"skipped: {broken[0]} failed ({outcomes[broken[0]]})"
+        elif missing:
+            left_out[one.log] = f"skipped: {_not_produced(missing)}"
+        else:
+            scored.append(one)
+            inputs += found
+    if experiment.scores and not scored:
+        return TrustedRun(None, logs, "no model to score", left_out)
+    if not experiment.scores:
+        inputs, missing = _trusted_inputs(experiment.inputs, ws)
+        if missing:
+            return TrustedRun(None, logs, _not_produced(missing))
+    if sum(os.lstat(ws.path / rel).st_size for rel in inputs) > TRUSTED_INPUT_BYTES:
+        raise GraderError(f"{experiment.name}: its inputs are larger than {TRUSTED_INPUT_BYTES:,} bytes")
     step_ws = scratch / f"trusted-{experiment.name}"
-    log_path = scratch / f"log-{experiment.name}" / Path(experiment.log).name
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    inputs, missing = _trusted_inputs(experiment, ws)
-    if missing:
-        return None, log_path, f"its input {', '.join(missing)} was not produced by an earlier step"
     remove_tree(step_ws)
     shutil.copytree(assignment.skeleton_dir, step_ws, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for rel in inputs:
         copy_file(ws.path / rel, step_ws / rel, root=ws.path, cap=TRUSTED_INPUT_BYTES)
     data_dirs = (ctx.data_dir,) + ((ctx.holdout_dir,) if ctx.holdout_dir else ())
-    result = sandbox.run(RunRequest(argv=ctx.argv(experiment.command, trusted=True), workspace=step_ws,
-                                   log_path=step_ws / Path(experiment.log).name, limits=assignment.spec.limits,
-                                   env=env, data_dirs=data_dirs))
-    try:  # the log as the grader keeps it: a regular file only, never through a link, capped
-        copy_file(step_ws / Path(experiment.log).name, log_path, root=step_ws)
-    except OSError:
-        pass
+    argv = ctx.argv(experiment.command, trusted=True, scores=[f"{one.log}={one.model}" for one in scored])
+    result = sandbox.run(RunRequest(argv=argv, workspace=step_ws, log_path=step_ws / Path(experiment.log).name,
+                                   limits=assignment.spec.limits, env=env, data_dirs=data_dirs))
+    for one in scored:
+        logs[one.log] = keep / one.log
+    for name, kept in logs.items():
+        try:  # the log as the grader keeps it: a regular file only, never through a link, capped
+            copy_file(step_ws / Path(name).name, kept, root=step_ws)
+        except OSError:
+            pass
     remove_tree(step_ws)
-    return result, log_path, ""
+    return TrustedRun(result, logs, "", left_out)
 
 
 def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx: RunContext, progress=None,
@@ -176,15 +215,23 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             progress(f"running {experiment.name}")
         restore_protected(assignment, ws)  # an earlier run may have rewritten them
         if experiment.trusted:
-            result, log_path, skipped = run_trusted_step(assignment, experiment, ws, sandbox, ctx, env, scratch)
-            ws.trusted_logs[experiment.log] = log_path
+            trusted = run_trusted_step(assignment, experiment, ws, sandbox, ctx, env, scratch, outcomes, skips)
+            result, log_path = trusted.result, trusted.logs[experiment.log]
+            ws.trusted_logs.update(trusted.logs)
+            for one in experiment.scores:
+                if one.log in trusted.scores_skipped:
+                    summaries[one.log] = Summary(None, trusted.scores_skipped[one.log])
+                    outcomes[one.name] = trusted.scores_skipped[one.log].removeprefix("skipped: ")
             if result is None:
-                outcomes[experiment.name] = skipped
-                summaries[experiment.log] = Summary(None, f"skipped: {skipped}")
+                outcomes[experiment.name] = trusted.skipped
+                summaries[experiment.log] = Summary(None, f"skipped: {trusted.skipped}")
                 records.append(RunRecord(name=experiment.name, command=argv, exit_code=None,
-                                         outcome=f"skipped: {skipped}",
+                                         outcome=f"skipped: {trusted.skipped}",
                                          seconds=0.0, output_truncated=False, log="", stopped=""))
                 continue
+            for one in experiment.scores:
+                if one.log not in trusted.scores_skipped:
+                    summaries[one.log], outcomes[one.name] = _score_summary(trusted.logs[one.log], log_path, result)
         else:
             # the sandbox replaces whatever is there (a planted link) with a fresh file
             log_path = ws.path / experiment.log
@@ -216,6 +263,21 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
                                  attempts=result.attempts, limit=result.limit if result.stopped_by_limit else None,
                                  memory_peak_mb=result.memory_peak_mb))
     return records, summaries
+
+
+def _score_summary(log_path: Path, step_log: Path, result: RunResult) -> tuple[Summary, str]:
+    """One score of a step that scores several: its Summary is final once in its log (the step
+    writes it last, after that model's scoring), so a later model's failure or the step's end
+    by a limit does not take it back; without one, its log's last line (or, when the step never
+    reached it, how the step ended) says why."""
+    summary = parse_log(log_path, log_path.parent)
+    if summary.ok:
+        return summary, ""
+    last = _tail_text(log_path, log_path.parent).strip().splitlines()[-1:]
+    stopped = log_tail(step_log, step_log.parent) if not result.ok else ""
+    why = last[0][:300] if last else result.describe() + (f": {stopped}" if stopped else "")
+    summary.error = f"not scored ({why}); {summary.error}"
+    return summary, why
 
 
 def _markers(rels) -> dict[str, Broken]:
@@ -346,7 +408,8 @@ def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> list[str]
     step's log comes from where the grader kept it. Returns warnings for what was not copied."""
     problems: list[str] = []
     for experiment in assignment.spec.experiments:
-        for name, sub in [(experiment.log, "logs")] + [(a, "artifacts") for a in experiment.artifacts]:
+        files = [(log, "logs") for log in experiment.logs()] + [(a, "artifacts") for a in experiment.artifacts]
+        for name, sub in files:
             trusted = sub == "logs" and name in ws.trusted_logs  # kept by the grader, never from the workspace
             src = ws.trusted_logs[name] if trusted else ws.path / name
             try:

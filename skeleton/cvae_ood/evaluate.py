@@ -13,7 +13,11 @@ run.sh) the same is done on set 2, rebuilt from the data code, as a preview.
 Also reported (not scored): set 2's numbers recomputed from the scores and classes you
 exported, with labels rebuilt here from the data code.
 
-Usage: python evaluate.py --scorer weights/scorer --results exports/results.npz --seed SEED [--holdout DIR --secret_seed N]
+Also (generator:DIR): the exported generator, judged by judge_generation.py's reference classifier.
+The grader scores both in this one process, each into its own log (LOG=KIND:DIR).
+
+Usage: python evaluate.py --results exports/results.npz --seed SEED [--holdout DIR --secret_seed N] detector:weights/scorer
+       python evaluate.py --judge judge.npz --seed SEED generator:weights/generator
 """
 
 from pathlib import Path
@@ -23,6 +27,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 import cvae_data
+import judge_generation
 
 from grader.inside import trusted  # the exports are the student's: read as data, no code of them runs
 
@@ -98,17 +103,13 @@ def load_results(path):
     return results
 
 
-def main():
-    parser = trusted.parser(__doc__)
-    parser.add_argument("--scorer", required=True, type=Path, help="folder the notebook exported its detector to")
-    parser.add_argument("--results", required=True, help="the notebook's exported results (npz)")
-    args = trusted.parse_args(parser)
-    results = load_results(args.results)
+def score_detector(folder, results, data):
+    """The Summary values of the exported detector and classifier: on the held-out images
+    (`data["held_out"]`, else set 2 as a preview) with the threshold chosen on set 1, and set 2's
+    numbers recomputed from the exported results."""
     threshold = float(results["threshold"].reshape(-1)[0])
-    program, batch = load_scorer(args.scorer)
-
-    x2, y2 = cvae_data.load_splits(args.seed)["set2"]
-    y2 = y2.numpy()
+    program, batch = load_scorer(Path(folder))
+    x2, y2 = data["set2"]
     published = {}
     if results["scores_set2"].shape == y2.shape and results["classes_set2"].shape == y2.shape:
         s2 = results["scores_set2"].astype(np.float64)
@@ -119,15 +120,46 @@ def main():
             print("Note: the exported scores of set 2 are not what the exported detector gives for set 2")
     else:
         print(f"Note: exports/results.npz does not hold one score and one class per image of set 2 ({len(y2)})")
-
-    if args.holdout:
-        x, y = holdout_set(args.holdout, args.secret_seed)
+    if data.get("held_out"):
+        x, y = data["held_out"]
         print(f"held-out images: {len(y)} ({int((y == cvae_data.ANOMALY).sum())} OOD), threshold {threshold:.6g} chosen on set 1")
     else:
         x, y = x2, y2
         print("no held-out images given: set 2 stands in for them (a preview; the grader scores held-out images)")
     scores, classes = score_images(program, batch, x)
-    trusted.print_summary({**metrics(scores, classes, threshold, y), **published})
+    return {**metrics(scores, classes, threshold, y), **published}
+
+
+def main():
+    parser = trusted.parser(__doc__)
+    trusted.add_models(parser, "KIND:DIR", "detector:weights/scorer (the detector and classifier) or "
+                                           "generator:weights/generator (judged by judge_generation.py's classifier)")
+    parser.add_argument("--results", help="the notebook's exported results (npz), for detector:")
+    parser.add_argument("--judge", help="the reference classifier `judge_generation.py train` wrote, for generator:")
+    args = trusted.parse_args(parser)
+    kinds = {model.partition("=")[2].partition(":")[0] if "=" in model else model.partition(":")[0]
+             for model in args.models}
+    if not kinds <= {"detector", "generator"}:
+        parser.error("each model is detector:DIR or generator:DIR")
+    if "detector" in kinds and not args.results:
+        parser.error("detector: needs --results")
+    if "generator" in kinds and not args.judge:
+        parser.error("generator: needs --judge")
+    # Built once for every model scored here.
+    data = {}
+    if "detector" in kinds:
+        x2, y2 = cvae_data.load_splits(args.seed)["set2"]
+        data["set2"] = x2, y2.numpy()
+        if args.holdout:
+            data["held_out"] = holdout_set(args.holdout, args.secret_seed)
+
+    def score(model):
+        kind, _, folder = model.partition(":")
+        if kind == "generator":
+            return judge_generation.judge(args.judge, folder, args.seed)
+        return score_detector(folder, load_results(args.results), data)
+
+    trusted.score_each(args.models, score)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ fi
 for name in "${selected[@]}"; do
     case "$name" in
         notebook) run cvae_log.txt -m grader.inside.notebook execute cvae_ood.ipynb --output executed/cvae_ood.ipynb ;;
-        evaluation) run ood_eval_log.txt evaluate.py --scorer weights/scorer --results exports/results.npz --seed "$seed" ;;
+        evaluation) run ood_eval_log.txt evaluate.py --results exports/results.npz --seed "$seed" detector:weights/scorer ;;
         generation)
             [ -f judge.npz ] || "$python" judge_generation.py train --out judge.npz
             run generation_log.txt judge_generation.py judge --judge judge.npz --generator weights/generator --seed "$seed" ;;

@@ -54,6 +54,7 @@ def load_judge(path):
 
 
 def judge(judge_path, generator_dir, seed):
+    """The Summary values: the share of generated images of each class the judge assigns to it."""
     generator_dir = Path(generator_dir)
     what = "the notebook did not export its generator"
     generator = trusted.load_program(generator_dir / "generator.pt2", what=what).module()
@@ -71,8 +72,8 @@ def judge(judge_path, generator_dir, seed):
             images = generator(labels, torch.randn(per_class, latent_dim)).reshape(per_class, 1, 32, 32).clamp(0, 1)
             results[name] = (net(images).argmax(1) == label).float().mean().item()
             print(f"{name}: {results[name]:.3f} of {per_class} generated images judged {name}")
-    trusted.print_summary({"generation_consistency": round(float(np.mean(list(results.values()))), 4),
-                           **{f"consistency_{k}": round(v, 4) for k, v in results.items()}})
+    return {"generation_consistency": round(float(np.mean(list(results.values()))), 4),
+            **{f"consistency_{k}": round(v, 4) for k, v in results.items()}}
 
 
 def main():
@@ -88,7 +89,7 @@ def main():
     if args.verb == "train":
         train(args.out)
     else:
-        judge(args.judge, args.generator, args.seed)
+        trusted.print_summary(judge(args.judge, args.generator, args.seed))
 
 
 if __name__ == "__main__":

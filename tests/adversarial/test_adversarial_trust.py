@@ -92,11 +92,13 @@ def _one_restart_group_dro(root: Path) -> catalog.Assignment:
             shutil.copyfile(REPO / part / "colored_mnist.yaml", root / part / "colored_mnist.yaml")
     spec_path = root / "assignments" / "colored_mnist" / "assignment.yaml"
     spec = yaml.safe_load(spec_path.read_text())
-    spec["experiments"] = [e for e in spec["experiments"] if e["name"].startswith("groupDRO")]
+    spec["experiments"] = [e for e in spec["experiments"] if e["name"] in ("groupDRO-train", "evaluate")]
     for experiment in spec["experiments"]:
         experiment["command"] += " --restarts 1"
-        if experiment.get("inputs"):
-            experiment["inputs"] = ["weights/groupDRO_restart0.npz"]
+        experiment["scores"] = [dict(s, inputs=["weights/groupDRO_restart0.npz"])
+                                for s in experiment.get("scores", []) if s["name"] == "groupDRO"]
+        if not experiment["scores"]:
+            del experiment["scores"]
     spec["required"] = ["model.py"]
     spec_path.write_text(yaml.safe_dump(spec))
     return catalog.load("colored_mnist", root)

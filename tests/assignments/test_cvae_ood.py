@@ -62,8 +62,11 @@ def test_judge_without_an_export_is_a_clear_error(tmp_path):
 
 def test_every_trusted_step_runs_only_given_code_on_exported_data():
     steps = {e.name: e for e in ASSIGNMENT.spec.experiments}
-    assert steps["evaluation"].trusted and steps["generation"].trusted and not steps["notebook"].trusted
-    assert "{holdout_dir}" in steps["evaluation"].command and "{secret_seed}" in steps["evaluation"].command
+    assert steps["scoring"].trusted and not steps["notebook"].trusted
+    # one trusted process scores both exports
+    assert [(s.name, s.log) for s in steps["scoring"].scores] == [("evaluation", "ood_eval_log.txt"),
+                                                                  ("generation", "generation_log.txt")]
+    assert "{holdout_dir}" in steps["scoring"].command and "{secret_seed}" in steps["scoring"].command
     scored_logs = {item.log for item in ASSIGNMENT.rubric.items if getattr(item, "log", None)}
     assert scored_logs == {"ood_eval_log.txt", "generation_log.txt"}  # nothing the notebook prints is scored
     for name in ("evaluate.py", "judge_generation.py", "cvae_data.py", "mnist_family.py"):
@@ -91,11 +94,10 @@ def _export_detector(workspace: Path, threshold: float, scores_set2=None) -> Non
 
 
 def _evaluate(workspace: Path, *extra: str) -> subprocess.CompletedProcess:
-    for name in ("evaluate.py", "cvae_data.py", "mnist_family.py"):
+    for name in ("evaluate.py", "judge_generation.py", "cvae_data.py", "mnist_family.py"):
         shutil.copyfile(SOLUTION / name, workspace / name)
-    return subprocess.run([sys.executable, "evaluate.py", "--scorer", "weights/scorer", "--results",
-                           "exports/results.npz", "--seed", "3", *extra], cwd=workspace, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run([sys.executable, "evaluate.py", "--results", "exports/results.npz", "--seed", "3", *extra,
+                           "detector:weights/scorer"], cwd=workspace, capture_output=True, text=True, timeout=300)
 
 
 def _summary(stdout: str) -> dict:
