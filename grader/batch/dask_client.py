@@ -226,8 +226,10 @@ def _payload_bytes(job: Job, ctx: BatchContext) -> tuple[str, bytes]:
     limits = ctx.assignment.spec.intake
     source = job.source
     if source.is_dir() and not source.is_symlink():
+        if job.identity is not None and job.identity.error and not job.whose():
+            raise RejectedSubmission(job.identity.error, source)  # as the local pipeline rejects it
         with tempfile.TemporaryDirectory(prefix="grader-pack-") as tmp:
-            submission = open_submission(source, Path(tmp) / "files", limits, job.student_id)
+            submission = open_submission(source, Path(tmp) / "files", limits, job.whose())
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for rel in submission.files:
