@@ -22,6 +22,7 @@ from grader.sandbox.base import (
     CANCELLED,
     LIMIT_MEMORY,
     LIMIT_WORKSPACE,
+    Reading,
     RunRequest,
     RunResult,
     open_log,
@@ -261,7 +262,7 @@ class DockerSandbox:
         watch = None
         try:
             watch = supervise(proc, request, log, stop=lambda late: late and _docker("kill", name),
-                              cpu_used=probe.cpu_seconds, held=probe.held, memory_peak=probe.memory_peak)
+                              measure=probe.reading)
             tail = _tail_of(log, request.log_path)
         finally:
             if proc.poll() is None or watch is None or watch.limit is not None:
@@ -319,6 +320,11 @@ class _CgroupProbe:
     def held(self) -> bool:
         """Whether the container waits for a core or is paused (then it is starved, not idle)."""
         return self.cpu_file is not None and cgroup_held(self.cpu_file)
+
+    def reading(self) -> Reading:
+        """One poll's measures (supervise); the cgroup's files each answer one of them."""
+        cpu = self.cpu_seconds()  # first: it finds the cgroup the others read
+        return Reading(cpu, self.memory_peak(), self.held)
 
 
 def _append_note(request: RunRequest, message: str) -> None:
