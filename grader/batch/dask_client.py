@@ -84,14 +84,20 @@ def check_address(address: str, insecure: bool, warn=None) -> str:
     return scheme
 
 
-def security_for(certs: Path | None, role: str = "client"):
-    """Dask TLS security from a certificates folder written by `make_certs`."""
-    from distributed.security import Security
-
+def certs_folder(certs: Path | None) -> Path:
+    """The certificates folder for tls://: --certs, else $GRADER_CLUSTER_CERTS; a one-line error without either."""
     folder = certs or (Path(os.environ[CERTS_ENV]) if os.environ.get(CERTS_ENV) else None)
     if folder is None:
         raise GraderError(f"tls:// needs certificates: --certs DIR or ${CERTS_ENV} "
                           "(made by `grader cluster certs DIR`)")
+    return folder
+
+
+def security_for(certs: Path | None, role: str = "client"):
+    """Dask TLS security from a certificates folder written by `make_certs`."""
+    from distributed.security import Security
+
+    folder = certs_folder(certs)
     cert, key = (folder / name for name in CERT_FILES[role])
     for path in (folder / "ca.pem", cert, key):
         if not path.is_file():
@@ -226,8 +232,10 @@ def _payload_bytes(job: Job, ctx: BatchContext) -> tuple[str, bytes]:
     limits = ctx.assignment.spec.intake
     source = job.source
     if source.is_dir() and not source.is_symlink():
+        if job.identity is not None and job.identity.error and not job.whose():
+            raise RejectedSubmission(job.identity.error, source)  # as the local pipeline rejects it
         with tempfile.TemporaryDirectory(prefix="grader-pack-") as tmp:
-            submission = open_submission(source, Path(tmp) / "files", limits, job.student_id)
+            submission = open_submission(source, Path(tmp) / "files", limits, job.whose())
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for rel in submission.files:

@@ -22,7 +22,7 @@ from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
 from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest, walk
-from grader.steps.naming import report_folder
+from grader.steps.naming import is_plain_name, report_folder
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
 REPORT_TOTAL_CAP = 64 * 1024 * 1024  # a whole report folder
@@ -173,7 +173,7 @@ def grade_task(task: dict) -> dict:
 
     fingerprint = check_course(task["fingerprint"], task["backend"])
     name = task["name"]
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\0" in name:
+    if not is_plain_name(name):
         raise GraderError(f"cluster task with an unusable submission name {name!r}")
     assignment = cached_assignment(task["assignment"], catalog.default_root(), fingerprint)
     try:

@@ -31,6 +31,11 @@ class Job:
     student_id: str | None = None  # for one submission whose name does not carry it
     identity: Identity | None = None  # whose it is, when an LMS named it (grader.steps.lms)
 
+    def whose(self) -> str | None:
+        """The student ID intake is given, as grade_submission reads it: --student-id, else the LMS's
+        (a roster-identified Moodle folder of loose files carries no studentID_name of its own)."""
+        return self.student_id or (self.identity.student_id if self.identity else None)
+
 
 @dataclass
 class Outcome:

@@ -100,9 +100,7 @@ for this assignment (the scoring code the course staff use, no solutions or hidd
 
     ./run.sh YOUR_STUDENT_ID          # the graded experiments, seeded from your ID; ./run.sh ID EXPERIMENT runs one
 
-Data: see DATA.md.
-
-## 3. Check
+{data}## 3. Check
 
     grader check {assignment} --dir . --student-id YOUR_STUDENT_ID   # your likely score from your logs
 
@@ -119,14 +117,13 @@ seed than your student ID's.
 
 
 def _data_instructions(assignment: Assignment) -> str:
-    lines = [f"# Data for {assignment.spec.title}", ""]
-    if assignment.spec.dataset:
-        lines += ["The experiments read one of these datasets (the graded one is the default):", ""]
-        for name, choice in assignment.spec.dataset.choices.items():
-            default = " (default, as graded)" if name == assignment.spec.dataset.default else ""
-            lines.append(f"- `{name}`{default}: {choice.description}")
-        lines.append("")
-    lines += [
+    """DATA.md, for an assignment that declares a dataset."""
+    lines = [f"# Data for {assignment.spec.title}", "",
+             "The experiments read one of these datasets (the graded one is the default):", ""]
+    for name, choice in assignment.spec.dataset.choices.items():
+        default = " (default, as graded)" if name == assignment.spec.dataset.default else ""
+        lines.append(f"- `{name}`{default}: {choice.description}")
+    lines += ["",
         "Three ways to get it:",
         "",
         "1. Online: `./run.sh YOUR_STUDENT_ID --download` (or `DOWNLOAD=1 ./run.sh YOUR_STUDENT_ID`) lets",
@@ -197,8 +194,9 @@ def _readme(assignment: Assignment) -> str:
     existing = readme.read_text(encoding="utf-8") if readme.is_file() else f"# {assignment.spec.title}\n"
     if INSTALL in existing:
         return existing
+    data = "Data: see DATA.md.\n\n" if assignment.spec.dataset is not None else ""
     return existing.rstrip("\n") + "\n" + STEPS_SECTION.format(install=INSTALL, cpu_torch=CPU_TORCH_NOTE,
-                                                                   assignment=assignment.id)
+                                                                   assignment=assignment.id, data=data)
 
 
 def _write_public_rubric(assignment: Assignment, dest: Path) -> None:
@@ -227,7 +225,8 @@ def make_handout(assignment: Assignment, dest: Path) -> Path:
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     data_md, rubric_yaml = HANDOUT_FILES
     _write_public_rubric(assignment, dest / rubric_yaml)
-    (dest / data_md).write_text(_data_instructions(assignment), encoding="utf-8")
+    if assignment.spec.dataset is not None:  # an assignment that reads no dataset has no data to get
+        (dest / data_md).write_text(_data_instructions(assignment), encoding="utf-8")
     (dest / "README.md").write_text(_readme(assignment), encoding="utf-8")
     _write_tool(assignment, dest, dest / "grader-tool")
     return dest

@@ -133,19 +133,13 @@ __WHERE__ (the only file you hand in changes to):
 | `predict(weights, x)` | the linear scores `x @ weights` |
 | `RidgeClassifier.fit(x, y)` | solve `(x^T x + ridge I) w = x^T y` and keep `w` in `self.weights` |
 
-## Run
-    pip install -r requirements.txt
-    ./run.sh 12332426            # your student ID: the seed is its last four digits
-
-`run.sh` writes `__LOG__`, ending with a `Summary: {...}` line (train and test accuracy).
+`run.sh` writes `__LOG__`, ending with a `Summary: {...}` line (train and test accuracy); the seed
+is the last four digits of your student ID.
 
 ## How it is graded
 The grader runs your code again with your seed and scores the test accuracy (`rubric.yaml`), and
 calls your functions on inputs of its own, comparing what they return with the reference solution's.
-
-## Check and submit
-    grader check __ID__ --dir .
-    grader package __ID__ --student-id 12332426 --name "Your Name"
+<!-- `grader handout` adds the steps after this: install, run, check, package. -->
 '''
 
 # ----------------------------------------------------------------------------- the course's files

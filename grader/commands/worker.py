@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader.batch.dask_client import CERTS_ENV, check_address, tls_arguments
+from grader.batch.dask_client import certs_folder, check_address, tls_arguments
 from grader.batch.dask_worker import WORKERS_ENV, prepare
 from grader.commands.session import Session, cluster_backend
 from grader.errors import GraderError
@@ -17,10 +17,7 @@ def worker_argv(scheduler: str, scheme: str, certs: Path | None, nworkers: int) 
     argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--preload", "grader.batch.dask_worker",
             "--nthreads", "1", "--nworkers", str(nworkers)]
     if scheme == "tls":
-        folder = certs or (Path(os.environ[CERTS_ENV]) if os.environ.get(CERTS_ENV) else None)
-        if folder is None:
-            raise GraderError(f"tls:// needs certificates: --certs DIR or ${CERTS_ENV}")
-        argv += tls_arguments(folder, "worker")
+        argv += tls_arguments(certs_folder(certs), "worker")
     return argv
 
 

@@ -159,10 +159,22 @@ def pump_output(stream, log, cap: int, truncated: list[bool]) -> None:
         log.flush()
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One poll's look at a running step, all its measures from the same look (a local step's
+    process tree is followed once a poll): the CPU time it used, its resident memory in bytes,
+    and `held()`, whether a thread of it waits for a core or is held stopped (asked only when its
+    CPU time has stood still for the idle interval). None where a measure is not readable."""
+
+    cpu_seconds: float | None = None
+    memory_bytes: int | None = None
+    held: Callable[[], bool] | None = None
+
+
 @dataclass
 class Watch:
     """What supervise found: which limit ended the step, the CPU time it used, the peak resident
-    memory (the highest `memory_peak()` reading; wait4's ru_maxrss is not used: a child forked
+    memory (the highest reading's `memory_bytes`; wait4's ru_maxrss is not used: a child forked
     from the grader counts the grader's own resident pages in it)."""
 
     limit: str | None = None
@@ -179,17 +191,15 @@ POLL_SECONDS = 0.2
 
 
 def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[bool], None],
-              cpu_used: Callable[[], float | None] | None = None, on_tick: Callable[[], None] | None = None,
-              held: Callable[[], bool] | None = None,
-              memory_peak: Callable[[], int | None] | None = None) -> Watch:
-    """Log the output of a started command into the open `log` and hold it to its limits: the
-    CPU time `cpu_used()` reports (the limit that counts); the idle interval, for a step whose
-    CPU time has not grown for that long while `held()` (a thread waiting for a core, or held
-    stopped) says it is not merely starved; and the hard wall-clock ceiling. Without a CPU
-    measure the idle interval runs from the start, a plain wall-clock backstop.
+              measure: Callable[[], Reading] | None = None) -> Watch:
+    """Log the output of a started command into the open `log` and hold it to its limits, from
+    one `measure()` a poll (a Reading): its CPU time (the limit that counts); the idle interval,
+    for a step whose CPU time has not grown for that long while the reading's `held()` (a thread
+    waiting for a core, or held stopped) says it is not merely starved; and the hard wall-clock
+    ceiling. Without a CPU measure the idle interval runs from the start, a plain wall-clock
+    backstop. The peak of the readings' resident memory is the step's.
     `stop(timed_out)` runs once the command ended or hit a limit, before the log is closed. The
-    note saying which limit fired is written through the open log, never through its path.
-    `memory_peak()`, read at each poll, gives the step's resident memory in bytes."""
+    note saying which limit fired is written through the open log, never through its path."""
     limits = request.limits
     truncated = [False]
     pump = threading.Thread(target=pump_output, args=(proc.stdout, log, limits.output_bytes, truncated), daemon=True)
@@ -203,12 +213,10 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
         while True:
             if _wait_a_while(proc):
                 break
-            if memory_peak:
-                watch.note_memory(memory_peak())
-            if on_tick:
-                on_tick()
+            reading = measure() if measure else Reading()
+            watch.note_memory(reading.memory_bytes)
             now = time.monotonic()
-            used = cpu_used() if cpu_used else None
+            used = reading.cpu_seconds
             if used is not None:
                 if watch.cpu_seconds is None or used > watch.cpu_seconds:
                     progress = now
@@ -220,7 +228,7 @@ def supervise(proc: subprocess.Popen, request: RunRequest, log, stop: Callable[[
                 watch.limit = LIMIT_WALL
                 break
             if now - progress > idle:
-                if used is not None and held is not None and held():
+                if used is not None and reading.held is not None and reading.held():
                     progress = now  # starved or held, not stalled
                     continue
                 watch.limit = LIMIT_IDLE

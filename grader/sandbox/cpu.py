@@ -12,6 +12,7 @@ from grader.inside.cpu_time import (
     process_tree,
     stat_fields,
 )
+from grader.sandbox.base import Reading
 
 
 def session_cpu_seconds(session: int) -> float:
@@ -61,14 +62,13 @@ class SessionMeter:
     def cpu_seconds(self) -> float:
         return pids_cpu_seconds(self.pids())
 
-    def memory_bytes(self) -> int:
-        """Resident memory of the step now: the processes' VmRSS summed, or the highest VmHWM
-        (one process's own peak between two readings) where that is more."""
-        return pids_memory_bytes(self.pids())
-
-    def held(self) -> bool:
-        """Whether a process of the step waits for a core or is held (see HELD_STATES)."""
-        return threads_held(self.pids())
+    def reading(self) -> Reading:
+        """One poll's measures from one walk of the tree: CPU seconds; resident memory (the
+        processes' VmRSS summed, or the highest VmHWM, one process's own peak between two readings,
+        where that is more); and whether a process of these waits for a core or is held (see
+        HELD_STATES), read only when asked."""
+        pids = self.pids()
+        return Reading(pids_cpu_seconds(pids), pids_memory_bytes(pids), lambda: threads_held(pids))
 
 
 # A thread in one of these states is not idle: it waits for a core (R: runnable, starved on a

@@ -22,6 +22,7 @@ from grader.sandbox.base import (
     CANCELLED,
     LIMIT_MEMORY,
     LIMIT_WORKSPACE,
+    Reading,
     RunRequest,
     RunResult,
     open_log,
@@ -125,10 +126,31 @@ SANDBOX_SHARES_V1 = 65536  # cpu.shares, 2..262144 (a busy process: 1024)
 SANDBOX_WEIGHT_V2 = 10000  # cpu.weight, 1..10000 (a process: 100)
 
 
+_parent_lock = threading.Lock()
+_parent_found: tuple[str | None, str] | None = None  # this process's (cgroup_parent, why none), once Docker answered
+
+
 def cgroup_parent(notice=None) -> str | None:
     """The --cgroup-parent for grading containers: a cgroup of the grader's own whose CPU weight
     holds against host processes, created (as root) on first use; None where it cannot be made
-    (another cgroup driver, no rights): containers then stay under Docker's parent, with a notice."""
+    (another cgroup driver, no rights): containers then stay under Docker's parent, with a notice.
+    Found once per process (a Dask worker makes a sandbox per task), unless `docker info` did not
+    answer then."""
+    global _parent_found
+    with _parent_lock:
+        found = _parent_found
+        if found is None:
+            found, answered = _find_cgroup_parent()
+            if answered:
+                _parent_found = found
+    parent, why = found
+    if parent is None and notice:
+        notice(f"notice: containers run under Docker's own cgroup ({why}): host processes can slow them down")
+    return parent
+
+
+def _find_cgroup_parent() -> tuple[tuple[str | None, str], bool]:
+    """((the parent or None, why none), whether `docker info` answered)."""
     try:
         info = _docker("info", "--format", "{{.CgroupDriver}} {{.CgroupVersion}}", timeout=20).stdout.split()
     except (OSError, subprocess.TimeoutExpired):
@@ -142,17 +164,15 @@ def cgroup_parent(notice=None) -> str | None:
                     folder = base / "cpu" / SANDBOX_PARENT
                     folder.mkdir(exist_ok=True)
                     (folder / "cpu.shares").write_text(str(SANDBOX_SHARES_V1))
-                    return "/" + SANDBOX_PARENT
+                    return ("/" + SANDBOX_PARENT, ""), True
                 if version == "2" and (base / "cgroup.controllers").is_file():
                     folder = base / SANDBOX_PARENT
                     folder.mkdir(exist_ok=True)
                     (folder / "cpu.weight").write_text(str(SANDBOX_WEIGHT_V2))
-                    return "/" + SANDBOX_PARENT
+                    return ("/" + SANDBOX_PARENT, ""), True
         except OSError as exc:
             why = f"cannot set up cgroup {SANDBOX_PARENT} ({exc.strerror or exc})"
-    if notice:
-        notice(f"notice: containers run under Docker's own cgroup ({why}): host processes can slow them down")
-    return None
+    return (None, why), bool(info)
 
 
 class DockerSandbox:
@@ -261,7 +281,7 @@ class DockerSandbox:
         watch = None
         try:
             watch = supervise(proc, request, log, stop=lambda late: late and _docker("kill", name),
-                              cpu_used=probe.cpu_seconds, held=probe.held, memory_peak=probe.memory_peak)
+                              measure=probe.reading)
             tail = _tail_of(log, request.log_path)
         finally:
             if proc.poll() is None or watch is None or watch.limit is not None:
@@ -319,6 +339,11 @@ class _CgroupProbe:
     def held(self) -> bool:
         """Whether the container waits for a core or is paused (then it is starved, not idle)."""
         return self.cpu_file is not None and cgroup_held(self.cpu_file)
+
+    def reading(self) -> Reading:
+        """One poll's measures (supervise); the cgroup's files each answer one of them."""
+        cpu = self.cpu_seconds()  # first: it finds the cgroup the others read
+        return Reading(cpu, self.memory_peak(), self.held)
 
 
 def _append_note(request: RunRequest, message: str) -> None:

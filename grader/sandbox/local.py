@@ -144,8 +144,7 @@ class LocalSandbox:
                 # Memory is sampled from the process tree at each poll, not taken from wait4's
                 # ru_maxrss: a child forked from the grader starts with the grader's own resident
                 # pages counted (Linux keeps the pre-exec high-water mark), hundreds of MB too many.
-                watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid),
-                                  cpu_used=meter.cpu_seconds, held=meter.held, memory_peak=meter.memory_bytes)
+                watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid), measure=meter.reading)
             finally:
                 with self._lock:
                     self._live.discard(proc.pid)

@@ -105,9 +105,14 @@ def _cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "grader"
 
 
+# The grader's own modules a runner runs in the sandbox: the runner process, declared cases, and
+# the notebook runners' import_function_cells. A change to any of them is a new course build.
+RUNNER_MODULES = ("runner_kit.py", "declarative.py", "notebook.py")
+
+
 def _expected_key(assignment: Assignment, sandbox: Sandbox) -> str:
     digest = hashlib.sha256(f"{assignment.id}\0{sandbox.name}\0".encode())
-    for module in ("runner_kit.py", "declarative.py"):
+    for module in RUNNER_MODULES:
         digest.update((Path(__file__).parents[1] / "inside" / module).read_bytes())
     for name, source in assignment.runner_sources().items():
         digest.update(name.encode() + b"\0" + source.encode())

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from grader.course.spec import IntakeLimits
 from grader.errors import RejectedSubmission
 from grader.safe_fs import TreeTooLarge, copy_file, walk
-from grader.steps.naming import parse_stem, submission_stem
+from grader.steps.naming import is_plain_name, parse_stem, submission_stem
 
 JUNK = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints", "Thumbs.db"}
 # What a student's working folder holds that is never part of a submission.
@@ -200,10 +200,6 @@ def student_folder_files(folder: Path, limits: IntakeLimits) -> list[Path]:
     return wanted
 
 
-def _is_plain_name(name: str) -> bool:
-    return name not in ("", ".", "..") and not any(ch in name for ch in "/\\\0")
-
-
 def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: str | None = None,
                     upload_name: str | None = None) -> Submission:
     """Check and unpack `source` into `dest` (which must be empty or absent). A single file is
@@ -225,7 +221,7 @@ def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: 
     else:
         if source.stat().st_size > limits.max_bytes:
             raise RejectedSubmission(f"file is larger than the limit of {limits.max_bytes} bytes", source)
-        name = upload_name if upload_name and _is_plain_name(upload_name) else source.name
+        name = upload_name if upload_name and is_plain_name(upload_name) else source.name
         _check_forbidden(name, limits, source)
         try:
             copy_file(source, dest / name, root=source.parent, cap=limits.max_bytes)

@@ -16,6 +16,12 @@ FOLDER_LIMIT = 200  # bytes of a report folder's name: file systems stop at 255
 _FOLDER_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f/\\:*?\"<>|]")
 
 
+def is_plain_name(name: str) -> bool:
+    """Whether `name` names one entry directly inside a folder: not empty, `.` or `..`, and no
+    separator (`/`, `\\`) or NUL in it."""
+    return name not in ("", ".", "..") and not any(ch in name for ch in "/\\\0")
+
+
 def submission_stem(source: Path) -> str:
     """The name a submission goes by (and its report folder): the zip or file name without its
     extension, or the folder name."""
@@ -35,7 +41,7 @@ def folder_name(stem: str, limit: int = FOLDER_LIMIT) -> str:
     it); one that would point elsewhere (`..` from `...zip`, a separator, NUL) or is too long
     becomes a cleaned form plus a short hash of the original, so two names never share a folder."""
     raw = clean_text(stem).encode()
-    if stem not in ("", ".", "..") and not any(ch in stem for ch in "/\\\0") and len(raw) <= limit:
+    if is_plain_name(stem) and len(raw) <= limit:
         return stem
     cleaned = _FOLDER_UNSAFE.sub("_", clean_text(stem)).lstrip(". ").rstrip(" ")
     if len(cleaned.encode()) > limit:

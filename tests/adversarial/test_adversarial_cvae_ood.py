@@ -21,7 +21,7 @@ from grader.steps.workspace import prepare_workspace
 from conftest import grading_backend, write_zip
 
 sys.path.insert(0, str(Path(__file__).parent / "cvae_ood"))
-import attacks  # noqa: E402
+import attacks
 
 pytestmark = pytest.mark.slow  # each grading runs the notebook (the honest one trains for a minute or more)
 

@@ -16,7 +16,7 @@ from grader.steps.pipeline import grade_submission
 from conftest import REPO, hidden_test_results, shipped_ids, student_files, write_zip
 
 sys.path.insert(0, str(Path(__file__).parent))
-import forgeries  # noqa: E402
+import forgeries
 
 FORGERIES = {"exit_handler": forgeries.EXIT_HANDLER, "patch_kit": forgeries.PATCH_KIT}
 # Assignments whose editable files are Python (a notebook's forgeries have their own tests)

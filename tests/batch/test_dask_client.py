@@ -3,6 +3,7 @@
 backend. The tests start everything they need; CI starts nothing for them."""
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -16,11 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch import dask_client
 from grader.batch.dask_client import check_address, make_certs, safe_relative, tls_arguments, write_report_files
 from grader.batch.dask_worker import CourseMismatch, course_fingerprint, grade_task
+from grader.batch.executors import BatchContext, Job
 from grader.course import catalog
-from grader.errors import GraderError
+from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import load_report
+from grader.steps.lms import discover
+from grader.steps.roster import read_roster
 
 from conftest import allow_sleep, run_cli, student_files, write_zip
 
@@ -230,6 +235,38 @@ def test_grade_task_refuses_before_grading_when_the_fingerprint_differs(tmp_path
     with pytest.raises(CourseMismatch, match="refuses: its course .* has fingerprint"):
         grade_task(task)
     assert course_fingerprint(tiny_root, "local") != course_fingerprint(tiny_root, "docker")
+
+
+def test_a_roster_identified_moodle_folder_of_loose_files_travels_and_is_graded(tmp_path, tiny_root, tiny,
+                                                                                 monkeypatch):
+    """Its folder name carries no studentID_name: the client's intake check takes the roster's student
+    ID, as the local executor's pipeline does, and a worker grades what it was sent."""
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    worksheet = tmp_path / "worksheet.csv"
+    worksheet.write_text("Identifier,Full name,Email address,Status\n"
+                         "Participant 501,Ana Lima,20250011@x.edu,Submitted\n")
+    download = tmp_path / "download"
+    loose = download / "Ana Lima_501_assignsubmission_file_"
+    loose.mkdir(parents=True)
+    for rel, text in student_files(tiny).items():
+        (loose / rel).write_text(text)
+    stranger = download / "Omar Haddad_503_assignsubmission_file_"
+    stranger.mkdir()
+    (stranger / "answer.py").write_text("")
+    ana, omar = discover([download], "moodle", None, read_roster(worksheet))
+    ctx = BatchContext(tiny, None, tmp_path / "staging")
+    job = Job(ana.source, ana.stem, "k", None, ana)
+    name, data = dask_client._payload_bytes(job, ctx)
+    assert name == f"{loose.name}.zip"
+    task = {"name": name, "data": data, "source": str(loose), "assignment": "tiny", "dataset": None,
+            "student_id": None, "key": "k", "backend": "local", "identity": ana,
+            "fingerprint": course_fingerprint(tiny_root, "local")}
+    result = grade_task(task)
+    report = json.loads(result["files"]["report.json"])
+    assert (report["status"], report["student_id"], report["score"]) == ("graded", "20250011", 16)
+    # Not in the roster: rejected with the reason the local pipeline gives.
+    with pytest.raises(RejectedSubmission, match="participant 503 is not in the roster worksheet.csv"):
+        dask_client._payload_bytes(Job(omar.source, omar.stem, "k", None, omar), ctx)
 
 
 def test_a_lost_scheduler_stops_the_run_and_a_rerun_resumes(tmp_path, tiny_root):

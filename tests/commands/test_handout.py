@@ -55,7 +55,8 @@ def test_handout_holds_no_solution_and_no_hidden_test(installed_handout):
     text = "".join(p.read_text(errors="replace") for p in fresh.rglob("*") if p.is_file())
     assert SOLUTION_LINE not in text and HIDDEN_TEST_TEXT not in text
     assert INSTALL in (fresh / "README.md").read_text() and len(TOOL) == 2
-    assert "--download" in (fresh / "DATA.md").read_text() and (fresh / "rubric.yaml").is_file()
+    assert (fresh / "rubric.yaml").is_file()
+    assert not (fresh / "DATA.md").exists() and "DATA.md" not in (fresh / "README.md").read_text()  # tiny reads none
 
 
 def test_tool_knows_only_the_handouts_assignment(installed_handout):
@@ -270,6 +271,40 @@ def test_handout_readme_follows_the_students_steps_and_installs_every_tool_once(
         assert "notebook" in names
     if "grader.inside" in (fresh / "run.sh").read_text():  # the notebook runner is the tool's
         assert "needs the grader tool" in (fresh / "run.sh").read_text() and "install the tool first" in readme
+
+
+@pytest.mark.parametrize("notebook", [False, True], ids=["py", "notebook"])
+def test_a_handout_of_a_grader_new_scaffold_gives_each_step_once_and_no_data_instructions(tmp_path, notebook):
+    """The scaffold's README says what to do and how it is graded; the handout adds the steps,
+    once; its task reads no dataset, so there is no DATA.md to point to."""
+    from grader.commands.build import build
+    from grader.commands.handout import make_handout
+    from grader.commands.new import scaffold
+    from grader.course import catalog
+
+    root = tmp_path / "course"
+    scaffold(root, "x", notebook)
+    assignment = catalog.load("x", root)
+    build(assignment)
+    fresh = make_handout(assignment, tmp_path / "handout")
+    readme = (fresh / "README.md").read_text()
+    steps = [INSTALL, "./run.sh YOUR_STUDENT_ID", "grader check x", "grader package x"]
+    assert [readme.count(step) for step in steps] == [1, 1, 1, 1], readme
+    assert [readme.index(step) for step in steps] == sorted(readme.index(step) for step in steps)
+    assert readme.count("pip install") == 2 and readme.count("## ") == 6, readme  # 2 sections of its own, 4 steps
+    assert "./run.sh 12332426" not in readme and "--student-id YOUR_STUDENT_ID" in readme
+    assert not (fresh / "DATA.md").exists() and "DATA.md" not in readme and "MNIST" not in readme
+
+
+@pytest.mark.parametrize("assignment_id", ["colored_mnist", "cvae_ood"])
+def test_an_assignment_that_reads_a_dataset_says_how_to_get_it(tmp_path, assignment_id):
+    from grader.commands.handout import make_handout
+    from grader.course import catalog
+
+    assignment = catalog.load(assignment_id, REPO)
+    fresh = make_handout(assignment, tmp_path / "handout")
+    data = (fresh / "DATA.md").read_text()
+    assert f"`{assignment.spec.dataset.default}` (default, as graded)" in data and "--download" in data
 
 
 def test_cpu_torch_is_an_optional_command_of_its_own_that_fails_fast():

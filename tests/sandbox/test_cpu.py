@@ -76,7 +76,7 @@ def test_a_reading_scans_no_host_process_but_now_and_then(monkeypatch):
         monkeypatch.setattr(os, "listdir", lambda path=".": scans.append(path) or listdir(path))
         for _ in range(10):
             meter.cpu_seconds()
-            meter.held()
+            meter.reading().held()
         assert "/proc" not in scans and scans  # only the step's own /proc/<pid>/task folders
     finally:
         _stop(proc)

@@ -111,7 +111,7 @@ def test_a_step_gaining_cpu_slowly_or_waiting_for_a_core_is_never_idle(tmp_path)
     """supervise alone, with the measures faked: CPU that grows now and then, a thread runnable."""
     import subprocess
 
-    from grader.sandbox.base import supervise
+    from grader.sandbox.base import Reading, supervise
 
     limits = SandboxLimits(wall_seconds=0.4, ceiling_factor=4, cpu_seconds=60)
     req = RunRequest(argv=[], workspace=tmp_path, log_path=tmp_path / "log.txt", limits=limits)
@@ -122,9 +122,24 @@ def test_a_step_gaining_cpu_slowly_or_waiting_for_a_core_is_never_idle(tmp_path)
         start = time.monotonic()
         with open(tmp_path / "log.txt", "wb") as log:
             watch = supervise(proc, req, log, stop=lambda _, proc=proc: proc.kill(),
-                              cpu_used=lambda cpu=cpu, start=start: cpu(time.monotonic() - start), held=held)
+                              measure=lambda cpu=cpu, start=start, held=held: Reading(cpu(time.monotonic() - start),
+                                                                                      held=held))
         assert watch.limit == want, (want, watch)
         assert (time.monotonic() - start >= 1.6) == (want == "wall")
+
+
+def test_each_poll_follows_the_step_s_process_tree_once_for_cpu_memory_and_held(tmp_path, monkeypatch):
+    """One walk of the tree a poll serves the CPU limit, the memory peak and, once the step's CPU
+    time stood still for the idle interval, whether it is held."""
+    from grader.sandbox import base, cpu
+
+    polls, walks = [], []
+    wait, tree = base._wait_a_while, cpu.process_tree
+    monkeypatch.setattr(base, "_wait_a_while", lambda proc: (ended := wait(proc)) or polls.append(1) or ended)
+    monkeypatch.setattr(cpu, "process_tree", lambda roots: walks.append(1) or tree(roots))
+    result, _ = run(tmp_path, "import time; time.sleep(60)", idle_seconds=1)
+    assert result.limit == "idle" and result.memory_peak_mb and result.cpu_seconds is not None
+    assert len(polls) >= 4 and len(walks) == len(polls), (len(walks), len(polls))
 
 
 def test_a_link_planted_where_the_log_goes_is_replaced_not_followed(tmp_path):

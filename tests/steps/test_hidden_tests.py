@@ -33,6 +33,19 @@ def test_the_reference_outputs_are_recorded_once_per_course_build(tmp_path, tiny
     assert len(calls) == 2  # a changed runner is a new course build
 
 
+@pytest.mark.parametrize("module", ["runner_kit.py", "declarative.py", "notebook.py"])
+def test_the_grader_s_own_runner_modules_are_part_of_the_course_build(tmp_path, tiny, sandbox, module, monkeypatch):
+    """A notebook runner imports the notebook's functions with grader/inside/notebook.py: a change
+    there may change what the reference records, as a change to the runner kit may."""
+    package = tmp_path / "grader"
+    shutil.copytree(Path(hidden_tests.__file__).parents[1] / "inside", package / "inside")
+    monkeypatch.setattr(hidden_tests, "__file__", str(package / "steps" / "hidden_tests.py"))
+    before = hidden_tests._expected_key(tiny, sandbox)
+    assert hidden_tests._expected_key(tiny, sandbox) == before
+    (package / "inside" / module).write_bytes((package / "inside" / module).read_bytes() + b"\n# changed\n")
+    assert hidden_tests._expected_key(tiny, sandbox) != before
+
+
 def test_runners_leave_the_workspace_with_their_step(tmp_path, tiny, sandbox, cache):
     ws = reference_workspace(tiny, tmp_path / "ws")
     result = hidden_tests.run_step(tiny, ws, sandbox, tiny.spec.limits)
