@@ -191,3 +191,43 @@ def test_the_summary_is_the_same_text_as_a_plain_dict_repr():
 def test_a_summary_of_anything_but_named_numbers_is_refused(bad):
     with pytest.raises(TypeError):
         trusted.summary_line(bad)
+
+
+# --- several models in one process ---------------------------------------------------------------
+
+def test_each_model_s_output_and_summary_go_into_its_own_log(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def score(model):
+        if model == "broken":
+            trusted.fail("broken: weights do not fit the network")
+        if model == "crash":
+            raise ValueError("shapes differ\nsecond line")
+        print(f"scoring {model}")
+        return {"value": len(model)}
+
+    with pytest.raises(SystemExit) as caught:
+        trusted.score_each(["a_log.txt=abc", "b_log.txt=broken", "c_log.txt=crash", "d_log.txt=abcd"], score)
+    assert "2 of 4 models not scored: b_log.txt, c_log.txt" in one_line_exit(caught)
+    assert parse_summary_text((tmp_path / "a_log.txt").read_text()).values == {"value": 3}
+    assert parse_summary_text((tmp_path / "d_log.txt").read_text()).values == {"value": 4}  # scored after failures
+    assert "scoring abc" in (tmp_path / "a_log.txt").read_text()
+    assert (tmp_path / "b_log.txt").read_text().strip() == "broken: weights do not fit the network"
+    assert (tmp_path / "c_log.txt").read_text().strip() == "ValueError: shapes differ"
+    assert "Summary" not in capsys.readouterr().out  # the step's own log only says what was scored
+
+
+def test_one_bare_model_prints_its_summary_here(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    trusted.score_each(["weights/x"], lambda model: {"value": 1.5})
+    assert parse_summary_text(capsys.readouterr().out).values == {"value": 1.5}
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("models", [["a", "b"], ["../x_log.txt=a"], ["sub/x.txt=a"], ["=a"], [".hidden=a"]])
+def test_models_given_otherwise_are_one_line_errors(tmp_path, monkeypatch, models):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as caught:
+        trusted.score_each(models, lambda model: {"value": 1})
+    one_line_exit(caught)
+    assert list(tmp_path.iterdir()) == []

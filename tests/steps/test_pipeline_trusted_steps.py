@@ -116,3 +116,107 @@ def test_the_secret_seed_is_stable_and_per_student(tmp_path, monkeypatch):
     first = secret.secret_seed("20250042", "tiny")
     assert secret.secret_seed("20250042", "tiny") == first != secret.secret_seed("20250043", "tiny")
     assert (tmp_path / "key").stat().st_mode & 0o077 == 0
+
+
+# --- one trusted process that scores several exported models --------------------------------
+
+MULTI_PY = '''
+import os, sys
+from grader.inside import trusted
+
+p = trusted.parser(seed=False, holdout=False)
+trusted.add_models(p)
+args = p.parse_args()
+shared = {"built": 0}
+
+
+def score(path):
+    text = open(path).read().strip()
+    if text == "bad":
+        trusted.fail(f"{path}: not a number")
+    print(f"scoring {path} in process {os.getpid()}")
+    return {"value": float(text), "pid": os.getpid()}
+
+
+trusted.score_each(args.models, score)
+'''
+
+
+def _multi_course(tiny_root: Path, train_fails: bool = False) -> catalog.Assignment:
+    """The tiny assignment plus: a second student step (b-train) and one trusted step scoring
+    out/a.txt (needs main) and out/b.txt (needs b-train), each into its own log."""
+    skeleton = tiny_root / "skeleton" / "tiny"
+    (skeleton / "multi.py").write_text(MULTI_PY)
+    (skeleton / "b_train.py").write_text("raise SystemExit('b-train broke')\n" if train_fails else "pass\n")
+    spec_path = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["experiments"] += [
+        {"name": "b-train", "command": "{python} b_train.py", "log": "b_train_log.txt"},
+        {"name": "scoring", "command": "{python} multi.py {scores}", "log": "scoring_log.txt", "trusted": True,
+         "scores": [{"name": "a", "model": "out/a.txt", "log": "a_log.txt", "inputs": ["out/a.txt"],
+                     "needs": ["main"]},
+                    {"name": "b", "model": "out/b.txt", "log": "b_log.txt", "inputs": ["out/b.txt"],
+                     "needs": ["b-train"]}]}]
+    spec_path.write_text(yaml.safe_dump(spec))
+    rubric_path = tiny_root / "rubrics" / "tiny.yaml"
+    rubric = yaml.safe_load(rubric_path.read_text())
+    rubric["items"] += [{"id": f"value_{n}", "title": f"Value {n}", "kind": "metric", "log": f"{n}_log.txt",
+                         "key": "value", "tiers": [{"op": ">=", "threshold": 0.5, "points": 1}]} for n in "ab"]
+    rubric_path.write_text(yaml.safe_dump(rubric))
+    return catalog.load("tiny", tiny_root)
+
+
+def _write_values(a: str, b: str) -> str:
+    return (f"import os\nos.makedirs('out', exist_ok=True)\nopen('out/a.txt', 'w').write({a!r})\n"
+            f"open('out/b.txt', 'w').write({b!r})\n")
+
+
+def test_one_trusted_process_scores_every_model_into_its_own_log(tmp_path, tiny_root, sandbox):
+    assignment = _multi_course(tiny_root)
+    report, items = _grade(tmp_path, assignment, sandbox, _write_values("0.75", "0.5"))
+    assert (items["value_a"].value, items["value_b"].value) == (0.75, 0.5)
+    assert items["value_a"].points == items["value_b"].points == 1
+    assert "no code of yours ran" in items["value_a"].computed_by
+    logs = tmp_path / "out" / "20250042_ana" / "logs"
+    pids = {(logs / f"{n}_log.txt").read_text().split("in process ")[1].split()[0] for n in "ab"}
+    assert len(pids) == 1  # one process scored both
+    assert [run.name for run in report.runs].count("scoring") == 1 and (logs / "scoring_log.txt").is_file()
+
+
+def test_a_model_that_cannot_be_scored_keeps_its_reason_and_the_others_their_scores(tmp_path, tiny_root, sandbox):
+    assignment = _multi_course(tiny_root)
+    _, items = _grade(tmp_path, assignment, sandbox, _write_values("bad", "0.5"))
+    assert items["value_b"].value == 0.5 and items["value_b"].points == 1
+    assert items["value_a"].points == 0 and "out/a.txt: not a number" in items["value_a"].message
+
+
+def test_a_score_whose_training_failed_is_skipped_with_the_root_cause(tmp_path, tiny_root, sandbox):
+    assignment = _multi_course(tiny_root, train_fails=True)
+    _, items = _grade(tmp_path, assignment, sandbox, _write_values("0.75", "0.5"))
+    assert items["value_a"].value == 0.75 and items["value_a"].points == 1  # still scored, in the one process
+    assert items["value_b"].points == 0 and "skipped: b-train failed" in items["value_b"].message
+    assert "b-train broke" in items["value_b"].message
+
+
+def test_no_model_to_score_skips_the_step(tmp_path, tiny_root, sandbox):
+    assignment = _multi_course(tiny_root)
+    report, items = _grade(tmp_path, assignment, sandbox, "")
+    assert all("its input out/" in items[f"value_{n}"].message for n in "ab")
+    assert {run.name: run.outcome for run in report.runs}["scoring"].startswith("skipped")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda e: e.update(trusted=False), "inputs and scores are for trusted steps"),
+    (lambda e: e.update(command="{python} multi.py"), "needs {scores}"),
+    (lambda e: e["scores"][1].update(log="a_log.txt"), "written by two steps"),
+    (lambda e: e["scores"][1].update(name="main"), "used twice"),
+    (lambda e: e["scores"][0].update(needs=["later"]), "not an earlier experiment"),
+])
+def test_a_badly_declared_scoring_step_is_refused(tiny_root, change, message):
+    _multi_course(tiny_root)
+    spec_path = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    change(spec["experiments"][-1])
+    spec_path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SpecError, match=message):
+        catalog.load("tiny", tiny_root)
