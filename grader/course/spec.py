@@ -189,7 +189,7 @@ class Experiment(Strict):
 SCORES_PLACEHOLDER = "{scores}"
 
 
-TRUSTED_PLACEHOLDERS = ("{secret_seed}", "{holdout_dir}")
+TRUSTED_PLACEHOLDERS = ("{secret_seed}", "{holdout_dir}", "{trusted_assets}")
 
 
 class Asset(Strict):
@@ -201,6 +201,18 @@ class Asset(Strict):
     command: str = Field(description="Run in a copy of the handout; {python}, {dataset} and "
                                      "{data_dir} are substituted.")
     outputs: list[str] = Field(min_length=1, description="Files the command must write (relative names).")
+    trusted: bool = Field(False, description=(
+        "Built from the held-out data ({holdout_dir} may be used; never {secret_seed}, which is per student) "
+        "and kept outside the data folder: trusted steps alone read it, as {trusted_assets}. For held-out data "
+        "that is the same for every submission (fixed images to score on), built once instead of per step."))
+
+    @model_validator(mode="after")
+    def _no_secrets_in_assets(self) -> Asset:
+        if "{secret_seed}" in self.command:
+            raise ValueError(f"asset {self.name!r}: {{secret_seed}} is per student; an asset is built once")
+        if "{holdout_dir}" in self.command and not self.trusted:
+            raise ValueError(f"asset {self.name!r}: {{holdout_dir}} may only be used by a trusted asset")
+        return self
 
 
 class Edit(Strict):

@@ -100,7 +100,7 @@ def not_started(assignment: Assignment, workspace: Path, broken: dict) -> Hidden
     return HiddenTestsRun({key: CaseRecord(error=error[:500]) for key, error in records.items()})
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else Path.home() / ".cache" / "grader"
 
@@ -144,7 +144,7 @@ def expected_outputs(assignment: Assignment, sandbox: Sandbox, progress=None) ->
         if shipped.is_file():  # a bundle without solutions (Gradescope) carries the reference's outputs instead
             return checker.load_outputs(shipped)
         raise GraderError(f"the hidden tests need the reference solution ({assignment.solution_dir} is missing)")
-    folder = _cache_root() / "expected" / assignment.id
+    folder = cache_root() / "expected" / assignment.id
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_expected_key(assignment, sandbox)}.json"
     with open(folder / ".lock", "w") as lock:
@@ -174,7 +174,7 @@ def shipped_expected_path(assignment: Assignment) -> Path:
 def expected_outputs_file(assignment: Assignment, sandbox: Sandbox) -> Path:
     """The cached file of the reference's outputs (recorded first if need be), to ship in a bundle."""
     expected_outputs(assignment, sandbox)
-    return _cache_root() / "expected" / assignment.id / f"{_expected_key(assignment, sandbox)}.json"
+    return cache_root() / "expected" / assignment.id / f"{_expected_key(assignment, sandbox)}.json"
 
 
 def check_tests(items: list[TestsItem], assignment: Assignment, tests_run: HiddenTestsRun,

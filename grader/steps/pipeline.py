@@ -18,7 +18,15 @@ from pathlib import Path
 
 from grader.course.catalog import Assignment, default_root
 from grader.course.secret import secret_seed
-from grader.course.spec import SCORES_PLACEHOLDER, Experiment, MetricItem, ParamCountItem, SeedRule, TestsItem
+from grader.course.spec import (
+    SCORES_PLACEHOLDER,
+    TRUSTED_PLACEHOLDERS,
+    Experiment,
+    MetricItem,
+    ParamCountItem,
+    SeedRule,
+    TestsItem,
+)
 from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, log_tail, open_new, read_tail, remove_tree
@@ -64,10 +72,11 @@ class RunContext:
     assets: Path | None = None
     secret_seed: int | None = None
     holdout_dir: Path | None = None
+    trusted_assets: Path | None = None
 
     def substitute(self, template: str, trusted: bool = False) -> str:
         secrets = dict(secret_seed=self.secret_seed if self.secret_seed is not None else "",
-                       holdout_dir=self.holdout_dir or "") if trusted else {}
+                       holdout_dir=self.holdout_dir or "", trusted_assets=self.trusted_assets or "") if trusted else {}
         return template.format(seed=self.seed, dataset=self.dataset or "", data_dir=self.data_dir, python=self.python,
                                assets=self.assets or "", **secrets)
 
@@ -84,7 +93,9 @@ class RunContext:
 
     def shown(self, command: str) -> list[str]:
         """The command as the report shows it: secrets stay placeholders."""
-        masked = command.replace("{secret_seed}", "{{secret_seed}}").replace("{holdout_dir}", "{{holdout_dir}}")
+        masked = command
+        for placeholder in TRUSTED_PLACEHOLDERS:
+            masked = masked.replace(placeholder, "{" + placeholder + "}")
         return self.argv(masked)
 
 
@@ -173,7 +184,7 @@ def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspa
     shutil.copytree(assignment.skeleton_dir, step_ws, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for rel in inputs:
         copy_file(ws.path / rel, step_ws / rel, root=ws.path, cap=TRUSTED_INPUT_BYTES)
-    data_dirs = (ctx.data_dir,) + ((ctx.holdout_dir,) if ctx.holdout_dir else ())
+    data_dirs = (ctx.data_dir,) + tuple(d for d in (ctx.holdout_dir, ctx.trusted_assets) if d)
     argv = ctx.argv(experiment.command, trusted=True, scores=[f"{one.log}={one.model}" for one in scored])
     result = sandbox.run(RunRequest(argv=argv, workspace=step_ws, log_path=step_ws / Path(experiment.log).name,
                                    limits=assignment.spec.limits, env=env, data_dirs=data_dirs))
@@ -528,7 +539,9 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
                                  secret_seed=secret_seed(submission.student_id, assignment.id),
                                  holdout_dir=holdout_dir(assignment, dataset))
                 ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, sandbox, ctx.substitute,
-                                                        progress))
+                                                        progress),
+                              trusted_assets=ensure_assets(assignment, dataset, ctx.data_dir, sandbox, ctx.substitute,
+                                                           progress, trusted=True, holdout_dir=ctx.holdout_dir))
                 report.runs, summaries = run_experiments(assignment, ws, guarded, ctx, progress, scratch=Path(tmp))
                 report.warnings.extend(f"{run.name}: {run.stopped}"
                                        for experiment, run in zip(assignment.spec.experiments, report.runs)

@@ -220,3 +220,69 @@ def test_a_badly_declared_scoring_step_is_refused(tiny_root, change, message):
     spec_path.write_text(yaml.safe_dump(spec))
     with pytest.raises(SpecError, match=message):
         catalog.load("tiny", tiny_root)
+
+
+# --- trusted assets: held-out data built once, for trusted steps only ------------------------
+
+def _trusted_asset_course(tiny_root: Path, holdout: Path) -> catalog.Assignment:
+    holdout.mkdir()
+    (holdout / "t10k.txt").write_text("7")
+    skeleton = tiny_root / "skeleton" / "tiny"
+    (skeleton / "build.py").write_text("import sys\nopen('built.txt', 'w').write(str(2 * int(open(sys.argv[1] + "
+                                       "'/t10k.txt').read())))\nprint('built')\n")
+    (skeleton / "use.py").write_text("import sys\nprint('Summary: ' + repr({'built': float(open(sys.argv[1] + "
+                                     "'/built.txt').read())}))\n")
+    spec_path = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["dataset"] = {"default": "d", "choices": {"d": {"description": "d", "holdout_dir": str(holdout)}}}
+    spec["assets"] = [{"name": "heldout", "command": "{python} build.py {holdout_dir}", "outputs": ["built.txt"],
+                       "trusted": True}]
+    spec["experiments"].append({"name": "use", "command": "{python} use.py {trusted_assets}", "log": "use_log.txt",
+                                "trusted": True})
+    spec_path.write_text(yaml.safe_dump(spec))
+    rubric_path = tiny_root / "rubrics" / "tiny.yaml"
+    rubric = yaml.safe_load(rubric_path.read_text())
+    rubric["items"].append({"id": "built", "title": "Built", "kind": "metric", "log": "use_log.txt", "key": "built",
+                            "tiers": [{"op": ">=", "threshold": 14, "points": 1}]})
+    rubric_path.write_text(yaml.safe_dump(rubric))
+    return catalog.load("tiny", tiny_root)
+
+
+def test_a_trusted_asset_is_built_once_from_held_out_data_outside_the_data_folder(tmp_path, tiny_root, sandbox,
+                                                                                   monkeypatch):
+    from grader.steps import assets, hidden_tests
+    from grader.steps.pipeline import data_root
+
+    monkeypatch.setenv(hidden_tests.CACHE_ENV, str(tmp_path / "cache"))
+    assignment = _trusted_asset_course(tiny_root, tmp_path / "holdout")
+    built = []
+    real_run = sandbox.run
+    monkeypatch.setattr(sandbox, "run", lambda request: (built.append(request.argv) if "build.py" in
+                                                         " ".join(request.argv) else None) or real_run(request))
+    for k in range(2):
+        _, items = _grade(tmp_path / f"g{k}", assignment, sandbox, "")
+        assert items["built"].value == 14 and items["built"].points == 1
+    assert len(built) == 1  # the second submission reads the cache
+    folder = assets.assets_folder(assignment, "d", data_root(), trusted=True, holdout_dir=tmp_path / "holdout")
+    assert (folder / "built.txt").read_text() == "14"
+    assert (tmp_path / "cache") in folder.parents and data_root() not in folder.parents
+    (tmp_path / "holdout" / "t10k.txt").write_text("8")  # other held-out data: built anew
+    _, items = _grade(tmp_path / "g2", assignment, sandbox, "")
+    assert items["built"].value == 16 and len(built) == 2
+
+
+@pytest.mark.parametrize("where, command, message", [
+    ("experiment", "{python} experiment.py {trusted_assets}", "may only be used by a trusted step"),
+    ("asset", "{python} build.py {holdout_dir}", "may only be used by a trusted asset"),
+    ("asset", "{python} build.py {secret_seed}", "is per student"),
+])
+def test_held_out_placeholders_are_refused_where_student_code_could_read_them(tiny_root, where, command, message):
+    spec_path = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    if where == "experiment":
+        spec["experiments"][0]["command"] = command
+    else:
+        spec["assets"] = [{"name": "a", "command": command, "outputs": ["x"]}]
+    spec_path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SpecError, match=message):
+        catalog.load("tiny", tiny_root)
