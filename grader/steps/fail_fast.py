@@ -4,8 +4,10 @@ it is not started, where it would start its interpreter (and torch) only to die 
 
 Certain means read from the code (ast), never guessed: a step is skipped only when the broken
 file is reached through imports that run before anything else could stop the step (a script's
-leading imports; a hidden-test case's first imports or the first helper it calls). Anything the
-reading cannot decide runs as before. What the report says is what the run would have said: the
+leading imports, then the imports its `if __name__ == "__main__":` block makes first, following
+the calls of the script's own functions made before any other work, such as `main()`; a
+hidden-test case's first imports or the first helper it calls). Anything the reading cannot
+decide runs as before. What the report says is what the run would have said: the
 step's log holds Python's own SyntaxError text, the hidden-test records the runner's wording."""
 
 from __future__ import annotations
@@ -129,6 +131,12 @@ class _Reader:
                 return candidate
         return None
 
+    def tree(self, path: Path) -> ast.Module:
+        try:
+            return ast.parse(safe_fs.read_bytes(path, self.workspace)[0])
+        except (SyntaxError, ValueError, OSError):
+            raise _Uncertain from None
+
     def file_reaches(self, path: Path, root: Path) -> Broken | None:
         """Importing (or running) this file: the broken file it dies on, or None when its
         leading imports all load. Raises _Uncertain where that cannot be read."""
@@ -138,10 +146,7 @@ class _Reader:
         if rel in self.seen:
             return self.seen[rel]
         self.seen[rel] = None  # an import cycle loads
-        try:
-            tree = ast.parse(safe_fs.read_bytes(path, self.workspace)[0])
-        except (SyntaxError, ValueError, OSError):
-            raise _Uncertain from None
+        tree = self.tree(path)
         found = None
         for statement in tree.body:
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -152,6 +157,27 @@ class _Reader:
                 break  # code runs from here on: what it imports later is not certain
         self.seen[rel] = found
         return found
+
+    def script_reaches(self, path: Path, root: Path) -> Broken | None:
+        """Running this file as `__main__`: the broken file its leading imports reach, else the one
+        its `if __name__ == "__main__":` block certainly imports first (_MainReader), else None."""
+        if found := self.file_reaches(path, root):
+            return found
+        functions: dict[str, ast.FunctionDef] = {}  # the script's own functions, as bound when the block runs
+        for statement in self.tree(path).body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):  # file_reaches saw each load
+                for name in _bound_names(statement):
+                    functions.pop(name, None)
+            elif _is_main_guard(statement):
+                return _MainReader(self, root, functions).statements(statement.body)
+            elif not _inert(statement):
+                return None  # code runs first: what it does is not read
+            elif isinstance(statement, ast.FunctionDef) and not statement.decorator_list:  # a decorator may wrap it
+                functions[statement.name] = statement
+            else:
+                for name in _bound_names(statement):
+                    functions.pop(name, None)
+        return None
 
     def import_reaches(self, statement: ast.Import | ast.ImportFrom, root: Path) -> Broken | None:
         if isinstance(statement, ast.ImportFrom):
@@ -176,19 +202,116 @@ class _Reader:
 
 
 def _inert(statement: ast.stmt) -> bool:
-    """A module-level statement that cannot stop an import: a docstring, a def without called
-    decorators, a constant assignment."""
+    """A statement that cannot stop an import or a function: a docstring, `pass`, a def whose
+    decorators and defaults call nothing, a constant assignment to names (`A, B = 1, 2` too)."""
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
         return True
+    if isinstance(statement, ast.Pass):
+        return True
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return not any(isinstance(d, ast.Call) for d in statement.decorator_list)
+        evaluated = [*statement.decorator_list, *statement.args.defaults, *statement.args.kw_defaults]
+        return not any(isinstance(node, ast.Call) for d in evaluated if d is not None for node in ast.walk(d))
     if isinstance(statement, ast.Assign):
         try:
-            ast.literal_eval(statement.value)
-        except ValueError:
+            value = ast.literal_eval(statement.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return False
-        return all(isinstance(t, ast.Name) for t in statement.targets)
+        return all(isinstance(t, ast.Name) or _unpacks(t, value) for t in statement.targets)
     return False
+
+
+def _unpacks(target: ast.expr, value) -> bool:
+    """`A, B = 1, 2`: a tuple of names that the constant unpacks into without an error."""
+    return (isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (tuple, list))
+            and len(target.elts) == len(value) and all(isinstance(t, ast.Name) for t in target.elts))
+
+
+def _bound_names(statement: ast.stmt) -> list[str]:
+    """The names one import, def or assignment binds where it stands."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in statement.names]
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [statement.name]
+    targets = statement.targets if isinstance(statement, ast.Assign) else []
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _local_names(fn: ast.FunctionDef) -> set[str]:
+    """Every name a function binds anywhere in its body (nested scopes too, to be safe), and its
+    parameters: Python makes each of them local to the whole function."""
+    spec = fn.args
+    names = {a.arg for a in (*spec.posonlyargs, *spec.args, *spec.kwonlyargs, spec.vararg, spec.kwarg) if a}
+    for node in ast.walk(ast.Module(body=fn.body, type_ignores=[])):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.stmt):
+            names.update(_bound_names(node) if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                                                                 ast.AsyncFunctionDef, ast.ClassDef)) else ())
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _is_main_guard(statement: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` (either way round)."""
+    test = statement.test if isinstance(statement, ast.If) else None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+            and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
+
+
+class _MainReader:
+    """Reads a script's `__main__` block as it runs: its leading imports, then the first call
+    when it is one of the script's own functions (`main()`, `sys.exit(main())`), read the same
+    way. Stops (None) at the first statement that does any other work: what follows it is not
+    certain to run."""
+
+    DEPTH = 4
+
+    def __init__(self, reader: _Reader, root: Path, functions: dict[str, ast.FunctionDef]):
+        self.reader, self.root, self.functions = reader, root, functions
+
+    def statements(self, body: list[ast.stmt], depth: int = 0, local: frozenset[str] = frozenset()) -> Broken | None:
+        """`local`: the names a function's body binds anywhere (its parameters too): a call of
+        one of them is not the script's function of that name."""
+        functions = {name: fn for name, fn in self.functions.items() if name not in local}
+        for statement in body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                if found := self.reader.import_reaches(statement, self.root):
+                    return found
+            elif not (isinstance(statement, ast.Global) or _inert(statement)):
+                return self.first_call_reaches(statement, depth, functions)
+            for name in _bound_names(statement):
+                functions.pop(name, None)
+        return None
+
+    def first_call_reaches(self, statement: ast.stmt, depth: int,
+                           functions: dict[str, ast.FunctionDef]) -> Broken | None:
+        value = statement.value if isinstance(statement, (ast.Expr, ast.Assign, ast.Return)) else (
+            statement.exc if isinstance(statement, ast.Raise) else None)
+        if value is None or depth >= self.DEPTH:
+            return None
+        call = next(iter(_calls_in_order(value)), None)  # the first call Python makes in the statement
+        fn = functions.get(call.func.id) if call and isinstance(call.func, ast.Name) else None
+        if fn is None or not _binds(fn, call):
+            return None  # other work comes first: a library call, the argument parser, the data
+        return self.statements(fn.body, depth + 1, frozenset(_local_names(fn)))
+
+
+def _binds(fn: ast.FunctionDef, call: ast.Call) -> bool:
+    """Whether calling `fn` so cannot fail before its body runs: constant positional arguments
+    only, no more than it takes, every parameter without a default given."""
+    if call.keywords or any(not isinstance(a, ast.Constant) for a in call.args):
+        return False
+    spec = fn.args
+    positional = len(spec.posonlyargs) + len(spec.args)
+    return ((len(call.args) <= positional or spec.vararg is not None)
+            and len(call.args) >= positional - len(spec.defaults)
+            and all(default is not None for default in spec.kw_defaults))
 
 
 def step_reaches(workspace: Path, broken: dict[str, Broken], argv: list[str]) -> Broken | None:
@@ -203,12 +326,12 @@ def step_reaches(workspace: Path, broken: dict[str, Broken], argv: list[str]) ->
     try:
         if args and args[0] == "-m" and len(args) > 1:
             path = reader.module_file(args[1], workspace)
-            return reader.file_reaches(path, workspace) if path else None
+            return reader.script_reaches(path, workspace) if path else None
         if args and args[0].endswith(".py"):
             path = workspace / args[0]
             if not path.is_file() or not path.resolve().is_relative_to(workspace.resolve()):
                 return None
-            return reader.file_reaches(path, path.parent)
+            return reader.script_reaches(path, path.parent)
     except _Uncertain:
         return None
     return None

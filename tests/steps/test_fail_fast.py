@@ -47,6 +47,7 @@ def cache(tmp_path, monkeypatch):
 
 def graded_both_ways(tmp_path, assignment, sandbox, files, monkeypatch):
     """(report with fail fast, its sandbox's commands, report of the full run as before)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     hidden_tests.expected_outputs(assignment, sandbox)  # the reference's outputs: once per course build
     counting = Counting(sandbox)
     fast = grade_submission(write_zip(tmp_path / "1_a.zip", files), assignment, counting, tmp_path / "fast")
@@ -124,6 +125,62 @@ def test_only_steps_certain_to_import_the_broken_file_are_skipped(tmp_path):
     for script in ("late.py", "lazy.py", "unknown.py", "other.py", "missing.py"):
         assert step_reaches(ws, broken, ["python", script]) is None, script
     assert step_reaches(ws, broken, ["python", "-m", "grader.inside.notebook", "execute", "x.ipynb"]) is None
+
+
+def test_a_scripts_main_block_is_followed_to_the_imports_it_certainly_makes_first(tmp_path):
+    main = '\n\nif __name__ == "__main__":\n    main()\n'
+    ws = write(tmp_path, {"model.py": "def f(:\n", "helpers.py": "import model\n", "fine.py": "x = 1\n",
+                          "first.py": '"""Doc."""\nimport os\n\nSTEPS, LR = 3, 0.1\n\n\n'
+                                      'def main():\n    """Doc."""\n    import model\n    print(os.sep)' + main,
+                          "exits.py": "import sys\n\n\ndef main():\n    from helpers import x\n    return 0\n\n\n"
+                                      'if __name__ == "__main__":\n    sys.exit(main())\n',
+                          "nested.py": "def train(steps=3):\n    import fine\n    import model\n\n\n"
+                                       "def main():\n    train()\n    print('done')" + main,
+                          "in_block.py": 'import fine\n\nif "__main__" == __name__:\n    import model\n',
+                          "reversed.py": "import fine\n\nif __name__ != '__main__':\n    import model\n",
+                          "work_first.py": "import sys\n\n\ndef main():\n    args = sys.argv[1:]\n"
+                                           "    import model\n    print(args)" + main,
+                          "after_data.py": "def train(data):\n    import model\n\n\n"
+                                           "def main():\n    train(load())" + main,
+                          "conditional.py": "import os\n\n\ndef main():\n    if os.environ.get('X'):\n"
+                                            "        import model" + main,
+                          "shadowed.py": "def run():\n    import model\n\n\ndef main():\n    run()\n"
+                                         "    run = 3\n    return run" + main,
+                          "decorated.py": "import functools\n\n\n@functools.cache\ndef main():\n"
+                                          "    import model" + main,
+                          "arguments.py": "def main(args):\n    import model" + main,
+                          "default_call.py": "def f(x=len([])):\n    pass\n\n\nimport model\n",
+                          "imports_first.py": "import first\n"})
+    broken = broken_files(ws, ["model.py"])
+    for script in ("first.py", "exits.py", "nested.py", "in_block.py"):
+        assert step_reaches(ws, broken, ["python", script]) is broken["model.py"], script
+    assert step_reaches(ws, broken, ["python", "-m", "first", "--seed", "1"]) is broken["model.py"]
+    for script in ("reversed.py", "work_first.py", "after_data.py", "conditional.py", "shadowed.py", "decorated.py",
+                   "arguments.py", "default_call.py", "imports_first.py"):  # imported, first.py's block does not run
+        assert step_reaches(ws, broken, ["python", script]) is None, script
+
+
+def test_a_given_script_that_imports_the_broken_file_first_thing_in_main_is_not_started(
+        tmp_path, tiny_root, sandbox, cache, monkeypatch):
+    script = tiny_root / "skeleton" / "tiny" / "experiment.py"
+    body = ('    p = argparse.ArgumentParser()\n    p.add_argument("--seed", type=int, required=True)\n'
+            '    args = p.parse_args()\n{late}'
+            '    print("Summary: " + repr({{"Accuracy_testmean": round(mean([0.8, 0.9, 1.0]), 6), '
+            '"Accuracy_teststd": 0.0}}))\n\n\nif __name__ == "__main__":\n    main()\n')
+    script.write_text("import argparse\n\n\ndef main():\n    from answer import mean\n\n" + body.format(late=""))
+    assignment = catalog.load("tiny", tiny_root)
+    files = {**student_files(assignment), "answer.py": BROKEN}
+    fast, started, full = graded_both_ways(tmp_path / "first", assignment, sandbox, files, monkeypatch)
+    assert started == [] and outcome(fast) == outcome(full)
+    assert fast.runs[0].outcome == "not started: answer.py does not compile"
+    assert fast.cause == "answer.py:2 SyntaxError: '(' was never closed, every experiment failed"
+
+    # imported only when the seed is not negative: not certain, so it runs as before
+    script.write_text("import argparse\n\n\ndef main():\n"
+                      + body.format(late="    if args.seed >= 0:\n        from answer import mean\n"))
+    fast, started, full = graded_both_ways(tmp_path / "conditional", assignment, sandbox, files, monkeypatch)
+    assert [argv[1] for argv in started] == ["experiment.py"] and outcome(fast) == outcome(full)
+    assert fast.runs[0].outcome == "exit code 1"
 
 
 def test_hidden_tests_are_skipped_only_when_every_case_dies_on_the_broken_file(tmp_path):
