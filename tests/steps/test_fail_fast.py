@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import grader.reports.report as report_text
 import grader.steps.pipeline as pipeline
 from grader.course import catalog
 from grader.sandbox.image import BASE_TAG, IMAGE_PYTHON
@@ -181,6 +182,34 @@ def test_a_given_script_that_imports_the_broken_file_first_thing_in_main_is_not_
     fast, started, full = graded_both_ways(tmp_path / "conditional", assignment, sandbox, files, monkeypatch)
     assert [argv[1] for argv in started] == ["experiment.py"] and outcome(fast) == outcome(full)
     assert fast.runs[0].outcome == "exit code 1"
+
+
+def test_a_step_needed_only_by_steps_that_do_not_start_is_not_started_either(
+        tmp_path, tiny_root, sandbox, cache, monkeypatch):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    spec.write_text(spec.read_text().replace(
+        "experiments:\n", "experiments:\n  - name: prepare\n    command: \"{python} prepare.py\"\n"
+                          "    log: prepare_log.txt\n", 1).replace(
+        "    log: result_log.txt\n", "    log: result_log.txt\n    needs: [prepare]\n", 1))
+    (tiny_root / "skeleton" / "tiny" / "prepare.py").write_text("open('prepared.txt', 'w').write('1')\nprint('ok')\n")
+    assignment = catalog.load("tiny", tiny_root)
+    files = {**student_files(assignment), "answer.py": BROKEN}
+    fast, started, full = graded_both_ways(tmp_path / "alone", assignment, sandbox, files, monkeypatch)
+    assert started == []
+    assert outcome(fast) == outcome(full) and report_text.status_text(fast) == report_text.status_text(full)
+    assert fast.cause == "answer.py:2 SyntaxError: '(' was never closed, main failed"  # prepare did not fail
+    prepare = fast.runs[0]
+    assert prepare.outcome == "not needed" and prepare.exit_code is None
+    assert prepare.stopped == "not started: nothing after it starts (main: answer.py does not compile)"
+    assert [r.outcome for r in full.runs] == ["ok", "exit code 1"]
+
+    # a later step that may start (it imports nothing of the student's) could read what prepare makes
+    text = spec.read_text().replace("limits:\n", "  - name: other\n    command: \"{python} prepare.py\"\n"
+                                                 "    log: other_log.txt\nlimits:\n", 1)
+    spec.write_text(text)
+    assignment = catalog.load("tiny", tiny_root)
+    fast, started, full = graded_both_ways(tmp_path / "other", assignment, sandbox, files, monkeypatch)
+    assert [argv[1] for argv in started] == ["prepare.py", "prepare.py"] and outcome(fast) == outcome(full)
 
 
 def test_hidden_tests_are_skipped_only_when_every_case_dies_on_the_broken_file(tmp_path):
