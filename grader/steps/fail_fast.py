@@ -6,9 +6,12 @@ Certain means read from the code (ast), never guessed: a step is skipped only wh
 file is reached through imports that run before anything else could stop the step (a script's
 leading imports, then the imports its `if __name__ == "__main__":` block makes first, following
 the calls of the script's own functions made before any other work, such as `main()`; a
-hidden-test case's first imports or the first helper it calls). Anything the reading cannot
-decide runs as before. What the report says is what the run would have said: the
-step's log holds Python's own SyntaxError text, the hidden-test records the runner's wording."""
+hidden-test case's first imports or the first helper it calls), or, for a notebook's step, when
+the first code cell that does not parse (as the kernel parses a cell) comes after nothing but
+the skeleton's given `functions` cells (definitions only, the course's own code). Anything the
+reading cannot decide runs as before. What the report says is what the run would have said: the
+step's log holds Python's own SyntaxError text (and a notebook's the executor's stop line), the
+hidden-test records the runner's wording."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import ast
 import json
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from grader import safe_fs
@@ -34,6 +37,7 @@ class Broken:
     kind: str  # SyntaxError, IndentationError, TabError
     message: str
     text: str  # Python's own lines for it (File ..., the code, the caret, the error)
+    stop: str = ""  # a notebook cell's: the line the notebook executor ends its log with
 
     @property
     def site(self) -> str:
@@ -335,6 +339,90 @@ def step_reaches(workspace: Path, broken: dict[str, Broken], argv: list[str]) ->
     except _Uncertain:
         return None
     return None
+
+
+# --- a notebook's step ------------------------------------------------------------------------
+
+NOTEBOOK_EXECUTOR = ["-m", "grader.inside.notebook", "execute"]
+
+
+def notebook_stops(workspace: Path, editable: list[str], skeleton_dir: Path) -> dict[str, Broken]:
+    """The editable notebooks whose run certainly stops at a cell that does not compile before
+    anything else ran: {rel: Broken, with the executor's stop line}. The cells before it must be
+    the skeleton's given `functions` cells, word for word: the course's definitions, which run as
+    in the reference's run and make nothing that is graded (the authoring convention, which the
+    hidden tests rely on too); a cell of the student's, or a given cell that does work, may stop
+    the run first or make what a later step reads, so then the notebook runs."""
+    found: dict[str, Broken] = {}
+    for rel in editable:
+        path = workspace / rel
+        if not rel.endswith(".ipynb") or not path.is_file() or path.is_symlink() or not (skeleton_dir / rel).is_file():
+            continue
+        try:
+            if stop := _notebook_stop(workspace, rel, skeleton_dir / rel):
+                found[rel] = stop
+        except _Uncertain:
+            continue
+    return found
+
+
+def _notebook_stop(workspace: Path, rel: str, skeleton: Path) -> Broken | None:
+    import nbformat
+
+    from grader.inside.notebook import STOP_PREFIX, cell_label, read_notebook
+    from grader.steps.given_cells import is_todo_cell
+
+    try:  # as the executor reads it (nbformat, version 4)
+        notebook = nbformat.reads(safe_fs.read_bytes(workspace / rel, workspace)[0].decode("utf-8"), as_version=4)
+        given = read_notebook(skeleton)
+    except Exception:  # noqa: BLE001 - unreadable, nbformat raises many kinds: the run says what it makes of it
+        raise _Uncertain from None
+    definitions = {cell.source for cell in given.cells if cell.cell_type == "code" and not is_todo_cell(cell)
+                   and FUNCTIONS_TAG in cell.metadata.get("tags", [])}
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue  # the executor skips it
+        broken, exception = _cell_compiled(cell.source, f"{rel}[cell {index + 1}]", rel)
+        if broken:
+            return replace(broken, stop=f"{STOP_PREFIX}: {cell_label(index, cell)} raised {broken.kind}: "
+                                        f"{exception[:200]}")
+        if cell.source not in definitions or "__future__" in cell.source:
+            return None  # it may stop the run, or make what a later step reads
+    return None
+
+
+def _cell_compiled(source: str, filename: str, rel: str) -> tuple[Broken | None, str]:
+    """A cell parsed as the kernel parses it (IPython's transformer: magics, shell escapes, a
+    common indent; then its compiler's parse, whose flags say `incomplete input` where a file
+    says `'(' was never closed`): what Python says when it does not parse, and the exception's
+    own text (`invalid syntax (nb.ipynb[cell 6], line 22)`, as the executor's stop line quotes it).
+    A cell that parses is not read further (its compile may still fail in the kernel)."""
+    try:
+        from IPython.core.compilerop import CachingCompiler
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        code = TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - without IPython, or what it would do with the cell is not read here
+        raise _Uncertain from None
+    try:
+        CachingCompiler().ast_parse(code, filename=filename)
+    except SyntaxError as exc:
+        text = "".join(traceback.format_exception_only(type(exc), exc))
+        return Broken(rel, filename, exc.lineno, type(exc).__name__, str(exc.msg), text), str(exc)
+    except Exception:  # noqa: BLE001 - null bytes, nesting too deep
+        raise _Uncertain from None
+    return None, ""
+
+
+def notebook_reaches(stops: dict[str, Broken], argv: list[str]) -> Broken | None:
+    """The cell a notebook's step (`python -m grader.inside.notebook execute NB ...`) certainly
+    stops at (notebook_stops), else None."""
+    args = argv[1:]
+    while args and args[0].startswith("-") and args[0] != "-m":
+        args = args[1:]
+    if not stops or args[:3] != NOTEBOOK_EXECUTOR or len(args) < 4:
+        return None
+    return stops.get(PurePosixPath(args[3]).as_posix())
 
 
 # --- the hidden-test step ----------------------------------------------------------------------

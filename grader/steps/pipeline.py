@@ -27,7 +27,7 @@ from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, Budget, GuardedSandbox,
 from grader.steps import hidden_tests
 from grader.steps.assets import ensure_assets
 from grader.steps.diagnose import crash_site, root_cause, scrub
-from grader.steps.fail_fast import Broken, same_python, step_reaches
+from grader.steps.fail_fast import Broken, notebook_reaches, same_python, step_reaches
 from grader.steps.imports import local_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
@@ -271,14 +271,21 @@ def _hidden_tests_out_of_time(assignment: Assignment, sandbox: Sandbox, ws: Work
 
 
 def not_started(ws: Workspace, argv: list[str], log_path: Path) -> RunResult | None:
-    """A step certain to die importing a file that does not compile is not started: its log
-    holds Python's own words for it, so the report says what the run would have said."""
-    broken = step_reaches(ws.path, ws.broken, argv)
+    """A step certain to die importing a file that does not compile (or a notebook certain to
+    stop at a cell that does not compile) is not started: its log holds Python's own words for
+    it (and the notebook executor's stop line), so the report says what the run would have said."""
+    broken = certain_stop(ws, argv)
     if broken is None:
         return None
-    _write_note(log_path, f"not started: {broken.rel} does not compile (checked before the run)\n{broken.text}")
+    _write_note(log_path, f"not started: {broken.filename} does not compile (checked before the run)\n{broken.text}"
+                + (f"{broken.stop}\n" if broken.stop else ""))
     return RunResult(exit_code=None, timed_out=False, seconds=0.0, output_truncated=False,
-                     error=f"not started: {broken.rel} does not compile")
+                     error=f"not started: {broken.filename} does not compile")
+
+
+def certain_stop(ws: Workspace, argv: list[str]) -> Broken | None:
+    """The file (or notebook cell) that does not compile which a step's command certainly dies on."""
+    return step_reaches(ws.path, ws.broken, argv) or notebook_reaches(ws.stops, argv)
 
 
 def _write_note(log_path: Path, note: str) -> None:
@@ -296,17 +303,17 @@ def not_needed(assignment: Assignment, ws: Workspace, ctx: RunContext, index: in
     rubric item reads and that keeps no artifacts (a data-preparation step): its report row says
     `not needed`, which is no failure, and the points and the root cause are those of a full run."""
     experiment = assignment.spec.experiments[index]
-    if (not ws.broken or experiment.trusted or experiment.artifacts
+    if (not (ws.broken or ws.stops) or experiment.trusted or experiment.artifacts
             or any(getattr(item, "log", None) == experiment.log for item in assignment.rubric.items)):
         return ""
     dead: dict[str, str] = {}  # later step -> why it certainly does not start
     dependants = []
     for later in assignment.spec.experiments[index + 1:]:
         failed = next((name for name in later.needs if name in dead or outcomes.get(name)), None)
-        hit = None if later.trusted or failed else step_reaches(ws.path, ws.broken, ctx.shown(later.command))
+        hit = None if later.trusted or failed else certain_stop(ws, ctx.shown(later.command))
         if failed is None and hit is None:
             return ""  # it may start, and read what this step makes
-        dead[later.name] = dead.get(failed, f"{failed} failed") if failed else f"{hit.rel} does not compile"
+        dead[later.name] = dead.get(failed, f"{failed} failed") if failed else f"{hit.filename} does not compile"
         if experiment.name in later.needs:
             dependants.append(later.name)
     if not dependants:
@@ -495,7 +502,8 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
 
             with timed(report, "workspace"):
                 ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
-                ws.broken = ws.broken if same_python(sandbox.name) else {}  # compiled here for the sandbox's Python
+                if not same_python(sandbox.name):  # compiled here for the sandbox's Python
+                    ws.broken, ws.stops = {}, {}
                 guarded.before_retry = lambda: restore_protected(assignment, ws)
                 report.warnings.extend(submission.warnings + ws.warnings)
                 report.flags.extend(ws.flags)

@@ -12,7 +12,14 @@ import grader.steps.pipeline as pipeline
 from grader.course import catalog
 from grader.sandbox.image import BASE_TAG, IMAGE_PYTHON
 from grader.steps import hidden_tests
-from grader.steps.fail_fast import broken_files, hidden_tests_records, same_python, step_reaches
+from grader.steps.fail_fast import (
+    broken_files,
+    hidden_tests_records,
+    notebook_reaches,
+    notebook_stops,
+    same_python,
+    step_reaches,
+)
 from grader.steps.pipeline import grade_submission
 
 from conftest import notebook_submission, student_files, write_zip
@@ -88,20 +95,79 @@ def test_a_runner_that_imports_the_broken_file_at_load_records_what_runner_kit_w
                                                for i in full.items]
 
 
-def test_a_notebook_whose_functions_cell_does_not_compile_skips_only_the_hidden_tests(
-        tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
+def points(report):
+    return report.status, report.score, [(i.id, i.status, i.points) for i in report.items]
 
+
+def test_a_notebook_that_stops_at_its_first_cell_is_not_started(tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
     monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
     tiny_nb = catalog.load("tiny_nb", tiny_nb_root)
     source = notebook_submission(tmp_path, tiny_nb, ("return sum(values) / len(values)",
                                                      "return sum(values / len(values)"))
     files = {"tiny.ipynb": zipfile.ZipFile(source).read("tiny.ipynb").decode()}
     fast, started, full = graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
-    assert not [argv for argv in started if "grader.inside.runner_kit" in argv]
+    assert not [argv for argv in started if "grader.inside.runner_kit" in argv or "grader.inside.notebook" in argv]
+    assert points(fast) == points(full)
+    stop = "Notebook stopped: cell 2 ('def mean(values):') raised SyntaxError: incomplete input"  # IPython's words
+    assert full.runs[0].stopped.startswith(f"{stop} (")  # the executor's line, naming a file of the kernel's
+    assert fast.runs[0].stopped == f"{stop} (tiny.ipynb[cell 2], line 2)"
+    assert fast.runs[0].outcome == "not started: tiny.ipynb[cell 2] does not compile"
+    assert fast.cause.startswith("notebook: tiny.ipynb[cell 2]:2 SyntaxError: incomplete input; ")
+    first = next(i for i in fast.items if i.id == "first").message
+    assert "the run failed (not started: tiny.ipynb[cell 2] does not compile: " + stop in first
+    log = (tmp_path / "fast" / "1_a" / "logs" / "nb_log.txt").read_text()
+    assert 'File "tiny.ipynb[cell 2]", line 2' in log and log.endswith(f"{stop} (tiny.ipynb[cell 2], line 2)\n")
+    assert "SyntaxError (tiny.ipynb[functions cells]:" in next(i for i in fast.items if i.id == "tests").message
+
+
+def test_a_notebook_with_the_students_code_before_the_broken_cell_runs(
+        tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
+    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
+    tiny_nb = catalog.load("tiny_nb", tiny_nb_root)
+    source = notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])",
+                                                     "results['second'] = mean([2, 4]"))
+    files = {"tiny.ipynb": zipfile.ZipFile(source).read("tiny.ipynb").decode()}
+    fast, started, full = graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
     assert any("grader.inside.notebook" in argv for argv in started)  # graded on what it produced, as before
     assert outcome(fast) == outcome(full)
     assert [i.message for i in fast.items] == [i.message for i in full.items]
-    assert "SyntaxError (tiny.ipynb[functions cells]:" in next(i for i in fast.items if i.id == "tests").message
+    assert next(i for i in fast.items if i.id == "first").points == 2  # printed before the broken cell
+
+
+def test_a_notebook_is_certain_to_stop_only_after_the_skeletons_given_definitions(tmp_path):
+    import nbformat
+
+    def notebook(path, *cells):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# nb")] + [
+            nbformat.v4.new_code_cell(src, metadata={"tags": ["functions"]} if tagged else {}) for src, tagged in cells]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(path))
+
+    given, work = ("import math\nK = math.pi", True), ("print(K)", False)
+    todo = ("def f():\n    raise NotImplementedError('TODO (nb.ipynb): f')", True)
+    notebook(tmp_path / "skeleton" / "nb.ipynb", given, todo, work)
+    cases = {"after_definitions": [given, ("", False), ("def f(:\n    pass", True), work],
+             "first": [("def f(:", True)],
+             "indented": [("    x = 1\n    y = x", False)],  # IPython takes each of these three, Python does not
+             "awaits": [("await something()", False)],
+             "magic": [("%time def f(:", True)],
+             "after_work": [given, work, ("def f(:", True)],
+             "after_students": [given, ("def f():\n    return 1", True), ("x = (", False)],
+             "all_compile": [given, ("def f():\n    return 1", True), work]}
+    for name, cells in cases.items():
+        notebook(tmp_path / name / "nb.ipynb", *cells)
+    stops = {name: notebook_stops(tmp_path / name, ["nb.ipynb"], tmp_path / "skeleton") for name in cases}
+    stop = stops["after_definitions"]["nb.ipynb"]
+    assert (stop.filename, stop.line, stop.kind) == ("nb.ipynb[cell 4]", 1, "SyntaxError")
+    assert stop.stop == ("Notebook stopped: cell 4 ('def f(:') raised SyntaxError: invalid syntax "
+                         "(nb.ipynb[cell 4], line 1)")
+    assert stops["first"]["nb.ipynb"].stop.startswith("Notebook stopped: cell 2 ('def f(:') raised SyntaxError")
+    for name in ("indented", "awaits", "magic", "after_work", "after_students", "all_compile"):
+        assert stops[name] == {}, name
+    argv = ["python", "-u", "-m", "grader.inside.notebook", "execute", "nb.ipynb", "--output", "x.ipynb"]
+    assert notebook_reaches(stops["after_definitions"], argv) is stop
+    assert notebook_reaches(stops["after_definitions"], ["python", "nb.py"]) is None
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:
