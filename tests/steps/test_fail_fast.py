@@ -99,13 +99,18 @@ def points(report):
     return report.status, report.score, [(i.id, i.status, i.points) for i in report.items]
 
 
-def test_a_notebook_that_stops_at_its_first_cell_is_not_started(tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
+def notebook_graded_both_ways(tmp_path, tiny_nb_root, sandbox, monkeypatch, edit):
+    """graded_both_ways for the tiny notebook assignment's reference with one edit."""
     monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
     tiny_nb = catalog.load("tiny_nb", tiny_nb_root)
-    source = notebook_submission(tmp_path, tiny_nb, ("return sum(values) / len(values)",
-                                                     "return sum(values / len(values)"))
+    source = notebook_submission(tmp_path, tiny_nb, edit)
     files = {"tiny.ipynb": zipfile.ZipFile(source).read("tiny.ipynb").decode()}
-    fast, started, full = graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
+    return graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
+
+
+def test_a_notebook_that_stops_at_its_first_cell_is_not_started(tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
+    fast, started, full = notebook_graded_both_ways(tmp_path, tiny_nb_root, sandbox, monkeypatch, (
+        "return sum(values) / len(values)", "return sum(values / len(values)"))
     assert not [argv for argv in started if "grader.inside.runner_kit" in argv or "grader.inside.notebook" in argv]
     assert points(fast) == points(full)
     stop = "Notebook stopped: cell 2 ('def mean(values):') raised SyntaxError: incomplete input"  # IPython's words
@@ -122,12 +127,8 @@ def test_a_notebook_that_stops_at_its_first_cell_is_not_started(tmp_path, tiny_n
 
 def test_a_notebook_with_the_students_code_before_the_broken_cell_runs(
         tmp_path, tiny_nb_root, sandbox, cache, monkeypatch):
-    monkeypatch.setenv("GRADER_DATA", str(tmp_path / "data"))
-    tiny_nb = catalog.load("tiny_nb", tiny_nb_root)
-    source = notebook_submission(tmp_path, tiny_nb, ("results['second'] = mean([2, 4])",
-                                                     "results['second'] = mean([2, 4]"))
-    files = {"tiny.ipynb": zipfile.ZipFile(source).read("tiny.ipynb").decode()}
-    fast, started, full = graded_both_ways(tmp_path, tiny_nb, sandbox, files, monkeypatch)
+    fast, started, full = notebook_graded_both_ways(tmp_path, tiny_nb_root, sandbox, monkeypatch, (
+        "results['second'] = mean([2, 4])", "results['second'] = mean([2, 4]"))
     assert any("grader.inside.notebook" in argv for argv in started)  # graded on what it produced, as before
     assert outcome(fast) == outcome(full)
     assert [i.message for i in fast.items] == [i.message for i in full.items]
