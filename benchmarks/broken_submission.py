@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: CPU seconds to grade a submission whose code does not import (every editable
-file with a syntax error; a notebook's `functions` cell), per shipped assignment, local backend.
+file with a syntax error; a notebook's first `functions` cell the student writes, a TODO cell of the
+skeleton: a given cell is restored before the run), per shipped assignment, local backend.
 Its steps that would only die importing it are not started (grader/steps/fail_fast.py); the
 reference's hidden-test outputs and the assets are built first, untimed (once per course build).
 Target: < 3 CPU-s per submission (the grader's process and everything it started).
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from grader.commands.examples import make_examples
 from grader.course import catalog
+from grader.inside.notebook import read_notebook
 from grader.sandbox import make_sandbox
+from grader.steps.given_cells import is_todo_cell
 from grader.steps.pipeline import grade_submission
 
 STUDENT = "20262426"
@@ -30,8 +33,15 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _todo_cell_ids(skeleton: Path) -> set[str]:
+    """The ids of the skeleton's TODO code cells: the cells a student writes (every other code
+    cell is given, and restored from the skeleton before the notebook runs)."""
+    return {cell.get("id") for cell in read_notebook(skeleton).cells if is_todo_cell(cell)}
+
+
 def broken_zip(assignment: catalog.Assignment, reference: Path, dest: Path) -> Path:
-    """The reference with every editable file broken: a syntax error at its end."""
+    """The reference with every editable file broken: a syntax error at the end of each .py
+    file, and of a notebook's first `functions` cell that the student writes."""
     with zipfile.ZipFile(reference) as source, zipfile.ZipFile(dest, "w") as out:
         for info in source.infolist():
             data = source.read(info)
@@ -39,8 +49,9 @@ def broken_zip(assignment: catalog.Assignment, reference: Path, dest: Path) -> P
             if rel in assignment.spec.editable and rel.endswith(".py"):
                 data += BREAK.encode()
             elif rel in assignment.spec.editable and rel.endswith(".ipynb"):
-                notebook = json.loads(data)
-                cell = next(c for c in notebook["cells"] if "functions" in c.get("metadata", {}).get("tags", []))
+                notebook, todo = json.loads(data), _todo_cell_ids(assignment.skeleton_dir / rel)
+                cell = next(c for c in notebook["cells"] if c.get("id") in todo
+                            and "functions" in c.get("metadata", {}).get("tags", []))
                 cell["source"] = "".join(cell["source"]) + BREAK
                 data = json.dumps(notebook).encode()
             out.writestr(info, data)

@@ -32,11 +32,14 @@ Status = Literal["graded", "error", "timeout", "rejected", "crashed", "missing"]
 # report), or killed its worker twice; missing: a roster's student with no submission (0, never run).
 
 
+NOT_NEEDED = "not needed"  # a run's outcome when it was not started as nothing after it could start (pipeline)
+
+
 class RunRecord(BaseModel):
     name: str
     command: list[str]
     exit_code: int | None
-    outcome: str
+    outcome: str  # "ok", "skipped" (an input failed, or the time ran out), NOT_NEEDED, else how it failed
     seconds: float
     output_truncated: bool
     log: str
@@ -45,6 +48,11 @@ class RunRecord(BaseModel):
     attempts: int = 1  # 2 when the wall-clock backstop fired and the step was run again
     limit: str | None = None  # the limit that stopped it: cpu, wall (or None)
     memory_peak_mb: float | None = None  # peak resident memory (MiB): process tree (local) or container cgroup
+
+    @property
+    def failed(self) -> bool:
+        """It ran and failed, or was not started as certain to fail: neither ok, skipped nor not needed."""
+        return self.outcome not in ("ok", "skipped", NOT_NEEDED)
 
 
 class Report(BaseModel):
@@ -103,7 +111,7 @@ def status_warning(report: Report) -> str:
     items were scored on nothing), or nothing scored at all."""
     if report.status != "graded":
         return ""
-    if report.runs and all(run.outcome != "ok" for run in report.runs):
+    if report.runs and all(run.outcome not in ("ok", NOT_NEEDED) for run in report.runs):
         return "every experiment failed"
     if report.max_score > 0 and report.score <= 0:
         return "no points scored"

@@ -46,7 +46,7 @@ def student_cause(report: Report) -> str:
     """The root cause a student is told once, at the top: a failed run's crash (their own code's
     error, in their own terms). A cause drawn from one item is that item's message, which the
     item already shows (and a hidden item's must not reach them), so it is not repeated."""
-    if report.cause and any(run.outcome not in ("ok", "skipped") for run in report.runs):
+    if report.cause and any(run.failed for run in report.runs):
         return report.cause
     return ""
 

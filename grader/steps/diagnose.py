@@ -63,7 +63,7 @@ def root_cause(report: Report, folder: Path) -> str | None:
     if report.status == "graded" and report.score >= report.max_score:
         return None
     # A run skipped because its input failed shares that failure: only the first is a cause.
-    failed = [run for run in report.runs if run.outcome not in ("ok", "skipped")]
+    failed = [run for run in report.runs if run.failed]
     if failed:
         causes = []
         for run in failed:

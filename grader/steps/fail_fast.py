@@ -4,9 +4,14 @@ it is not started, where it would start its interpreter (and torch) only to die 
 
 Certain means read from the code (ast), never guessed: a step is skipped only when the broken
 file is reached through imports that run before anything else could stop the step (a script's
-leading imports; a hidden-test case's first imports or the first helper it calls). Anything the
+leading imports, then the imports its `if __name__ == "__main__":` block makes first, following
+the calls of the script's own functions made before any other work, such as `main()`; a
+hidden-test case's first imports or the first helper it calls), or, for a notebook's step, when
+the first code cell that does not parse (as the kernel parses a cell) comes after nothing but
+the skeleton's given `functions` cells (definitions only, the course's own code). Anything the
 reading cannot decide runs as before. What the report says is what the run would have said: the
-step's log holds Python's own SyntaxError text, the hidden-test records the runner's wording."""
+step's log holds Python's own SyntaxError text (and a notebook's the executor's stop line), the
+hidden-test records the runner's wording."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import ast
 import json
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from grader import safe_fs
@@ -32,6 +37,7 @@ class Broken:
     kind: str  # SyntaxError, IndentationError, TabError
     message: str
     text: str  # Python's own lines for it (File ..., the code, the caret, the error)
+    stop: str = ""  # a notebook cell's: the line the notebook executor ends its log with
 
     @property
     def site(self) -> str:
@@ -129,6 +135,12 @@ class _Reader:
                 return candidate
         return None
 
+    def tree(self, path: Path) -> ast.Module:
+        try:
+            return ast.parse(safe_fs.read_bytes(path, self.workspace)[0])
+        except (SyntaxError, ValueError, OSError):
+            raise _Uncertain from None
+
     def file_reaches(self, path: Path, root: Path) -> Broken | None:
         """Importing (or running) this file: the broken file it dies on, or None when its
         leading imports all load. Raises _Uncertain where that cannot be read."""
@@ -138,10 +150,7 @@ class _Reader:
         if rel in self.seen:
             return self.seen[rel]
         self.seen[rel] = None  # an import cycle loads
-        try:
-            tree = ast.parse(safe_fs.read_bytes(path, self.workspace)[0])
-        except (SyntaxError, ValueError, OSError):
-            raise _Uncertain from None
+        tree = self.tree(path)
         found = None
         for statement in tree.body:
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -152,6 +161,27 @@ class _Reader:
                 break  # code runs from here on: what it imports later is not certain
         self.seen[rel] = found
         return found
+
+    def script_reaches(self, path: Path, root: Path) -> Broken | None:
+        """Running this file as `__main__`: the broken file its leading imports reach, else the one
+        its `if __name__ == "__main__":` block certainly imports first (_MainReader), else None."""
+        if found := self.file_reaches(path, root):
+            return found
+        functions: dict[str, ast.FunctionDef] = {}  # the script's own functions, as bound when the block runs
+        for statement in self.tree(path).body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):  # file_reaches saw each load
+                for name in _bound_names(statement):
+                    functions.pop(name, None)
+            elif _is_main_guard(statement):
+                return _MainReader(self, root, functions).statements(statement.body)
+            elif not _inert(statement):
+                return None  # code runs first: what it does is not read
+            elif isinstance(statement, ast.FunctionDef) and not statement.decorator_list:  # a decorator may wrap it
+                functions[statement.name] = statement
+            else:
+                for name in _bound_names(statement):
+                    functions.pop(name, None)
+        return None
 
     def import_reaches(self, statement: ast.Import | ast.ImportFrom, root: Path) -> Broken | None:
         if isinstance(statement, ast.ImportFrom):
@@ -176,19 +206,116 @@ class _Reader:
 
 
 def _inert(statement: ast.stmt) -> bool:
-    """A module-level statement that cannot stop an import: a docstring, a def without called
-    decorators, a constant assignment."""
+    """A statement that cannot stop an import or a function: a docstring, `pass`, a def whose
+    decorators and defaults call nothing, a constant assignment to names (`A, B = 1, 2` too)."""
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
         return True
+    if isinstance(statement, ast.Pass):
+        return True
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return not any(isinstance(d, ast.Call) for d in statement.decorator_list)
+        evaluated = [*statement.decorator_list, *statement.args.defaults, *statement.args.kw_defaults]
+        return not any(isinstance(node, ast.Call) for d in evaluated if d is not None for node in ast.walk(d))
     if isinstance(statement, ast.Assign):
         try:
-            ast.literal_eval(statement.value)
-        except ValueError:
+            value = ast.literal_eval(statement.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             return False
-        return all(isinstance(t, ast.Name) for t in statement.targets)
+        return all(isinstance(t, ast.Name) or _unpacks(t, value) for t in statement.targets)
     return False
+
+
+def _unpacks(target: ast.expr, value) -> bool:
+    """`A, B = 1, 2`: a tuple of names that the constant unpacks into without an error."""
+    return (isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (tuple, list))
+            and len(target.elts) == len(value) and all(isinstance(t, ast.Name) for t in target.elts))
+
+
+def _bound_names(statement: ast.stmt) -> list[str]:
+    """The names one import, def or assignment binds where it stands."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in statement.names]
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [statement.name]
+    targets = statement.targets if isinstance(statement, ast.Assign) else []
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _local_names(fn: ast.FunctionDef) -> set[str]:
+    """Every name a function binds anywhere in its body (nested scopes too, to be safe), and its
+    parameters: Python makes each of them local to the whole function."""
+    spec = fn.args
+    names = {a.arg for a in (*spec.posonlyargs, *spec.args, *spec.kwonlyargs, spec.vararg, spec.kwarg) if a}
+    for node in ast.walk(ast.Module(body=fn.body, type_ignores=[])):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.stmt):
+            names.update(_bound_names(node) if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                                                                 ast.AsyncFunctionDef, ast.ClassDef)) else ())
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _is_main_guard(statement: ast.stmt) -> bool:
+    """`if __name__ == "__main__":` (either way round)."""
+    test = statement.test if isinstance(statement, ast.If) else None
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return (any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
+            and any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides))
+
+
+class _MainReader:
+    """Reads a script's `__main__` block as it runs: its leading imports, then the first call
+    when it is one of the script's own functions (`main()`, `sys.exit(main())`), read the same
+    way. Stops (None) at the first statement that does any other work: what follows it is not
+    certain to run."""
+
+    DEPTH = 4
+
+    def __init__(self, reader: _Reader, root: Path, functions: dict[str, ast.FunctionDef]):
+        self.reader, self.root, self.functions = reader, root, functions
+
+    def statements(self, body: list[ast.stmt], depth: int = 0, local: frozenset[str] = frozenset()) -> Broken | None:
+        """`local`: the names a function's body binds anywhere (its parameters too): a call of
+        one of them is not the script's function of that name."""
+        functions = {name: fn for name, fn in self.functions.items() if name not in local}
+        for statement in body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                if found := self.reader.import_reaches(statement, self.root):
+                    return found
+            elif not (isinstance(statement, ast.Global) or _inert(statement)):
+                return self.first_call_reaches(statement, depth, functions)
+            for name in _bound_names(statement):
+                functions.pop(name, None)
+        return None
+
+    def first_call_reaches(self, statement: ast.stmt, depth: int,
+                           functions: dict[str, ast.FunctionDef]) -> Broken | None:
+        value = statement.value if isinstance(statement, (ast.Expr, ast.Assign, ast.Return)) else (
+            statement.exc if isinstance(statement, ast.Raise) else None)
+        if value is None or depth >= self.DEPTH:
+            return None
+        call = next(iter(_calls_in_order(value)), None)  # the first call Python makes in the statement
+        fn = functions.get(call.func.id) if call and isinstance(call.func, ast.Name) else None
+        if fn is None or not _binds(fn, call):
+            return None  # other work comes first: a library call, the argument parser, the data
+        return self.statements(fn.body, depth + 1, frozenset(_local_names(fn)))
+
+
+def _binds(fn: ast.FunctionDef, call: ast.Call) -> bool:
+    """Whether calling `fn` so cannot fail before its body runs: constant positional arguments
+    only, no more than it takes, every parameter without a default given."""
+    if call.keywords or any(not isinstance(a, ast.Constant) for a in call.args):
+        return False
+    spec = fn.args
+    positional = len(spec.posonlyargs) + len(spec.args)
+    return ((len(call.args) <= positional or spec.vararg is not None)
+            and len(call.args) >= positional - len(spec.defaults)
+            and all(default is not None for default in spec.kw_defaults))
 
 
 def step_reaches(workspace: Path, broken: dict[str, Broken], argv: list[str]) -> Broken | None:
@@ -203,15 +330,99 @@ def step_reaches(workspace: Path, broken: dict[str, Broken], argv: list[str]) ->
     try:
         if args and args[0] == "-m" and len(args) > 1:
             path = reader.module_file(args[1], workspace)
-            return reader.file_reaches(path, workspace) if path else None
+            return reader.script_reaches(path, workspace) if path else None
         if args and args[0].endswith(".py"):
             path = workspace / args[0]
             if not path.is_file() or not path.resolve().is_relative_to(workspace.resolve()):
                 return None
-            return reader.file_reaches(path, path.parent)
+            return reader.script_reaches(path, path.parent)
     except _Uncertain:
         return None
     return None
+
+
+# --- a notebook's step ------------------------------------------------------------------------
+
+NOTEBOOK_EXECUTOR = ["-m", "grader.inside.notebook", "execute"]
+
+
+def notebook_stops(workspace: Path, editable: list[str], skeleton_dir: Path) -> dict[str, Broken]:
+    """The editable notebooks whose run certainly stops at a cell that does not compile before
+    anything else ran: {rel: Broken, with the executor's stop line}. The cells before it must be
+    the skeleton's given `functions` cells, word for word: the course's definitions, which run as
+    in the reference's run and make nothing that is graded (the authoring convention, which the
+    hidden tests rely on too); a cell of the student's, or a given cell that does work, may stop
+    the run first or make what a later step reads, so then the notebook runs."""
+    found: dict[str, Broken] = {}
+    for rel in editable:
+        path = workspace / rel
+        if not rel.endswith(".ipynb") or not path.is_file() or path.is_symlink() or not (skeleton_dir / rel).is_file():
+            continue
+        try:
+            if stop := _notebook_stop(workspace, rel, skeleton_dir / rel):
+                found[rel] = stop
+        except _Uncertain:
+            continue
+    return found
+
+
+def _notebook_stop(workspace: Path, rel: str, skeleton: Path) -> Broken | None:
+    import nbformat
+
+    from grader.inside.notebook import STOP_PREFIX, cell_label, read_notebook
+    from grader.steps.given_cells import is_todo_cell
+
+    try:  # as the executor reads it (nbformat, version 4)
+        notebook = nbformat.reads(safe_fs.read_bytes(workspace / rel, workspace)[0].decode("utf-8"), as_version=4)
+        given = read_notebook(skeleton)
+    except Exception:  # noqa: BLE001 - unreadable, nbformat raises many kinds: the run says what it makes of it
+        raise _Uncertain from None
+    definitions = {cell.source for cell in given.cells if cell.cell_type == "code" and not is_todo_cell(cell)
+                   and FUNCTIONS_TAG in cell.metadata.get("tags", [])}
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue  # the executor skips it
+        broken, exception = _cell_compiled(cell.source, f"{rel}[cell {index + 1}]", rel)
+        if broken:
+            return replace(broken, stop=f"{STOP_PREFIX}: {cell_label(index, cell)} raised {broken.kind}: "
+                                        f"{exception[:200]}")
+        if cell.source not in definitions or "__future__" in cell.source:
+            return None  # it may stop the run, or make what a later step reads
+    return None
+
+
+def _cell_compiled(source: str, filename: str, rel: str) -> tuple[Broken | None, str]:
+    """A cell parsed as the kernel parses it (IPython's transformer: magics, shell escapes, a
+    common indent; then its compiler's parse, whose flags say `incomplete input` where a file
+    says `'(' was never closed`): what Python says when it does not parse, and the exception's
+    own text (`invalid syntax (nb.ipynb[cell 6], line 22)`, as the executor's stop line quotes it).
+    A cell that parses is not read further (its compile may still fail in the kernel)."""
+    try:
+        from IPython.core.compilerop import CachingCompiler
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        code = TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001 - without IPython, or what it would do with the cell is not read here
+        raise _Uncertain from None
+    try:
+        CachingCompiler().ast_parse(code, filename=filename)
+    except SyntaxError as exc:
+        text = "".join(traceback.format_exception_only(type(exc), exc))
+        return Broken(rel, filename, exc.lineno, type(exc).__name__, str(exc.msg), text), str(exc)
+    except Exception:  # noqa: BLE001 - null bytes, nesting too deep
+        raise _Uncertain from None
+    return None, ""
+
+
+def notebook_reaches(stops: dict[str, Broken], argv: list[str]) -> Broken | None:
+    """The cell a notebook's step (`python -m grader.inside.notebook execute NB ...`) certainly
+    stops at (notebook_stops), else None."""
+    args = argv[1:]
+    while args and args[0].startswith("-") and args[0] != "-m":
+        args = args[1:]
+    if not stops or args[:3] != NOTEBOOK_EXECUTOR or len(args) < 4:
+        return None
+    return stops.get(PurePosixPath(args[3]).as_posix())
 
 
 # --- the hidden-test step ----------------------------------------------------------------------

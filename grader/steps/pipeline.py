@@ -28,14 +28,14 @@ from grader.course.spec import (
     TestsItem,
 )
 from grader.errors import GraderError, RejectedSubmission
-from grader.reports.report import Report, RunRecord, write_report
+from grader.reports.report import NOT_NEEDED, Report, RunRecord, write_report
 from grader.safe_fs import copy_file, is_regular, log_tail, open_new, read_tail, remove_tree
 from grader.sandbox import RunRequest, Sandbox
 from grader.sandbox.base import CANCELLED, LIMIT_MEMORY, Budget, GuardedSandbox, RunResult, StepRecord
 from grader.steps import hidden_tests
 from grader.steps.assets import ensure_assets
 from grader.steps.diagnose import crash_site, root_cause, scrub
-from grader.steps.fail_fast import Broken, same_python, step_reaches
+from grader.steps.fail_fast import Broken, notebook_reaches, same_python, step_reaches
 from grader.steps.imports import local_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
@@ -207,7 +207,7 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
     scratch = scratch or ws.path.parent
     outcomes: dict[str, str] = {}  # experiment name -> "" when it succeeded, else why not
     skips: dict[str, str] = {}  # experiment name -> why it was skipped without a failed input (the root cause)
-    for experiment in assignment.spec.experiments:
+    for index, experiment in enumerate(assignment.spec.experiments):
         argv = ctx.shown(experiment.command)
         broken = [name for name in experiment.needs if outcomes.get(name)]
         why = (skips.get(broken[0]) or f"skipped: {broken[0]} failed ({outcomes[broken[0]]})" if broken
@@ -221,6 +221,14 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             summaries[experiment.log] = Summary(None, why)
             records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome="skipped", seconds=0.0,
                                      output_truncated=False, log=f"logs/{experiment.log}", stopped=why))
+            continue
+        if unneeded := not_needed(assignment, ws, ctx, index, outcomes):
+            outcomes[experiment.name] = ""  # not a failure: what needs it does not start for its own reason
+            summaries[experiment.log] = Summary(None, unneeded)
+            _write_note(ws.path / experiment.log, unneeded)
+            records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome=NOT_NEEDED,
+                                     seconds=0.0, output_truncated=False, log=f"logs/{experiment.log}",
+                                     stopped=unneeded))
             continue
         if progress:
             progress(f"running {experiment.name}")
@@ -336,17 +344,56 @@ def _hidden_tests_out_of_time(assignment: Assignment, sandbox: Sandbox, ws: Work
 
 
 def not_started(ws: Workspace, argv: list[str], log_path: Path) -> RunResult | None:
-    """A step certain to die importing a file that does not compile is not started: its log
-    holds Python's own words for it, so the report says what the run would have said."""
-    broken = step_reaches(ws.path, ws.broken, argv)
+    """A step certain to die importing a file that does not compile (or a notebook certain to
+    stop at a cell that does not compile) is not started: its log holds Python's own words for
+    it (and the notebook executor's stop line), so the report says what the run would have said."""
+    broken = certain_stop(ws, argv)
     if broken is None:
         return None
+    _write_note(log_path, f"not started: {broken.filename} does not compile (checked before the run)\n{broken.text}"
+                + (f"{broken.stop}\n" if broken.stop else ""))
+    return RunResult(exit_code=None, timed_out=False, seconds=0.0, output_truncated=False,
+                     error=f"not started: {broken.filename} does not compile")
+
+
+def certain_stop(ws: Workspace, argv: list[str]) -> Broken | None:
+    """The file (or notebook cell) that does not compile which a step's command certainly dies on."""
+    return step_reaches(ws.path, ws.broken, argv) or notebook_reaches(ws.stops, argv)
+
+
+def _write_note(log_path: Path, note: str) -> None:
+    """A step's log when the grader did not start it: why, in one note."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open_new(log_path) as log:
-        log.write(f"[grader] not started: {broken.rel} does not compile (checked before the run)\n"
-                  f"{broken.text}".encode())
-    return RunResult(exit_code=None, timed_out=False, seconds=0.0, output_truncated=False,
-                     error=f"not started: {broken.rel} does not compile")
+        log.write(f"[grader] {note}".encode() + (b"" if note.endswith("\n") else b"\n"))
+
+
+def not_needed(assignment: Assignment, ws: Workspace, ctx: RunContext, index: int, outcomes: dict[str, str]) -> str:
+    """Why a step is not started although it could run ("not started: ..."), or "": what it makes
+    could reach no score, because every later step that needs it, and every other later step and
+    the hidden tests too, certainly do not start (fail_fast's reading: each dies importing a file
+    that does not compile, or needs a step that does or that failed). Only a step whose log no
+    rubric item reads and that keeps no artifacts (a data-preparation step): its report row says
+    `not needed`, which is no failure, and the points and the root cause are those of a full run."""
+    experiment = assignment.spec.experiments[index]
+    if (not (ws.broken or ws.stops) or experiment.trusted or experiment.artifacts
+            or any(getattr(item, "log", None) == experiment.log for item in assignment.rubric.items)):
+        return ""
+    dead: dict[str, str] = {}  # later step -> why it certainly does not start
+    dependants = []
+    for later in assignment.spec.experiments[index + 1:]:
+        failed = next((name for name in later.needs if name in dead or outcomes.get(name)), None)
+        hit = None if later.trusted or failed else certain_stop(ws, ctx.shown(later.command))
+        if failed is None and hit is None:
+            return ""  # it may start, and read what this step makes
+        dead[later.name] = dead.get(failed, f"{failed} failed") if failed else f"{hit.filename} does not compile"
+        if experiment.name in later.needs:
+            dependants.append(later.name)
+    if not dependants:
+        return ""  # nothing needs it: it runs as it always does
+    if _hidden_test_items(assignment) and hidden_tests.certain_records(assignment, ws.path, ws.broken) is None:
+        return ""  # the hidden tests run, in the workspace this step writes to
+    return f"not started: nothing after it starts ({dependants[0]}: {dead[dependants[0]]})"
 
 
 def _hidden_test_items(assignment: Assignment) -> list:
@@ -529,7 +576,8 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
 
             with timed(report, "workspace"):
                 ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
-                ws.broken = ws.broken if same_python(sandbox.name) else {}  # compiled here for the sandbox's Python
+                if not same_python(sandbox.name):  # compiled here for the sandbox's Python
+                    ws.broken, ws.stops = {}, {}
                 guarded.before_retry = lambda: restore_protected(assignment, ws)
                 report.warnings.extend(submission.warnings + ws.warnings)
                 report.flags.extend(ws.flags)

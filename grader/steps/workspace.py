@@ -18,7 +18,7 @@ from pathlib import Path
 from grader.course.catalog import Assignment
 from grader.errors import GraderError
 from grader.safe_fs import TreeTooLarge, open_new, remove_tree, walk
-from grader.steps.fail_fast import Broken, broken_files
+from grader.steps.fail_fast import Broken, broken_files, notebook_stops
 from grader.steps.intake import Submission
 
 MISSING_REQUIRED = "missing required files: "
@@ -51,6 +51,7 @@ class Workspace:
     warnings: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # for the report's flags, e.g. edited given notebook cells
     broken: dict[str, Broken] = field(default_factory=dict)  # editable files that do not compile (fail_fast)
+    stops: dict[str, Broken] = field(default_factory=dict)  # notebooks certain to stop at such a cell (fail_fast)
     out_of_time: dict[str, str] = field(default_factory=dict)  # editable file -> the step that ran out of time in it
 
 
@@ -133,6 +134,7 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
         shown = ", ".join(ws.ignored[:5]) + (f" and {len(ws.ignored) - 5} more" if len(ws.ignored) > 5 else "")
         ws.warnings.append(f"ignored files that are not part of the assignment: {shown}")
     ws.broken = broken_files(dest, spec.editable)
+    ws.stops = notebook_stops(dest, spec.editable, assignment.skeleton_dir)
     return ws
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 import data as channel_data
+import groups as student  # your code, imported before any work: a groups.py that does not compile stops here
 from network import accuracy, make_network, save_weights
 
 STEPS, BATCH, LR = 1500, 128, 1e-3
@@ -28,7 +29,6 @@ def plain_batches(n, rng):
 
 
 def train(method, splits, seed, steps=STEPS, log_every=100):
-    import groups as student  # only the balanced method needs the student's code
     torch.manual_seed(seed)
     random.seed(seed)
     rng = np.random.default_rng(seed)
