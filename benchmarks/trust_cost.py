@@ -57,12 +57,16 @@ def bare_commands(assignment: catalog.Assignment, folder: Path) -> list[tuple[st
     ctx = RunContext(int(STUDENT[-assignment.spec.seed.digits:]), dataset, data_root(), LocalSandbox().python(),
                      secret_seed=secret_seed(STUDENT, assignment.id), holdout_dir=holdout_dir(assignment, dataset))
     # Assets (cvae_ood's judge) are built once per dataset and cached, by the grading as by this.
-    ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, LocalSandbox(), ctx.substitute))
+    ctx = replace(ctx, assets=ensure_assets(assignment, dataset, ctx.data_dir, LocalSandbox(), ctx.substitute),
+                  trusted_assets=ensure_assets(assignment, dataset, ctx.data_dir, LocalSandbox(), ctx.substitute,
+                                               trusted=True, holdout_dir=ctx.holdout_dir))
     env = {**base_environment(assignment.spec.limits, folder), **dataset_env(assignment, ctx)}
     Path(env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
     rows = []
     for experiment in assignment.spec.experiments:
-        seconds, peak, code = run_bare(ctx.argv(experiment.command, trusted=experiment.trusted), folder, env)
+        argv = ctx.argv(experiment.command, trusted=experiment.trusted,
+                        scores=[f"{one.log}={one.model}" for one in experiment.scores])
+        seconds, peak, code = run_bare(argv, folder, env)
         rows.append((experiment.name, seconds, peak, code))
     return rows
 
@@ -120,8 +124,10 @@ def main() -> None:
         start = time.perf_counter()
         expected_outputs(assignment, sandbox)
         dataset = assignment.dataset()
-        ensure_assets(assignment, dataset, data_root(), sandbox,
-                      RunContext(0, dataset, data_root(), sandbox.python()).substitute)
+        substitute = RunContext(0, dataset, data_root(), sandbox.python()).substitute
+        ensure_assets(assignment, dataset, data_root(), sandbox, substitute)
+        ensure_assets(assignment, dataset, data_root(), sandbox, substitute, trusted=True,
+                      holdout_dir=holdout_dir(assignment, dataset))
         course_build = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
