@@ -33,7 +33,8 @@ for arg in "$@"; do
         selected=("$arg")
     else
         known=$(printf ', %s' "${experiments[@]}")
-        echo "unknown option or experiment $arg (known: --download$known; see DATA.md for the data)" >&2
+        data=""; if [ -f DATA.md ]; then data="; see DATA.md for the data"; fi  # a handout without a dataset has none
+        echo "unknown option or experiment $arg (known: --download$known$data)" >&2
         exit 2
     fi
 done

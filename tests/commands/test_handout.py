@@ -134,6 +134,11 @@ def test_handout_run_sh_passes_download_on(tmp_path, assignment, how):
     wrong = subprocess.run(["bash", "run.sh", "12332426", "--donwload"], cwd=tmp_path, env=env, capture_output=True,
                            text=True)
     assert wrong.returncode == 2 and "unknown option or experiment --donwload" in wrong.stderr
+    assert "DATA.md" not in wrong.stderr  # no DATA.md beside this run.sh: the message does not send one there
+    (tmp_path / "DATA.md").write_text("how to get the data\n")
+    wrong = subprocess.run(["bash", "run.sh", "12332426", "--donwload"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True)
+    assert wrong.returncode == 2 and "see DATA.md for the data" in wrong.stderr
 
 
 
