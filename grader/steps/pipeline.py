@@ -382,12 +382,15 @@ def not_needed(assignment: Assignment, ws: Workspace, ctx: RunContext, index: in
     dead: dict[str, str] = {}  # later step -> why it certainly does not start
     dependants = []
     for later in assignment.spec.experiments[index + 1:]:
-        failed = next((name for name in later.needs if name in dead or outcomes.get(name)), None)
+        # a step that scores several models starts when one of them can: each score's needs count
+        failures = [next((name for name in needs if name in dead or outcomes.get(name)), None)
+                    for needs in ([one.needs for one in later.scores] or [later.needs])]
+        failed = failures[0] if None not in failures else None
         hit = None if later.trusted or failed else certain_stop(ws, ctx.shown(later.command))
         if failed is None and hit is None:
             return ""  # it may start, and read what this step makes
         dead[later.name] = dead.get(failed, f"{failed} failed") if failed else f"{hit.filename} does not compile"
-        if experiment.name in later.needs:
+        if experiment.name in later.needs or any(experiment.name in one.needs for one in later.scores):
             dependants.append(later.name)
     if not dependants:
         return ""  # nothing needs it: it runs as it always does

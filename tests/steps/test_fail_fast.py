@@ -279,6 +279,29 @@ def test_a_step_needed_only_by_steps_that_do_not_start_is_not_started_either(
     assert [argv[1] for argv in started] == ["prepare.py", "prepare.py"] and outcome(fast) == outcome(full)
 
 
+def test_a_scoring_step_whose_every_model_needs_a_step_that_does_not_start_does_not_keep_prepare_running(
+        tmp_path, tiny_root, sandbox, cache, monkeypatch):
+    spec = tiny_root / "assignments" / "tiny" / "assignment.yaml"
+    scoring = ("  - name: scoring\n    command: \"{python} prepare.py {scores}\"\n    log: scoring_log.txt\n"
+               "    trusted: true\n    scores:\n      - {name: s, model: m, log: s_log.txt, inputs: [prepared.txt], "
+               "needs: [%s]}\nlimits:\n")
+    spec.write_text(spec.read_text().replace(
+        "experiments:\n", "experiments:\n  - name: prepare\n    command: \"{python} prepare.py\"\n"
+                          "    log: prepare_log.txt\n", 1).replace(
+        "    log: result_log.txt\n", "    log: result_log.txt\n    needs: [prepare]\n", 1))
+    (tiny_root / "skeleton" / "tiny" / "prepare.py").write_text("open('prepared.txt', 'w').write('1')\nprint('ok')\n")
+    base = spec.read_text()
+    files = {**student_files(catalog.load("tiny", tiny_root)), "answer.py": BROKEN}
+    spec.write_text(base.replace("limits:\n", scoring % "main", 1))
+    fast, started, _ = graded_both_ways(tmp_path / "dead", catalog.load("tiny", tiny_root), sandbox, files,
+                                        monkeypatch)
+    assert started == [] and fast.runs[0].outcome == "not needed"
+    spec.write_text(base.replace("limits:\n", scoring % "prepare", 1))  # its model reads what prepare makes
+    fast, started, _ = graded_both_ways(tmp_path / "alive", catalog.load("tiny", tiny_root), sandbox, files,
+                                        monkeypatch)
+    assert fast.runs[0].outcome == "ok" and [argv[1] for argv in started][:1] == ["prepare.py"]
+
+
 def test_hidden_tests_are_skipped_only_when_every_case_dies_on_the_broken_file(tmp_path):
     ws = write(tmp_path, {"model.py": "def f(:\n", "fine.py": "def g():\n    return 1\n"})
     broken = broken_files(ws, ["model.py", "fine.py"])
