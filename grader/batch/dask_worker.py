@@ -21,7 +21,7 @@ from pathlib import Path
 from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
-from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest, walk
+from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest
 from grader.steps.naming import report_folder
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
@@ -67,19 +67,38 @@ def _fingerprinted_trees(root: Path, backend: str) -> list[Path]:
 
 
 def tree_listing(root: Path, backend: str) -> tuple:
-    """What the fingerprint reads, by stat alone: (path, kind, size, mtime_ns, ctime_ns, inode)
-    of every entry. A file changed in place changes its mtime (and ctime), so the listing too."""
-    rows = []
+    """What the fingerprint reads, by stat alone: (path, mode, size, mtime_ns, ctime_ns, inode)
+    of every file and link, (path, mode) of every folder, in path order. A file changed in place
+    changes its mtime (and ctime), so the listing too. One lstat per entry, links never followed,
+    __pycache__ folders not entered and folders' times left out (the hash reads neither, and a
+    worker's first import of a module writes a .pyc); checked before every task, so kept cheap."""
+    rows: list[tuple] = []
     for tree in _fingerprinted_trees(root, backend):
-        paths = [str(tree)] if not tree.is_dir() or tree.is_symlink() else [
-            e.path for e in walk(tree) if not any(part in SKIPPED_IN_DIGESTS for part in e.rel.split("/"))]
-        for path in paths:
+        try:
+            info = os.lstat(tree)
+        except FileNotFoundError:
+            rows.append((str(tree), None))
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            rows.append((str(tree), info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+            continue
+        folders = [str(tree)]
+        while folders:
             try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                rows.append((path, None))
+                with os.scandir(folders.pop()) as entries:
+                    for entry in entries:
+                        if entry.name in SKIPPED_IN_DIGESTS:
+                            continue
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISDIR(info.st_mode):  # its entries are rows; its times change with __pycache__
+                            rows.append((entry.path, info.st_mode))
+                            folders.append(entry.path)
+                        else:
+                            rows.append((entry.path, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                                         info.st_ino))
+            except (FileNotFoundError, NotADirectoryError):  # removed meanwhile: the listing differs anyway
                 continue
-            rows.append((path, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+    rows.sort()
     return tuple(rows)
 
 
@@ -167,7 +186,6 @@ def grade_task(task: dict) -> dict:
     name), data (its bytes; a folder comes zipped), source (the client's path, for the report),
     assignment, dataset, student_id, key (the resume cache key), backend, fingerprint."""
     from grader.batch.host import with_cpu_share
-    from grader.reports.report import write_report
     from grader.sandbox import make_sandbox
     from grader.steps.pipeline import grade_submission
 
@@ -195,12 +213,11 @@ def grade_task(task: dict) -> dict:
         identity = task.get("identity")
         if identity is not None:  # whose it is, as the client found; the bytes to grade are this copy
             identity = dataclasses.replace(identity, source=source)
+        # The report names the path the TA gave, not this worker's temporary copy; it is written once.
         report = grade_submission(source, assignment, sandbox, out, dataset=task["dataset"],
-                                  student_id=task["student_id"], cache_key=task["key"], identity=identity)
-        report.source = task["source"]  # the path the TA gave, not this worker's temporary copy
-        folder = report_folder(out, report.stem)
-        write_report(report, folder)
-        files, dropped = _pack(folder)
+                                  student_id=task["student_id"], cache_key=task["key"], identity=identity,
+                                  shown_source=task["source"])
+        files, dropped = _pack(report_folder(out, report.stem))
     return {"files": files, "dropped": dropped, "worker": _where(), "seconds": time.monotonic() - started}
 
 
@@ -248,5 +265,5 @@ def dask_setup(worker) -> None:
     if not catalog.list_ids(root):
         raise GraderError(f"no assignments under {root}: set GRADER_ROOT to the course root", root)
     backend = os.environ.get("GRADER_BACKEND", "docker")
-    fingerprint = course_fingerprint(root, backend)
+    fingerprint = cached_fingerprint(root, backend)  # the client's check and the first task hash no more
     print(f"[grader] worker {worker.address}: course {root}, fingerprint {fingerprint} ({backend})", flush=True)

@@ -89,3 +89,31 @@ def test_a_worker_grades_the_bytes_it_was_sent_for_an_lms_named_submission(tmp_p
     report = json.loads(result["files"]["report.json"])
     assert report["status"] == "graded" and report["student_id"] == "20250042", report["message"]
     assert report["source"] == str(identity.source)  # the path the TA gave
+
+
+def test_compiled_files_do_not_make_the_worker_hash_again(tiny_root, fresh, monkeypatch):
+    """A worker importing a module writes __pycache__ under the course or the grader: not a change
+    (the hash skips those folders), so the listing skips them too."""
+    first = worker.cached_fingerprint(tiny_root, "local")
+    reads = counting_digests(monkeypatch)
+    cache = tiny_root / "skeleton" / "tiny" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "answer.cpython-311.pyc").write_bytes(b"compiled")
+    assert worker.cached_fingerprint(tiny_root, "local") == first and reads == []
+
+
+def test_grade_task_writes_the_report_once_naming_the_clients_path(tmp_path, tiny_root, tiny, fresh, monkeypatch):
+    import grader.reports.report
+    import grader.steps.pipeline
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    writes = []
+    real = grader.reports.report.write_report
+    monkeypatch.setattr(grader.steps.pipeline, "write_report", lambda *a, **k: writes.append(a) or real(*a, **k))
+    data = write_zip(tmp_path / "s.zip", student_files(tiny)).read_bytes()
+    task = {"name": "20250001_x.zip", "data": data, "source": "/on/the/client/20250001_x.zip", "assignment": "tiny",
+            "dataset": None, "student_id": None, "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local")}
+    report = json.loads(worker.grade_task(task)["files"]["report.json"])
+    assert report["status"] == "graded" and report["source"] == "/on/the/client/20250001_x.zip"
+    assert len(writes) == 1
