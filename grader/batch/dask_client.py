@@ -331,7 +331,20 @@ class DaskExecutor:
         write_report(report, folder)
         return Outcome(job, report, folder)
 
-    def _outcome(self, future) -> Outcome | None:
+    def _gather(self, futures: list) -> dict:
+        """The results of the finished futures among `futures`, {key: result}, fetched in one
+        request (each future.result() was a round trip of its own, one after another, and capped
+        how fast a batch's reports came back); a key missing here is fetched on its own in _outcome."""
+        finished = {future.key: future for future in futures if future.status == "finished"}
+        if not finished:
+            return {}
+        try:
+            results = self.client.gather(finished, errors="skip")
+        except Exception:  # noqa: BLE001 - each is asked for again on its own, with its own error
+            return {}
+        return {key: result for key, result in results.items() if result is not None}
+
+    def _outcome(self, future, fetched: dict | None = None) -> Outcome | None:
         from distributed.scheduler import KilledWorker
 
         job, _ = self._futures.pop(future.key)
@@ -339,7 +352,7 @@ class DaskExecutor:
             folder = report_folder(self._ctx.job_folder(), job.stem)
             result: dict = {}
             try:
-                result = future.result()
+                result = fetched if fetched is not None else future.result()
                 write_report_files(result["files"], folder)
                 report: Report = load_report(folder / "report.json")
             except Exception as exc:  # noqa: BLE001 - a result that did not arrive or does not parse
@@ -371,8 +384,10 @@ class DaskExecutor:
         deadline = time.monotonic() + timeout
         while not self._ready:
             if self._as_completed.has_ready():
-                for future in self._as_completed.next_batch(block=False):
-                    if (outcome := self._outcome(future)) is not None:
+                futures = self._as_completed.next_batch(block=False)
+                results = self._gather(futures)
+                for future in futures:
+                    if (outcome := self._outcome(future, results.get(future.key))) is not None:
                         self._ready.append(outcome)
                 self._top_up()
                 break
