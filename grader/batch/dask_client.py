@@ -20,7 +20,7 @@ import uuid
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from grader.batch.dask_worker import REPORT_TOTAL_CAP, WORKERS_ENV, CourseMismatch
+from grader.batch.dask_worker import QUIET_WORKER_CONFIG, REPORT_TOTAL_CAP, WORKERS_ENV, CourseMismatch
 from grader.batch.executors import BatchContext, Job, Outcome, failed_report
 from grader.errors import GraderError, RejectedSubmission
 from grader.reports.report import Report, load_report, write_report
@@ -175,7 +175,7 @@ def connect(address: str, *, certs: Path | None, insecure: bool, warn=None):
             logging.getLogger(name).setLevel(logging.CRITICAL)
     if scheme == "local":
         os.environ[WORKERS_ENV] = address.split(":", 1)[1]  # the spawned workers share this machine's cores
-        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **QUIET_WORKER_CONFIG}):
             cluster = LocalCluster(n_workers=int(address.split(":", 1)[1]), threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=50)
         return Client(cluster), cluster

@@ -30,6 +30,26 @@ COURSE_PARTS = ("assignments", "rubrics", "skeleton")
 WORKERS_ENV = "GRADER_WORKERS_PER_MACHINE"  # worker processes started together on one machine
 
 
+# Dask's own background work in a grading worker: its statistical profiler samples every thread
+# 100 times a second, its event loop ticks 50 times a second, its system and memory monitors run 2
+# and 10 times a second. A grading task waits on its sandbox (student code runs in processes or
+# containers of their own), so none of that tells anything here, and on one machine it adds up:
+# 8 worker processes (and their nannies) took 22% of a 2-core machine's CPU idle, 2% with these.
+# `grader worker` and `--cluster local:N` start their workers with them.
+QUIET_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+def quiet_worker_env() -> dict[str, str]:
+    """QUIET_WORKER_CONFIG as the DASK_* environment variables a `dask worker` process reads."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+            for key, value in QUIET_WORKER_CONFIG.items()}
+
+
 class CourseMismatch(GraderError):
     """This worker grades a different course, grader or image than the client asked for."""
 

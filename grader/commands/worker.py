@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from grader.batch.dask_client import CERTS_ENV, check_address, tls_arguments
-from grader.batch.dask_worker import WORKERS_ENV, prepare
+from grader.batch.dask_worker import WORKERS_ENV, prepare, quiet_worker_env
 from grader.commands.session import Session, cluster_backend
 from grader.errors import GraderError
 
@@ -40,6 +40,8 @@ def run(session: Session, scheduler: str, backend: str | None, certs: Path | Non
     argv = worker_argv(scheduler, scheme, certs, nworkers)
     os.environ["GRADER_BACKEND"] = chosen
     os.environ[WORKERS_ENV] = str(nworkers)  # each submission gets its share of the cores
+    for name, value in quiet_worker_env().items():  # Dask's background work, unless the TA set it otherwise
+        os.environ.setdefault(name, value)
     session.console.print("starting: " + " ".join(argv), highlight=False, markup=False)
     os.execv(sys.executable, argv)
 

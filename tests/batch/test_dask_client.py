@@ -14,10 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dask
 import pytest
 
 from grader.batch.dask_client import check_address, make_certs, safe_relative, tls_arguments, write_report_files
-from grader.batch.dask_worker import CourseMismatch, course_fingerprint, grade_task
+from grader.batch.dask_worker import QUIET_WORKER_CONFIG, CourseMismatch, course_fingerprint, grade_task
 from grader.course import catalog
 from grader.errors import GraderError
 from grader.reports.report import load_report
@@ -192,6 +193,7 @@ def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny
             client = cluster.client()
             try:
                 client.wait_for_workers(1, timeout=60)
+                settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG})
             finally:
                 client.close()
             result = grade(tiny_root, str(tmp_path / "20250001_good.zip"), "--out", str(tmp_path / "out"),
@@ -204,6 +206,30 @@ def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny
     fingerprint = course_fingerprint(tiny_root, "local")
     assert f"ok   fingerprint: {fingerprint} (local backend)" in log
     assert f"fingerprint {fingerprint} (local)" in log  # said again by the preload inside the worker
+    assert list(settings.values()) == [QUIET_WORKER_CONFIG]  # Dask's profiler and monitors quieted
+
+
+def test_local_workers_start_with_the_quiet_settings(monkeypatch):
+    from grader.batch.dask_client import connect
+    from grader.batch.dask_worker import WORKERS_ENV
+
+    monkeypatch.setenv(WORKERS_ENV, "1")  # connect sets it for the local workers; restored after the test
+    client, cluster = connect("local:1", certs=None, insecure=False)
+    try:
+        settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG})
+    finally:
+        client.close()
+        cluster.close()
+    assert list(settings.values()) == [QUIET_WORKER_CONFIG]
+
+
+def test_the_quiet_worker_settings_reach_dask_through_the_environment():
+    import dask.config
+
+    from grader.batch.dask_worker import quiet_worker_env
+
+    with dask.config.set(dask.config.collect_env(quiet_worker_env())):
+        assert {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG} == QUIET_WORKER_CONFIG
 
 
 def test_a_worker_with_another_course_refuses_in_one_line(tmp_path, tiny_root, tiny):
