@@ -307,23 +307,29 @@ class DaskExecutor:
         self._top_up()
 
     def _top_up(self) -> None:
+        from grader.batch.dask_worker import grade_task
+
         window = 2 * self.parallelism() + 2
-        while self._pending and len(self._futures) < window and not self._stopped.is_set():
+        jobs, tasks = [], []
+        while self._pending and len(self._futures) + len(tasks) < window and not self._stopped.is_set():
             job = self._pending.pop(0)
             try:
                 name, data = _payload_bytes(job, self._ctx)
             except RejectedSubmission as exc:
                 self._ready.append(self._local_outcome(job, "rejected", str(exc)))
                 continue
-            task = {"name": name, "data": data, "source": str(job.source), "assignment": self._ctx.assignment.id,
-                    "dataset": self._ctx.dataset, "student_id": job.student_id, "key": job.key,
-                    "backend": self.backend, "fingerprint": self.fingerprint, "identity": job.identity}
-            from grader.batch.dask_worker import grade_task
-
-            key = f"grade-{uuid.uuid4().hex[:12]}"
-            future = self.client.submit(grade_task, task, key=key, retries=1, pure=False)
-            self._futures[key] = (job, future)
-            self._as_completed.add(future)
+            jobs.append(job)
+            tasks.append({"name": name, "data": data, "source": str(job.source), "assignment": self._ctx.assignment.id,
+                          "dataset": self._ctx.dataset, "student_id": job.student_id, "key": job.key,
+                          "backend": self.backend, "fingerprint": self.fingerprint, "identity": job.identity})
+        if not tasks:
+            return
+        # One request for all of them: the scheduler takes in many tasks at once for little more than one.
+        keys = [f"grade-{uuid.uuid4().hex[:12]}" for _ in tasks]
+        futures = self.client.map(grade_task, tasks, key=keys, retries=1, pure=False)
+        for job, future in zip(jobs, futures):
+            self._futures[future.key] = (job, future)
+        self._as_completed.update(futures)
 
     def _local_outcome(self, job: Job, status: str, message: str) -> Outcome:
         report = failed_report(job, self._ctx, status, message, self.backend)
