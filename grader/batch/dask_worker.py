@@ -286,4 +286,10 @@ def dask_setup(worker) -> None:
         raise GraderError(f"no assignments under {root}: set GRADER_ROOT to the course root", root)
     backend = os.environ.get("GRADER_BACKEND", "docker")
     fingerprint = cached_fingerprint(root, backend)  # the client's check and the first task hash no more
+    # Ready to grade when it joins: the grading code imported and the report page compiled here, once,
+    # not by the first submission of each of its threads at once (they held up a batch's first round).
+    import grader.steps.pipeline  # noqa: F401
+    from grader.reports.report import PAGES
+
+    PAGES.get_template("report.html.j2")
     print(f"[grader] worker {worker.address}: course {root}, fingerprint {fingerprint} ({backend})", flush=True)

@@ -117,3 +117,22 @@ def test_grade_task_writes_the_report_once_naming_the_clients_path(tmp_path, tin
     report = json.loads(worker.grade_task(task)["files"]["report.json"])
     assert report["status"] == "graded" and report["source"] == "/on/the/client/20250001_x.zip"
     assert len(writes) == 1
+
+
+def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, monkeypatch, capsys):
+    """`dask worker --preload grader.batch.dask_worker`: the course hashed once (the client's check
+    and the first task reuse it) and the report page compiled before any task."""
+    from types import SimpleNamespace
+
+    from grader.reports.report import PAGES
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    monkeypatch.setenv("GRADER_BACKEND", "local")
+    expected = worker.course_fingerprint(tiny_root, "local")
+    PAGES.cache.clear()
+    reads = counting_digests(monkeypatch)
+    worker.dask_setup(SimpleNamespace(address="tcp://127.0.0.1:1"))
+    assert reads and any(name.endswith("report.html.j2") for _, name in PAGES.cache.keys())
+    reads.clear()
+    assert worker.check_course(expected, "local") == expected and reads == []
+    assert f"fingerprint {expected} (local)" in capsys.readouterr().out
