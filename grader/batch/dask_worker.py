@@ -15,6 +15,7 @@ import os
 import socket
 import stat
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def course_fingerprint(root: Path, backend: str) -> str:
 # them keep their listing (paths, sizes, modification times: stat only, no file read).
 _FINGERPRINTS: dict[tuple[str, str], tuple[tuple, str]] = {}
 _ASSIGNMENTS: dict[tuple[str, str, str], catalog.Assignment] = {}
+_ASSIGNMENTS_LOCK = threading.Lock()
 
 
 def _fingerprinted_trees(root: Path, backend: str) -> list[Path]:
@@ -135,13 +137,15 @@ def cached_fingerprint(root: Path, backend: str) -> str:
 
 
 def cached_assignment(assignment_id: str, root: Path, fingerprint: str) -> catalog.Assignment:
-    """The parsed assignment, once per course fingerprint (which covers assignment.yaml and the rubric)."""
+    """The parsed assignment, once per course fingerprint (which covers assignment.yaml and the rubric)
+    and worker process: its threads' first tasks wait for one parse instead of each parsing it."""
     key = (str(root), assignment_id, fingerprint)
-    if key not in _ASSIGNMENTS:
-        for stale in [k for k in _ASSIGNMENTS if k[2] != fingerprint]:  # another course build's
-            del _ASSIGNMENTS[stale]
-        _ASSIGNMENTS[key] = catalog.load(assignment_id, root)
-    return _ASSIGNMENTS[key]
+    with _ASSIGNMENTS_LOCK:
+        if key not in _ASSIGNMENTS:
+            for stale in [k for k in _ASSIGNMENTS if k[2] != fingerprint]:  # another course build's
+                del _ASSIGNMENTS[stale]
+            _ASSIGNMENTS[key] = catalog.load(assignment_id, root)
+        return _ASSIGNMENTS[key]
 
 
 def _where(dask_worker=None) -> str:

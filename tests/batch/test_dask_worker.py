@@ -136,3 +136,27 @@ def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, 
     reads.clear()
     assert worker.check_course(expected, "local") == expected and reads == []
     assert f"fingerprint {expected} (local)" in capsys.readouterr().out
+
+
+def test_a_workers_threads_parse_the_assignment_once_between_them(tiny_root, fresh, monkeypatch):
+    import threading
+    import time
+
+    loads = []
+    real_load = catalog.load
+
+    def slow_load(*args, **kwargs):
+        loads.append(args)
+        time.sleep(0.2)  # every thread asks while the first parse runs
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(catalog, "load", slow_load)
+    fingerprint = worker.course_fingerprint(tiny_root, "local")
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(worker.cached_assignment("tiny", tiny_root, fingerprint)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(got) == 4 and all(a is got[0] for a in got)
