@@ -32,7 +32,7 @@ from grader.steps.imports import local_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
 from grader.steps.naming import parse_stem, report_folder, submission_stem
-from grader.steps.workspace import Workspace, discard, empty_trash, prepare_workspace, restore_protected
+from grader.steps.workspace import Workspace, discard, empty_trash_now_and_then, prepare_workspace, restore_protected
 from grader.verdict.evidence import Evidence
 from grader.verdict.parse import Summary, parse_log
 from grader.verdict.score import score
@@ -502,7 +502,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
         _name_student_paths(report, Path(tmp))
     finally:
         discard(Path(tmp))  # through the trash: a stop midway leaves nothing for long (empty_trash)
-        empty_trash()
+        empty_trash_now_and_then()
     report.cause = root_cause(report, folder)
     report.timings["total"] = round(time.monotonic() - started, 3)
     try:

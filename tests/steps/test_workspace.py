@@ -160,3 +160,21 @@ def test_threads_discarding_at_once_never_fail(tmp_path, monkeypatch):
     for thread in threads:
         thread.join()
     assert errors == [] and not (tmp_path / "trash").exists()
+
+
+def test_a_grading_process_looks_in_the_trash_now_and_then(tmp_path, monkeypatch):
+    """After each submission: at most once every TRASH_INTERVAL seconds per process (it listed the
+    trash and read /proc for every other grader's entry at every submission)."""
+    from grader.steps import workspace
+
+    monkeypatch.setattr(workspace, "_EMPTIED_AT", {})
+    calls = []
+    monkeypatch.setattr(workspace, "empty_trash", lambda: calls.append(1) or [])
+    clock = [1000.0]
+    monkeypatch.setattr(workspace.time, "monotonic", lambda: clock[0])
+    for _ in range(5):
+        workspace.empty_trash_now_and_then()
+    assert len(calls) == 1
+    clock[0] += workspace.TRASH_INTERVAL
+    workspace.empty_trash_now_and_then()
+    assert len(calls) == 2
