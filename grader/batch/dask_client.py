@@ -241,6 +241,14 @@ def _payload_bytes(job: Job, ctx: BatchContext) -> tuple[str, bytes]:
     return source.name, source.read_bytes()
 
 
+def _mtime_ns(source: Path) -> int | None:
+    """When the submission's file (or folder) was last changed here, as grader.steps.lms.file_time reads it."""
+    try:
+        return source.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def safe_relative(name: str) -> PurePosixPath:
     """A path a worker returned, accepted only when it stays inside the report folder."""
     path = PurePosixPath(name)
@@ -319,7 +327,8 @@ class DaskExecutor:
                 self._ready.append(self._local_outcome(job, "rejected", str(exc)))
                 continue
             jobs.append(job)
-            tasks.append({"name": name, "data": data, "source": str(job.source), "assignment": self._ctx.assignment.id,
+            tasks.append({"name": name, "data": data, "source": str(job.source), "mtime_ns": _mtime_ns(job.source),
+                          "assignment": self._ctx.assignment.id,
                           "dataset": self._ctx.dataset, "student_id": job.student_id, "key": job.key,
                           "backend": self.backend, "fingerprint": self.fingerprint, "identity": job.identity})
         if not tasks:

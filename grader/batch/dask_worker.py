@@ -208,7 +208,8 @@ def _pack(folder: Path) -> tuple[dict[str, bytes], list[str]]:
 def grade_task(task: dict) -> dict:
     """Grade one submission sent by a cluster client. `task` holds: name (the file or folder
     name), data (its bytes; a folder comes zipped), source (the client's path, for the report),
-    assignment, dataset, student_id, key (the resume cache key), backend, fingerprint."""
+    mtime_ns (its modification time there), assignment, dataset, student_id, key (the resume cache
+    key), backend, fingerprint, identity."""
     from grader.batch.host import with_cpu_share
     from grader.sandbox import make_sandbox
     from grader.steps.pipeline import grade_submission
@@ -233,6 +234,8 @@ def grade_task(task: dict) -> dict:
         source = Path(tmp) / "in" / name
         source.parent.mkdir()
         source.write_bytes(task["data"])
+        if task.get("mtime_ns") is not None:  # the client's file's time: a plain submission's time comes from it
+            os.utime(source, ns=(task["mtime_ns"], task["mtime_ns"]))
         out = Path(tmp) / "out"
         identity = task.get("identity")
         if identity is not None:  # whose it is, as the client found; the bytes to grade are this copy

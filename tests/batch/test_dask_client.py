@@ -116,6 +116,8 @@ def test_a_cluster_grades_as_a_local_run_does_and_shares_its_cache(tmp_path, tin
     (batch / "20250004_broken.zip").write_bytes(b"not a zip")
     (batch / "20250005_folder").mkdir()  # a student's folder travels zipped, after intake checked it here
     (batch / "20250005_folder" / "answer.py").write_text(good["answer.py"])
+    for path in batch.iterdir():
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # handed in long before the grading
     local = grade(tiny_root, str(batch), "--out", str(tmp_path / "local"))
     with dask_cluster([tiny_root, tiny_root], tmp_path / "logs") as cluster:
         remote = grade(tiny_root, str(batch), "--out", str(tmp_path / "remote"), "--cluster", cluster.address)
@@ -126,6 +128,10 @@ def test_a_cluster_grades_as_a_local_run_does_and_shares_its_cache(tmp_path, tin
         assert {s["score"] for s in scores(tmp_path / "remote").values()} == {16, 0, 9}
         report = load_report(tmp_path / "remote" / "20250001_good" / "report.json")
         assert report.source == str(batch / "20250001_good.zip") and report.backend == "local"
+        times = {run: {p.parent.name: load_report(p).origin.submitted_at
+                       for p in (tmp_path / run).glob("*/report.json")} for run in ("local", "remote")}
+        assert times["remote"] == times["local"]  # the files' times, as the late policy reads them
+        assert times["remote"]["20250001_good"] == "2023-11-14T22:13:20+00:00"
         assert (tmp_path / "remote" / "20250001_good" / "logs" / "result_log.txt").is_file()
         assert (tmp_path / "remote" / "20250001_good" / "results.json").is_file()
         rows = {r["student_id"]: r["status"] for r in csv.DictReader(open(tmp_path / "remote" / "grades.csv"))}

@@ -160,3 +160,17 @@ def test_a_workers_threads_parse_the_assignment_once_between_them(tiny_root, fre
     for thread in threads:
         thread.join()
     assert len(loads) == 1 and len(got) == 4 and all(a is got[0] for a in got)
+
+
+def test_a_worker_reports_the_submission_time_of_the_clients_file(tmp_path, tiny_root, tiny, fresh, monkeypatch):
+    """The late policy reads a plain submission's time from its file: a worker's copy is written when
+    the task arrives, so it carries the time of the client's file (it reported the grading time,
+    and every submission graded on a cluster after the due date was late)."""
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    source = write_zip(tmp_path / "20250001_x.zip", student_files(tiny))
+    os.utime(source, (1_700_000_000, 1_700_000_000))  # 2023-11-14T22:13:20Z
+    task = {"name": source.name, "data": source.read_bytes(), "source": str(source), "assignment": "tiny",
+            "dataset": None, "student_id": None, "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local"), "mtime_ns": source.stat().st_mtime_ns}
+    report = json.loads(worker.grade_task(task)["files"]["report.json"])
+    assert report["origin"]["submitted_at"] == "2023-11-14T22:13:20+00:00"
