@@ -215,6 +215,24 @@ def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny
     assert list(settings.values()) == [QUIET_WORKER_CONFIG]  # Dask's profiler and monitors quieted
 
 
+@pytest.mark.parametrize("started_with, expected", [(None, 2.0), ("inf", float("inf")), ("3.0", 3.0)])
+def test_connecting_raises_the_schedulers_worker_saturation(tmp_path, monkeypatch, started_with, expected):
+    """Each worker holds the next submission for each of its threads (WORKER_SATURATION), unless the
+    scheduler was started to hold more."""
+    from grader.batch.dask_client import connect
+
+    if started_with:
+        monkeypatch.setenv("DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION", started_with)
+    with dask_cluster([], tmp_path / "logs") as cluster:
+        client, _ = connect(cluster.address, certs=None, insecure=False)
+        try:
+            saturation = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+            failures = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+        finally:
+            client.close()
+    assert saturation == expected and failures == 1
+
+
 def test_local_workers_start_with_the_quiet_settings(monkeypatch):
     from grader.batch.dask_client import connect
     from grader.batch.dask_worker import WORKERS_ENV
@@ -223,10 +241,11 @@ def test_local_workers_start_with_the_quiet_settings(monkeypatch):
     client, cluster = connect("local:1", certs=None, insecure=False)
     try:
         settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG})
+        saturation = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
     finally:
         client.close()
         cluster.close()
-    assert list(settings.values()) == [QUIET_WORKER_CONFIG]
+    assert list(settings.values()) == [QUIET_WORKER_CONFIG] and saturation == 2.0
 
 
 def test_the_quiet_worker_settings_reach_dask_through_the_environment():
