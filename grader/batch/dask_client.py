@@ -212,8 +212,9 @@ def connect(address: str, *, certs: Path | None, insecure: bool, warn=None):
 
 
 def check_workers(client, fingerprint: str, backend: str, wait_s: float = 30) -> dict[str, int]:
-    """Wait for a worker, then have every worker check its course; the first refusal is the error."""
-    from grader.batch.dask_worker import check_course
+    """Wait for a worker, then have every worker check its course; the first refusal is the error.
+    The scheduler imports the grader's task module here too (scheduler_ready), not under the first tasks."""
+    from grader.batch.dask_worker import check_course, scheduler_ready
 
     deadline = time.monotonic() + wait_s
     while not client.nthreads():
@@ -226,6 +227,10 @@ def check_workers(client, fingerprint: str, backend: str, wait_s: float = 30) ->
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. the worker cannot import grader at all
         raise GraderError(f"a Dask worker cannot check its course: {type(exc).__name__}: {exc}") from None
+    try:
+        client.run_on_scheduler(scheduler_ready)
+    except Exception:  # noqa: BLE001 - the batch's tasks say what is wrong with the scheduler, if anything
+        pass
     return dict(client.nthreads())
 
 

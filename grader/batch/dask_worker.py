@@ -148,6 +148,12 @@ def cached_assignment(assignment_id: str, root: Path, fingerprint: str) -> catal
         return _ASSIGNMENTS[key]
 
 
+def scheduler_ready(dask_scheduler=None) -> bool:
+    """Run on the scheduler by the client before a batch: unpickling it imports this module there,
+    which the scheduler needs to take in grading tasks; once, before the first tasks wait on it."""
+    return True
+
+
 def _where(dask_worker=None) -> str:
     if dask_worker is None:
         try:

@@ -233,6 +233,21 @@ def test_connecting_raises_the_schedulers_worker_saturation(tmp_path, monkeypatc
     assert saturation == expected and failures == 1
 
 
+def test_the_workers_check_readies_the_scheduler_too(tmp_path, tiny_root):
+    """The scheduler imports the task module when the client checks the workers, not under the
+    batch's first tasks."""
+    from grader.batch.dask_client import check_workers
+
+    with dask_cluster([tiny_root], tmp_path / "logs") as cluster:
+        client = cluster.client()
+        try:
+            check_workers(client, course_fingerprint(tiny_root, "local"), "local")
+            imported = client.run_on_scheduler(lambda: "grader.batch.dask_worker" in sys.modules)
+        finally:
+            client.close()
+    assert imported
+
+
 def test_local_workers_start_with_the_quiet_settings(monkeypatch):
     from grader.batch.dask_client import connect
     from grader.batch.dask_worker import WORKERS_ENV
