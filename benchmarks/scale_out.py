@@ -22,7 +22,8 @@
    process starts, so what is left is the engine's own work: the batch (cache keys, staging, the
    reports written under --out), Dask (client, scheduler, workers, nannies) and the pipeline (intake,
    workspace, scoring, the report). 1, 64 and 256 workers grade 16, 512 and 1,024 submissions (16, 8
-   and 4 rounds; 32/1,024/2,048 without --quick), then the local pool (one process, 64 threads) 512.
+   and 4 rounds; 32/1,024/2,048 without --quick); the local pool (one process, 64 threads) grades as
+   many as 64 workers do, before the 256-worker row.
    Columns: start, from starting the scheduler until every worker thread has joined and the workers
    have checked the course (not in the wall time); wall, grade_batch from its call to its return;
    speed-up over the 1-worker row and its share of linear (target >= 90% at 64 workers); over 1 s,
@@ -31,7 +32,8 @@
    pipeline's mean time (its report's `total`, the step included), what the batch and Dask add; CPU
    per submission of every process over the wall time (idle background included): this one (the
    batch and the Dask client), the scheduler, the worker processes with their nannies; the load
-   average when the row started.
+   average when the row started, and how busy the machine's CPUs were in the 3 s before it (other
+   users' work, or the tail of the previous row's start).
 
 Run on purpose: `.venv/bin/python benchmarks/scale_out.py [--quick] [--skip-real] [--engine-overhead
 [--threads-per-process T]]`.
@@ -238,6 +240,8 @@ ENGINE_ROWS = {"quick": [(1, 16), (64, 512), (256, 1024)], "full": [(1, 32), (64
 
 def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: Path) -> None:
     """Each row (worker threads, submissions) on a fresh deployment; then the local pool."""
+    import psutil
+
     from grader.batch.dask_client import DaskExecutor, check_workers, connect
     from grader.batch.dask_worker import course_fingerprint
     from grader.batch.executors import LocalExecutor
@@ -253,15 +257,18 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
           f"{os.cpu_count()} cores")
     print(f"{'executor':<11}{'workers':>8}{'procs':>6}{'subs':>6}{'start s':>8}{'wall s':>8}{'subs/s':>8}"
           f"{'speed-up':>9}{'of linear':>10}{'over 1 s':>9}{'over pipe':>10}{'CPU/sub':>8}{'client':>7}"
-          f"{'sched':>6}{'workers':>8}{'load':>6}")
+          f"{'sched':>6}{'workers':>8}{'load':>6}{'busy':>7}")
     print(f"{'':<11}{'':>8}{'':>6}{'':>6}{'':>8}{'':>8}{'':>8}{'':>9}{'':>10}{'ms':>9}{'ms':>10}{'ms':>8}"
           f"{'ms':>7}{'ms':>6}{'ms':>8}")
     base = None
     results = {}
     pool = max(w for w, _ in rows if w <= 64)
-    for kind, workers, count in [("dask", w, n) for w, n in rows] + [("local pool", pool, dict(rows)[pool])]:
+    # The local pool before the largest cluster, whose start (a Python process and its nanny per worker
+    # process) keeps the machine busy for a while after it.
+    order = [("dask", w, n) for w, n in rows[:-1]] + [("local pool", pool, dict(rows)[pool]), ("dask", *rows[-1])]
+    for kind, workers, count in order:
         sources = synthetic_batch(tmp / f"engine-{kind.replace(' ', '')}-{workers}", count)
-        load = os.getloadavg()[0]
+        load, busy = os.getloadavg()[0], psutil.cpu_percent(interval=3)  # the machine before the row
         started = time.perf_counter()
         if kind == "dask":
             processes = max(1, workers // threads_per_process)
@@ -302,7 +309,7 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
         print(f"{kind:<11}{workers:>8}{processes:>6}{count:>6}{start_s:>8.1f}{wall:>8.2f}{throughput:>8.2f}"
               f"{speedup:>9.2f}{speedup / workers:>10.0%}{over_step * 1000:>9.0f}{over_pipeline * 1000:>10.0f}"
               f"{total / count * 1000:>8.1f}{cpu['client'] / count * 1000:>7.1f}{cpu['scheduler'] / count * 1000:>6.1f}"
-              f"{cpu['workers'] / count * 1000:>8.1f}{load:>6.1f}")
+              f"{cpu['workers'] / count * 1000:>8.1f}{load:>6.1f}{busy:>6.0f}%")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     for workers in [w for w, _ in rows if w > 1]:
         linear, over_step, cpu_each = results["dask", workers]
