@@ -12,13 +12,31 @@
 2. Real colored_mnist reference submissions (distinct seeds) through 2 Dask worker processes
    vs the local pool with --jobs 2: the ratio of wall times (target within 5%).
 
-3. --engine-overhead: the same synthetic batch, but its step costs no CPU: the sandbox sleeps
-   1 s in the worker's thread and writes the step's log itself (no interpreter starts), so what
-   is left per submission is the engine's own cost (the batch, Dask, the pipeline, the report)
-   and 64 and 256 workers can be measured on a small machine: 1, 64 and 256 worker threads
-   (20/256/1,024 submissions; --quick 10/128/512).
+3. --engine-overhead: what the engine itself costs per submission, on a real deployment on this
+   machine, started afresh for each row: `dask scheduler`, and the `dask worker` that `grader worker
+   ADDRESS --nworkers P` starts (its argv and environment, a nanny per worker process; here with
+   --threads-per-process T threads each, default 8: 64 workers are 8 processes, 256 are 32; T=1 is
+   `grader worker --nworkers 64` itself), graded through what `grader grade --cluster tcp://...` runs
+   (connect, check_workers, DaskExecutor, grade_batch). The synthetic step sleeps 1 s in the worker's
+   thread and writes its log (this file, preloaded into the workers, swaps in SleepingSandbox): no
+   process starts, so what is left is the engine's own work: the batch (cache keys, staging, the
+   reports written under --out), Dask (client, scheduler, workers, nannies) and the pipeline (intake,
+   workspace, scoring, the report). 1, 64 and 256 workers grade 16, 512 and 1,024 submissions (16, 8
+   and 4 rounds; 32/1,024/2,048 without --quick); the local pool (one process, 64 threads) grades as
+   many as 64 workers do, before the 256-worker row.
+   Columns: start, from starting the scheduler until every worker thread has joined and the workers
+   have checked the course (not in the wall time); wall, grade_batch from its call to its return;
+   speed-up over the 1-worker row and its share of linear (target >= 90% at 64 workers); over 1 s,
+   (wall - rounds x 1 s) x workers / submissions, the wall time each submission costs beyond its step
+   (the per-task overhead; target < 20 ms); over pipe, wall x workers / submissions minus the
+   pipeline's mean time (its report's `total`, the step included), what the batch and Dask add; CPU
+   per submission of every process over the wall time (idle background included): this one (the
+   batch and the Dask client), the scheduler, the worker processes with their nannies; the load
+   average when the row started, and how busy the machine's CPUs were in the 3 s before it (other
+   users' work, or the tail of the previous row's start).
 
-Run on purpose: `.venv/bin/python benchmarks/scale_out.py [--quick] [--skip-real] [--engine-overhead]`.
+Run on purpose: `.venv/bin/python benchmarks/scale_out.py [--quick] [--skip-real] [--engine-overhead
+[--threads-per-process T]]`.
 --quick grades 10/80/256 synthetic submissions and 2 real ones."""
 
 from __future__ import annotations
@@ -113,6 +131,9 @@ def dask_threads(workers: int, backend: str, fingerprint: str):
     return DaskExecutor(client, backend, fingerprint, f"in-process, {workers} threads", cluster)
 
 
+SLEEP_ENV = "GRADER_BENCH_SLEEPING_STEP"  # set in the engine-overhead workers' environment
+
+
 class SleepingSandbox:
     """A step that costs no CPU: sleeps STEP_S in the calling thread and writes what step.py would
     print. For the engine-overhead mode: no process starts, so only the engine's own work is left."""
@@ -134,30 +155,188 @@ class SleepingSandbox:
         pass
 
 
-def synthetic(counts: dict[int, int], tmp: Path, sleeping: bool = False) -> None:
+def dask_setup(worker) -> None:
+    """`dask worker --preload benchmarks/scale_out.py`: in the engine-overhead workers every
+    submission's sandbox is a SleepingSandbox (grade_task makes its sandbox with make_sandbox)."""
+    if os.environ.get(SLEEP_ENV):
+        import grader.sandbox
+
+        grader.sandbox.make_sandbox = lambda *args, **kwargs: SleepingSandbox()
+
+
+def tree_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) of these processes and all their live descendants."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root] + root.children(recursive=True)
+        except psutil.Error:
+            continue
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system
+    return total
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process alone (all its threads: the batch, the Dask client)."""
+    t = os.times()
+    return t.user + t.system
+
+
+class Deployment:
+    """A real deployment on this machine, as docs/scale-out.md describes it: `dask scheduler`, and
+    the `dask worker` that `grader worker ADDRESS --nworkers P` starts (its argv and environment,
+    each worker process with its nanny; `threads` per process), as subprocesses."""
+
+    def __init__(self, tmp: Path, processes: int, threads: int, env: dict[str, str]):
+        import json
+        import subprocess
+        import uuid
+
+        from grader.commands.worker import worker_argv, worker_env
+
+        scheduler_file = tmp / f"scheduler-{uuid.uuid4().hex[:8]}.json"
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
+        self.scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                                           "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+                                           str(scheduler_file)], env=env, **quiet)
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists() or not scheduler_file.read_text().strip():
+            if time.monotonic() > deadline or self.scheduler.poll() is not None:
+                self.close()
+                raise SystemExit("the Dask scheduler did not start")
+            time.sleep(0.1)
+        self.address = json.loads(scheduler_file.read_text())["address"]
+        argv = worker_argv(self.address, "tcp", None, processes, threads) + ["--preload", str(Path(__file__))]
+        self.workers = subprocess.Popen(argv, env=worker_env("local", processes, env), **quiet)
+
+    def pids(self) -> dict[str, list[int]]:
+        return {"scheduler": [self.scheduler.pid], "workers": [self.workers.pid]}
+
+    def close(self) -> None:
+        import signal
+
+        for proc in [p for p in (getattr(self, "workers", None), self.scheduler) if p is not None]:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            try:
+                proc.wait(30)
+            except Exception:  # noqa: BLE001 - killed below
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+ENGINE_ROWS = {"quick": [(1, 16), (64, 512), (256, 1024)], "full": [(1, 32), (64, 1024), (256, 2048)]}
+
+
+def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: Path) -> None:
+    """Each row (worker threads, submissions) on a fresh deployment; then the local pool."""
+    import psutil
+
+    from grader.batch.dask_client import DaskExecutor, check_workers, connect
+    from grader.batch.dask_worker import course_fingerprint
+    from grader.batch.executors import LocalExecutor
+    from grader.course import catalog
+
+    root = tmp / "course"
+    synthetic_course(root)
+    assignment = catalog.load("sleepy", root)
+    fingerprint = course_fingerprint(root, "local")
+    env = dict(os.environ, **{catalog.ROOT_ENV: str(root), SLEEP_ENV: "1",
+                              "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
+    print(f"engine overhead: each submission's 1 s step sleeps in its worker thread (no process starts); "
+          f"{os.cpu_count()} cores")
+    print(f"{'executor':<11}{'workers':>8}{'procs':>6}{'subs':>6}{'start s':>8}{'wall s':>8}{'subs/s':>8}"
+          f"{'speed-up':>9}{'of linear':>10}{'over 1 s':>9}{'over pipe':>10}{'CPU/sub':>8}{'client':>7}"
+          f"{'sched':>6}{'workers':>8}{'load':>6}{'busy':>7}")
+    print(f"{'':<11}{'':>8}{'':>6}{'':>6}{'':>8}{'':>8}{'':>8}{'':>9}{'':>10}{'ms':>9}{'ms':>10}{'ms':>8}"
+          f"{'ms':>7}{'ms':>6}{'ms':>8}")
+    base = None
+    results = {}
+    pool = max(w for w, _ in rows if w <= 64)
+    # The local pool before the largest cluster, whose start (a Python process and its nanny per worker
+    # process) keeps the machine busy for a while after it.
+    order = [("dask", w, n) for w, n in rows[:-1]] + [("local pool", pool, dict(rows)[pool]), ("dask", *rows[-1])]
+    for kind, workers, count in order:
+        sources = synthetic_batch(tmp / f"engine-{kind.replace(' ', '')}-{workers}", count)
+        load, busy = os.getloadavg()[0], psutil.cpu_percent(interval=3)  # the machine before the row
+        started = time.perf_counter()
+        if kind == "dask":
+            processes = max(1, workers // threads_per_process)
+            deployment = Deployment(tmp, processes, max(1, workers // processes), env)
+            try:
+                client, _ = connect(deployment.address, certs=None, insecure=False)
+                deadline = time.monotonic() + 300
+                while sum(client.nthreads().values()) < workers:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"only {sum(client.nthreads().values())} of {workers} worker threads joined")
+                    time.sleep(0.1)
+                check_workers(client, fingerprint, "local")  # as `grader grade --cluster` does before grading
+                start_s = time.perf_counter() - started
+                executor = DaskExecutor(client, "local", fingerprint, deployment.address)
+                pids = deployment.pids()
+                cpu0 = {"client": own_cpu(), **{role: tree_cpu(p) for role, p in pids.items()}}
+                wall, reports, _ = run_batch(sources, assignment, executor, tmp / f"out-engine-{workers}")
+                cpu = {"client": own_cpu() - cpu0["client"],
+                       **{role: tree_cpu(p) - cpu0[role] for role, p in pids.items()}}
+            finally:
+                deployment.close()
+        else:
+            processes, start_s = 1, 0.0
+            cpu0 = own_cpu()
+            wall, reports, _ = run_batch(sources, assignment, LocalExecutor(SleepingSandbox(), workers),
+                                         tmp / "out-engine-pool")
+            cpu = {"client": own_cpu() - cpu0, "scheduler": 0.0, "workers": 0.0}
+        bad = [r for r in reports if r.status != "graded" or r.score != 1]
+        if bad or len(reports) != count:
+            raise SystemExit(f"{kind} {workers}: {len(bad)} of {len(reports)} not graded 1/1: {bad[0].message}")
+        throughput = count / wall
+        base = base or (throughput if workers == 1 and kind == "dask" else None)
+        speedup = throughput / base if base else float("nan")
+        over_step = (wall - math.ceil(count / workers) * SleepingSandbox.STEP_S) * workers / count
+        over_pipeline = wall * workers / count - statistics.fmean(r.timings["total"] for r in reports)
+        total = sum(cpu.values())
+        results[kind, workers] = (speedup / workers, over_step, total / count)
+        print(f"{kind:<11}{workers:>8}{processes:>6}{count:>6}{start_s:>8.1f}{wall:>8.2f}{throughput:>8.2f}"
+              f"{speedup:>9.2f}{speedup / workers:>10.0%}{over_step * 1000:>9.0f}{over_pipeline * 1000:>10.0f}"
+              f"{total / count * 1000:>8.1f}{cpu['client'] / count * 1000:>7.1f}{cpu['scheduler'] / count * 1000:>6.1f}"
+              f"{cpu['workers'] / count * 1000:>8.1f}{load:>6.1f}{busy:>6.0f}%")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    for workers in [w for w, _ in rows if w > 1]:
+        linear, over_step, cpu_each = results["dask", workers]
+        print(f"{workers} Dask workers: {linear:.0%} of linear{' (target >= 90%)' if workers == 64 else ''}, "
+              f"{over_step * 1000:.0f} ms per "
+              f"submission beyond its step, {cpu_each * 1000:.1f} ms of CPU per submission, so {os.cpu_count()} "
+              f"cores grade at most {os.cpu_count() / cpu_each:.0f} a second")
+    print(f"1 Dask worker: {results['dask', 1][1] * 1000:.0f} ms per submission beyond its step (target < 20 ms)")
+
+
+def synthetic(counts: dict[int, int], tmp: Path) -> None:
     from grader.batch.dask_worker import course_fingerprint
     from grader.batch.executors import LocalExecutor
     from grader.course import catalog
     from grader.sandbox import LocalSandbox
-
-    if sleeping:  # the in-process workers' grade_task makes its sandbox here
-        import grader.sandbox
-
-        grader.sandbox.make_sandbox = lambda *args, **kwargs: SleepingSandbox()
-        LocalSandbox = SleepingSandbox  # noqa: N806 - the local pool's sandbox too
 
     root = tmp / "course"
     synthetic_course(root)
     os.environ[catalog.ROOT_ENV] = str(root)  # the in-process workers read the course from here
     assignment = catalog.load("sleepy", root)
     fingerprint = course_fingerprint(root, "local")
-    print(f"synthetic 1 s step, {'slept in the worker (engine overhead)' if sleeping else 'local backend'}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"synthetic 1 s step, local backend, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     print(f"{'executor':<24}{'workers':>8}{'subs':>7}{'wall s':>9}{'subs/s':>9}{'speed-up':>10}"
           f"{'of linear':>11}{'over 1 s, ms':>14}{'over pipeline, ms':>19}{'CPU ms/sub':>12}")
     base = None
     cpu_per_sub = {}  # (executor, workers) -> CPU seconds per submission
-    pool = 64 if sleeping else 8
+    pool = 8
     rows = [("dask", w, n) for w, n in counts.items()] + [("local pool", pool, counts.get(pool, 80))]
     for kind, workers, count in rows:
         sources = synthetic_batch(tmp / f"batch-{kind.replace(' ', '')}-{workers}", count)
@@ -178,11 +357,6 @@ def synthetic(counts: dict[int, int], tmp: Path, sleeping: bool = False) -> None
               f"{cpu / count * 1000:>12.0f}")
     # Every submission costs CPU (its step's Python, the grader's own work): the cores bound the
     # throughput whatever the executor, and 64 one-second steps at once need this many of them.
-    if sleeping:
-        for workers in sorted(counts):
-            print(f"engine CPU per submission with {workers} Dask workers: "
-                  f"{cpu_per_sub['dask', workers] * 1000:.0f} ms")
-        return
     cpu_each = cpu_per_sub["dask", max(counts)]  # the configuration the target is about
     need = 0.9 * 64 * base * cpu_each if base else float("nan")
     print(f"CPU per submission with {max(counts)} Dask workers: {cpu_each * 1000:.0f} ms, "
@@ -224,12 +398,14 @@ def main() -> None:
     parser.add_argument("--skip-synthetic", action="store_true", help="only the colored_mnist part")
     parser.add_argument("--engine-overhead", action="store_true",
                         help="only the engine's own cost: steps that sleep in the worker, 1/64/256 workers")
+    parser.add_argument("--threads-per-process", type=int, default=8, metavar="T",
+                        help="--engine-overhead: worker threads per worker process (default 8: 64 workers are 8 "
+                             "processes; 1 is `grader worker --nworkers 64`)")
     args = parser.parse_args()
     counts = {1: 10, 8: 80, 64: 256} if args.quick else {1: 100, 8: 1000, 64: 1000}
     if args.engine_overhead:
         with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
-            synthetic({1: 10, 64: 128, 256: 512} if args.quick else {1: 20, 64: 256, 256: 1024}, Path(tmp),
-                      sleeping=True)
+            engine_overhead(ENGINE_ROWS["quick" if args.quick else "full"], args.threads_per_process, Path(tmp))
         return
     with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
         if not args.skip_synthetic:

@@ -15,17 +15,39 @@ from grader.safe_fs import tree_digest
 FAILED = ("timeout", "error", "crashed")  # what --retry-failed grades again
 
 
+class _Recorder:
+    """Takes what tree_digest feeds a digest, to feed it to many digests."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+
+    def update(self, data: bytes) -> None:
+        self.chunks.append(bytes(data))
+
+
+def assignment_bytes(assignment: Assignment) -> bytes:
+    """What the assignment (spec and hidden tests, rubric, skeleton) adds to every cache key, read
+    once: a batch reads its files once, not once per submission."""
+    recorded = _Recorder()
+    for root in (assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
+        recorded.update(b"\1")
+        if root.exists():
+            tree_digest(recorded, root)
+    return b"".join(recorded.chunks)
+
+
 def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend: str,
-              student_id: str | None = None) -> str:
+              student_id: str | None = None, assignment_part: bytes | None = None) -> str:
     """Changes when the submission, the assignment (spec, rubric, tests, skeleton) or the grader does,
     or whose the submission is (a roster that now names its student: the seed follows the ID).
-    The same on the client of a cluster run and in a local run, so either resumes the other."""
+    The same on the client of a cluster run and in a local run, so either resumes the other.
+    `assignment_part`: assignment_bytes(assignment), when the caller read it once for many keys."""
     digest = hashlib.sha256(f"{__version__}|{dataset}|{backend}".encode()
                             + (f"|{student_id}".encode() if student_id else b""))
-    for root in (source, assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
-        digest.update(b"\1")
-        if root.exists():
-            tree_digest(digest, root)
+    digest.update(b"\1")
+    if source.exists():
+        tree_digest(digest, source)
+    digest.update(assignment_bytes(assignment) if assignment_part is None else assignment_part)
     return digest.hexdigest()
 
 

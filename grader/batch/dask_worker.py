@@ -15,19 +15,40 @@ import os
 import socket
 import stat
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
-from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest, walk
+from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest
 from grader.steps.naming import is_plain_name, report_folder
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
 REPORT_TOTAL_CAP = 64 * 1024 * 1024  # a whole report folder
 COURSE_PARTS = ("assignments", "rubrics", "skeleton")
 WORKERS_ENV = "GRADER_WORKERS_PER_MACHINE"  # worker processes started together on one machine
+
+
+# Dask's own background work in a grading worker: its statistical profiler samples every thread
+# 100 times a second, its event loop ticks 50 times a second, its system and memory monitors run 2
+# and 10 times a second. A grading task waits on its sandbox (student code runs in processes or
+# containers of their own), so none of that tells anything here, and on one machine it adds up:
+# 8 worker processes (and their nannies) took 22% of a 2-core machine's CPU idle, 2% with these.
+# `grader worker` and `--cluster local:N` start their workers with them.
+QUIET_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+def quiet_worker_env() -> dict[str, str]:
+    """QUIET_WORKER_CONFIG as the DASK_* environment variables a `dask worker` process reads."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): str(value)
+            for key, value in QUIET_WORKER_CONFIG.items()}
 
 
 class CourseMismatch(GraderError):
@@ -55,6 +76,7 @@ def course_fingerprint(root: Path, backend: str) -> str:
 # them keep their listing (paths, sizes, modification times: stat only, no file read).
 _FINGERPRINTS: dict[tuple[str, str], tuple[tuple, str]] = {}
 _ASSIGNMENTS: dict[tuple[str, str, str], catalog.Assignment] = {}
+_ASSIGNMENTS_LOCK = threading.Lock()
 
 
 def _fingerprinted_trees(root: Path, backend: str) -> list[Path]:
@@ -67,19 +89,38 @@ def _fingerprinted_trees(root: Path, backend: str) -> list[Path]:
 
 
 def tree_listing(root: Path, backend: str) -> tuple:
-    """What the fingerprint reads, by stat alone: (path, kind, size, mtime_ns, ctime_ns, inode)
-    of every entry. A file changed in place changes its mtime (and ctime), so the listing too."""
-    rows = []
+    """What the fingerprint reads, by stat alone: (path, mode, size, mtime_ns, ctime_ns, inode)
+    of every file and link, (path, mode) of every folder, in path order. A file changed in place
+    changes its mtime (and ctime), so the listing too. One lstat per entry, links never followed,
+    __pycache__ folders not entered and folders' times left out (the hash reads neither, and a
+    worker's first import of a module writes a .pyc); checked before every task, so kept cheap."""
+    rows: list[tuple] = []
     for tree in _fingerprinted_trees(root, backend):
-        paths = [str(tree)] if not tree.is_dir() or tree.is_symlink() else [
-            e.path for e in walk(tree) if not any(part in SKIPPED_IN_DIGESTS for part in e.rel.split("/"))]
-        for path in paths:
+        try:
+            info = os.lstat(tree)
+        except FileNotFoundError:
+            rows.append((str(tree), None))
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            rows.append((str(tree), info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+            continue
+        folders = [str(tree)]
+        while folders:
             try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                rows.append((path, None))
+                with os.scandir(folders.pop()) as entries:
+                    for entry in entries:
+                        if entry.name in SKIPPED_IN_DIGESTS:
+                            continue
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISDIR(info.st_mode):  # its entries are rows; its times change with __pycache__
+                            rows.append((entry.path, info.st_mode))
+                            folders.append(entry.path)
+                        else:
+                            rows.append((entry.path, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                                         info.st_ino))
+            except (FileNotFoundError, NotADirectoryError):  # removed meanwhile: the listing differs anyway
                 continue
-            rows.append((path, info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino))
+    rows.sort()
     return tuple(rows)
 
 
@@ -96,13 +137,21 @@ def cached_fingerprint(root: Path, backend: str) -> str:
 
 
 def cached_assignment(assignment_id: str, root: Path, fingerprint: str) -> catalog.Assignment:
-    """The parsed assignment, once per course fingerprint (which covers assignment.yaml and the rubric)."""
+    """The parsed assignment, once per course fingerprint (which covers assignment.yaml and the rubric)
+    and worker process: its threads' first tasks wait for one parse instead of each parsing it."""
     key = (str(root), assignment_id, fingerprint)
-    if key not in _ASSIGNMENTS:
-        for stale in [k for k in _ASSIGNMENTS if k[2] != fingerprint]:  # another course build's
-            del _ASSIGNMENTS[stale]
-        _ASSIGNMENTS[key] = catalog.load(assignment_id, root)
-    return _ASSIGNMENTS[key]
+    with _ASSIGNMENTS_LOCK:
+        if key not in _ASSIGNMENTS:
+            for stale in [k for k in _ASSIGNMENTS if k[2] != fingerprint]:  # another course build's
+                del _ASSIGNMENTS[stale]
+            _ASSIGNMENTS[key] = catalog.load(assignment_id, root)
+        return _ASSIGNMENTS[key]
+
+
+def scheduler_ready(dask_scheduler=None) -> bool:
+    """Run on the scheduler by the client before a batch: unpickling it imports this module there,
+    which the scheduler needs to take in grading tasks; once, before the first tasks wait on it."""
+    return True
 
 
 def _where(dask_worker=None) -> str:
@@ -165,9 +214,9 @@ def _pack(folder: Path) -> tuple[dict[str, bytes], list[str]]:
 def grade_task(task: dict) -> dict:
     """Grade one submission sent by a cluster client. `task` holds: name (the file or folder
     name), data (its bytes; a folder comes zipped), source (the client's path, for the report),
-    assignment, dataset, student_id, key (the resume cache key), backend, fingerprint."""
+    mtime_ns (its modification time there), assignment, dataset, student_id, key (the resume cache
+    key), backend, fingerprint, identity."""
     from grader.batch.host import with_cpu_share
-    from grader.reports.report import write_report
     from grader.sandbox import make_sandbox
     from grader.steps.pipeline import grade_submission
 
@@ -191,16 +240,17 @@ def grade_task(task: dict) -> dict:
         source = Path(tmp) / "in" / name
         source.parent.mkdir()
         source.write_bytes(task["data"])
+        if task.get("mtime_ns") is not None:  # the client's file's time: a plain submission's time comes from it
+            os.utime(source, ns=(task["mtime_ns"], task["mtime_ns"]))
         out = Path(tmp) / "out"
         identity = task.get("identity")
         if identity is not None:  # whose it is, as the client found; the bytes to grade are this copy
             identity = dataclasses.replace(identity, source=source)
+        # The report names the path the TA gave, not this worker's temporary copy; it is written once.
         report = grade_submission(source, assignment, sandbox, out, dataset=task["dataset"],
-                                  student_id=task["student_id"], cache_key=task["key"], identity=identity)
-        report.source = task["source"]  # the path the TA gave, not this worker's temporary copy
-        folder = report_folder(out, report.stem)
-        write_report(report, folder)
-        files, dropped = _pack(folder)
+                                  student_id=task["student_id"], cache_key=task["key"], identity=identity,
+                                  shown_source=task["source"])
+        files, dropped = _pack(report_folder(out, report.stem))
     return {"files": files, "dropped": dropped, "worker": _where(), "seconds": time.monotonic() - started}
 
 
@@ -248,5 +298,11 @@ def dask_setup(worker) -> None:
     if not catalog.list_ids(root):
         raise GraderError(f"no assignments under {root}: set GRADER_ROOT to the course root", root)
     backend = os.environ.get("GRADER_BACKEND", "docker")
-    fingerprint = course_fingerprint(root, backend)
+    fingerprint = cached_fingerprint(root, backend)  # the client's check and the first task hash no more
+    # Ready to grade when it joins: the grading code imported and the report page compiled here, once,
+    # not by the first submission of each of its threads at once (they held up a batch's first round).
+    import grader.steps.pipeline  # noqa: F401
+    from grader.reports.report import PAGES
+
+    PAGES.get_template("report.html.j2")
     print(f"[grader] worker {worker.address}: course {root}, fingerprint {fingerprint} ({backend})", flush=True)

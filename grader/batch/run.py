@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.batch.cache import FAILED, cache_key, cached_report
+from grader.batch.cache import FAILED, assignment_bytes, cache_key, cached_report
 from grader.batch.executors import BatchContext, Executor, Job, LocalExecutor, failed_report
 from grader.batch.host import load_notice
 from grader.batch.progress import Activity, BatchProgress, clock, counts_for_eta, estimate_remaining
@@ -115,10 +115,12 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
             on_report(source, report)
 
     jobs: list[Job] = []
+    course = assignment_bytes(assignment)  # read once for every key of this batch
     for source in sources:
         identity = (identities or {}).get(source)
         stem = (identity.stem if identity else None) or submission_stem(source)
-        key = cache_key(source, assignment, ctx.dataset, executor.backend, identity.student_id if identity else None)
+        key = cache_key(source, assignment, ctx.dataset, executor.backend, identity.student_id if identity else None,
+                        assignment_part=course)
         job = Job(source, stem, key, student_id if len(sources) == 1 else None, identity)
         name = report_folder_name(stem)
         if name is None:

@@ -8,17 +8,26 @@ import sys
 from pathlib import Path
 
 from grader.batch.dask_client import certs_folder, check_address, tls_arguments
-from grader.batch.dask_worker import WORKERS_ENV, prepare
+from grader.batch.dask_worker import WORKERS_ENV, prepare, quiet_worker_env
 from grader.commands.session import Session, cluster_backend
 from grader.errors import GraderError
 
 
-def worker_argv(scheduler: str, scheme: str, certs: Path | None, nworkers: int) -> list[str]:
+def worker_argv(scheduler: str, scheme: str, certs: Path | None, nworkers: int, threads: int = 1) -> list[str]:
     argv = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--preload", "grader.batch.dask_worker",
-            "--nthreads", "1", "--nworkers", str(nworkers)]
+            "--nthreads", str(threads), "--nworkers", str(nworkers)]
     if scheme == "tls":
         argv += tls_arguments(certs_folder(certs), "worker")
     return argv
+
+
+def worker_env(backend: str, nworkers: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `grader worker` starts `dask worker` in: the backend, how many worker
+    processes share this machine's cores (each submission gets its share), and Dask's background
+    work quieted (grader.batch.dask_worker.QUIET_WORKER_CONFIG) unless the TA set it otherwise."""
+    env = {**quiet_worker_env(), **(os.environ if environ is None else environ)}
+    env.update({"GRADER_BACKEND": backend, WORKERS_ENV: str(nworkers)})
+    return env
 
 
 def run(session: Session, scheduler: str, backend: str | None, certs: Path | None, insecure: bool, nworkers: int,
@@ -35,10 +44,8 @@ def run(session: Session, scheduler: str, backend: str | None, certs: Path | Non
     if scheme == "local":
         raise GraderError("a worker joins a scheduler: tls://HOST:PORT or tcp://127.0.0.1:PORT")
     argv = worker_argv(scheduler, scheme, certs, nworkers)
-    os.environ["GRADER_BACKEND"] = chosen
-    os.environ[WORKERS_ENV] = str(nworkers)  # each submission gets its share of the cores
     session.console.print("starting: " + " ".join(argv), highlight=False, markup=False)
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, worker_env(chosen, nworkers))
 
 
 def certs(session: Session, folder: Path, days: int) -> None:

@@ -40,7 +40,7 @@ from grader.steps.imports import local_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
 from grader.steps.naming import parse_stem, report_folder, submission_stem
-from grader.steps.workspace import Workspace, discard, empty_trash, prepare_workspace, restore_protected
+from grader.steps.workspace import Workspace, discard, empty_trash_now_and_then, prepare_workspace, restore_protected
 from grader.verdict.evidence import Evidence
 from grader.verdict.parse import Summary, parse_log
 from grader.verdict.score import score
@@ -546,14 +546,16 @@ def timed(report: Report, step: str):
 
 def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out: Path, *, dataset: str | None = None,
                      student_id: str | None = None, progress=None, cache_key: str | None = None,
-                     identity: Identity | None = None) -> Report:
+                     identity: Identity | None = None, shown_source: str | None = None) -> Report:
     """Grade one submission and write its report; never raises for a problem of the submission.
-    `identity` (from grader.steps.lms) says whose it is when the name is an LMS's, not studentID_name."""
+    `identity` (from grader.steps.lms) says whose it is when the name is an LMS's, not studentID_name.
+    `shown_source`: the path the report names when `source` is a copy (a cluster worker's)."""
     source = Path(identity.source if identity else source)
     stem = (identity.stem if identity else None) or submission_stem(source)
     dataset = assignment.dataset(dataset)
-    report = Report(source=str(source), stem=stem, assignment=assignment.id, dataset=dataset, backend=sandbox.name,
-                    status="error", max_score=assignment.rubric.max_score(dataset), cache_key=cache_key)
+    report = Report(source=shown_source or str(source), stem=stem, assignment=assignment.id, dataset=dataset,
+                    backend=sandbox.name, status="error", max_score=assignment.rubric.max_score(dataset),
+                    cache_key=cache_key)
     # Known before intake, so even a rejected archive lands on the right gradebook row.
     report.student_id, report.name = parse_stem(stem) or (None, None)
     report.student_id = student_id or report.student_id
@@ -627,7 +629,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
         _name_student_paths(report, Path(tmp))
     finally:
         discard(Path(tmp))  # through the trash: a stop midway leaves nothing for long (empty_trash)
-        empty_trash()
+        empty_trash_now_and_then()
     report.cause = root_cause(report, folder)
     report.timings["total"] = round(time.monotonic() - started, 3)
     try:

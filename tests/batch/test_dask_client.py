@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dask
 import pytest
 
 from grader.batch import dask_client
 from grader.batch.dask_client import check_address, make_certs, safe_relative, tls_arguments, write_report_files
-from grader.batch.dask_worker import CourseMismatch, course_fingerprint, grade_task
+from grader.batch.dask_worker import QUIET_WORKER_CONFIG, CourseMismatch, course_fingerprint, grade_task
 from grader.batch.executors import BatchContext, Job
 from grader.course import catalog
 from grader.errors import GraderError, RejectedSubmission
@@ -120,6 +121,8 @@ def test_a_cluster_grades_as_a_local_run_does_and_shares_its_cache(tmp_path, tin
     (batch / "20250004_broken.zip").write_bytes(b"not a zip")
     (batch / "20250005_folder").mkdir()  # a student's folder travels zipped, after intake checked it here
     (batch / "20250005_folder" / "answer.py").write_text(good["answer.py"])
+    for path in batch.iterdir():
+        os.utime(path, (1_700_000_000, 1_700_000_000))  # handed in long before the grading
     local = grade(tiny_root, str(batch), "--out", str(tmp_path / "local"))
     with dask_cluster([tiny_root, tiny_root], tmp_path / "logs") as cluster:
         remote = grade(tiny_root, str(batch), "--out", str(tmp_path / "remote"), "--cluster", cluster.address)
@@ -130,6 +133,10 @@ def test_a_cluster_grades_as_a_local_run_does_and_shares_its_cache(tmp_path, tin
         assert {s["score"] for s in scores(tmp_path / "remote").values()} == {16, 0, 9}
         report = load_report(tmp_path / "remote" / "20250001_good" / "report.json")
         assert report.source == str(batch / "20250001_good.zip") and report.backend == "local"
+        times = {run: {p.parent.name: load_report(p).origin.submitted_at
+                       for p in (tmp_path / run).glob("*/report.json")} for run in ("local", "remote")}
+        assert times["remote"] == times["local"]  # the files' times, as the late policy reads them
+        assert times["remote"]["20250001_good"] == "2023-11-14T22:13:20+00:00"
         assert (tmp_path / "remote" / "20250001_good" / "logs" / "result_log.txt").is_file()
         assert (tmp_path / "remote" / "20250001_good" / "results.json").is_file()
         rows = {r["student_id"]: r["status"] for r in csv.DictReader(open(tmp_path / "remote" / "grades.csv"))}
@@ -197,6 +204,7 @@ def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny
             client = cluster.client()
             try:
                 client.wait_for_workers(1, timeout=60)
+                settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG})
             finally:
                 client.close()
             result = grade(tiny_root, str(tmp_path / "20250001_good.zip"), "--out", str(tmp_path / "out"),
@@ -209,6 +217,64 @@ def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny
     fingerprint = course_fingerprint(tiny_root, "local")
     assert f"ok   fingerprint: {fingerprint} (local backend)" in log
     assert f"fingerprint {fingerprint} (local)" in log  # said again by the preload inside the worker
+    assert list(settings.values()) == [QUIET_WORKER_CONFIG]  # Dask's profiler and monitors quieted
+
+
+@pytest.mark.parametrize("started_with, expected", [(None, 2.0), ("inf", float("inf")), ("3.0", 3.0)])
+def test_connecting_raises_the_schedulers_worker_saturation(tmp_path, monkeypatch, started_with, expected):
+    """Each worker holds the next submission for each of its threads (WORKER_SATURATION), unless the
+    scheduler was started to hold more."""
+    from grader.batch.dask_client import connect
+
+    if started_with:
+        monkeypatch.setenv("DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION", started_with)
+    with dask_cluster([], tmp_path / "logs") as cluster:
+        client, _ = connect(cluster.address, certs=None, insecure=False)
+        try:
+            saturation = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+            failures = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+        finally:
+            client.close()
+    assert saturation == expected and failures == 1
+
+
+def test_the_workers_check_readies_the_scheduler_too(tmp_path, tiny_root):
+    """The scheduler imports the task module when the client checks the workers, not under the
+    batch's first tasks."""
+    from grader.batch.dask_client import check_workers
+
+    with dask_cluster([tiny_root], tmp_path / "logs") as cluster:
+        client = cluster.client()
+        try:
+            check_workers(client, course_fingerprint(tiny_root, "local"), "local")
+            imported = client.run_on_scheduler(lambda: "grader.batch.dask_worker" in sys.modules)
+        finally:
+            client.close()
+    assert imported
+
+
+def test_local_workers_start_with_the_quiet_settings(monkeypatch):
+    from grader.batch.dask_client import connect
+    from grader.batch.dask_worker import WORKERS_ENV
+
+    monkeypatch.setenv(WORKERS_ENV, "1")  # connect sets it for the local workers; restored after the test
+    client, cluster = connect("local:1", certs=None, insecure=False)
+    try:
+        settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG})
+        saturation = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+    finally:
+        client.close()
+        cluster.close()
+    assert list(settings.values()) == [QUIET_WORKER_CONFIG] and saturation == 2.0
+
+
+def test_the_quiet_worker_settings_reach_dask_through_the_environment():
+    import dask.config
+
+    from grader.batch.dask_worker import quiet_worker_env
+
+    with dask.config.set(dask.config.collect_env(quiet_worker_env())):
+        assert {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG} == QUIET_WORKER_CONFIG
 
 
 def test_a_worker_with_another_course_refuses_in_one_line(tmp_path, tiny_root, tiny):

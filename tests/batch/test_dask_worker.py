@@ -89,3 +89,88 @@ def test_a_worker_grades_the_bytes_it_was_sent_for_an_lms_named_submission(tmp_p
     report = json.loads(result["files"]["report.json"])
     assert report["status"] == "graded" and report["student_id"] == "20250042", report["message"]
     assert report["source"] == str(identity.source)  # the path the TA gave
+
+
+def test_compiled_files_do_not_make_the_worker_hash_again(tiny_root, fresh, monkeypatch):
+    """A worker importing a module writes __pycache__ under the course or the grader: not a change
+    (the hash skips those folders), so the listing skips them too."""
+    first = worker.cached_fingerprint(tiny_root, "local")
+    reads = counting_digests(monkeypatch)
+    cache = tiny_root / "skeleton" / "tiny" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    (cache / "answer.cpython-311.pyc").write_bytes(b"compiled")
+    assert worker.cached_fingerprint(tiny_root, "local") == first and reads == []
+
+
+def test_grade_task_writes_the_report_once_naming_the_clients_path(tmp_path, tiny_root, tiny, fresh, monkeypatch):
+    import grader.reports.report
+    import grader.steps.pipeline
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    writes = []
+    real = grader.reports.report.write_report
+    monkeypatch.setattr(grader.steps.pipeline, "write_report", lambda *a, **k: writes.append(a) or real(*a, **k))
+    data = write_zip(tmp_path / "s.zip", student_files(tiny)).read_bytes()
+    task = {"name": "20250001_x.zip", "data": data, "source": "/on/the/client/20250001_x.zip", "assignment": "tiny",
+            "dataset": None, "student_id": None, "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local")}
+    report = json.loads(worker.grade_task(task)["files"]["report.json"])
+    assert report["status"] == "graded" and report["source"] == "/on/the/client/20250001_x.zip"
+    assert len(writes) == 1
+
+
+def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, monkeypatch, capsys):
+    """`dask worker --preload grader.batch.dask_worker`: the course hashed once (the client's check
+    and the first task reuse it) and the report page compiled before any task."""
+    from types import SimpleNamespace
+
+    from grader.reports.report import PAGES
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    monkeypatch.setenv("GRADER_BACKEND", "local")
+    expected = worker.course_fingerprint(tiny_root, "local")
+    PAGES.cache.clear()
+    reads = counting_digests(monkeypatch)
+    worker.dask_setup(SimpleNamespace(address="tcp://127.0.0.1:1"))
+    assert reads and any(name.endswith("report.html.j2") for _, name in PAGES.cache.keys())
+    reads.clear()
+    assert worker.check_course(expected, "local") == expected and reads == []
+    assert f"fingerprint {expected} (local)" in capsys.readouterr().out
+
+
+def test_a_workers_threads_parse_the_assignment_once_between_them(tiny_root, fresh, monkeypatch):
+    import threading
+    import time
+
+    loads = []
+    real_load = catalog.load
+
+    def slow_load(*args, **kwargs):
+        loads.append(args)
+        time.sleep(0.2)  # every thread asks while the first parse runs
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(catalog, "load", slow_load)
+    fingerprint = worker.course_fingerprint(tiny_root, "local")
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(worker.cached_assignment("tiny", tiny_root, fingerprint)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1 and len(got) == 4 and all(a is got[0] for a in got)
+
+
+def test_a_worker_reports_the_submission_time_of_the_clients_file(tmp_path, tiny_root, tiny, fresh, monkeypatch):
+    """The late policy reads a plain submission's time from its file: a worker's copy is written when
+    the task arrives, so it carries the time of the client's file (it reported the grading time,
+    and every submission graded on a cluster after the due date was late)."""
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    source = write_zip(tmp_path / "20250001_x.zip", student_files(tiny))
+    os.utime(source, (1_700_000_000, 1_700_000_000))  # 2023-11-14T22:13:20Z
+    task = {"name": source.name, "data": source.read_bytes(), "source": str(source), "assignment": "tiny",
+            "dataset": None, "student_id": None, "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local"), "mtime_ns": source.stat().st_mtime_ns}
+    report = json.loads(worker.grade_task(task)["files"]["report.json"])
+    assert report["origin"]["submitted_at"] == "2023-11-14T22:13:20+00:00"

@@ -228,3 +228,36 @@ def test_eta_counts_real_gradings_only():
     assert counts_for_eta(graded) and not counts_for_eta(rejected) and not counts_for_eta(setup_error)
     durations = [r.timings["total"] for r in (graded, rejected, setup_error) if counts_for_eta(r)]
     assert estimate_remaining(durations, 10, 2) == pytest.approx(155.0)  # not dragged down by the instant ones
+
+
+def test_a_batch_reads_the_assignment_once_for_all_its_cache_keys(tmp_path, tiny_root, monkeypatch):
+    """Every key covers the assignment (spec, tests, rubric, skeleton): read once per batch, the
+    keys are the same as read for each submission, and the next batch reads a changed rubric."""
+    import grader.batch.cache as cache
+
+    tiny = catalog.load("tiny", tiny_root)
+    sources = [write_zip(tmp_path / f"2025000{n}_s.zip", dict(student_files(tiny), **{"answer.py": f"V = {n}\n"}))
+               for n in range(1, 4)]
+    roots = []
+    real = cache.tree_digest
+    monkeypatch.setattr(cache, "tree_digest", lambda digest, root: roots.append(root) or real(digest, root))
+    part = cache.assignment_bytes(tiny)
+    keys = [cache.cache_key(s, tiny, None, "local", assignment_part=part) for s in sources]
+    assert roots.count(tiny.skeleton_dir) == 1 and roots.count(tiny.rubric_path) == 1
+    assert keys == [cache.cache_key(s, tiny, None, "local") for s in sources] and len(set(keys)) == 3
+    tiny.rubric_path.write_text(tiny.rubric_path.read_text() + "\n# changed\n")
+    assert cache.cache_key(sources[0], tiny, None, "local", assignment_part=cache.assignment_bytes(tiny)) != keys[0]
+
+
+def test_grade_batch_reads_the_assignment_once(tmp_path, tiny, sandbox, quiet_console, monkeypatch):
+    import grader.batch.run as run
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    sources = [write_zip(batch / f"2025000{n}_s.zip", student_files(tiny)) for n in range(1, 4)]
+    reads = []
+    real = run.assignment_bytes
+    monkeypatch.setattr(run, "assignment_bytes", lambda a: reads.append(a) or real(a))
+    result = grade_batch(sources, tiny, LocalExecutor(sandbox, 2), tmp_path / "out", dataset=None, student_id=None,
+                         console=quiet_console)
+    assert [r.status for r in result.reports] == ["graded"] * 3 and len(reads) == 1

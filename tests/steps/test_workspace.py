@@ -123,3 +123,56 @@ def test_the_trash_of_a_live_grader_is_left_alone(tmp_path, monkeypatch):
     live.mkdir(parents=True)
     os.chmod(tmp_path / "trash", 0o700)
     assert empty_trash() == [] and live.is_dir()
+
+
+def test_a_trash_removed_meanwhile_is_no_error(tmp_path, monkeypatch):
+    """Another thread's discard (or another grader) may remove the emptied trash between the
+    check and the listing: nothing is left to empty, and the submission's grading goes on."""
+    from grader.steps import workspace
+
+    monkeypatch.setattr(workspace, "trash_folder", lambda create=True: tmp_path / "removed-meanwhile")
+    assert workspace.empty_trash() == []
+
+
+def test_threads_discarding_at_once_never_fail(tmp_path, monkeypatch):
+    """Worker threads of one process (a Dask worker's, the local pool's) each discard their
+    workspace and empty the trash after every submission."""
+    import threading
+
+    from grader.steps.workspace import TRASH_ENV, discard, empty_trash
+
+    monkeypatch.setenv(TRASH_ENV, str(tmp_path / "trash"))
+    errors = []
+
+    def grade(n: int) -> None:
+        try:
+            for k in range(40):
+                folder = tmp_path / f"ws-{n}-{k}"
+                (folder / "a").mkdir(parents=True)
+                discard(folder)
+                empty_trash()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=grade, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and not (tmp_path / "trash").exists()
+
+
+def test_a_grading_process_looks_in_the_trash_now_and_then(tmp_path, monkeypatch):
+    """After each submission: at most once every TRASH_INTERVAL seconds per process (it listed the
+    trash and read /proc for every other grader's entry at every submission)."""
+    from grader.steps import workspace
+
+    monkeypatch.setattr(workspace, "_EMPTIED_AT", {})
+    calls = []
+    monkeypatch.setattr(workspace, "empty_trash", lambda: calls.append(1) or [])
+    for _ in range(5):
+        workspace.empty_trash_now_and_then()
+    assert len(calls) == 1
+    workspace._EMPTIED_AT[os.getpid()] -= workspace.TRASH_INTERVAL  # as if that long had passed
+    workspace.empty_trash_now_and_then()
+    assert len(calls) == 2
