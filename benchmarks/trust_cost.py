@@ -40,11 +40,13 @@ from grader.steps.hidden_tests import expected_outputs, reference_workspace
 from grader.steps.pipeline import RunContext, data_root, dataset_env, grade_submission, holdout_dir
 
 STUDENT = "20262426"
-MEMORY_TARGET_MB = {"colored_mnist": 1024, "channel_shift": 1024, "cvae_ood": 1024}  # the MNIST-family ones
+# Issue 25's target for every MNIST-family process (all four shipped assignments); every process of a
+# grading, trusted and hidden-test steps included, is measured by benchmarks/process_memory.py.
+MEMORY_TARGET_MIB = dict.fromkeys(["colored_mnist", "channel_shift", "cnn_transfer", "cvae_ood"], 900)
 
 
 def run_bare(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, int]:
-    """(seconds, peak resident MB, exit code) of one command run directly."""
+    """(seconds, peak resident MiB, exit code) of one command run directly."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -147,10 +149,10 @@ def main() -> None:
         steps = {run.name: run.seconds for run in report.runs}
         print(f"{assignment_id}: reference scored {report.score:g}/{report.max_score:g}, {os.cpu_count()} cores")
         for name, seconds, peak, code in bare:
-            target = MEMORY_TARGET_MB.get(assignment_id)
-            verdict = "" if target is None else f" (target <= {target} MB: {'met' if peak <= target else 'MISSED'})"
+            target = MEMORY_TARGET_MIB.get(assignment_id)
+            verdict = "" if target is None else f" (target <= {target} MiB: {'met' if peak <= target else 'MISSED'})"
             print(f"  bare {name:<22} {seconds:6.1f} s  (graded step {steps.get(name, float('nan')):6.1f} s)  "
-                  f"peak {peak:7.0f} MB{verdict}" + (f"  exit {code}" if code else ""))
+                  f"peak {peak:7.0f} MiB{verdict}" + (f"  exit {code}" if code else ""))
         bare_total = sum(row[1] for row in bare)
         split = accounting(assignment, report, graded)
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items() if k not in ("experiments", "total"))
@@ -162,7 +164,7 @@ def main() -> None:
         print(f"  the grader's own time     {split['grader']:6.1f} s  (trusted scoring steps {split['trusted']:.1f} s; "
               f"{phases}): its share of the grading {split['share']:.1%} "
               f"(target <= 5%: {'met' if split['share'] <= 0.05 else 'MISSED'})")
-        print(f"  grader's own peak         {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MB")
+        print(f"  grader's own peak         {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.0f} MiB")
         print(f"  once per course build     {course_build:6.1f} s  "
               "(expected outputs and assets; 0 when already cached)")
         print(f"  submission that does not import: {broken_s:6.1f} s (score {broken.score:g}; "

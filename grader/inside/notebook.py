@@ -138,8 +138,11 @@ def execute(path: Path, output: Path, cell_timeout: float, total_timeout: float,
     _sandbox_friendly_environment()
     nb = read_notebook(path)
     output.parent.mkdir(parents=True, exist_ok=True)
+    # The kernel is killed once the cells have run (their outputs are in by then): a graceful
+    # shutdown only runs its interpreter's teardown, and with torch's CUDA build that pages in
+    # about 125 MB of CUDA libraries, often the kernel's peak resident memory.
     client = NotebookClient(nb, kernel_name="python3", timeout=int(cell_timeout * wall_factor) + 1, allow_errors=False,
-                            resources={"metadata": {"path": str(path.parent.resolve())}})
+                            resources={"metadata": {"path": str(path.parent.resolve())}}, shutdown_kernel="immediate")
     wall_deadline = time.monotonic() + total_timeout * wall_factor
     stopped, code, cpu_total = None, 1, 0.0
     kernel_log = output.with_suffix(".kernel.log")  # the kernel's own chatter, kept out of the experiment log

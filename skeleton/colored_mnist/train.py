@@ -48,6 +48,7 @@ def main(argv=None):
     raw, from_cache = colored.cached(args.dataset, args.data_dir, args.seed, args.cache_dir, args.download)
     print(f"data {'read from cache' if from_cache else 'generated'} in {time.time() - start:.1f}s", flush=True)
     data = colored.split(raw, args.seed)
+    del raw  # the splits hold their own copies: the whole generated set is not needed while training
     results = []
     for restart in range(args.restarts):
         objective = losses.build(args.trainer, args.reg_name, N_TRAIN_ENVS, args)

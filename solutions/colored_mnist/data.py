@@ -25,17 +25,17 @@ def generate(dataset, data_dir, seed, download=False):
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(digits))
     size = min(ENV_SIZE, len(digits) // len(COLOUR_FLIP))
-    parts = {k: [] for k in ("images", "y", "z", "env")}
+    parts = {k: [] for k in ("y", "z", "env")}
     for env, p_colour in enumerate(COLOUR_FLIP):
         idx = order[env * size:(env + 1) * size]
         preliminary = (classes[idx] >= 5).astype(np.int64)
         y = preliminary ^ (rng.random(size) < LABEL_NOISE)
         z = y ^ (rng.random(size) < p_colour)
-        parts["images"].append(digits[idx])
         parts["y"].append(y.astype(np.int64))
         parts["z"].append(z.astype(np.int64))
         parts["env"].append(np.full(size, env, dtype=np.int64))
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    # the environments' digits in one copy, in environment order (no per-environment copies joined)
+    return {"images": digits[order[:len(COLOUR_FLIP) * size]], **{k: np.concatenate(v) for k, v in parts.items()}}
 
 
 def cached(dataset, data_dir, seed, cache_dir="data_cache", download=False):
@@ -57,12 +57,14 @@ def to_inputs(images, z):
     n = len(images)
     mean = torch.tensor(MEAN)
     x = torch.empty(n, 3, 28 * 28)
-    for channel in range(3):
-        x[:, channel] = (0 - mean[channel]) / STD
-    digits = torch.from_numpy(np.ascontiguousarray(images).reshape(n, -1)).float() / 255.0
+    digits = torch.from_numpy(np.ascontiguousarray(images).reshape(n, -1))
     red = torch.from_numpy(np.asarray(z)).bool()
-    x[red, 0] = (digits[red] - mean[0]) / STD
-    x[~red, 1] = (digits[~red] - mean[1]) / STD
+    # Computed in place in x (the same operations as (digits / 255 - mean) / STD): a batch makes
+    # no float copies of its digits beside x, so steps leave no scattered free memory behind.
+    for channel, drawn in ((0, red), (1, ~red)):
+        x[:, channel].copy_(digits).div_(255.0).sub_(mean[channel]).div_(STD)
+        x[~drawn, channel] = (0 - mean[channel]) / STD
+    x[:, 2] = (0 - mean[2]) / STD
     return x.reshape(n, -1)
 
 

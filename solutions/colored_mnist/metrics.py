@@ -16,7 +16,7 @@ def evaluate(logits, y):
     }
 
 
-EVAL_BATCH = 4096  # rows per forward pass: a split's inputs are built a batch at a time
+EVAL_BATCH = 1024  # rows per forward pass: a split's inputs are built a batch at a time (9.6 MB of floats)
 
 
 @torch.no_grad()

@@ -40,8 +40,30 @@ def to_tensor(images, chunk=2_000):
     return x
 
 
+class Images:
+    """The uint8 images of a split, given as float tensors a batch at a time: `images[idx]` is
+    `to_tensor` of those rows (the same floats as indexing the split's whole tensor), so the
+    26,000 unlabeled images never sit in memory as floats (106 MB). `idx` is what indexes a tensor's
+    first dimension: an index tensor or array, a slice or one position."""
+
+    def __init__(self, images):
+        self.images = np.asarray(images)
+
+    def __len__(self):
+        return len(self.images)
+
+    @property
+    def shape(self):
+        return (len(self.images), 1, 32, 32)
+
+    def __getitem__(self, idx):
+        rows = self.images[idx.numpy() if isinstance(idx, torch.Tensor) else idx]
+        return to_tensor(rows) if rows.ndim == 3 else to_tensor(rows[None])[0]
+
+
 def load_splits(seed, data_dir=None):
-    """{'unlabeled': x, 'labeled': (x, y), 'set1': (x, y), 'set2': (x, y)}; y in 0..4 or ANOMALY."""
+    """{'unlabeled': x, 'labeled': (x, y), 'set1': (x, y), 'set2': (x, y)}; y in 0..4 or ANOMALY;
+    x a float tensor (N, 1, 32, 32), the unlabeled images an `Images` (indexed a batch at a time)."""
     images, labels = load_fashion(data_dir)
     rng = np.random.default_rng(seed)
     in_dist = rng.permutation(np.flatnonzero(np.isin(labels, ID_CLASSES)))
@@ -60,7 +82,7 @@ def load_splits(seed, data_dir=None):
         y = np.concatenate([[remap[c] for c in labels[id_idx]], [ANOMALY] * len(ood_idx)])[order]
         return to_tensor(images[idx]), torch.tensor(y, dtype=torch.int64)
 
-    return {"unlabeled": to_tensor(images[unlabeled]), "labeled": labelled(labeled),
+    return {"unlabeled": Images(images[unlabeled]), "labeled": labelled(labeled),
             "set1": representative(id1, ood[:N_SET_OOD]), "set2": representative(id2, ood[N_SET_OOD:2 * N_SET_OOD])}
 
 

@@ -36,13 +36,25 @@ def cvae_data():
 
 def test_splits_have_the_course_sizes(cvae_data):
     data = cvae_data.load_splits(seed=7, data_dir="/nonexistent")
-    assert tuple(data["unlabeled"].shape) == (26_000, 1, 32, 32)
+    assert tuple(data["unlabeled"].shape) == (26_000, 1, 32, 32) and len(data["unlabeled"]) == 26_000
     assert len(data["labeled"][1]) == 2_000 and set(data["labeled"][1].tolist()) == set(range(5))
     for name in ("set1", "set2"):
         x, y = data[name]
         assert len(y) == 1_052 and (y == cvae_data.ANOMALY).sum().item() == cvae_data.N_SET_OOD
-    assert 0 <= data["unlabeled"].min() and data["unlabeled"].max() <= 1
+    some = data["unlabeled"][torch.arange(0, 26_000, 13)]
+    assert some.shape == (2_000, 1, 32, 32) and 0 <= some.min() and some.max() <= 1
     assert not torch.equal(data["set1"][0][:5], data["set2"][0][:5])
+
+
+def test_unlabeled_images_index_like_the_whole_split_as_a_tensor(cvae_data):
+    """The unlabeled split stays uint8 and gives floats a batch at a time: the same floats as
+    converting the whole split and indexing that (what the notebook's training used to hold)."""
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8)
+    images, whole = cvae_data.Images(raw), cvae_data.to_tensor(raw)
+    assert len(images) == 40 and images.shape == tuple(whole.shape)
+    for idx in (torch.tensor([7, 0, 39, 7]), np.array([3, 1]), slice(5, 12), 17):
+        assert torch.equal(images[idx], whole[idx])
 
 
 @pytest.mark.parametrize("module", ["judge_generation", "evaluate"])

@@ -55,6 +55,25 @@ def test_a_split_reads_back_from_plain_or_gzipped_idx_files(mnist_family, tmp_pa
     assert np.array_equal(got, images) and labels.tolist() == [3, 7] and labels.dtype == np.int64
 
 
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_a_file_larger_than_a_read_chunk_reads_whole_and_a_truncated_one_is_an_error(mnist_family, tmp_path, suffix):
+    images = np.random.default_rng(0).integers(0, 256, size=(1_400, 28, 28), dtype=np.uint8)  # 1.1 MB
+    assert images.nbytes > mnist_family.CHUNK
+    path = tmp_path / f"train-images-idx3-ubyte{suffix}"
+    write_idx(path, images)
+    assert np.array_equal(mnist_family.read_idx(path), images)
+    short = tmp_path / f"short-idx3-ubyte{suffix}"
+    write_idx(short, images[:3])
+    data = gzip.decompress(short.read_bytes()) if suffix else short.read_bytes()
+    short.write_bytes(gzip.compress(data[:-10]) if suffix else data[:-10])
+    with pytest.raises(ValueError, match="2342 of 2352 bytes"):
+        mnist_family.read_idx(short)
+
+
+def test_handing_back_freed_memory_never_fails(mnist_family):
+    assert mnist_family.hand_back_free_memory() is None  # glibc's malloc_trim here; a no-op where there is none
+
+
 def test_absent_data_is_one_line_naming_where_it_looked(mnist_family, tmp_path):
     with pytest.raises(SystemExit) as caught:
         mnist_family.load("mnist", tmp_path, "train")
