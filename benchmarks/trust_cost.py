@@ -126,10 +126,10 @@ def main() -> None:
         start = time.perf_counter()
         expected_outputs(assignment, sandbox)
         dataset = assignment.dataset()
-        substitute = RunContext(0, dataset, data_root(), sandbox.python()).substitute
+        held_out = holdout_dir(assignment, dataset)
+        substitute = RunContext(0, dataset, data_root(), sandbox.python(), holdout_dir=held_out).substitute
         ensure_assets(assignment, dataset, data_root(), sandbox, substitute)
-        ensure_assets(assignment, dataset, data_root(), sandbox, substitute, trusted=True,
-                      holdout_dir=holdout_dir(assignment, dataset))
+        ensure_assets(assignment, dataset, data_root(), sandbox, substitute, trusted=True, holdout_dir=held_out)
         course_build = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)

@@ -20,7 +20,7 @@ import cvae_data
 
 from grader.inside import trusted  # the export is the student's: read as data, no code of it runs
 
-JUDGE_SEED, JUDGE_EPOCHS, JUDGE_TRAIN = 0, 2, 20_000
+JUDGE_SEED, JUDGE_EPOCHS, JUDGE_TRAIN, JUDGE_VAL = 0, 2, 20_000, 2_000
 
 
 def make_judge():
@@ -34,8 +34,10 @@ def train(out):
     rng = np.random.default_rng(JUDGE_SEED)
     idx = rng.permutation(np.flatnonzero(np.isin(labels, cvae_data.ID_CLASSES)))
     remap = {c: i for i, c in enumerate(cvae_data.ID_CLASSES)}
-    x, y = cvae_data.to_tensor(images[idx]), torch.tensor([remap[c] for c in labels[idx]])
-    x_train, y_train, x_val, y_val = x[:JUDGE_TRAIN], y[:JUDGE_TRAIN], x[JUDGE_TRAIN:JUDGE_TRAIN + 2000], y[JUDGE_TRAIN:JUDGE_TRAIN + 2000]
+    used = idx[:JUDGE_TRAIN + JUDGE_VAL]  # converted alone: the rest never sits in memory as floats
+    x, y = cvae_data.to_tensor(images[used]), torch.tensor([remap[c] for c in labels[used]])
+    del images, labels
+    x_train, y_train, x_val, y_val = x[:JUDGE_TRAIN], y[:JUDGE_TRAIN], x[JUDGE_TRAIN:], y[JUDGE_TRAIN:]
     net = make_judge()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     for _ in range(JUDGE_EPOCHS):
@@ -43,8 +45,9 @@ def train(out):
             optimizer.zero_grad()
             nn.functional.cross_entropy(net(x_train[batch]), y_train[batch]).backward()
             optimizer.step()
-    with torch.no_grad():
-        accuracy = (net(x_val).argmax(1) == y_val).float().mean().item()
+    with torch.no_grad():  # 500 images a pass: the peak stays under 900 MiB
+        correct = sum((net(x_val[s:s + 500]).argmax(1) == y_val[s:s + 500]).sum().item() for s in range(0, len(y_val), 500))
+    accuracy = correct / len(y_val)
     np.savez(out, **{k: v.numpy() for k, v in net.state_dict().items()})
     print(f"judge trained: held-out accuracy {accuracy:.4f} on {len(y_val)} real images")
 
