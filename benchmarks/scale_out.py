@@ -235,6 +235,7 @@ class Deployment:
                 proc.wait()
 
 
+PROCESS_MB = 100  # a worker process's resident memory, measured (its nanny lives in the `dask worker` parent)
 ENGINE_ROWS = {"quick": [(1, 16), (64, 512), (256, 1024)], "full": [(1, 32), (64, 1024), (256, 2048)]}
 
 
@@ -272,6 +273,10 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
         started = time.perf_counter()
         if kind == "dask":
             processes = max(1, workers // threads_per_process)
+            if processes * PROCESS_MB * 2**20 > psutil.virtual_memory().available / 2:
+                print(f"{kind:<11}{workers:>8}{processes:>6}{count:>6}  skipped: {processes} worker processes need "
+                      f"about {processes * PROCESS_MB / 1024:.1f} GB, over half the memory available")
+                continue
             deployment = Deployment(tmp, processes, max(1, workers // processes), env)
             try:
                 client, _ = connect(deployment.address, certs=None, insecure=False)
@@ -311,7 +316,7 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
               f"{total / count * 1000:>8.1f}{cpu['client'] / count * 1000:>7.1f}{cpu['scheduler'] / count * 1000:>6.1f}"
               f"{cpu['workers'] / count * 1000:>8.1f}{load:>6.1f}{busy:>6.0f}%")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
-    for workers in [w for w, _ in rows if w > 1]:
+    for workers in [w for w, _ in rows if w > 1 and ("dask", w) in results]:
         linear, over_step, cpu_each = results["dask", workers]
         print(f"{workers} Dask workers: {linear:.0%} of linear{' (target >= 90%)' if workers == 64 else ''}, "
               f"{over_step * 1000:.0f} ms per "
