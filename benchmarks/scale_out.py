@@ -121,6 +121,18 @@ def run_batch(sources, assignment, executor, out: Path) -> tuple[float, list, fl
     return time.perf_counter() - start, result.reports, cpu_seconds() - cpu
 
 
+def speed_up(kind: str, workers: int, count: int, reports: list, wall: float, base: float | None):
+    """(submissions a second, the 1-worker Dask baseline, speed-up over it) of a row whose every
+    submission must be graded 1/1."""
+    bad = [r for r in reports if r.status != "graded" or r.score != 1]
+    if bad or len(reports) != count:
+        why = bad[0].message if bad else "reports missing"
+        raise SystemExit(f"{kind} {workers}: {len(bad)} of {len(reports)} of {count} not graded 1/1: {why}")
+    throughput = count / wall
+    base = base or (throughput if workers == 1 and kind == "dask" else None)
+    return throughput, base, throughput / base if base else float("nan")
+
+
 def dask_threads(workers: int, backend: str, fingerprint: str):
     from distributed import Client, LocalCluster
 
@@ -301,12 +313,7 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
             wall, reports, _ = run_batch(sources, assignment, LocalExecutor(SleepingSandbox(), workers),
                                          tmp / "out-engine-pool")
             cpu = {"client": own_cpu() - cpu0, "scheduler": 0.0, "workers": 0.0}
-        bad = [r for r in reports if r.status != "graded" or r.score != 1]
-        if bad or len(reports) != count:
-            raise SystemExit(f"{kind} {workers}: {len(bad)} of {len(reports)} not graded 1/1: {bad[0].message}")
-        throughput = count / wall
-        base = base or (throughput if workers == 1 and kind == "dask" else None)
-        speedup = throughput / base if base else float("nan")
+        throughput, base, speedup = speed_up(kind, workers, count, reports, wall, base)
         over_step = (wall - math.ceil(count / workers) * SleepingSandbox.STEP_S) * workers / count
         over_pipeline = wall * workers / count - statistics.fmean(r.timings["total"] for r in reports)
         total = sum(cpu.values())
@@ -349,12 +356,7 @@ def synthetic(counts: dict[int, int], tmp: Path) -> None:
                                                                                                      workers)
         wall, reports, cpu = run_batch(sources, assignment, executor, tmp / f"out-{kind.replace(' ', '')}-{workers}")
         cpu_per_sub[kind, workers] = cpu / count
-        bad = [r for r in reports if r.status != "graded" or r.score != 1]
-        if bad or len(reports) != count:
-            raise SystemExit(f"{kind} {workers}: {len(bad)} of {len(reports)} not graded 1/1: {bad[0].message}")
-        throughput = count / wall
-        base = base or (throughput if workers == 1 and kind == "dask" else None)
-        speedup = throughput / base if base else float("nan")
+        throughput, base, speedup = speed_up(kind, workers, count, reports, wall, base)
         overhead = (wall - math.ceil(count / workers)) * workers / count
         executor_overhead = wall * workers / count - statistics.fmean(r.timings["total"] for r in reports)
         print(f"{kind:<24}{workers:>8}{count:>7}{wall:>9.1f}{throughput:>9.2f}{speedup:>10.2f}"
