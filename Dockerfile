@@ -30,7 +30,10 @@ FROM system
 COPY --from=builder /opt/venv /opt/venv
 COPY grader_src /tmp/grader_src
 RUN /opt/venv/bin/pip install -q --no-cache-dir --no-index --no-deps --no-build-isolation /tmp/grader_src \
- && rm -rf /tmp/grader_src /root/.cache
+ && rm -rf /tmp/grader_src /root/.cache \
+ && chmod 0711 /root
+# /root may be traversed, not listed: the grader mounts its folders at their host paths, and a
+# grader run as root keeps its cache (trusted assets, {trusted_assets}) under /root/.cache.
 ENV PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin PYTHONDONTWRITEBYTECODE=1
 USER 10001
 WORKDIR /work
