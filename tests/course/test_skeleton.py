@@ -217,7 +217,7 @@ def test_run_sh_gets_the_grader_s_common_part_in_place_of_its_source_line(tmp_pa
     wrong = subprocess.run(["bash", "run.sh", "12345", "one two"], cwd=skeleton, env=env, capture_output=True,
                            text=True)
     assert (wrong.returncode == 2
-            and "unknown option or experiment one two (known: --download, one, two;" in wrong.stderr)
+            and "unknown option or experiment one two (known: --download, one, two)" in wrong.stderr)
 
 
 def test_files_the_grader_writes_are_written_and_never_taken_from_the_solution(tmp_path):
