@@ -73,7 +73,7 @@ def ensure_assets(assignment: Assignment, dataset: str | None, data_dir: Path, s
                     progress(f"building asset {asset.name} (once per dataset)")
                 log = build / f"asset_{asset.name}.log"
                 argv = [substitute(part, True) if trusted else substitute(part) for part in shlex.split(asset.command)]
-                data_dirs = (data_dir,) + ((holdout_dir,) if trusted and holdout_dir else ())
+                data_dirs = (data_dir,) + ((holdout_dir,) if trusted else ())  # never None when trusted
                 result = sandbox.run(RunRequest(argv=argv, workspace=build, log_path=log, limits=assignment.spec.limits,
                                                data_dirs=data_dirs))
                 missing = [o for o in asset.outputs if not is_regular(build / o, build)]

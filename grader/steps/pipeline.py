@@ -138,6 +138,13 @@ def _not_produced(missing: list[str]) -> str:
     return f"its input {', '.join(missing)} was not produced by an earlier step"
 
 
+def _failed_need(needs: list[str], outcomes: dict[str, str], skips: dict[str, str]) -> tuple[str | None, str]:
+    """The first of `needs` that failed, and why what needs it is skipped ("skipped: ...": the
+    root cause when that one was itself skipped); (None, "") when none failed."""
+    name = next((n for n in needs if outcomes.get(n)), None)
+    return (name, skips.get(name) or f"skipped: {name} failed ({outcomes[name]})") if name else (None, "")
+
+
 @dataclass
 class TrustedRun:
     """What a trusted step left: its result (None: not run, `skipped` says why), where the grader
@@ -162,12 +169,12 @@ def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspa
     outcomes, skips = outcomes or {}, skips or {}
     scored, left_out, inputs = [], {}, []
     for one in experiment.scores:
-        broken = [name for name in one.needs if outcomes.get(name)]
-        found, missing = _trusted_inputs(one.inputs, ws)
-        if broken:
-            left_out[one.log] = skips.get(broken[0]) or f"skipped: {broken[0]} failed ({outcomes[broken[0]]})"
-        elif missing:
-            left_out[one.log] = f"skipped: {_not_produced(missing)}"
+        _, why = _failed_need(one.needs, outcomes, skips)
+        if not why:
+            found, missing = _trusted_inputs(one.inputs, ws)
+            why = f"skipped: {_not_produced(missing)}" if missing else ""
+        if why:
+            left_out[one.log] = why
         else:
             scored.append(one)
             inputs += found
@@ -209,12 +216,11 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
     skips: dict[str, str] = {}  # experiment name -> why it was skipped without a failed input (the root cause)
     for index, experiment in enumerate(assignment.spec.experiments):
         argv = ctx.shown(experiment.command)
-        broken = [name for name in experiment.needs if outcomes.get(name)]
-        why = (skips.get(broken[0]) or f"skipped: {broken[0]} failed ({outcomes[broken[0]]})" if broken
-               else _out_of_time(sandbox, ws, None if experiment.trusted else argv))
+        failed, why = _failed_need(experiment.needs, outcomes, skips)
+        why = why or _out_of_time(sandbox, ws, None if experiment.trusted else argv)
         if why:
-            outcomes[experiment.name] = outcomes[broken[0]] if broken else why.removeprefix("skipped: ")
-            if not broken:
+            outcomes[experiment.name] = outcomes[failed] if failed else why.removeprefix("skipped: ")
+            if not failed:
                 skips[experiment.name] = why
                 if isinstance(sandbox, GuardedSandbox):
                     sandbox.skipped.append((experiment.name, why))
@@ -237,10 +243,12 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             trusted = run_trusted_step(assignment, experiment, ws, sandbox, ctx, env, scratch, outcomes, skips)
             result, log_path = trusted.result, trusted.logs[experiment.log]
             ws.trusted_logs.update(trusted.logs)
-            for one in experiment.scores:
+            for one in experiment.scores:  # when the step did not run, every score was left out
                 if one.log in trusted.scores_skipped:
-                    summaries[one.log] = Summary(None, trusted.scores_skipped[one.log])
-                    outcomes[one.name] = trusted.scores_skipped[one.log].removeprefix("skipped: ")
+                    why = trusted.scores_skipped[one.log]
+                    summaries[one.log], outcomes[one.name] = Summary(None, why), why.removeprefix("skipped: ")
+                else:
+                    summaries[one.log], outcomes[one.name] = _score_summary(trusted.logs[one.log], log_path, result)
             if result is None:
                 outcomes[experiment.name] = trusted.skipped
                 summaries[experiment.log] = Summary(None, f"skipped: {trusted.skipped}")
@@ -248,9 +256,6 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
                                          outcome=f"skipped: {trusted.skipped}",
                                          seconds=0.0, output_truncated=False, log="", stopped=""))
                 continue
-            for one in experiment.scores:
-                if one.log not in trusted.scores_skipped:
-                    summaries[one.log], outcomes[one.name] = _score_summary(trusted.logs[one.log], log_path, result)
         else:
             # the sandbox replaces whatever is there (a planted link) with a fresh file
             log_path = ws.path / experiment.log
