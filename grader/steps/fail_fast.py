@@ -318,15 +318,22 @@ def _binds(fn: ast.FunctionDef, call: ast.Call) -> bool:
             and all(default is not None for default in spec.kw_defaults))
 
 
+def _code_args(argv: list[str]) -> list[str]:
+    """A Python command's arguments from the one that names its code (`-m`, `-c`, a script) on:
+    the interpreter's options before it (-u, -B, -O) name no code."""
+    args = argv[1:]
+    while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
+        args = args[1:]
+    return args
+
+
 def step_reaches(workspace: Path, broken: dict[str, Broken], argv: list[str]) -> Broken | None:
     """The broken file a step's command certainly dies on (`python script.py ...` or
     `python -m module ...` from the workspace), else None."""
     if not broken or len(argv) < 2:
         return None
     reader = _Reader(workspace, broken)
-    args = argv[1:]
-    while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
-        args = args[1:]  # -u, -B, -O: options that do not name code
+    args = _code_args(argv)
     try:
         if args and args[0] == "-m" and len(args) > 1:
             path = reader.module_file(args[1], workspace)
@@ -417,9 +424,7 @@ def _cell_compiled(source: str, filename: str, rel: str) -> tuple[Broken | None,
 def notebook_reaches(stops: dict[str, Broken], argv: list[str]) -> Broken | None:
     """The cell a notebook's step (`python -m grader.inside.notebook execute NB ...`) certainly
     stops at (notebook_stops), else None."""
-    args = argv[1:]
-    while args and args[0].startswith("-") and args[0] != "-m":
-        args = args[1:]
+    args = _code_args(argv)
     if not stops or args[:3] != NOTEBOOK_EXECUTOR or len(args) < 4:
         return None
     return stops.get(PurePosixPath(args[3]).as_posix())
