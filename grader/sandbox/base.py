@@ -25,6 +25,11 @@ class RunRequest:
     limits: SandboxLimits
     env: dict[str, str] = field(default_factory=dict)  # on top of a scrubbed base environment
     data_dirs: tuple[Path, ...] = ()  # read-only inputs (datasets)
+    # The grader's own processes (trusted steps, hidden tests) may start from an interpreter that
+    # imported these modules already (the local backend's grader/sandbox/warm.py); never set for
+    # a student's command.
+    preload: tuple[str, ...] | None = None
+    course_code_only: bool = False  # no student code runs in it (a trusted step; the reference's hidden tests)
 
 
 LIMIT_CPU = "cpu"

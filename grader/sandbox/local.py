@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from grader.course.spec import SandboxLimits
+from grader.sandbox import warm
 from grader.sandbox.base import CANCELLED, RunRequest, RunResult, open_log, step_environment, supervise
 from grader.sandbox.cpu import SessionMeter
 
@@ -41,15 +42,25 @@ def base_environment(limits: SandboxLimits, home: Path) -> dict[str, str]:
 RUN_AS_ENV = "GRADER_RUN_AS"  # an unprivileged account student code runs as (the Gradescope bundle sets it)
 
 
-def _limit_resources(limits: SandboxLimits, user: pwd.struct_passwd | None = None):
-    def apply() -> None:
+def _rlimits(limits: SandboxLimits) -> list[tuple[str, int, int]]:
+    """(resource name, soft, hard) for every limit a step's processes get."""
+    workspace = limits.workspace_mb * 1024 * 1024  # no single file past the workspace's size
+    memory = limits.memory_mb * 1024 * 1024
+    return [
         # per process, a second line behind the session's CPU budget the supervisor enforces
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds + 5, limits.cpu_seconds + 10))
-        memory = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        workspace = limits.workspace_mb * 1024 * 1024  # no single file past the workspace's size
-        resource.setrlimit(resource.RLIMIT_FSIZE, (workspace, workspace))
+        ("RLIMIT_CPU", limits.cpu_seconds + 5, limits.cpu_seconds + 10),
+        ("RLIMIT_AS", memory, memory),
+        ("RLIMIT_CORE", 0, 0),
+        ("RLIMIT_FSIZE", workspace, workspace),
+    ]
+
+
+def _limit_resources(limits: SandboxLimits, user: pwd.struct_passwd | None = None):
+    rlimits = [(getattr(resource, name), soft, hard) for name, soft, hard in _rlimits(limits)]
+
+    def apply() -> None:
+        for which, soft, hard in rlimits:
+            resource.setrlimit(which, (soft, hard))
         if user is not None:
             os.setgroups([])
             os.setgid(user.pw_gid)
@@ -98,6 +109,37 @@ class LocalSandbox:
     def python(self) -> str:
         return sys.executable
 
+    def _warm_start(self, request: RunRequest, env: dict[str, str], user: pwd.struct_passwd | None):
+        """The command forked from a preloaded interpreter (grader/sandbox/warm.py) where the
+        grader asked for one and the command is a plain `python SCRIPT` or `python -m MODULE`;
+        None to start it fresh (also when no preloaded interpreter can be had)."""
+        args = warm.warm_args(request.argv, self.python()) if request.preload is not None and warm.enabled() else None
+        if args is None:
+            return None
+        base = warm.import_time_env(base_environment(request.limits, request.workspace))
+        if warm.import_time_env(env) != base:
+            return None
+        try:
+            interpreter = warm.POOL.get(self.python(), base, request.preload)
+            return interpreter.spawn(args, request.workspace, env, _rlimits(request.limits),
+                                     (user.pw_uid, user.pw_gid) if user else None, request.course_code_only)
+        except warm.WarmStartError:
+            return None
+
+    def warm_up(self, limits: SandboxLimits, preload: tuple[str, ...]) -> float | None:
+        """Start the preloaded interpreter commands with these limits and modules will fork from
+        (once per grader process; a batch's first trusted step or hidden tests need not wait
+        for it). Its start-up seconds (from when it first started); None when there is none."""
+        if not warm.enabled():
+            return None
+        base = warm.import_time_env(base_environment(limits, Path(os.devnull)))
+        try:
+            interpreter = warm.POOL.get(self.python(), base, preload)
+        except warm.WarmStartError:
+            return None
+        interpreter.release()
+        return interpreter.start_seconds
+
     def run(self, request: RunRequest) -> RunResult:
         limits = request.limits
         env = base_environment(limits, request.workspace)
@@ -122,7 +164,7 @@ class LocalSandbox:
                     log.write(f"[grader] {CANCELLED}\n".encode())
                     return RunResult(None, False, 0.0, False, error=CANCELLED, limits=limits)
                 try:
-                    proc = subprocess.Popen(
+                    proc = self._warm_start(request, env, user) or subprocess.Popen(
                         request.argv,
                         cwd=request.workspace,
                         env=env,

@@ -18,6 +18,7 @@ from grader.course.spec import ParamCountItem, SandboxLimits, TestsItem
 from grader.errors import GraderError
 from grader.safe_fs import copy_file, log_tail, remove_inside, tree_digest
 from grader.sandbox.base import RunRequest, Sandbox
+from grader.steps.imports import preload_modules
 from grader.verdict import checker
 from grader.verdict.checker import CaseRecord, HiddenTestsOutcome, scalar
 from grader.verdict.evidence import ParamCountOutcome
@@ -33,9 +34,11 @@ class HiddenTestsRun:
     error: str | None = None  # the step itself failed (killed, crashed before recording, unreadable outputs)
 
 
-def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: SandboxLimits) -> HiddenTestsRun:
+def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: SandboxLimits,
+             reference: bool = False) -> HiddenTestsRun:
     """Every runner file of the rubric in one sandboxed process (one interpreter, one torch
-    import); the runners leave the workspace with the step."""
+    import); the runners leave the workspace with the step. `reference`: the workspace holds
+    the reference solution, no student's code."""
     runners = assignment.runner_sources()
     if not runners:
         return HiddenTestsRun({})
@@ -49,7 +52,8 @@ def run_step(assignment: Assignment, workspace: Path, sandbox: Sandbox, limits: 
     log = grader_dir / "hidden_tests.log"
     argv = [sandbox.python(), "-m", "grader.inside.runner_kit", f"{GRADER_DIR}/{OUTPUTS}", *names]
     try:
-        run = sandbox.run(RunRequest(argv=argv, workspace=workspace, log_path=log, limits=limits))
+        run = sandbox.run(RunRequest(argv=argv, workspace=workspace, log_path=log, limits=limits,
+                                     preload=preload_modules(assignment), course_code_only=reference))
     finally:
         remove_inside(grader_dir / "hidden_tests", workspace)
     try:
@@ -154,7 +158,7 @@ def expected_outputs(assignment: Assignment, sandbox: Sandbox, progress=None) ->
                 progress("recording the reference outputs for the hidden tests (once per course build)")
             with tempfile.TemporaryDirectory(prefix="grader-reference-") as tmp:
                 ws = reference_workspace(assignment, Path(tmp) / "workspace")
-                result = run_step(assignment, ws, sandbox, assignment.spec.limits)
+                result = run_step(assignment, ws, sandbox, assignment.spec.limits, reference=True)
                 if result.error or not result.records:
                     raise GraderError("the reference solution's hidden-test run failed: "
                                       f"{result.error or 'nothing recorded'}")

@@ -67,6 +67,7 @@ def _sources(path: Path) -> list[tuple[str, str]]:
 
 
 def imported_modules(code: str) -> set[str]:
+    """The top-level names of the absolute imports anywhere in `code`."""
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -102,3 +103,59 @@ def local_modules(folder: Path) -> set[str]:
     names |= ({p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
               if folder.is_dir() else set())
     return names
+
+
+def module_level_imports(code: str) -> set[str]:
+    """The absolute imports a module runs when it is imported (its body, branches and `try`
+    blocks included, function and class bodies not), as written: `torch.nn.functional`."""
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    while body:
+        node = body.pop()
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                body.extend(child for child in getattr(node, field, []) if isinstance(child, ast.AST))
+            for case in getattr(node, "cases", []):
+                body.extend(case.body)
+    return names
+
+
+_PRELOAD: dict[tuple[Path, str], tuple[str, ...]] = {}
+
+
+def preload_modules(assignment) -> tuple[str, ...]:
+    """What the grader's preloaded interpreters import for this assignment's trusted steps and
+    hidden tests (grader/sandbox/warm.py): the modules of the grading image's packages that
+    those processes import as they start, found by reading the course's own code: the trusted
+    steps' scripts and the hidden-test runners, and the handout's modules they import, followed
+    from module to module in the skeleton (generated from the reference: the same imports).
+    Never a module of the handout's own, never a student's file, nothing imported only inside a
+    function (it may never be needed, and each module preloaded is memory in every child)."""
+    key = (assignment.root, assignment.id)
+    if key not in _PRELOAD:
+        skeleton = assignment.skeleton_dir
+        own = local_modules(skeleton)
+        pending = list(assignment.runner_sources().values())
+        for experiment in assignment.spec.experiments:
+            script = next((word for word in experiment.command.split() if word.endswith(".py")), None)
+            if experiment.trusted and script and (skeleton / script).is_file():
+                pending.append((skeleton / script).read_text(encoding="utf-8"))
+        available, seen, names = image_modules(), set(), set()
+        while pending:
+            for name in module_level_imports(pending.pop()):
+                top = name.split(".")[0]
+                if top in own:
+                    if top not in seen and (skeleton / f"{top}.py").is_file():
+                        seen.add(top)
+                        pending.append((skeleton / f"{top}.py").read_text(encoding="utf-8"))
+                elif top in available and top not in ("grader", "__future__"):
+                    names.add(name)
+        _PRELOAD[key] = tuple(sorted(names))
+    return _PRELOAD[key]

@@ -36,7 +36,7 @@ from grader.steps import hidden_tests
 from grader.steps.assets import ensure_assets
 from grader.steps.diagnose import crash_site, root_cause, scrub
 from grader.steps.fail_fast import Broken, notebook_reaches, same_python, step_reaches
-from grader.steps.imports import local_modules, unsatisfied_imports
+from grader.steps.imports import local_modules, preload_modules, unsatisfied_imports
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
 from grader.steps.naming import parse_stem, report_folder, submission_stem
@@ -194,7 +194,8 @@ def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspa
     data_dirs = (ctx.data_dir,) + tuple(d for d in (ctx.holdout_dir, ctx.trusted_assets) if d)
     argv = ctx.argv(experiment.command, trusted=True, scores=[f"{one.log}={one.model}" for one in scored])
     result = sandbox.run(RunRequest(argv=argv, workspace=step_ws, log_path=step_ws / Path(experiment.log).name,
-                                   limits=assignment.spec.limits, env=env, data_dirs=data_dirs))
+                                   limits=assignment.spec.limits, env=env, data_dirs=data_dirs,
+                                   preload=preload_modules(assignment), course_code_only=True))
     for one in scored:
         logs[one.log] = keep / one.log
     for name, kept in logs.items():
