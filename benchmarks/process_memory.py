@@ -14,7 +14,11 @@ descendant's VmHWM every 0.1 s, which names the processes of a step that has sev
 notebook's executor and its kernel); the largest is given the exact figure.
 
 Prints one line per process (MiB, PASS/MISS against the target) and the score, which must be the
-reference's full marks. Run on purpose (minutes per assignment):
+reference's full marks. The trusted steps and the hidden tests fork from the local backend's
+preloaded interpreter, as in grading (after a first grading that teaches it torch's lazy
+imports): their figure is wait4's peak of the forked process, and the interpreter's own peak has
+its line (GRADER_WARM_START=0 measures them as fresh processes). Run on purpose (minutes per
+assignment):
 `.venv/bin/python benchmarks/process_memory.py [ASSIGNMENT ...] [--assets] [--target-mib 900]`."""
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from grader.commands.examples import make_examples  # noqa: E402
 from grader.course import catalog  # noqa: E402
-from grader.sandbox import LocalSandbox  # noqa: E402
+from grader.sandbox import LocalSandbox, warm  # noqa: E402
 from grader.sandbox.base import RunRequest, RunResult  # noqa: E402
 from grader.steps.assets import ensure_assets  # noqa: E402
 from grader.steps.hidden_tests import expected_outputs  # noqa: E402
@@ -132,6 +136,13 @@ class MeasuredSandbox(LocalSandbox):
         self.results: dict[str, tuple[dict, RunResult, str]] = {}
 
     def run(self, request: RunRequest) -> RunResult:
+        if request.preload is not None and warm.enabled():
+            # The grader's own processes (trusted steps, hidden tests) run as grading runs them:
+            # forked from the preloaded interpreter, which reports each one's wait4 peak.
+            result = super().run(request)
+            figures = {"peak_kib": (result.memory_peak_mb or 0) * 1024, "processes": []}
+            self.results[request.log_path.name] = (figures, result, " ".join(request.argv) + " (forked)")
+            return result
         out = self.scratch / f"launch-{len(self.results)}-{time.monotonic_ns()}.json"
         argv = [sys.executable, "-I", "-S", "-c", LAUNCHER, str(out), *request.argv]
         result = super().run(replace(request, argv=argv))
@@ -189,11 +200,18 @@ def measure(assignment_id: str, root: Path | None, assets: bool, tmp: Path) -> t
         ctx = RunContext(0, dataset, data_root(), sandbox.python())
         ensure_assets(assignment, dataset, tmp / "assets-data", sandbox, ctx.substitute)  # a fresh build
         rows += collect(sandbox, assignment)
-    sandbox = MeasuredSandbox(tmp)
     reference = next(e for e in make_examples(assignment, tmp / "subs", [STUDENT], baselines=False)
                      if e.kind == "reference")
+    if warm.enabled():  # a worker's first submission teaches its preloaded interpreter torch's lazy imports
+        grade_submission(reference.zip_path, assignment, plain, tmp / "out0")
+    sandbox = MeasuredSandbox(tmp)
     report = grade_submission(reference.zip_path, assignment, sandbox, tmp / "out")
     rows += collect(sandbox, assignment)
+    for interpreter in warm.POOL.kept():
+        peak = interpreter.peak_mib()
+        if peak is not None:
+            rows.append(Measured("preloaded", peak, [("the preloaded interpreter (once per worker)", peak)]))
+    warm.POOL.stop_all()
     head = (f"{assignment_id} ({dataset}, seed {report.seed}): reference scored {report.score:g}/{report.max_score:g}"
             f" ({report.status})")
     return head, rows

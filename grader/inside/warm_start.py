@@ -12,7 +12,9 @@ own files), a child is a copy that cannot change the server's memory, and each r
 the grader over a socket in a folder only the grader's account can enter. The child runs in a
 session of its own, under the request's resource limits and account, in the request's folder
 and environment, its output into the log's pipe passed with the request; the server reports its
-pid and, once it ended, its exit status (as subprocess reports it: -N for signal N).
+pid and, once it ended, its exit status (as subprocess reports it: -N for signal N) and its peak
+resident memory (wait4's ru_maxrss: the pages it shares with the server count, as they would in
+a fresh interpreter that imported the same modules).
 
 The server is single-threaded (a fork copies only the calling thread: no lock can be held by a
 thread that is not there), and it ends when the grader that started it does."""
@@ -29,6 +31,8 @@ import socket
 import sys
 import traceback
 import weakref
+
+from grader.inside.quick_exit import exit_status, quick_exit
 
 HEADER = 8  # a request: its length in 8 bytes, big-endian, then JSON, the log's pipe passed with it
 READY = b"ready\n"
@@ -132,7 +136,7 @@ def serve(path: str) -> tuple[dict, int, int, int | None] | None:
 def _reap(children: dict[int, socket.socket], reports: dict[int, int]) -> None:
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -142,7 +146,8 @@ def _reap(children: dict[int, socket.socket], reports: dict[int, int]) -> None:
         conn = children.pop(pid, None)
         if conn is not None:
             try:
-                conn.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+                conn.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status),
+                                         "maxrss_kib": usage.ru_maxrss}).encode() + b"\n")
             except OSError:
                 pass
             conn.close()
@@ -237,7 +242,7 @@ def become(request: dict, log_fd: int, sync_fd: int, report_fd: int | None) -> N
             runpy.run_path(args[0], run_name="__main__")
         code = 0
     except SystemExit as exc:
-        code = _exit_code(exc.code)
+        code = exit_status(exc.code)
     except BaseException as exc:  # noqa: BLE001 - printed as the command's interpreter prints it
         tb = exc.__traceback__
         while tb is not None and _ours(tb.tb_frame.f_code.co_filename):
@@ -247,41 +252,22 @@ def become(request: dict, log_fd: int, sync_fd: int, report_fd: int | None) -> N
     _exit(code)
 
 
-def _exit_code(value) -> int:
-    """The exit status `sys.exit(value)` gives (a message is printed, as the interpreter does)."""
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value & 0xFF
-    print(value, file=sys.stderr)
-    return 1
+def _ours(filename: str) -> bool:
+    """A frame of this module or of runpy: not the command's, left out of its traceback."""
+    return filename in (__file__, runpy.__file__) or filename.startswith("<frozen runpy")
 
 
 def _exit(code: int) -> None:
-    """End as the interpreter's own exit would, less its teardown: non-daemon threads are waited
-    for, atexit functions run, every open file's buffer is written; then the process ends without
-    unloading its libraries. That teardown is 1.4 s of a scoring step that works for 0.2 s
-    (torch's CUDA libraries unregister their kernels and page in 125 MiB to do it)."""
-    import atexit
+    """End as the interpreter's own exit would, less its teardown (grader/inside/quick_exit.py):
+    non-daemon threads are waited for, atexit functions run, every file the command left open is
+    written out."""
     import threading
 
     try:
         threading._shutdown()  # what Py_Finalize does first
     except Exception:  # noqa: BLE001 - a thread that fails to join does not keep the process
         pass
-    atexit._run_exitfuncs()
-    for stream in [*list(_OPENED), sys.stdout, sys.stderr]:  # as the files' finalizers would
-        try:
-            if not stream.closed:
-                stream.flush()
-        except Exception:  # noqa: BLE001 - a file that cannot be written is left as it is
-            pass
-    os._exit(code)
-
-
-def _ours(filename: str) -> bool:
-    """A frame of this module or of runpy: not the command's, left out of its traceback."""
-    return filename in (__file__, runpy.__file__) or filename.startswith("<frozen runpy")
+    quick_exit(code, list(_OPENED))
 
 
 _OPENED: weakref.WeakSet = weakref.WeakSet()

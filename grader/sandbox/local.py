@@ -187,6 +187,9 @@ class LocalSandbox:
                 # ru_maxrss: a child forked from the grader starts with the grader's own resident
                 # pages counted (Linux keeps the pre-exec high-water mark), hundreds of MB too many.
                 watch = supervise(proc, request, log, stop=lambda _: _kill_group(proc.pid), measure=meter.reading)
+                # A forked command's exact peak (wait4's, from the interpreter that forked it):
+                # the samples every 0.2 s miss a short step's top.
+                watch.note_memory(getattr(proc, "maxrss_bytes", None))
             finally:
                 with self._lock:
                     self._live.discard(proc.pid)

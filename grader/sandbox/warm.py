@@ -65,6 +65,7 @@ class WarmProcess:
         self._ended = ended
         self.stdout = stdout
         self.returncode: int | None = None
+        self.maxrss_bytes: int | None = None  # the command's peak resident memory, from wait4
         self._conn = conn
         self._answer = b""
 
@@ -84,7 +85,9 @@ class WarmProcess:
                 break
             self._answer += chunk
         try:
-            self.returncode = int(json.loads(self._answer)["status"])
+            answer = json.loads(self._answer)
+            self.returncode = int(answer["status"])
+            self.maxrss_bytes = int(answer["maxrss_kib"]) * 1024
         except (ValueError, KeyError, TypeError):
             self.returncode = -9  # the preloaded interpreter went away: the command's end is unknown
         self._conn.close()
@@ -98,6 +101,7 @@ class WarmInterpreter:
         self.socket_path = str(self.folder / "socket")
         self.started = time.monotonic()
         self.running = 0  # commands forked and not yet reported ended
+        self.spawned = 0  # commands forked in all
         self._count = threading.Lock()
         try:
             own = {**env, "HOME": str(self.folder), "TMPDIR": str(self.folder)}
@@ -140,6 +144,7 @@ class WarmInterpreter:
             raise WarmStartError(f"the preloaded interpreter did not answer: {exc}") from exc
         finally:
             os.close(write_end)
+        self.spawned += 1
         process = WarmProcess(pid, os.fdopen(read_end, "rb"), conn, self._one_ended)
         process._answer = rest  # the status, when the command ended before its pid was read
         return process
@@ -157,6 +162,15 @@ class WarmInterpreter:
     def _one_ended(self) -> None:
         with self._count:
             self.running -= 1
+
+    def peak_mib(self) -> float | None:
+        """The interpreter's own peak resident memory (VmHWM), while it runs."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as status:
+                line = next(line for line in status if line.startswith("VmHWM:"))
+        except (OSError, StopIteration):
+            return None
+        return int(line.split()[1]) / 1024
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -209,9 +223,19 @@ class WarmPool:
                     self._kept.pop(old).stop()
             return started
 
+    def kept(self) -> list[WarmInterpreter]:
+        with self._lock:
+            return list(self._kept.values())
+
+    def spawned(self) -> int:
+        """Commands forked by the interpreters kept now."""
+        with self._lock:
+            return sum(kept.spawned for kept in self._kept.values())
+
     def stop_all(self) -> None:
         with self._lock:
             kept, self._kept = list(self._kept.values()), {}
+            self._failed.clear()
         for interpreter in kept:
             interpreter.stop()
 

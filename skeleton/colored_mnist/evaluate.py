@@ -60,4 +60,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    trusted.run(main)

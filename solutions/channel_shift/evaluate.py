@@ -38,4 +38,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    trusted.run(main)

@@ -131,4 +131,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    trusted.run(main)

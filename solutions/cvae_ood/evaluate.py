@@ -163,4 +163,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    trusted.run(main)

@@ -231,3 +231,37 @@ def test_models_given_otherwise_are_one_line_errors(tmp_path, monkeypatch, model
         trusted.score_each(models, lambda model: {"value": 1})
     one_line_exit(caught)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the end of a trusted script -----------------------------------------------------------------
+
+RUN_SCRIPT = """import atexit, sys
+from grader.inside import trusted
+atexit.register(lambda: open("atexit.txt", "w").write("ran"))
+def main():
+    print("scored", flush=False)
+    {ending}
+trusted.run(main)
+print("never")
+"""
+
+
+@pytest.mark.parametrize(("ending", "status", "printed"), [
+    ("pass", 0, ""),
+    ("trusted.fail('weights/x.npz: missing')", 1, "weights/x.npz: missing"),
+    ("sys.exit(4)", 4, ""),
+    ("raise RuntimeError('bug in the scorer')", 1, "RuntimeError: bug in the scorer"),
+])
+def test_run_ends_with_mains_status_its_output_written_and_atexit_run(tmp_path, ending, status, printed):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "score.py").write_text(RUN_SCRIPT.format(ending=ending))
+    root = str(Path(trusted.__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "score.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == status
+    assert done.stdout == "scored\n" and printed in done.stderr  # the buffered line is not lost
+    assert (tmp_path / "atexit.txt").read_text() == "ran"

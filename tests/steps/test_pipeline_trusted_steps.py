@@ -286,3 +286,24 @@ def test_held_out_placeholders_are_refused_where_student_code_could_read_them(ti
     spec_path.write_text(yaml.safe_dump(spec))
     with pytest.raises(SpecError, match=message):
         catalog.load("tiny", tiny_root)
+
+
+def test_the_graders_own_processes_start_preloaded_and_score_as_fresh_ones(tmp_path, tiny_root, sandbox, monkeypatch):
+    """The trusted step and the hidden tests fork from a preloaded interpreter (local backend);
+    the report is the one the same submission gets with every command in a fresh interpreter."""
+    from grader.sandbox import warm
+
+    assignment = _course(tiny_root)
+    warm.POOL.stop_all()  # interpreters earlier tests left
+    monkeypatch.setenv(warm.SWITCH_ENV, "0")
+    fresh, fresh_items = _grade(tmp_path / "fresh", assignment, sandbox, WRITE_VALUE)
+    assert warm.POOL.spawned() == 0
+    monkeypatch.setenv(warm.SWITCH_ENV, "1")
+    try:
+        forked, forked_items = _grade(tmp_path / "forked", assignment, sandbox, WRITE_VALUE)
+        assert warm.POOL.spawned() == 2  # the trusted step and the hidden tests; never the student's run
+    finally:
+        warm.POOL.stop_all()
+    assert forked.score == fresh.score and forked_items["trusted"].value == 0.75
+    assert {k: (i.points, i.value) for k, i in forked_items.items()} == {
+        k: (i.points, i.value) for k, i in fresh_items.items()}
