@@ -16,25 +16,26 @@ import torch
 from grader.inside import trusted
 
 import data as colored
-from metrics import summarise, test
+from metrics import summarise, test_many
 from network import MLP
 
 
 def evaluate(prefix, test_env, holdout, restarts):
     """The Summary values of one method's weights (PREFIX_restart<k>.npz): mean test metrics over
     the restarts and, with held-out environments, the mean accuracy on each and the lower."""
-    results, held = [], {name: [] for name in holdout}
+    nets = []
     for restart in range(restarts):
         path = f"{prefix}_restart{restart}.npz"
-        net = trusted.load_state(path, MLP(test_env[0].shape[1]))
-        if float(net.w) != 1.0:
+        nets.append(trusted.load_state(path, MLP(test_env[0].shape[1])))
+        if float(nets[-1].w) != 1.0:
             trusted.fail(f"{path}: the output multiplier w must stay 1.0")
-        metrics = test(net, test_env)
+    # Every restart on each batch: the inputs of a split are built once per method, not per restart.
+    results = test_many(nets, test_env)
+    held = {name: [metrics["Accuracy"] for metrics in test_many(nets, env)] for name, env in holdout.items()}
+    for restart, metrics in enumerate(results):
         print(f"restart {restart} test: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), flush=True)
-        results.append(metrics)
-        for name, env in holdout.items():
-            held[name].append(test(net, env)["Accuracy"])
-            print(f"restart {restart} held-out ({name}): accuracy {held[name][-1]:.4f}", flush=True)
+        for name in holdout:
+            print(f"restart {restart} held-out ({name}): accuracy {held[name][restart]:.4f}", flush=True)
     summary = summarise(results)
     if holdout:
         means = {name: round(float(np.mean(values)), 6) for name, values in held.items()}
