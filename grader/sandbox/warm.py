@@ -227,6 +227,16 @@ class WarmPool:
         with self._lock:
             return list(self._kept.values())
 
+    def cpu_seconds(self) -> float:
+        """CPU time of the interpreters kept now and of every command they forked and reaped:
+        what RUSAGE_CHILDREN does not count until an interpreter is stopped (benchmarks add it;
+        a stopped interpreter's share moves into RUSAGE_CHILDREN once it is reaped)."""
+        from grader.inside.cpu_time import TICK, own_and_reaped, stat_fields
+
+        ticks = sum(own_and_reaped(fields) for kept in self.kept()
+                    if (fields := stat_fields(str(kept.proc.pid))) is not None)
+        return ticks / TICK
+
     def spawned(self) -> int:
         """Commands forked by the interpreters kept now."""
         with self._lock:

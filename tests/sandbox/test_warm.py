@@ -109,10 +109,14 @@ def test_a_sleeping_forked_command_is_stopped_with_its_children(tmp_path):
     assert not _alive(child)
 
 
-def test_cpu_time_of_a_forked_command_is_measured(tmp_path):
+def test_cpu_time_of_a_forked_command_is_measured_and_counted_for_benchmarks(tmp_path):
+    """The step's CPU time (its limit), and the pool's total: a forked command is the preloaded
+    interpreter's child, which RUSAGE_CHILDREN of the grader does not see."""
+    before = warm.POOL.cpu_seconds()
     result, _ = run(tmp_path, "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n",
                     preload=())
     assert result.ok and result.cpu_seconds is not None and result.cpu_seconds >= 0.4
+    assert warm.POOL.cpu_seconds() - before >= 0.5
 
 
 def test_imports_are_learned_from_the_courses_own_code_only(tmp_path):
