@@ -132,12 +132,14 @@ _PRELOAD: dict[tuple[Path, str], tuple[str, ...]] = {}
 
 def preload_modules(assignment) -> tuple[str, ...]:
     """What the grader's preloaded interpreters import for this assignment's trusted steps and
-    hidden tests (grader/sandbox/warm.py): the modules of the grading image's packages that
-    those processes import as they start, found by reading the course's own code: the trusted
+    hidden tests (grader/sandbox/warm.py): the installed modules those processes import as they
+    start, found by reading the course's own code: the trusted
     steps' scripts and the hidden-test runners, and the handout's modules they import, followed
     from module to module in the skeleton (generated from the reference: the same imports).
     Never a module of the handout's own, never a student's file, nothing imported only inside a
-    function (it may never be needed, and each module preloaded is memory in every child)."""
+    function (it may never be needed, and each module preloaded is memory in every child).
+    Cheap (a few files parsed, once per grader process and assignment): every submission's
+    request carries it, whichever the backend."""
     key = (assignment.root, assignment.id)
     if key not in _PRELOAD:
         skeleton = assignment.skeleton_dir
@@ -147,7 +149,7 @@ def preload_modules(assignment) -> tuple[str, ...]:
             script = next((word for word in experiment.command.split() if word.endswith(".py")), None)
             if experiment.trusted and script and (skeleton / script).is_file():
                 pending.append((skeleton / script).read_text(encoding="utf-8"))
-        available, seen, names = image_modules(), set(), set()
+        seen, names = set(), set()
         while pending:
             for name in module_level_imports(pending.pop()):
                 top = name.split(".")[0]
@@ -155,7 +157,7 @@ def preload_modules(assignment) -> tuple[str, ...]:
                     if top not in seen and (skeleton / f"{top}.py").is_file():
                         seen.add(top)
                         pending.append((skeleton / f"{top}.py").read_text(encoding="utf-8"))
-                elif top in available and top not in ("grader", "__future__"):
+                elif top not in ("grader", "__future__"):  # one that is not installed is simply not preloaded
                     names.add(name)
         _PRELOAD[key] = tuple(sorted(names))
     return _PRELOAD[key]
