@@ -157,6 +157,8 @@ TRUSTED_READS = {
     ("steps/pipeline.py", "run_trusted_step", "shutil.copytree"): "the assignment's skeleton",
     ("steps/workspace.py", "prepare_workspace", "shutil.copytree"): "the assignment's skeleton",
     ("steps/workspace.py", "restore_protected", "source.read_bytes"): "the assignment's skeleton",
+    ("steps/imports.py", "preload_modules", "(skeleton / script).read_text"): "a trusted step's script",
+    ("steps/imports.py", "preload_modules", "(skeleton / f'{top}.py').read_text"): "the skeleton's modules",
     # what intake itself extracted (never run), and the archive it extracts from (checked member by member)
     ("steps/workspace.py", "prepare_workspace", "shutil.copyfile"): "the files intake extracted, before any step runs",
     ("steps/intake.py", "_extract_zip", "archive.open"): "a zip member, its name and size checked first",

@@ -4,12 +4,12 @@ run. The child becomes that command (`python SCRIPT ARGS` or `python -m MODULE A
 importing them again: a trusted scoring step or the hidden tests of a submission start in
 milliseconds instead of the 1.3-3.5 s a fresh interpreter spends importing torch.
 
-    python -m grader.inside.warm_start SOCKET [MODULE ...]
+    python -m grader.inside.warm_start NAME [MODULE ...]   (NAME: its abstract Unix socket)
 
 It runs beside student code (the hidden tests' children run it), so nothing student code
 controls reaches the server: the modules are the course's (named by the grader from the course's
-own files), a child is a copy that cannot change the server's memory, and each request comes from
-the grader over a socket in a folder only the grader's account can enter. The child runs in a
+own files), a child is a copy that cannot change the server's memory, and a request is taken only
+from the grader's own account (the socket's peer credentials). The child runs in a
 session of its own, under the request's resource limits and account, in the request's folder
 and environment, its output into the log's pipe passed with the request; the server reports its
 pid and, once it ended, its exit status (as subprocess reports it: -N for signal N) and its peak
@@ -28,6 +28,7 @@ import runpy
 import selectors
 import signal
 import socket
+import struct
 import sys
 import traceback
 import weakref
@@ -44,6 +45,13 @@ def preload(modules: list[str]) -> None:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - a module that does not import is simply not preloaded
             print(f"[warm start] {name} not preloaded: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+def _from_own_account(conn: socket.socket) -> bool:
+    """Whether the peer runs as this server's account (the grader): a command forked here may
+    run as it, so no other account (a student's, under GRADER_RUN_AS) may ask for one."""
+    _, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return uid == os.getuid()
 
 
 def receive(conn: socket.socket) -> tuple[dict, list[int]] | None:
@@ -71,7 +79,7 @@ def serve(path: str) -> tuple[dict, int, int, int | None] | None:
     never returns."""
     grader = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    listener.bind("\0" + path)  # abstract: nothing on disk
     listener.listen(64)
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_read, False)
@@ -92,7 +100,7 @@ def serve(path: str) -> tuple[dict, int, int, int | None] | None:
         for key, _ in selector.select(timeout=1.0):
             if key.data == "request":
                 conn, _ = listener.accept()
-                received = receive(conn)
+                received = receive(conn) if _from_own_account(conn) else None
                 if received is None or len(received[1]) != 1:
                     for fd in received[1] if received else ():
                         os.close(fd)

@@ -162,3 +162,34 @@ def test_the_peak_memory_of_a_short_forked_command_is_its_own_exact_peak(tmp_pat
     result, _ = run(tmp_path, "block = bytearray(200 * 2**20)\nfor i in range(0, len(block), 4096): block[i] = 1\n",
                     preload=())
     assert result.ok and 200 <= result.memory_peak_mb < 400
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to run a client as another account")
+def test_another_account_cannot_have_a_command_forked(tmp_path):
+    """A student account (GRADER_RUN_AS) that finds the interpreter's socket gets nothing from it:
+    a command forked there would run as the grader's account."""
+    import subprocess
+
+    interpreter = warm.POOL.get(sys.executable, {}, ())
+    interpreter.release()
+    target = tmp_path / "made_by_root"
+    client = f"""
+import json, os, socket
+os.setgid(65534)
+os.setuid(65534)
+request = json.dumps({{"args": ["{tmp_path}/evil.py"], "cwd": "/", "env": {{}}, "rlimits": [], "user": None}}).encode()
+r, w = os.pipe()
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.connect({interpreter.address!r})
+socket.send_fds(conn, [len(request).to_bytes(8, "big") + request], [w])
+try:
+    print("answer", conn.recv(100))
+except ConnectionResetError:
+    print("answer b''")
+"""
+    (tmp_path / "evil.py").write_text(f"open({str(target)!r}, 'w').write('root')\n")
+    os.chmod(tmp_path, 0o755)
+    done = subprocess.run([sys.executable, "-c", client], capture_output=True, text=True, timeout=30)
+    assert "answer b''" in done.stdout, done.stdout + done.stderr
+    time.sleep(0.5)
+    assert not target.exists()
