@@ -13,8 +13,8 @@ from the grader's own account (the socket's peer credentials). The child runs in
 session of its own, under the request's resource limits and account, in the request's folder
 and environment, its output into the log's pipe passed with the request; the server reports its
 pid and, once it ended, its exit status (as subprocess reports it: -N for signal N) and its peak
-resident memory (wait4's ru_maxrss: the pages it shares with the server count, as they would in
-a fresh interpreter that imported the same modules).
+resident memory (wait4's ru_maxrss: the server's pages count once the child touches them; library
+file pages it never reads do not, so it is below a fresh interpreter's figure).
 
 The server is single-threaded (a fork copies only the calling thread: no lock can be held by a
 thread that is not there), and it ends when the grader that started it does."""

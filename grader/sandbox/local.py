@@ -114,17 +114,21 @@ class LocalSandbox:
         grader asked for one and the command is a plain `python SCRIPT` or `python -m MODULE`;
         None to start it fresh (also when no preloaded interpreter can be had)."""
         args = warm.warm_args(request.argv, self.python()) if request.preload is not None and warm.enabled() else None
-        if args is None:
-            return None
-        base = warm.import_time_env(base_environment(request.limits, request.workspace))
-        if warm.import_time_env(env) != base:
+        if args is None or warm.import_time_env(request.env):  # its own import-time settings: a fresh start
             return None
         try:
-            interpreter = warm.POOL.get(self.python(), base, request.preload)
+            interpreter = self._preloaded(request.limits, request.preload)
             return interpreter.spawn(args, request.workspace, env, _rlimits(request.limits),
                                      (user.pw_uid, user.pw_gid) if user else None, request.course_code_only)
         except warm.WarmStartError:
             return None
+
+    def _preloaded(self, limits: SandboxLimits, preload: tuple[str, ...]) -> warm.WarmInterpreter:
+        """The preloaded interpreter for steps with these limits and modules, reserved for one
+        spawn: its environment is what the step environment sets at import time (threads,
+        locale, PYTHON*, PATH), the same for every workspace."""
+        env = warm.import_time_env(base_environment(limits, Path(os.devnull)))
+        return warm.POOL.get(self.python(), env, preload)
 
     def warm_up(self, limits: SandboxLimits, preload: tuple[str, ...]) -> float | None:
         """Start the preloaded interpreter commands with these limits and modules will fork from
@@ -132,9 +136,8 @@ class LocalSandbox:
         for it). Its start-up seconds (from when it first started); None when there is none."""
         if not warm.enabled():
             return None
-        base = warm.import_time_env(base_environment(limits, Path(os.devnull)))
         try:
-            interpreter = warm.POOL.get(self.python(), base, preload)
+            interpreter = self._preloaded(limits, preload)
         except warm.WarmStartError:
             return None
         interpreter.release()

@@ -27,8 +27,8 @@ from grader.inside.warm_start import HEADER, READY
 SWITCH_ENV = "GRADER_WARM_START"
 START_SECONDS = 180  # importing torch and torchvision on a loaded 2-core machine: well under a minute
 MAX_KEPT = 3  # interpreters kept idle; one that still has a command running is never stopped
-# Read by libraries and the interpreter as they load: a child whose environment differs here from
-# its preloaded interpreter's starts fresh instead (GRADER_SANDBOX is read at run time).
+# Read by libraries and the interpreter as they load: a command whose own environment sets one of
+# these starts fresh instead (GRADER_SANDBOX is read at run time).
 IMPORT_TIME_PREFIXES = ("PYTHON", "OMP_", "MKL_", "OPENBLAS_", "NUMEXPR_", "KMP_", "GOMP_", "LANG", "LC_", "PATH",
                         "LD_", "CUDA", "TORCH")
 
@@ -55,41 +55,59 @@ def warm_args(argv: list[str], python: str) -> list[str] | None:
     return None if argv[1].startswith("-") else argv[1:]
 
 
+class _Lines:
+    """The server's answers on one connection, a JSON object a line: the pid as soon as the
+    command is forked, its status once it ended (both may come in one read)."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.buffer = b""
+
+    def next(self, timeout: float | None) -> dict | None:
+        """The next answer; None when the connection ended first (the server went away).
+        subprocess.TimeoutExpired when none came within `timeout` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self.conn], [], [], left)[0]:
+                raise subprocess.TimeoutExpired("warm start", timeout)
+            try:
+                chunk = self.conn.recv(4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            return None
+        return answer if isinstance(answer, dict) else None
+
+
 class WarmProcess:
     """A command a preloaded interpreter forked, seen as subprocess.Popen is by `supervise`:
     pid (its session), stdout, wait(timeout), returncode."""
 
-    def __init__(self, pid: int, stdout, conn: socket.socket, ended) -> None:
+    def __init__(self, pid: int, stdout, answers: _Lines, ended) -> None:
         self.pid = pid
-        self._ended = ended
         self.stdout = stdout
         self.returncode: int | None = None
         self.maxrss_bytes: int | None = None  # the command's peak resident memory, from wait4
-        self._conn = conn
-        self._answer = b""
+        self._answers = answers
+        self._ended = ended
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is not None:
             return self.returncode
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._answer.endswith(b"\n"):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not select.select([self._conn], [], [], left)[0]:
-                raise subprocess.TimeoutExpired("warm start", timeout)
-            try:
-                chunk = self._conn.recv(4096)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
-            self._answer += chunk
+        answer = self._answers.next(timeout)
         try:
-            answer = json.loads(self._answer)
             self.returncode = int(answer["status"])
             self.maxrss_bytes = int(answer["maxrss_kib"]) * 1024
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             self.returncode = -9  # the preloaded interpreter went away: the command's end is unknown
-        self._conn.close()
+        self._answers.conn.close()
         self._ended()
         return self.returncode
 
@@ -127,15 +145,9 @@ class WarmInterpreter:
             conn.settimeout(30)
             conn.connect(self.address)
             socket.send_fds(conn, [len(request).to_bytes(HEADER, "big") + request], [write_end])
-            answer = b""
-            while not answer.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                answer += chunk
-            first, _, rest = answer.partition(b"\n")
-            pid = int(json.loads(first)["pid"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            answers = _Lines(conn)
+            pid = int(answers.next(30)["pid"])
+        except (OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
             conn.close()
             os.close(read_end)
             self._one_ended()
@@ -143,9 +155,7 @@ class WarmInterpreter:
         finally:
             os.close(write_end)
         self.spawned += 1
-        process = WarmProcess(pid, os.fdopen(read_end, "rb"), conn, self._one_ended)
-        process._answer = rest  # the status, when the command ended before its pid was read
-        return process
+        return WarmProcess(pid, os.fdopen(read_end, "rb"), answers, self._one_ended)
 
     def reserve(self) -> None:
         """One more command will be spawned (counted before it is, so that no other thread stops
@@ -163,12 +173,10 @@ class WarmInterpreter:
 
     def peak_mib(self) -> float | None:
         """The interpreter's own peak resident memory (VmHWM), while it runs."""
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as status:
-                line = next(line for line in status if line.startswith("VmHWM:"))
-        except (OSError, StopIteration):
-            return None
-        return int(line.split()[1]) / 1024
+        from grader.sandbox.cpu import pids_memory_bytes
+
+        peak = pids_memory_bytes([self.proc.pid])
+        return peak / 2**20 if peak else None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
