@@ -104,3 +104,23 @@ def tree_cpu_seconds(root: int) -> float:
     """CPU seconds of a process and all its descendants (a notebook's kernel and the workers
     it starts)."""
     return pids_cpu_seconds(tree_pids([root]))
+
+
+def pids_memory_bytes(pids) -> int:
+    """max(sum of VmRSS, largest VmHWM) of these processes, in bytes, from /proc/PID/status (the
+    local backend's memory reading, and a preloaded interpreter's own peak)."""
+    total = highest = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                kilobytes = int(line.split()[1])
+                if line.startswith("VmRSS:"):
+                    total += kilobytes
+                else:
+                    highest = max(highest, kilobytes)
+    return max(total, highest) * 1024

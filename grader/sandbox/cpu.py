@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader.inside.cpu_time import (
     pids_cpu_seconds,
+    pids_memory_bytes,
     process_tree,
     stat_fields,
 )
@@ -89,24 +90,6 @@ def threads_held(pids) -> bool:
             if fields is not None and fields[0][:1] and fields[0][0] in HELD_STATES:
                 return True
     return False
-
-
-def pids_memory_bytes(pids) -> int:
-    """max(sum of VmRSS, largest VmHWM) of these processes, in bytes, from /proc/PID/status."""
-    total = highest = 0
-    for pid in pids:
-        try:
-            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                kilobytes = int(line.split()[1])
-                if line.startswith("VmRSS:"):
-                    total += kilobytes
-                else:
-                    highest = max(highest, kilobytes)
-    return max(total, highest) * 1024
 
 
 def cgroup_memory_peak(memory: Path | None) -> int | None:

@@ -237,7 +237,10 @@ class DockerSandbox:
                 argv += ["-v", f"{data}:{data}:ro"]
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
-        return argv + [self.image, *request.argv]
+        # One pipe for both streams inside the container: the daemon reads a container's stdout and
+        # stderr apart and the client interleaves them as they arrive, so a warning could land in the
+        # middle of a Summary line; the local backend's log already has writes in the order made.
+        return argv + [self.image, "/bin/sh", "-c", 'exec "$@" 2>&1', "step", *request.argv]
 
     def run(self, request: RunRequest) -> RunResult:
         limits = request.limits

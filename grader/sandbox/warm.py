@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader.inside.cpu_time import pids_memory_bytes
 from grader.inside.warm_start import HEADER, READY
 
 SWITCH_ENV = "GRADER_WARM_START"
@@ -173,8 +174,6 @@ class WarmInterpreter:
 
     def peak_mib(self) -> float | None:
         """The interpreter's own peak resident memory (VmHWM), while it runs."""
-        from grader.sandbox.cpu import pids_memory_bytes
-
         peak = pids_memory_bytes([self.proc.pid])
         return peak / 2**20 if peak else None
 

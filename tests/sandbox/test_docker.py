@@ -59,6 +59,21 @@ def test_correct_submission_full_marks_in_a_container(hostile):
     assert no_containers_left()
 
 
+def test_stdout_and_stderr_reach_the_log_in_the_order_written(tmp_path, sandbox):
+    """A warning on stderr never lands inside a Summary line: both streams are one pipe in the container."""
+    from grader.course.spec import SandboxLimits
+    from grader.sandbox import RunRequest
+
+    code = ("import sys\nfor i in range(300):\n"
+            "    sys.stdout.write(f'out {i} '); sys.stdout.write('end\\n'); sys.stderr.write(f'err {i}\\n')\n")
+    (tmp_path / "step.py").write_text(code)
+    request = RunRequest(argv=["python3", "-u", "step.py"], workspace=tmp_path, log_path=tmp_path / "log.txt",
+                         limits=SandboxLimits(wall_seconds=60, memory_mb=300))
+    result = sandbox.run(request)
+    expected = "".join(f"out {i} end\nerr {i}\n" for i in range(300))
+    assert result.ok and (tmp_path / "log.txt").read_text() == expected
+
+
 def test_infinite_loop_times_out(hostile):
     report, log = hostile("while True:\n    pass")
     assert report.status == "timeout" and report.score == 0 and "[grader] stopped at the CPU-time limit of 3 s" in log
