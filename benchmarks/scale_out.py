@@ -35,8 +35,11 @@
    average when the row started, and how busy the machine's CPUs were in the 3 s before it (other
    users' work, or the tail of the previous row's start).
 
+   --scratch DIR makes the workers' workspaces there (`grader worker --scratch DIR`), e.g. on a tmpfs;
+   the header names the folder and its filesystem.
+
 Run on purpose: `.venv/bin/python benchmarks/scale_out.py [--quick] [--skip-real] [--engine-overhead
-[--threads-per-process T]]`.
+[--threads-per-process T] [--scratch DIR]]`.
 --quick grades 10/80/256 synthetic submissions and 2 real ones."""
 
 from __future__ import annotations
@@ -207,7 +210,7 @@ class Deployment:
     the `dask worker` that `grader worker ADDRESS --nworkers P` starts (its argv and environment,
     each worker process with its nanny; `threads` per process), as subprocesses."""
 
-    def __init__(self, tmp: Path, processes: int, threads: int, env: dict[str, str]):
+    def __init__(self, tmp: Path, processes: int, threads: int, env: dict[str, str], scratch: Path | None = None):
         import json
         import subprocess
         import uuid
@@ -227,7 +230,7 @@ class Deployment:
             time.sleep(0.1)
         self.address = json.loads(scheduler_file.read_text())["address"]
         argv = worker_argv(self.address, "tcp", None, processes, threads) + ["--preload", str(Path(__file__))]
-        self.workers = subprocess.Popen(argv, env=worker_env("local", processes, env), **quiet)
+        self.workers = subprocess.Popen(argv, env=worker_env("local", processes, env, scratch=scratch), **quiet)
 
     def pids(self) -> dict[str, list[int]]:
         return {"scheduler": [self.scheduler.pid], "workers": [self.workers.pid]}
@@ -251,12 +254,14 @@ PROCESS_MB = 100  # a worker process's resident memory, measured (its nanny live
 ENGINE_ROWS = {"quick": [(1, 16), (64, 512), (256, 1024)], "full": [(1, 32), (64, 1024), (256, 2048)]}
 
 
-def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: Path) -> None:
-    """Each row (worker threads, submissions) on a fresh deployment; then the local pool."""
+def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: Path,
+                    scratch: Path | None = None) -> None:
+    """Each row (worker threads, submissions) on a fresh deployment; then the local pool. The
+    workers (and the local pool) make workspaces in `scratch` (`grader worker --scratch`) if given."""
     import psutil
 
     from grader.batch.dask_client import DaskExecutor, check_workers, connect
-    from grader.batch.dask_worker import course_fingerprint
+    from grader.batch.dask_worker import course_fingerprint, filesystem_of
     from grader.batch.executors import LocalExecutor
     from grader.course import catalog
 
@@ -266,8 +271,9 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
     fingerprint = course_fingerprint(root, "local")
     env = dict(os.environ, **{catalog.ROOT_ENV: str(root), SLEEP_ENV: "1",
                               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
+    where = str(scratch.resolve()) if scratch else tempfile.gettempdir()
     print(f"engine overhead: each submission's 1 s step sleeps in its worker thread (no process starts); "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores; workspaces in {where} ({filesystem_of(Path(where))})")
     print(f"{'executor':<11}{'workers':>8}{'procs':>6}{'subs':>6}{'start s':>8}{'wall s':>8}{'subs/s':>8}"
           f"{'speed-up':>9}{'of linear':>10}{'over 1 s':>9}{'over pipe':>10}{'CPU/sub':>8}{'client':>7}"
           f"{'sched':>6}{'workers':>8}{'load':>6}{'busy':>7}")
@@ -289,7 +295,7 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
                 print(f"{kind:<11}{workers:>8}{processes:>6}{count:>6}  skipped: {processes} worker processes need "
                       f"about {processes * PROCESS_MB / 1024:.1f} GB, over half the memory available")
                 continue
-            deployment = Deployment(tmp, processes, max(1, workers // processes), env)
+            deployment = Deployment(tmp, processes, max(1, workers // processes), env, scratch)
             try:
                 client, _ = connect(deployment.address, certs=None, insecure=False)
                 deadline = time.monotonic() + 300
@@ -310,8 +316,12 @@ def engine_overhead(rows: list[tuple[int, int]], threads_per_process: int, tmp: 
         else:
             processes, start_s = 1, 0.0
             cpu0 = own_cpu()
-            wall, reports, _ = run_batch(sources, assignment, LocalExecutor(SleepingSandbox(), workers),
-                                         tmp / "out-engine-pool")
+            tempfile.tempdir = where  # the local pool's workspaces where the workers make theirs
+            try:
+                wall, reports, _ = run_batch(sources, assignment, LocalExecutor(SleepingSandbox(), workers),
+                                             tmp / "out-engine-pool")
+            finally:
+                tempfile.tempdir = None
             cpu = {"client": own_cpu() - cpu0, "scheduler": 0.0, "workers": 0.0}
         throughput, base, speedup = speed_up(kind, workers, count, reports, wall, base)
         over_step = (wall - math.ceil(count / workers) * SleepingSandbox.STEP_S) * workers / count
@@ -408,11 +418,15 @@ def main() -> None:
     parser.add_argument("--threads-per-process", type=int, default=8, metavar="T",
                         help="--engine-overhead: worker threads per worker process (default 8: 64 workers are 8 "
                              "processes; 1 is `grader worker --nworkers 64`)")
+    parser.add_argument("--scratch", type=Path, default=None, metavar="DIR",
+                        help="--engine-overhead: the workers' scratch folder (`grader worker --scratch DIR`; "
+                             "default: the temp folder), e.g. /dev/shm")
     args = parser.parse_args()
     counts = {1: 10, 8: 80, 64: 256} if args.quick else {1: 100, 8: 1000, 64: 1000}
     if args.engine_overhead:
         with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
-            engine_overhead(ENGINE_ROWS["quick" if args.quick else "full"], args.threads_per_process, Path(tmp))
+            engine_overhead(ENGINE_ROWS["quick" if args.quick else "full"], args.threads_per_process, Path(tmp),
+                            args.scratch)
         return
     with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
         if not args.skip_synthetic:

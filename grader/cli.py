@@ -338,8 +338,12 @@ def image_tag_cmd() -> None:
               help="Worker processes on this machine, each grading one submission at a time.")
 @click.option("--check", "check_only", is_flag=True,
               help="Only check this machine (course, image, data); start nothing.")
+@click.option("--scratch", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for each submission's workspace and report while it is graded [default: $TMPDIR or "
+                   "/tmp]. A tmpfs (/dev/shm) makes the engine's file work far cheaper than a slow disk does, "
+                   "and holds the workspaces in memory.")
 @click.pass_context
-def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> None:
+def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only, scratch) -> None:
     """Prepare this machine to grade for a cluster and start a Dask worker on it.
 
     Checks the course (its fingerprint must equal the client's), the grading image (docker backend)
@@ -347,7 +351,7 @@ def worker(ctx, scheduler, backend, certs, insecure, nworkers, check_only) -> No
     worker process. Submissions run with the backend the client asks for."""
     from grader.commands import worker as verb
 
-    verb.run(_session(ctx), scheduler, backend, certs, insecure, nworkers, check_only)
+    verb.run(_session(ctx), scheduler, backend, certs, insecure, nworkers, check_only, scratch)
 
 
 @cli.group()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import shutil
 import socket
 import stat
 import tempfile
@@ -74,9 +75,14 @@ def course_fingerprint(root: Path, backend: str) -> str:
 
 # Per worker process: the fingerprint and the parsed assignments, kept while the files under
 # them keep their listing (paths, sizes, modification times: stat only, no file read).
-_FINGERPRINTS: dict[tuple[str, str], tuple[tuple, str]] = {}
+_FINGERPRINTS: dict[tuple[str, str], tuple[tuple, str, float]] = {}
+# The listing is taken again at most this often: a worker's tasks end together (64 threads, one
+# listing each of a few hundred files, about 1 ms), and a course edited on a worker mid-batch is
+# refused within this much time instead of at once.
+LISTING_FRESH_S = 1.0
 _ASSIGNMENTS: dict[tuple[str, str, str], catalog.Assignment] = {}
 _ASSIGNMENTS_LOCK = threading.Lock()
+_IMAGES_PRESENT: set[str] = set()  # docker fingerprints whose grading image was found on this machine
 
 
 def _fingerprinted_trees(root: Path, backend: str) -> list[Path]:
@@ -125,14 +131,19 @@ def tree_listing(root: Path, backend: str) -> tuple:
 
 
 def cached_fingerprint(root: Path, backend: str) -> str:
-    """course_fingerprint, hashed again only when the listing of what it reads changed."""
+    """course_fingerprint, hashed again only when the listing of what it reads changed (the
+    listing itself taken again only after LISTING_FRESH_S)."""
     key = (str(root), backend)
-    listing = tree_listing(root, backend)
     known = _FINGERPRINTS.get(key)
+    now = time.monotonic()
+    if known and now - known[2] < LISTING_FRESH_S:
+        return known[1]
+    listing = tree_listing(root, backend)
     if known and known[0] == listing:
+        _FINGERPRINTS[key] = (listing, known[1], now)
         return known[1]
     fingerprint = course_fingerprint(root, backend)
-    _FINGERPRINTS[key] = (listing, fingerprint)
+    _FINGERPRINTS[key] = (listing, fingerprint, now)
     return fingerprint
 
 
@@ -175,13 +186,17 @@ def check_course(expected: str, backend: str, dask_worker=None) -> str:
             f"{_where(dask_worker)} refuses: its course {root} has fingerprint {mine}, the client's is {expected} "
             "(assignments, rubrics, skeleton, tests, grader or image differ): give it the client's course"
         )
-    if backend == "docker":
+    if backend == "docker" and mine not in _IMAGES_PRESENT:
+        # Once per course build and worker process: image_tag() hashes the grader's source and the
+        # check starts a docker client (an image removed mid-batch fails its containers' start).
         from grader.sandbox import docker
         from grader.sandbox.image import image_tag
 
-        if not docker.image_present(image_tag()):
-            raise CourseMismatch(f"{_where(dask_worker)} refuses: grading image {image_tag()} is not built there "
+        tag = image_tag()
+        if not docker.image_present(tag):
+            raise CourseMismatch(f"{_where(dask_worker)} refuses: grading image {tag} is not built there "
                                  "(`grader image build` on that machine)")
+        _IMAGES_PRESENT.add(mine)
     return mine
 
 
@@ -219,6 +234,7 @@ def grade_task(task: dict) -> dict:
     from grader.batch.host import with_cpu_share
     from grader.sandbox import make_sandbox
     from grader.steps.pipeline import grade_submission
+    from grader.steps.workspace import discard
 
     fingerprint = check_course(task["fingerprint"], task["backend"])
     name = task["name"]
@@ -236,7 +252,8 @@ def grade_task(task: dict) -> dict:
     assignment = with_cpu_share(assignment, threads * max(1, siblings))
     sandbox = make_sandbox(task["backend"])
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="grader-task-")
+    try:
         source = Path(tmp) / "in" / name
         source.parent.mkdir()
         source.write_bytes(task["data"])
@@ -251,12 +268,39 @@ def grade_task(task: dict) -> dict:
                                   student_id=task["student_id"], cache_key=task["key"], identity=identity,
                                   shown_source=task["source"])
         files, dropped = _pack(report_folder(out, report.stem))
+    finally:
+        discard(Path(tmp))
     return {"files": files, "dropped": dropped, "worker": _where(), "seconds": time.monotonic() - started}
 
 
-def prepare(backend: str) -> list[tuple[str, bool, str]]:
-    """What a machine needs to grade: the course, the grading image (docker), the data.
-    Returns (check, ok, detail) rows."""
+def filesystem_of(folder: Path) -> str:
+    """The filesystem type a folder is on (/proc/mounts: the longest mount point above it), or "unknown"."""
+    try:
+        mounts = [line.split()[1:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "unknown"
+    path = str(Path(folder).resolve())
+    best = ("", "unknown")
+    for point, kind in mounts:
+        point = point.replace("\\040", " ")
+        if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best[0]):
+            best = (point, kind)
+    return best[1]
+
+
+def scratch_row(folder: Path) -> tuple[str, bool, str]:
+    """Where a worker makes each submission's workspace and report before sending it back."""
+    usable = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+    if not usable:
+        return "scratch", False, f"{folder}: not a folder this user can write in"
+    free = shutil.disk_usage(folder).free / 2**30
+    return "scratch", True, (f"{folder} ({filesystem_of(folder)}, {free:.1f} GiB free): workspaces and reports "
+                             "in progress")
+
+
+def prepare(backend: str, scratch: Path | None = None) -> list[tuple[str, bool, str]]:
+    """What a machine needs to grade: the course, the grading image (docker), the data, a scratch
+    folder (`scratch`, else the temp folder). Returns (check, ok, detail) rows."""
     from grader.steps.pipeline import data_root
 
     rows: list[tuple[str, bool, str]] = []
@@ -288,6 +332,7 @@ def prepare(backend: str) -> list[tuple[str, bool, str]]:
                      f" (needed by {', '.join(needs_data)})"))
     else:
         rows.append(("data", True, "no assignment reads a dataset"))
+    rows.append(scratch_row(Path(scratch or tempfile.gettempdir())))
     return rows
 
 
@@ -301,8 +346,18 @@ def dask_setup(worker) -> None:
     fingerprint = cached_fingerprint(root, backend)  # the client's check and the first task hash no more
     # Ready to grade when it joins: the grading code imported and the report page compiled here, once,
     # not by the first submission of each of its threads at once (they held up a batch's first round).
+    # Every import grade_task makes: no thread's first task waits on one.
+    import grader.batch.host
+    import grader.sandbox
     import grader.steps.pipeline  # noqa: F401
     from grader.reports.report import PAGES
+    from grader.steps.workspace import delete_in_background
 
     PAGES.get_template("report.html.j2")
+    for assignment_id in catalog.list_ids(root):  # parsed once here, not by the first task of each process
+        try:
+            cached_assignment(assignment_id, root, fingerprint)
+        except GraderError:
+            pass  # its tasks say why (validate names the problem)
+    delete_in_background()
     print(f"[grader] worker {worker.address}: course {root}, fingerprint {fingerprint} ({backend})", flush=True)

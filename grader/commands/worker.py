@@ -21,19 +21,25 @@ def worker_argv(scheduler: str, scheme: str, certs: Path | None, nworkers: int, 
     return argv
 
 
-def worker_env(backend: str, nworkers: int, environ: dict[str, str] | None = None) -> dict[str, str]:
+def worker_env(backend: str, nworkers: int, environ: dict[str, str] | None = None,
+               scratch: Path | None = None) -> dict[str, str]:
     """The environment `grader worker` starts `dask worker` in: the backend, how many worker
-    processes share this machine's cores (each submission gets its share), and Dask's background
-    work quieted (grader.batch.dask_worker.QUIET_WORKER_CONFIG) unless the TA set it otherwise."""
+    processes share this machine's cores (each submission gets its share), Dask's background
+    work quieted (grader.batch.dask_worker.QUIET_WORKER_CONFIG) unless the TA set it otherwise,
+    and the scratch folder (TMPDIR: workspaces, the trash and reports in progress) if given."""
     env = {**quiet_worker_env(), **(os.environ if environ is None else environ)}
     env.update({"GRADER_BACKEND": backend, WORKERS_ENV: str(nworkers)})
+    if scratch is not None:
+        env["TMPDIR"] = str(scratch)
     return env
 
 
 def run(session: Session, scheduler: str, backend: str | None, certs: Path | None, insecure: bool, nworkers: int,
-        check_only: bool) -> None:
+        check_only: bool, scratch: Path | None = None) -> None:
     chosen = cluster_backend(backend)
-    rows = prepare(chosen)
+    if scratch is not None:
+        scratch = scratch.resolve()
+    rows = prepare(chosen, scratch)
     for name, ok, detail in rows:
         session.console.print(f"{'[green]ok[/]  ' if ok else '[red]FAIL[/]'} {name}: {detail}", highlight=False)
     if not all(ok for _, ok, _ in rows):
@@ -45,7 +51,7 @@ def run(session: Session, scheduler: str, backend: str | None, certs: Path | Non
         raise GraderError("a worker joins a scheduler: tls://HOST:PORT or tcp://127.0.0.1:PORT")
     argv = worker_argv(scheduler, scheme, certs, nworkers)
     session.console.print("starting: " + " ".join(argv), highlight=False, markup=False)
-    os.execve(sys.executable, argv, worker_env(chosen, nworkers))
+    os.execve(sys.executable, argv, worker_env(chosen, nworkers, scratch=scratch))
 
 
 def certs(session: Session, folder: Path, days: int) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import filecmp
 import os
+import queue
 import re
 import shutil
 import socket
 import stat
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -246,10 +248,44 @@ def trash_folder(create: bool = True) -> Path | None:
     return folder
 
 
+# A long-lived worker process (a cluster worker) deletes in a thread of its own: the rename into
+# the trash is what a submission waits for; the deletion of a few folders is not, and on a busy
+# filesystem it took longer than the rest of the engine's work for the submission.
+_DELETIONS: queue.SimpleQueue | None = None
+_DELETIONS_LOCK = threading.Lock()
+
+
+def delete_in_background() -> None:
+    """From now on this process's discard() returns once the folder is in the trash; one thread
+    deletes it from there. What that thread had not finished when the process ended is an entry
+    of a process that is gone: the next `empty_trash` of any grader removes it."""
+    global _DELETIONS
+    with _DELETIONS_LOCK:
+        if _DELETIONS is None:
+            _DELETIONS = queue.SimpleQueue()
+            threading.Thread(target=_delete_forever, args=(_DELETIONS,), name="grader-trash", daemon=True).start()
+
+
+def _delete_forever(deletions: queue.SimpleQueue) -> None:
+    while True:
+        target, trash = deletions.get()
+        _delete(target, trash)
+
+
+def _delete(target: Path, trash: Path | None) -> None:
+    remove_tree(target)
+    if trash is not None:
+        try:
+            trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
+        except OSError:
+            pass
+
+
 def discard(path: Path) -> None:
     """Remove a folder so that a stop midway (SIGTERM, SIGKILL) never leaves it where it was: it
-    is first renamed into the trash (atomic), named after this process, then deleted from there;
-    what a stopped deletion leaves, the next `empty_trash` of any grader removes."""
+    is first renamed into the trash (atomic), named after this process, then deleted from there
+    (by a background thread after delete_in_background); what a stopped deletion leaves, the next
+    `empty_trash` of any grader removes."""
     path = Path(path)
     trash = trash_folder()
     if trash is not None:
@@ -264,12 +300,10 @@ def discard(path: Path) -> None:
             target = path
     else:
         target = path
-    remove_tree(target)
-    if trash is not None:
-        try:
-            trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
-        except OSError:
-            pass
+    if _DELETIONS is not None and target != path:
+        _DELETIONS.put((target, trash))
+        return
+    _delete(target, trash)
 
 
 def empty_trash() -> list[str]:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -196,15 +197,19 @@ def test_a_submission_that_kills_its_worker_twice_is_crashed_and_the_batch_goes_
 
 def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny_root, tiny):
     write_zip(tmp_path / "20250001_good.zip", student_files(tiny))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
     with dask_cluster([], tmp_path / "logs") as cluster:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "grader", "--root", str(tiny_root), "worker", cluster.address, "--backend", "local"],
+            [sys.executable, "-m", "grader", "--root", str(tiny_root), "worker", cluster.address, "--backend", "local",
+             "--scratch", str(scratch)],
             stdout=open(tmp_path / "logs" / "grader-worker.log", "w"), stderr=subprocess.STDOUT)
         try:
             client = cluster.client()
             try:
                 client.wait_for_workers(1, timeout=60)
                 settings = client.run(lambda: {key: dask.config.get(key) for key in QUIET_WORKER_CONFIG})
+                temp = client.run(tempfile.gettempdir)
             finally:
                 client.close()
             result = grade(tiny_root, str(tmp_path / "20250001_good.zip"), "--out", str(tmp_path / "out"),
@@ -218,6 +223,17 @@ def test_grader_worker_checks_the_machine_and_joins_the_scheduler(tmp_path, tiny
     assert f"ok   fingerprint: {fingerprint} (local backend)" in log
     assert f"fingerprint {fingerprint} (local)" in log  # said again by the preload inside the worker
     assert list(settings.values()) == [QUIET_WORKER_CONFIG]  # Dask's profiler and monitors quieted
+    assert list(temp.values()) == [str(scratch.resolve())]
+    assert f"ok scratch: {scratch.resolve()} (" in " ".join(log.split())  # the console wraps long lines
+
+
+def test_grader_worker_refuses_a_scratch_it_cannot_write_in(tmp_path, tiny_root):
+    result = subprocess.run([sys.executable, "-m", "grader", "--root", str(tiny_root), "worker", "tcp://127.0.0.1:1",
+                             "--backend", "local", "--check", "--scratch", str(tmp_path / "missing")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    said = " ".join(result.stdout.split())  # the console wraps long lines
+    assert f"FAIL scratch: {tmp_path / 'missing'}: not a folder this user can write in" in said
 
 
 @pytest.mark.parametrize("started_with, expected", [(None, 2.0), ("inf", float("inf")), ("3.0", 3.0)])

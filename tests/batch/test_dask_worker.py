@@ -17,6 +17,8 @@ from conftest import student_files, write_zip
 def fresh(monkeypatch):
     monkeypatch.setattr(worker, "_FINGERPRINTS", {})
     monkeypatch.setattr(worker, "_ASSIGNMENTS", {})
+    monkeypatch.setattr(worker, "_IMAGES_PRESENT", set())
+    monkeypatch.setattr(worker, "LISTING_FRESH_S", 0.0)  # every check lists the course (one test sets a window)
 
 
 def counting_digests(monkeypatch) -> list:
@@ -54,6 +56,23 @@ def test_a_changed_file_changes_the_fingerprint(tiny_root, fresh):
     assert second != first and second == worker.course_fingerprint(tiny_root, "local")
     (tiny_root / "skeleton" / "tiny" / "extra.py").write_text("")
     assert worker.cached_fingerprint(tiny_root, "local") not in (first, second)
+
+
+def test_a_change_is_seen_once_the_listing_window_has_passed(tiny_root, fresh, monkeypatch):
+    """Tasks that end together share one listing of the course; an edit is refused after the window."""
+    clock = [1000.0]
+    monkeypatch.setattr(worker.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(worker, "LISTING_FRESH_S", 1.0)
+    listings = []
+    real = worker.tree_listing
+    monkeypatch.setattr(worker, "tree_listing", lambda *a: listings.append(a) or real(*a))
+    first = worker.cached_fingerprint(tiny_root, "local")
+    (tiny_root / "skeleton" / "tiny" / "extra.py").write_text("")
+    clock[0] += 0.5
+    assert worker.cached_fingerprint(tiny_root, "local") == first and len(listings) == 1
+    clock[0] += 0.6
+    assert worker.cached_fingerprint(tiny_root, "local") == worker.course_fingerprint(tiny_root, "local") != first
+    assert len(listings) == 2
 
 
 def test_grade_task_parses_the_assignment_once_per_course_build(tmp_path, tiny_root, tiny, fresh, monkeypatch):
@@ -125,7 +144,9 @@ def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, 
     from types import SimpleNamespace
 
     from grader.reports.report import PAGES
+    from grader.steps import workspace
 
+    monkeypatch.setattr(workspace, "_DELETIONS", None)  # this test process goes back to deleting at once
     monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
     monkeypatch.setenv("GRADER_BACKEND", "local")
     expected = worker.course_fingerprint(tiny_root, "local")
@@ -133,6 +154,7 @@ def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, 
     reads = counting_digests(monkeypatch)
     worker.dask_setup(SimpleNamespace(address="tcp://127.0.0.1:1"))
     assert reads and any(name.endswith("report.html.j2") for _, name in PAGES.cache.keys())
+    assert ("tiny" in {key[1] for key in worker._ASSIGNMENTS}) and workspace._DELETIONS is not None
     reads.clear()
     assert worker.check_course(expected, "local") == expected and reads == []
     assert f"fingerprint {expected} (local)" in capsys.readouterr().out
@@ -174,3 +196,19 @@ def test_a_worker_reports_the_submission_time_of_the_clients_file(tmp_path, tiny
             "fingerprint": worker.course_fingerprint(tiny_root, "local"), "mtime_ns": source.stat().st_mtime_ns}
     report = json.loads(worker.grade_task(task)["files"]["report.json"])
     assert report["origin"]["submitted_at"] == "2023-11-14T22:13:20+00:00"
+
+
+def test_a_docker_worker_refuses_without_the_image_and_looks_once_per_course_build(tiny_root, fresh, monkeypatch):
+    from grader.sandbox import docker, image
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    monkeypatch.setattr(image, "image_tag", lambda: "grader-sandbox:test")
+    looked = []
+    present = [False]
+    monkeypatch.setattr(docker, "image_present", lambda tag: looked.append(tag) or present[0])
+    expected = worker.course_fingerprint(tiny_root, "docker")
+    with pytest.raises(worker.CourseMismatch, match="grading image grader-sandbox:test is not built there"):
+        worker.check_course(expected, "docker")
+    present[0] = True
+    assert worker.check_course(expected, "docker") == expected == worker.check_course(expected, "docker")
+    assert looked == ["grader-sandbox:test"] * 2

@@ -162,6 +162,30 @@ def test_threads_discarding_at_once_never_fail(tmp_path, monkeypatch):
     assert errors == [] and not (tmp_path / "trash").exists()
 
 
+def test_a_worker_process_deletes_in_the_background(tmp_path, monkeypatch):
+    """A cluster worker's submission waits only for the rename into the trash; a thread of its own
+    deletes from there, and the trash goes once it is empty."""
+    import threading
+
+    from grader.steps import workspace
+
+    monkeypatch.setenv(workspace.TRASH_ENV, str(tmp_path / "trash"))
+    monkeypatch.setattr(workspace, "_DELETIONS", None)
+    gate = threading.Event()
+    real = workspace.remove_tree
+    monkeypatch.setattr(workspace, "remove_tree", lambda path: gate.wait(10) and real(path))
+    workspace.delete_in_background()
+    folder = tmp_path / "ws"
+    (folder / "a").mkdir(parents=True)
+    workspace.discard(folder)  # returns while the deletion waits at the gate
+    assert not folder.exists() and len(list((tmp_path / "trash").iterdir())) == 1
+    gate.set()
+    deadline = time.monotonic() + 10
+    while (tmp_path / "trash").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (tmp_path / "trash").exists()
+
+
 def test_a_grading_process_looks_in_the_trash_now_and_then(tmp_path, monkeypatch):
     """After each submission: at most once every TRASH_INTERVAL seconds per process (it listed the
     trash and read /proc for every other grader's entry at every submission)."""
