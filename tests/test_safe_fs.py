@@ -169,6 +169,8 @@ TRUSTED_READS = {
     ("reports/report.py", "load_report", "path.read_text"): "the grader's own report.json",
     ("steps/roster.py", "read_roster", "open"): "the TA's roster",
     ("batch/dask_client.py", "_payload_bytes", "source.read_bytes"): "the submission as the TA gave it (size checked)",
+    # the kernel's own files
+    ("batch/dask_worker.py", "filesystem_of", "Path('/proc/mounts').read_text"): "the kernel's mount table",
 }
 
 
