@@ -202,7 +202,9 @@ def print_summary(report: Report, console: Console) -> None:
 def notes(report: Report) -> list[str]:
     """The gradebook's notes on one submission, root cause first: grades.csv's `flags`, the
     index page's Notes and the terminal gradebook's note."""
-    found = ([report.cause] if report.cause else []) + list(report.flags)
+    cause = report.cause
+    # The root cause is often one item's own flag (cut to 200 characters): said once, first.
+    found = ([cause] if cause else []) + [f for f in report.flags if not cause or cause not in (f, f[:200])]
     if report.status != "graded" and report.message and report.message != report.cause:
         found.append(report.message)
     return found

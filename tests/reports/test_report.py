@@ -148,6 +148,19 @@ def test_terminal_gradebook_shows_the_whole_note():
     assert "ZEBRA" in text and "QUAGGA" in text, text  # not cut at two lines (160 characters)
 
 
+
+def test_a_cause_that_is_also_a_flag_is_noted_once():
+    """erm_everywhere's held-out check flags each accuracy item; the worst is also the root cause."""
+    from grader.reports.report import notes
+
+    rubric = catalog.load("colored_mnist", REPO).rubric
+    held_out = "Accuracy_testmean = 0.4881, but only 0.4703 on held-out environments (floor 0.5): " + "x" * 150
+    flags = [f"{item}: {held_out}" for item in ("groupdro_accuracy", "irm_accuracy")]
+    report = _crashed_report(rubric, "20250042_ana", flags[0][:200], flags=flags)
+    assert notes(report) == [flags[0][:200], flags[1]]
+    report.cause = flags[1]
+    assert notes(report) == [flags[1], flags[0]]
+
 LAYOUT = """() => {
   const W = window.innerWidth, H = window.innerHeight, box = (e) => { const r = e.getBoundingClientRect();
     return [r.left, r.right, r.top, r.bottom]; };
