@@ -19,6 +19,7 @@ from grader import __version__
 from grader.inert import clean_data, clean_text, for_csv, for_html, for_terminal
 from grader.reports import plots
 from grader.reports.analytics import SIMILARITY_CSV, SIMILARITY_HTML, class_analytics, read_similarity
+from grader.steps.diagnose import CAUSE_CHARS
 from grader.steps.lms import SubmissionOrigin
 from grader.steps.naming import report_folder_name
 from grader.verdict.late import LateOutcome
@@ -203,8 +204,8 @@ def notes(report: Report) -> list[str]:
     """The gradebook's notes on one submission, root cause first: grades.csv's `flags`, the
     index page's Notes and the terminal gradebook's note."""
     cause = report.cause
-    # The root cause is often one item's own flag (cut to 200 characters): said once, first.
-    found = ([cause] if cause else []) + [f for f in report.flags if not cause or cause not in (f, f[:200])]
+    # The root cause is often one item's own flag (cut to CAUSE_CHARS): said once, first.
+    found = ([cause] if cause else []) + [f for f in report.flags if not cause or cause not in (f, f[:CAUSE_CHARS])]
     if report.status != "graded" and report.message and report.message != report.cause:
         found.append(report.message)
     return found

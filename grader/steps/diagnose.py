@@ -18,6 +18,8 @@ EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|E
 SANDBOX_ROOTS = ("/work/", "/workspace/")  # where the Docker backend mounts a workspace
 
 
+CAUSE_CHARS = 200  # a root cause is one gradebook line: cut to this many characters
+
 def student_path(path: str) -> str:
     """A path as the student knows it: relative to their submission."""
     if "/workspace/" in path:
@@ -53,7 +55,7 @@ def crash_site(log_text: str) -> str | None:
     where = own[-1] if own else (frames[-1] if frames else None)
     if where is None:
         return exception[:160]
-    return f"{student_path(where[0])}:{where[1]} {exception}"[:200]
+    return f"{student_path(where[0])}:{where[1]} {exception}"[:CAUSE_CHARS]
 
 
 def root_cause(report: Report, folder: Path) -> str | None:
@@ -85,4 +87,4 @@ def root_cause(report: Report, folder: Path) -> str | None:
     if not lost:
         return report.message or None
     worst = max(lost, key=lambda i: i.max_points - i.points)
-    return f"{worst.id}: {worst.message}"[:200]
+    return f"{worst.id}: {worst.message}"[:CAUSE_CHARS]
