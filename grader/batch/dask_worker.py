@@ -340,7 +340,8 @@ def dask_setup(worker) -> None:
     """`dask worker --preload grader.batch.dask_worker`: say which course this worker grades; refuse to
     start without one (the fingerprint itself is checked on every task)."""
     root = catalog.default_root()
-    if not catalog.list_ids(root):
+    ids = catalog.list_ids(root)
+    if not ids:
         raise GraderError(f"no assignments under {root}: set GRADER_ROOT to the course root", root)
     backend = os.environ.get("GRADER_BACKEND", "docker")
     fingerprint = cached_fingerprint(root, backend)  # the client's check and the first task hash no more
@@ -354,7 +355,7 @@ def dask_setup(worker) -> None:
     from grader.steps.workspace import delete_in_background
 
     PAGES.get_template("report.html.j2")
-    for assignment_id in catalog.list_ids(root):  # parsed once here, not by the first task of each process
+    for assignment_id in ids:  # parsed once here, not by the first task of each process
         try:
             cached_assignment(assignment_id, root, fingerprint)
         except GraderError:
