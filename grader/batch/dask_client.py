@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from grader.batch.dask_worker import QUIET_WORKER_CONFIG, REPORT_TOTAL_CAP, WORKERS_ENV, CourseMismatch
 from grader.batch.executors import BatchContext, Job, Outcome, failed_report
 from grader.errors import GraderError, RejectedSubmission
-from grader.reports.report import Report, load_report, write_report
+from grader.reports.report import Report, write_report
 from grader.steps.intake import open_submission
 from grader.steps.naming import report_folder
 
@@ -282,12 +282,18 @@ def safe_relative(name: str) -> PurePosixPath:
     return path
 
 
+REPORT_OWN_FILES = ("report.json", "report.html")  # written here from the returned report, never from a worker's bytes
+
+
 def write_report_files(files: dict[str, bytes], folder: Path) -> None:
+    """A worker's report folder files (the logs) into a fresh `folder`."""
     total = sum(len(b) for b in files.values())
     if total > REPORT_TOTAL_CAP:
         raise GraderError(f"a worker returned {total} bytes of report, more than the cap of {REPORT_TOTAL_CAP}")
     folder.mkdir(parents=True)
     for name, data in files.items():
+        if name in REPORT_OWN_FILES:
+            raise GraderError(f"a worker returned a report file {name!r} beside the report")
         target = folder.joinpath(*safe_relative(name).parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as f:  # a fresh folder: nothing there to write through
@@ -389,19 +395,19 @@ class DaskExecutor:
 
         job, _ = self._futures.pop(future.key)
         if future.status == "finished":
-            folder = report_folder(self._ctx.job_folder(), job.stem)
+            folder = self._ctx.new_folder()
             result: dict = {}
             try:
                 result = fetched if fetched is not None else future.result()
+                report = Report.model_validate_json(result["report"])
                 write_report_files(result["files"], folder)
-                report: Report = load_report(folder / "report.json")
+                if result.get("dropped"):
+                    report.warnings.append(f"left out of the report (over the size cap or not a regular file): "
+                                           f"{', '.join(result['dropped'][:10])}")
+                write_report(report, folder)  # report.json and the page, written here once
             except Exception as exc:  # noqa: BLE001 - a result that did not arrive or does not parse
                 return self._local_outcome(job, "error", f"{result.get('worker', 'a worker')} returned no usable "
                                            f"report: {exc}")
-            if result.get("dropped"):
-                report.warnings.append(f"left out of the report (over the size cap or not a regular file): "
-                                       f"{', '.join(result['dropped'][:10])}")
-                write_report(report, folder)
             return Outcome(job, report, folder)
         if future.status == "cancelled":
             raise ClusterLost(f"lost the Dask scheduler at {self.address}; the finished reports are kept: "

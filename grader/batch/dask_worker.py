@@ -24,7 +24,7 @@ from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
 from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest
-from grader.steps.naming import is_plain_name, report_folder
+from grader.steps.naming import file_stem, is_plain_name, report_folder
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
 REPORT_TOTAL_CAP = 64 * 1024 * 1024  # a whole report folder
@@ -201,8 +201,8 @@ def check_course(expected: str, backend: str, dask_worker=None) -> str:
 
 
 def _pack(folder: Path) -> tuple[dict[str, bytes], list[str]]:
-    """The report folder as {relative path: bytes}; regular files only, never through a link,
-    within the caps (what does not fit is named in `dropped`)."""
+    """The report folder as {relative path: bytes} (none when it was not made); regular files only,
+    never through a link, within the caps (what does not fit is named in `dropped`)."""
     files: dict[str, bytes] = {}
     dropped: list[str] = []
     total = 0
@@ -226,12 +226,26 @@ def _pack(folder: Path) -> tuple[dict[str, bytes], list[str]]:
     return files, dropped
 
 
+def _task_layout(tmp: Path, name: str, stem: str) -> tuple[Path, Path]:
+    """(the submission's path, the grading's own folder) inside a task's folder `tmp`, whose report
+    folder is report_folder(tmp, stem): three different entries of one folder, so a task makes as
+    few folders as it can (each a costly operation on some disks); a name that would meet another
+    entry moves the submission one folder down."""
+    report = report_folder(tmp, stem).name
+    work = "work" if report != "work" else "work-"
+    if name not in (report, work):
+        return tmp / name, tmp / work
+    return tmp / ("in" if report != "in" else "in-") / name, tmp / work
+
+
 def grade_task(task: dict) -> dict:
     """Grade one submission sent by a cluster client. `task` holds: name (the file or folder
     name), data (its bytes; a folder comes zipped), source (the client's path, for the report),
     mtime_ns (its modification time there), assignment, dataset, student_id, key (the resume cache
-    key), backend, fingerprint, identity."""
+    key), backend, fingerprint, identity. Returns the report as JSON and the report folder's other
+    files (the logs) as data; the client writes both."""
     from grader.batch.host import with_cpu_share
+    from grader.reports.report import report_json
     from grader.sandbox import make_sandbox
     from grader.steps.pipeline import grade_submission
     from grader.steps.workspace import discard
@@ -252,25 +266,28 @@ def grade_task(task: dict) -> dict:
     assignment = with_cpu_share(assignment, threads * max(1, siblings))
     sandbox = make_sandbox(task["backend"])
     started = time.monotonic()
-    tmp = tempfile.mkdtemp(prefix="grader-task-")
+    tmp = Path(tempfile.mkdtemp(prefix="grader-task-"))
     try:
-        source = Path(tmp) / "in" / name
-        source.parent.mkdir()
+        identity = task.get("identity")
+        stem = (identity.stem if identity else None) or file_stem(name)  # as the pipeline will name it
+        source, work = _task_layout(tmp, name, stem)
+        source.parent.mkdir(exist_ok=True)
         source.write_bytes(task["data"])
+        work.mkdir()
         if task.get("mtime_ns") is not None:  # the client's file's time: a plain submission's time comes from it
             os.utime(source, ns=(task["mtime_ns"], task["mtime_ns"]))
-        out = Path(tmp) / "out"
-        identity = task.get("identity")
         if identity is not None:  # whose it is, as the client found; the bytes to grade are this copy
             identity = dataclasses.replace(identity, source=source)
-        # The report names the path the TA gave, not this worker's temporary copy; it is written once.
-        report = grade_submission(source, assignment, sandbox, out, dataset=task["dataset"],
+        # The report names the path the TA gave, not this worker's temporary copy; the client writes it.
+        report = grade_submission(source, assignment, sandbox, tmp, dataset=task["dataset"],
                                   student_id=task["student_id"], cache_key=task["key"], identity=identity,
-                                  shown_source=task["source"])
-        files, dropped = _pack(report_folder(out, report.stem))
+                                  shown_source=task["source"], workdir=work, write=False)
+        files, dropped = _pack(report_folder(tmp, report.stem))
+        report_text = report_json(report)[1]
     finally:
-        discard(Path(tmp))
-    return {"files": files, "dropped": dropped, "worker": _where(), "seconds": time.monotonic() - started}
+        discard(tmp)
+    return {"report": report_text, "files": files, "dropped": dropped, "worker": _where(),
+            "seconds": time.monotonic() - started}
 
 
 def filesystem_of(folder: Path) -> str:
@@ -345,16 +362,15 @@ def dask_setup(worker) -> None:
         raise GraderError(f"no assignments under {root}: set GRADER_ROOT to the course root", root)
     backend = os.environ.get("GRADER_BACKEND", "docker")
     fingerprint = cached_fingerprint(root, backend)  # the client's check and the first task hash no more
-    # Ready to grade when it joins: the grading code imported and the report page compiled here, once,
-    # not by the first submission of each of its threads at once (they held up a batch's first round).
-    # Every import grade_task makes: no thread's first task waits on one.
+    # Ready to grade when it joins: the grading code imported here, once, not by the first submission
+    # of each of its threads at once (they held up a batch's first round). Every import grade_task
+    # makes: no thread's first task waits on one. (The report page is the client's to render.)
     import grader.batch.host
+    import grader.reports.report
     import grader.sandbox
     import grader.steps.pipeline  # noqa: F401
-    from grader.reports.report import PAGES
     from grader.steps.workspace import delete_in_background
 
-    PAGES.get_template("report.html.j2")
     for assignment_id in ids:  # parsed once here, not by the first task of each process
         try:
             cached_assignment(assignment_id, root, fingerprint)

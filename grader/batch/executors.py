@@ -55,6 +55,11 @@ class BatchContext:
         folder.mkdir(parents=True)
         return folder
 
+    def new_folder(self) -> Path:
+        """A report folder of its own in the staging folder, not made yet (job_folder holds one
+        named after the submission; a report written here directly saves making a folder)."""
+        return self.staging / uuid.uuid4().hex
+
 
 class Executor(Protocol):
     backend: str  # the sandbox backend the submissions run in; part of the cache key

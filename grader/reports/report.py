@@ -12,6 +12,7 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel, Field
+from pydantic_core import PydanticSerializationError
 from rich.console import Console
 from rich.table import Table
 
@@ -150,7 +151,18 @@ ITEM_STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "error": 
 def encodable(report: Report) -> Report:
     """The report with every string encodable as UTF-8 (names that were not keep visible
     escapes), so writing it cannot fail on a student's file name."""
-    return Report.model_validate(clean_data(report.model_dump()))
+    return report_json(report)[0]
+
+
+def report_json(report: Report, indent: int | None = None) -> tuple[Report, str]:
+    """(the report made encodable, its JSON). Nearly every report is encodable as it is: its JSON
+    is made once, and the copy with escapes only when a string would not encode (the JSON
+    serializer refuses a lone surrogate, as the file would)."""
+    try:
+        return report, report.model_dump_json(indent=indent)
+    except PydanticSerializationError:
+        cleaned = Report.model_validate(clean_data(report.model_dump()))
+        return cleaned, cleaned.model_dump_json(indent=indent)
 
 
 def write_page(path: Path, text: str) -> Path:
@@ -162,8 +174,8 @@ def write_page(path: Path, text: str) -> Path:
 
 
 def write_report(report: Report, folder: Path, html: bool = True) -> Path:
-    report = encodable(report)
-    path = write_page(folder / "report.json", report.model_dump_json(indent=2))
+    report, text = report_json(report, indent=2)
+    path = write_page(folder / "report.json", text)
     if html:
         write_page(folder / "report.html", PAGES.get_template("report.html.j2").render(r=report))
     return path

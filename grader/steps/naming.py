@@ -25,9 +25,14 @@ def is_plain_name(name: str) -> bool:
 def submission_stem(source: Path) -> str:
     """The name a submission goes by (and its report folder): the zip or file name without its
     extension, or the folder name."""
-    if source.name.lower().endswith(".zip"):
-        return source.name[:-4]
-    return source.stem if source.is_file() else source.name
+    if source.name.lower().endswith(".zip") or source.is_file():
+        return file_stem(source.name)
+    return source.name
+
+
+def file_stem(name: str) -> str:
+    """submission_stem of a file called `name`."""
+    return name[:-4] if name.lower().endswith(".zip") else Path(name).stem
 
 
 def parse_stem(stem: str) -> tuple[str, str] | None:

@@ -215,6 +215,7 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
     scratch = scratch or ws.path.parent
     outcomes: dict[str, str] = {}  # experiment name -> "" when it succeeded, else why not
     skips: dict[str, str] = {}  # experiment name -> why it was skipped without a failed input (the root cause)
+    ran_in_workspace = False  # prepare_workspace made it: the skeleton and the editable files only
     for index, experiment in enumerate(assignment.spec.experiments):
         argv = ctx.shown(experiment.command)
         failed, why = _failed_need(experiment.needs, outcomes, skips)
@@ -233,13 +234,15 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
             outcomes[experiment.name] = ""  # not a failure: what needs it does not start for its own reason
             summaries[experiment.log] = Summary(None, unneeded)
             _write_note(ws.path / experiment.log, unneeded)
+            ran_in_workspace = True  # a file written there: restored past as any step's
             records.append(RunRecord(name=experiment.name, command=argv, exit_code=None, outcome=NOT_NEEDED,
                                      seconds=0.0, output_truncated=False, log=f"logs/{experiment.log}",
                                      stopped=unneeded))
             continue
         if progress:
             progress(f"running {experiment.name}")
-        restore_protected(assignment, ws)  # an earlier run may have rewritten them
+        if ran_in_workspace:  # an earlier run may have rewritten them (a fresh workspace is the skeleton's)
+            restore_protected(assignment, ws)
         if experiment.trusted:
             trusted = run_trusted_step(assignment, experiment, ws, sandbox, ctx, env, scratch, outcomes, skips)
             result, log_path = trusted.result, trusted.logs[experiment.log]
@@ -260,6 +263,7 @@ def run_experiments(assignment: Assignment, ws: Workspace, sandbox: Sandbox, ctx
         else:
             # the sandbox replaces whatever is there (a planted link) with a fresh file
             log_path = ws.path / experiment.log
+            ran_in_workspace = True
             result = not_started(ws, argv, log_path) or sandbox.run(RunRequest(
                 argv=argv, workspace=ws.path, log_path=log_path, limits=assignment.spec.limits, env=env,
                 data_dirs=(ctx.data_dir,)))
@@ -552,10 +556,15 @@ def timed(report: Report, step: str):
 
 def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out: Path, *, dataset: str | None = None,
                      student_id: str | None = None, progress=None, cache_key: str | None = None,
-                     identity: Identity | None = None, shown_source: str | None = None) -> Report:
+                     identity: Identity | None = None, shown_source: str | None = None,
+                     workdir: Path | None = None, write: bool = True) -> Report:
     """Grade one submission and write its report; never raises for a problem of the submission.
     `identity` (from grader.steps.lms) says whose it is when the name is an LMS's, not studentID_name.
-    `shown_source`: the path the report names when `source` is a copy (a cluster worker's)."""
+    `shown_source`: the path the report names when `source` is a copy (a cluster worker's).
+    `workdir`: an empty folder of the caller's for the grading's own files (the unpacked submission,
+    the workspace), which the caller removes; else a temporary folder, discarded at the end.
+    `write=False`: the report folder gets the logs but not the report, which the caller sends on
+    (a cluster worker's client writes report.json and the page)."""
     source = Path(identity.source if identity else source)
     stem = (identity.stem if identity else None) or submission_stem(source)
     dataset = assignment.dataset(dataset)
@@ -572,7 +581,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
         student_id = identity.student_id
     started = time.monotonic()
     folder = report_folder(out, stem)
-    tmp = tempfile.mkdtemp(prefix="grader-")
+    tmp = str(workdir) if workdir is not None else tempfile.mkdtemp(prefix="grader-")
     guarded = GuardedSandbox(sandbox, budget=Budget(*assignment.spec.limits.submission_budget(step_count(assignment))))
     try:
         try:
@@ -586,7 +595,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
                 report.seed = seed_for(submission.student_id, assignment.spec.seed)
 
             with timed(report, "workspace"):
-                ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+                ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace", move=True)
                 if not same_python(sandbox.name):  # compiled here for the sandbox's Python
                     ws.broken, ws.stops = {}, {}
                 guarded.before_retry = lambda: restore_protected(assignment, ws)
@@ -634,10 +643,13 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
             _save_traceback(folder)
         _name_student_paths(report, Path(tmp))
     finally:
-        discard(Path(tmp))  # through the trash: a stop midway leaves nothing for long (empty_trash)
+        if workdir is None:
+            discard(Path(tmp))  # through the trash: a stop midway leaves nothing for long (empty_trash)
         empty_trash_now_and_then()
     report.cause = root_cause(report, folder)
     report.timings["total"] = round(time.monotonic() - started, 3)
+    if not write:
+        return report
     try:
         write_report(report, folder)
     except Exception as exc:  # noqa: BLE001 - report writing failing is this submission's status too
@@ -675,7 +687,7 @@ def check_own_logs(assignment: Assignment, folder: Path, sandbox: Sandbox, *, da
         except GraderError as exc:  # it names the temporary copy: name the student's folder instead
             raise GraderError(str(exc).removeprefix(f"{exc.path}: "), folder) from None
         report.student_id = student_id
-        ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace")
+        ws = prepare_workspace(assignment, submission, Path(tmp) / "workspace", move=True)
         report.warnings.extend(ws.warnings)
         report.flags.extend(ws.flags)  # given notebook cells edited: restored as grading restores them
         editable = [ws.path / rel for rel in assignment.spec.editable if (ws.path / rel).is_file()]

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import filecmp
 import os
-import queue
 import re
 import shutil
 import socket
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -93,21 +94,36 @@ def unused_files(assignment: Assignment, files: list[str], path_of, used: set[st
     return restored, ignored
 
 
-def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path) -> Workspace:
+def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path, move: bool = False) -> Workspace:
+    """The skeleton with the submission's editable files in place of its own. `move`: the
+    submission's folder is the grading's own copy (open_submission's), so an editable file moves
+    from there instead of being copied (making a file is the costly part on some disks)."""
     if dest.exists():
         remove_tree(dest)
-    shutil.copytree(assignment.skeleton_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    ws = Workspace(path=dest)
     spec = assignment.spec
+    given = {rel: found for rel in spec.editable if (found := _find_submitted(submission, rel)) is not None}
+    outputs = {found for rel in assignment.output_files() if (found := _find_submitted(submission, rel)) is not None}
+    skeleton = assignment.skeleton_dir
+
+    def not_copied(folder: str, names: list[str]) -> set[str]:  # compiled files, and what the submission replaces
+        here = Path(folder).relative_to(skeleton)
+        return {name for name in names
+                if name == "__pycache__" or name.endswith(".pyc") or (here / name).as_posix() in given}
+
+    shutil.copytree(skeleton, dest, ignore=not_copied)
+    ws = Workspace(path=dest)
     used: set[str] = set()
 
-    for rel in spec.editable:
-        found = _find_submitted(submission, rel)
-        if found is None:
-            continue
-        used.add(found)
+    for rel, found in given.items():
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(submission.path_of(found), dest / rel)
+        if move and found not in outputs and list(given.values()).count(found) == 1:
+            try:
+                os.replace(submission.path_of(found), dest / rel)
+            except OSError:  # another file system: copied
+                shutil.copyfile(submission.path_of(found), dest / rel)
+        else:
+            shutil.copyfile(submission.path_of(found), dest / rel)
+        used.add(found)
         if rel.endswith(".ipynb") and (assignment.skeleton_dir / rel).is_file():
             from grader.steps.given_cells import restore_given_cells_in_file  # nbformat only for notebook assignments
 
@@ -248,43 +264,80 @@ def trash_folder(create: bool = True) -> Path | None:
     return folder
 
 
-# A long-lived worker process (a cluster worker) deletes in a thread of its own: the rename into
-# the trash is what a submission waits for; the deletion of a few folders is not, and on a busy
-# filesystem it took longer than the rest of the engine's work for the submission.
-_DELETIONS: queue.SimpleQueue | None = None
-_DELETIONS_LOCK = threading.Lock()
+# A long-lived worker process (a cluster worker) hands its deletions to a janitor, a process of its
+# own at the lowest CPU priority (grader/steps/janitor.py): the rename into the trash is what a
+# submission waits for; the deletion is not, and in the worker (a thread, before) it took CPU and
+# the interpreter lock when a round of submissions ended together and the next were being set up.
+_JANITOR: subprocess.Popen | None = None
+_JANITOR_LOCK = threading.Lock()
+# The janitor removes the emptied trash only once no deletion came for this long: a worker's tasks
+# end a round at a time, and making the folder again for every submission cost two folder
+# creations a submission (the costliest file operation on some disks: 0.13 ms on an ext4 VM).
+TRASH_LINGER_S = 2.0
+_START_JANITOR = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                  "from grader.steps.janitor import main; main(sys.argv[2:])")
 
 
 def delete_in_background() -> None:
-    """From now on this process's discard() returns once the folder is in the trash; one thread
-    deletes it from there. What that thread had not finished when the process ended is an entry
-    of a process that is gone: the next `empty_trash` of any grader removes it."""
-    global _DELETIONS
-    with _DELETIONS_LOCK:
-        if _DELETIONS is None:
-            _DELETIONS = queue.SimpleQueue()
-            threading.Thread(target=_delete_forever, args=(_DELETIONS,), name="grader-trash", daemon=True).start()
+    """From now on this process's discard() returns once the folder is in the trash; the janitor
+    deletes it from there. Without one (it could not start, or died) discard deletes at once."""
+    global _JANITOR
+    with _JANITOR_LOCK:
+        if _JANITOR is not None and _JANITOR.poll() is None:
+            return
+        package_parent = str(Path(__file__).resolve().parents[2])
+        try:
+            _JANITOR = subprocess.Popen([sys.executable, "-I", "-S", "-c", _START_JANITOR, package_parent,
+                                         str(TRASH_LINGER_S)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        start_new_session=True)
+        except OSError:
+            _JANITOR = None
 
 
-def _delete_forever(deletions: queue.SimpleQueue) -> None:
-    while True:
-        target, trash = deletions.get()
-        _delete(target, trash)
+def stop_janitor(timeout: float = 30) -> None:
+    """Close the janitor's pipe and wait for it to finish what it was given (tests, a worker's end)."""
+    global _JANITOR
+    with _JANITOR_LOCK:
+        janitor, _JANITOR = _JANITOR, None
+    if janitor is not None:
+        janitor.stdin.close()
+        try:
+            janitor.wait(timeout)
+        except subprocess.TimeoutExpired:
+            janitor.kill()
+            janitor.wait()
+
+
+def _to_janitor(target: Path) -> bool:
+    """Hand `target` (a trash entry) to the janitor; False when there is none to take it."""
+    with _JANITOR_LOCK:
+        if _JANITOR is None:
+            return False
+        try:
+            _JANITOR.stdin.write(os.fsencode(target) + b"\0")
+            _JANITOR.stdin.flush()
+            return True
+        except (OSError, ValueError):  # it died (a broken pipe) or its pipe was closed
+            return False
+
+
+def _remove_if_empty(trash: Path) -> None:
+    try:
+        trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
+    except OSError:
+        pass
 
 
 def _delete(target: Path, trash: Path | None) -> None:
     remove_tree(target)
     if trash is not None:
-        try:
-            trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
-        except OSError:
-            pass
+        _remove_if_empty(trash)
 
 
 def discard(path: Path) -> None:
     """Remove a folder so that a stop midway (SIGTERM, SIGKILL) never leaves it where it was: it
     is first renamed into the trash (atomic), named after this process, then deleted from there
-    (by a background thread after delete_in_background); what a stopped deletion leaves, the next
+    (by the janitor after delete_in_background); what a stopped deletion leaves, the next
     `empty_trash` of any grader removes."""
     path = Path(path)
     trash = trash_folder()
@@ -300,8 +353,7 @@ def discard(path: Path) -> None:
             target = path
     else:
         target = path
-    if _DELETIONS is not None and target != path:
-        _DELETIONS.put((target, trash))
+    if target != path and _to_janitor(target):
         return
     _delete(target, trash)
 

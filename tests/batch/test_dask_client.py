@@ -344,7 +344,7 @@ def test_a_roster_identified_moodle_folder_of_loose_files_travels_and_is_graded(
             "student_id": None, "key": "k", "backend": "local", "identity": ana,
             "fingerprint": course_fingerprint(tiny_root, "local")}
     result = grade_task(task)
-    report = json.loads(result["files"]["report.json"])
+    report = json.loads(result["report"])
     assert (report["status"], report["student_id"], report["score"]) == ("graded", "20250011", 16)
     # Not in the roster: rejected with the reason the local pipeline gives.
     with pytest.raises(RejectedSubmission, match="participant 503 is not in the roster worksheet.csv"):
@@ -418,8 +418,16 @@ def test_report_files_from_a_worker_stay_inside_the_report_folder(tmp_path, name
     with pytest.raises(GraderError, match="unsafe name"):
         safe_relative(name)
     with pytest.raises(GraderError):
-        write_report_files({"report.json": b"{}", name: b"x"}, tmp_path / "r")
+        write_report_files({"logs/log.txt": b"", name: b"x"}, tmp_path / "r")
     assert not (tmp_path / "escape.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["report.json", "report.html"])
+def test_a_worker_never_writes_the_report_itself(tmp_path, name):
+    """report.json and the page are written by the client from the report it validated, never as bytes."""
+    with pytest.raises(GraderError, match="beside the report"):
+        write_report_files({name: b"{}"}, tmp_path / "r")
+    assert not (tmp_path / "r" / name).exists()
 
 
 def test_cluster_commands_have_help():

@@ -9,6 +9,7 @@ import pytest
 import grader.batch.dask_worker as worker
 import grader.safe_fs
 from grader.course import catalog
+from grader.steps.naming import file_stem, report_folder
 
 from conftest import student_files, write_zip
 
@@ -86,7 +87,7 @@ def test_grade_task_parses_the_assignment_once_per_course_build(tmp_path, tiny_r
         task = {"name": f"2025000{n}_x.zip", "data": data, "source": "x", "assignment": "tiny", "dataset": None,
                 "student_id": None, "key": "k", "backend": "local", "fingerprint": fingerprint}
         result = worker.grade_task(task)
-        assert "report.json" in result["files"]
+        assert json.loads(result["report"])["status"] == "graded"
     assert len(loads) == 1
 
 
@@ -105,7 +106,7 @@ def test_a_worker_grades_the_bytes_it_was_sent_for_an_lms_named_submission(tmp_p
             "assignment": "tiny", "dataset": None, "student_id": None, "key": "k", "backend": "local",
             "fingerprint": worker.course_fingerprint(tiny_root, "local"), "identity": identity}
     result = worker.grade_task(task)
-    report = json.loads(result["files"]["report.json"])
+    report = json.loads(result["report"])
     assert report["status"] == "graded" and report["student_id"] == "20250042", report["message"]
     assert report["source"] == str(identity.source)  # the path the TA gave
 
@@ -121,7 +122,10 @@ def test_compiled_files_do_not_make_the_worker_hash_again(tiny_root, fresh, monk
     assert worker.cached_fingerprint(tiny_root, "local") == first and reads == []
 
 
-def test_grade_task_writes_the_report_once_naming_the_clients_path(tmp_path, tiny_root, tiny, fresh, monkeypatch):
+def test_grade_task_sends_the_report_unwritten_naming_the_clients_path(tmp_path, tiny_root, tiny, fresh,
+                                                                       monkeypatch):
+    """The worker sends the report and the logs; the client writes report.json and the page (the worker
+    wrote both, read them back to send them, and the client wrote them again)."""
     import grader.reports.report
     import grader.steps.pipeline
 
@@ -133,28 +137,50 @@ def test_grade_task_writes_the_report_once_naming_the_clients_path(tmp_path, tin
     task = {"name": "20250001_x.zip", "data": data, "source": "/on/the/client/20250001_x.zip", "assignment": "tiny",
             "dataset": None, "student_id": None, "key": "k", "backend": "local",
             "fingerprint": worker.course_fingerprint(tiny_root, "local")}
-    report = json.loads(worker.grade_task(task)["files"]["report.json"])
+    result = worker.grade_task(task)
+    report = json.loads(result["report"])
     assert report["status"] == "graded" and report["source"] == "/on/the/client/20250001_x.zip"
-    assert len(writes) == 1
+    assert writes == [] and result["files"] and all(name.startswith("logs/") for name in result["files"])
+
+
+@pytest.mark.parametrize("name", ["20250001_x", "work", "in", "20250001_x.zip"])
+def test_a_submission_named_like_the_tasks_own_folders_is_graded(tmp_path, tiny_root, tiny, fresh, monkeypatch,
+                                                                   name):
+    """A task's folder holds the submission's bytes, the grading's folder and the report folder side by
+    side: a submission named like one of the others (a file without an extension is its own report
+    folder's name) is graded all the same."""
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    data = write_zip(tmp_path / "s.zip", student_files(tiny)).read_bytes()
+    task = {"name": name, "data": data, "source": f"/on/the/client/{name}", "assignment": "tiny", "dataset": None,
+            "student_id": "20250001", "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local")}
+    result = worker.grade_task(task)
+    report = json.loads(result["report"])
+    assert (report["status"], report["score"]) == ("graded", 16), report["message"]
+    assert any(rel.startswith("logs/") for rel in result["files"])
+    source, work = worker._task_layout(tmp_path, name, file_stem(name))
+    entries = {tmp_path / source.relative_to(tmp_path).parts[0], work, report_folder(tmp_path, file_stem(name))}
+    assert len(entries) == 3 and all(entry.parent == tmp_path for entry in entries)
 
 
 def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, monkeypatch, capsys):
     """`dask worker --preload grader.batch.dask_worker`: the course hashed once (the client's check
-    and the first task reuse it) and the report page compiled before any task."""
+    and the first task reuse it), the assignments parsed and background deletion on before any task."""
     from types import SimpleNamespace
 
-    from grader.reports.report import PAGES
     from grader.steps import workspace
 
-    monkeypatch.setattr(workspace, "_DELETIONS", None)  # this test process goes back to deleting at once
+    monkeypatch.setattr(workspace, "_JANITOR", None)
     monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
     monkeypatch.setenv("GRADER_BACKEND", "local")
     expected = worker.course_fingerprint(tiny_root, "local")
-    PAGES.cache.clear()
     reads = counting_digests(monkeypatch)
     worker.dask_setup(SimpleNamespace(address="tcp://127.0.0.1:1"))
-    assert reads and any(name.endswith("report.html.j2") for _, name in PAGES.cache.keys())
-    assert ("tiny" in {key[1] for key in worker._ASSIGNMENTS}) and workspace._DELETIONS is not None
+    assert reads
+    try:
+        assert ("tiny" in {key[1] for key in worker._ASSIGNMENTS}) and workspace._JANITOR.poll() is None
+    finally:
+        workspace.stop_janitor()  # this test process goes back to deleting at once
     reads.clear()
     assert worker.check_course(expected, "local") == expected and reads == []
     assert f"fingerprint {expected} (local)" in capsys.readouterr().out
@@ -194,7 +220,7 @@ def test_a_worker_reports_the_submission_time_of_the_clients_file(tmp_path, tiny
     task = {"name": source.name, "data": source.read_bytes(), "source": str(source), "assignment": "tiny",
             "dataset": None, "student_id": None, "key": "k", "backend": "local",
             "fingerprint": worker.course_fingerprint(tiny_root, "local"), "mtime_ns": source.stat().st_mtime_ns}
-    report = json.loads(worker.grade_task(task)["files"]["report.json"])
+    report = json.loads(worker.grade_task(task)["report"])
     assert report["origin"]["submitted_at"] == "2023-11-14T22:13:20+00:00"
 
 

@@ -137,6 +137,24 @@ def test_graded_with_every_experiment_failed_is_not_shown_as_all_well(tmp_path):
     assert status_warning(fine) == "" and status_text(fine) == "graded" and status_class(fine) == "graded"
 
 
+def test_a_name_that_is_not_utf8_is_written_with_visible_escapes_and_others_as_they_are(tmp_path):
+    """report.json and the page are written whatever a student's file was called: a name that is not
+    UTF-8 keeps its bytes as visible escapes (the JSON serializer refuses it as it is); a report
+    without one is written unchanged."""
+    rubric = catalog.load("colored_mnist", REPO).rubric
+    odd = b"caf\xe9.py".decode("utf-8", "surrogateescape")
+    report = _crashed_report(rubric, "20250042_ana", f"{odd}:3 NameError, every experiment failed")
+    report.warnings.append(f"ignored: {odd}")
+    write_report(report, tmp_path / "odd")
+    written = json.loads((tmp_path / "odd" / "report.json").read_text(encoding="utf-8"))
+    assert "ignored: caf\\udce9.py" in written["warnings"]
+    assert "caf\\udce9.py" in (tmp_path / "odd" / "report.html").read_text(encoding="utf-8")
+    assert report.warnings[-1] == f"ignored: {odd}"  # the report itself is left as it was
+    plain = report.model_copy(update={"warnings": ["ignored: cafe.py"], "cause": "x"})
+    write_report(plain, tmp_path / "plain")
+    assert Report.model_validate_json((tmp_path / "plain" / "report.json").read_text()) == plain
+
+
 def test_terminal_gradebook_shows_the_whole_note():
     rubric = catalog.load("colored_mnist", REPO).rubric
     cause = ("model.py:61 RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x3136 and 784x10) while training "

@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from grader.steps.intake import open_submission
 from grader.steps.workspace import prepare_workspace
@@ -24,6 +25,23 @@ def test_editable_files_over_pristine_skeleton(tmp_path, tiny):
     assert ws.missing == [] and ws.warnings == []
     # the student's log is evidence kept aside; the run writes its own
     assert not (ws.path / "result_log.txt").exists() and "result_log.txt" in ws.submitted_outputs
+
+
+def test_the_graders_own_copy_of_a_submission_gives_up_its_editable_files(tmp_path, tiny):
+    """move=True (the pipeline's: its copy of the submission is its own) moves an editable file into the
+    workspace; the default copies it; a submitted log stays where it is either way (evidence)."""
+    files = {"answer.py": "# mine\n", "result_log.txt": "Summary: {'Accuracy_testmean': 0.9}"}
+    for move in (False, True):
+        folder = tmp_path / f"move-{move}" / "20250042_ana"
+        folder.mkdir(parents=True)
+        for rel, text in files.items():
+            (folder / rel).write_text(text)
+        sub = open_submission(folder, folder.parent / "submitted", tiny.spec.intake)
+        ws = prepare_workspace(tiny, sub, folder.parent / "ws", move=move)
+        assert (ws.path / "answer.py").read_text() == "# mine\n"
+        assert sub.path_of("answer.py").exists() is not move
+        assert ws.submitted_outputs["result_log.txt"].read_text() == files["result_log.txt"]
+        assert (ws.path / "experiment.py").read_text() == (tiny.skeleton_dir / "experiment.py").read_text()
 
 
 def test_protected_file_edit_is_restored_and_reported(tmp_path, tiny):
@@ -162,28 +180,45 @@ def test_threads_discarding_at_once_never_fail(tmp_path, monkeypatch):
     assert errors == [] and not (tmp_path / "trash").exists()
 
 
-def test_a_worker_process_deletes_in_the_background(tmp_path, monkeypatch):
-    """A cluster worker's submission waits only for the rename into the trash; a thread of its own
-    deletes from there, and the trash goes once it is empty."""
-    import threading
-
+def test_a_worker_process_hands_its_deletions_to_a_low_priority_janitor(tmp_path, monkeypatch):
+    """A cluster worker's submission waits only for the rename into the trash; the janitor, a process
+    at the lowest CPU priority, deletes from there and removes the trash once no deletion came for
+    TRASH_LINGER_S; it ends when the worker closes its pipe."""
     from grader.steps import workspace
 
     monkeypatch.setenv(workspace.TRASH_ENV, str(tmp_path / "trash"))
-    monkeypatch.setattr(workspace, "_DELETIONS", None)
-    gate = threading.Event()
-    real = workspace.remove_tree
-    monkeypatch.setattr(workspace, "remove_tree", lambda path: gate.wait(10) and real(path))
+    monkeypatch.setattr(workspace, "_JANITOR", None)
+    monkeypatch.setattr(workspace, "TRASH_LINGER_S", 1.0)
     workspace.delete_in_background()
-    folder = tmp_path / "ws"
-    (folder / "a").mkdir(parents=True)
-    workspace.discard(folder)  # returns while the deletion waits at the gate
-    assert not folder.exists() and len(list((tmp_path / "trash").iterdir())) == 1
-    gate.set()
-    deadline = time.monotonic() + 10
-    while (tmp_path / "trash").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not (tmp_path / "trash").exists()
+    janitor = workspace._JANITOR
+    try:
+        def nice() -> int:
+            return int(Path(f"/proc/{janitor.pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+        deadline = time.monotonic() + 10
+        while nice() != 19 and time.monotonic() < deadline:  # its first act
+            time.sleep(0.02)
+        assert nice() == 19
+        for n in range(3):
+            folder = tmp_path / f"ws-{n}"
+            (folder / "a").mkdir(parents=True)
+            (folder / "a" / "f").write_text("x")
+            workspace.discard(folder)
+            assert not folder.exists()
+        deadline = time.monotonic() + 10
+        while any((tmp_path / "trash").iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list((tmp_path / "trash").iterdir()) == []  # emptied; the trash stays while deletions may follow
+        while (tmp_path / "trash").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (tmp_path / "trash").exists()  # ...and goes once none came for TRASH_LINGER_S
+    finally:
+        workspace.stop_janitor()
+    assert janitor.returncode == 0
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    workspace.discard(kept)  # no janitor any more: deleted at once
+    assert not kept.exists() and not (tmp_path / "trash").exists()
 
 
 def test_a_grading_process_looks_in_the_trash_now_and_then(tmp_path, monkeypatch):
