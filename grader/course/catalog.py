@@ -6,6 +6,7 @@ import importlib.metadata
 import importlib.util
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,31 @@ def installed_courses() -> dict[str, Path]:
     return found
 
 
+# path -> (resolved, when): a grading worker asks for the course root several times a submission,
+# and resolving walks every folder on the way; a link re-pointed to a new course build is followed
+# within this long (as the worker's course listing, grader/batch/dask_worker.py).
+_RESOLVED: dict[str, tuple[Path, float]] = {}
+RESOLVE_FRESH_S = 1.0
+
+
+def resolved(path: str | Path) -> Path:
+    """Path(path).resolve(), taken again at most every RESOLVE_FRESH_S seconds."""
+    key = str(path)
+    known = _RESOLVED.get(key)
+    now = time.monotonic()
+    if known is not None and now - known[1] < RESOLVE_FRESH_S:
+        return known[0]
+    result = Path(key).resolve()
+    _RESOLVED[key] = (result, now)
+    return result
+
+
 def default_root() -> Path:
     """The course root: $GRADER_ROOT, else the repository this package runs from, else the
     courses that handouts' tools installed (the first; catalog lookups see all of them)."""
     env = os.environ.get(ROOT_ENV)
     if env:
-        return Path(env).resolve()
+        return resolved(env)
     repository = Path(__file__).resolve().parents[2]
     if (repository / "assignments").is_dir() and (repository / "rubrics").is_dir():
         return repository

@@ -20,9 +20,19 @@ def secret_path() -> Path:
     return Path(env) if env else Path.home() / ".config" / "grader" / "course_secret"
 
 
+_KNOWN: dict[tuple[Path, int, int], bytes] = {}  # (path, inode, mtime) -> key: read once, not once a submission
+
+
 def course_secret() -> bytes:
     """The key, created on first use (0600); keep it with the gradebook, never in the handout."""
     path = secret_path()
+    try:
+        info = path.stat()
+        known = _KNOWN.get((path, info.st_ino, info.st_mtime_ns))
+        if known is not None:
+            return known
+    except OSError:
+        pass
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
@@ -35,7 +45,10 @@ def course_secret() -> bytes:
             pass
         finally:
             os.unlink(tmp)
-    return path.read_text().strip().encode()
+    key = path.read_text().strip().encode()
+    info = path.stat()
+    _KNOWN[(path, info.st_ino, info.st_mtime_ns)] = key
+    return key
 
 
 def secret_seed(student_id: str, assignment_id: str) -> int:

@@ -127,6 +127,7 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
         if both:
             raise RejectedSubmission(f"archive holds {both[0]!r} both as a file and as a folder", source)
         seen: set[str] = set()
+        made = {dest}  # folders made (or there) already: a folder made once per archive, not once per member
         written = 0
         for (info, _), rel in zip(members, rel_paths):
             key = str(rel)
@@ -135,7 +136,9 @@ def _extract_zip(source: Path, dest: Path, limits: IntakeLimits) -> list[str]:
             seen.add(key)
             target = dest / key
             try:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                if target.parent not in made:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
             except OSError as exc:  # a name the file system cannot hold as a folder: one line, never a traceback
                 raise RejectedSubmission(f"entry {key!r} cannot be extracted ({exc.strerror or exc})", source) from None
             try:

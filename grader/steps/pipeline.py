@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader.course.catalog import Assignment, default_root
+from grader.course.catalog import Assignment, default_root, resolved
 from grader.course.secret import secret_seed
 from grader.course.spec import (
     SCORES_PLACEHOLDER,
@@ -50,7 +50,7 @@ DATA_ENV = "GRADER_DATA"
 
 def data_root() -> Path:
     """Where prepared datasets live; mounted read-only into sandboxes."""
-    return Path(os.environ.get(DATA_ENV) or default_root() / "data").resolve()
+    return resolved(os.environ.get(DATA_ENV) or default_root() / "data")
 
 
 def seed_for(student_id: str, rule: SeedRule) -> int:

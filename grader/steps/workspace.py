@@ -115,7 +115,8 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
     used: set[str] = set()
 
     for rel, found in given.items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        if "/" in rel:  # at the top the folder is dest itself
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         if move and found not in outputs and list(given.values()).count(found) == 1:
             try:
                 os.replace(submission.path_of(found), dest / rel)
