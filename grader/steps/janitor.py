@@ -23,21 +23,32 @@ from pathlib import Path
 
 from grader.safe_fs import remove_tree
 
-ENTRY = re.compile(r"^\d+-\d*-[0-9a-f]{32}$")  # <pid>-<process start>-<random>, as discard names it
+# A trash entry's name, as discard gives it: <pid>-<process start>-<random>, whose deletion it is.
+ENTRY = re.compile(r"^(\d+)-(\d*)-[0-9a-f]{32}$")
 NICE = 19
 
 
+def is_private_folder(info: os.stat_result) -> bool:
+    """A folder (not a link) of this user that no one else may write in: what a trash must be."""
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def remove_if_empty(trash: Path) -> None:
+    try:
+        trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
+    except OSError:
+        pass
+
+
 def is_trash_entry(path: Path) -> bool:
-    """A path discard made: an entry by its name, in a folder of this user that no one else may
-    write in (the trash). Anything else is refused: the pipe is the worker's, but a path that
-    went wrong must never delete what it names."""
+    """A path discard made: an entry by its name, in a trash. Anything else is refused: the pipe
+    is the worker's, but a path that went wrong must never delete what it names."""
     if not path.is_absolute() or not ENTRY.match(path.name):
         return False
     try:
-        info = os.lstat(path.parent)
+        return is_private_folder(os.lstat(path.parent))
     except OSError:
         return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
 def run(stdin: int, linger: float) -> None:
@@ -48,10 +59,7 @@ def run(stdin: int, linger: float) -> None:
         ready, _, _ = select.select([stdin], [], [], linger if emptied else None)
         if not ready:  # no work for `linger` seconds: a round of submissions is over
             for trash in emptied:
-                try:
-                    trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
-                except OSError:
-                    pass
+                remove_if_empty(trash)
             emptied.clear()
             continue
         chunk = os.read(stdin, 1 << 16)

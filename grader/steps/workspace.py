@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import filecmp
 import os
-import re
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,7 @@ from grader.errors import GraderError
 from grader.safe_fs import TreeTooLarge, open_new, remove_tree, walk
 from grader.steps.fail_fast import Broken, broken_files, notebook_stops
 from grader.steps.intake import Submission
+from grader.steps.janitor import ENTRY, is_private_folder, remove_if_empty
 
 MISSING_REQUIRED = "missing required files: "
 EDITED_GIVEN = "given notebook cells were edited: "
@@ -229,7 +228,6 @@ def _clear_way(root: Path, rel: Path) -> None:
 # --- removing a workspace so that a stop midway leaves nothing behind ---------------------------
 
 TRASH_ENV = "GRADER_TRASH"  # where discarded folders go (tests); default: grader-trash-<uid> in the temp folder
-_OWNED = re.compile(r"^(\d+)-(\d*)-[0-9a-f]{32}$")  # <pid>-<process start>-<random>: whose deletion it is
 
 
 _STARTS: dict[int, str] = {}  # pid -> its start time: read once per process (a forked child has its own pid)
@@ -260,9 +258,7 @@ def trash_folder(create: bool = True) -> Path | None:
         info = os.lstat(folder)
     except OSError:
         return None
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-        return None
-    return folder
+    return folder if is_private_folder(info) else None
 
 
 # A long-lived worker process (a cluster worker) hands its deletions to a janitor, a process of its
@@ -296,7 +292,7 @@ def delete_in_background() -> None:
 
 
 def stop_janitor(timeout: float = 30) -> None:
-    """Close the janitor's pipe and wait for it to finish what it was given (tests, a worker's end)."""
+    """Close the janitor's pipe and wait for it to finish what it was given (tests)."""
     global _JANITOR
     with _JANITOR_LOCK:
         janitor, _JANITOR = _JANITOR, None
@@ -322,17 +318,10 @@ def _to_janitor(target: Path) -> bool:
             return False
 
 
-def _remove_if_empty(trash: Path) -> None:
-    try:
-        trash.rmdir()  # once empty, nothing of the grader's stays in the temp folder
-    except OSError:
-        pass
-
-
 def _delete(target: Path, trash: Path | None) -> None:
     remove_tree(target)
     if trash is not None:
-        _remove_if_empty(trash)
+        remove_if_empty(trash)
 
 
 def discard(path: Path) -> None:
@@ -376,7 +365,7 @@ def empty_trash() -> list[str]:
         return []
     mine = f"{os.getpid()}-{_own_start()}-"
     for name in names:
-        owned = _OWNED.match(name)
+        owned = ENTRY.match(name)
         if owned and (name.startswith(mine)  # this process's own deletions (other threads'): it lives
                       or not owner_is_gone(socket.gethostname(), owned.group(1), owned.group(2))):
             continue
