@@ -24,7 +24,7 @@ from grader import __version__
 from grader.course import catalog
 from grader.errors import GraderError
 from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest
-from grader.steps.naming import file_stem, is_plain_name, report_folder
+from grader.steps.naming import is_plain_name
 
 REPORT_FILE_CAP = 16 * 1024 * 1024  # one file of a report folder sent back to the client
 REPORT_TOTAL_CAP = 64 * 1024 * 1024  # a whole report folder
@@ -200,42 +200,10 @@ def check_course(expected: str, backend: str, dask_worker=None) -> str:
     return mine
 
 
-def _pack(folder: Path) -> tuple[dict[str, bytes], list[str]]:
-    """The report folder as {relative path: bytes} (none when it was not made); regular files only,
-    never through a link, within the caps (what does not fit is named in `dropped`)."""
-    files: dict[str, bytes] = {}
-    dropped: list[str] = []
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(folder):  # does not follow links to folders
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(folder).as_posix()
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode):
-                dropped.append(rel)
-                continue
-            if info.st_size > REPORT_FILE_CAP or total + info.st_size > REPORT_TOTAL_CAP:
-                dropped.append(rel)
-                continue
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as f:
-                data = f.read(REPORT_FILE_CAP + 1)[:REPORT_FILE_CAP]
-            files[rel] = data
-            total += len(data)
-    return files, dropped
-
-
-def _task_layout(tmp: Path, name: str, stem: str) -> tuple[Path, Path]:
-    """(the submission's path, the grading's own folder) inside a task's folder `tmp`, whose report
-    folder is report_folder(tmp, stem): three different entries of one folder, so a task makes as
-    few folders as it can (each a costly operation on some disks); a name that would meet another
-    entry moves the submission one folder down."""
-    report = report_folder(tmp, stem).name
-    work = "work" if report != "work" else "work-"
-    if name not in (report, work):
-        return tmp / name, tmp / work
-    return tmp / ("in" if report != "in" else "in-") / name, tmp / work
+def _task_layout(tmp: Path, name: str) -> tuple[Path, Path]:
+    """(the submission's path, the grading's own folder) inside a task's folder `tmp`: two entries
+    of one folder, so a task makes as few folders as it can (each a costly operation on some disks)."""
+    return tmp / name, tmp / ("work" if name != "work" else "work-")
 
 
 def grade_task(task: dict) -> dict:
@@ -248,6 +216,7 @@ def grade_task(task: dict) -> dict:
     from grader.reports.report import report_json
     from grader.sandbox import make_sandbox
     from grader.steps.pipeline import grade_submission
+    from grader.steps.report_files import ReportFiles
     from grader.steps.workspace import discard
 
     fingerprint = check_course(task["fingerprint"], task["backend"])
@@ -267,11 +236,10 @@ def grade_task(task: dict) -> dict:
     sandbox = make_sandbox(task["backend"])
     started = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="grader-task-"))
+    kept = ReportFiles.in_memory(REPORT_FILE_CAP, REPORT_TOTAL_CAP)  # the logs, sent with the report
     try:
         identity = task.get("identity")
-        stem = (identity.stem if identity else None) or file_stem(name)  # as the pipeline will name it
-        source, work = _task_layout(tmp, name, stem)
-        source.parent.mkdir(exist_ok=True)
+        source, work = _task_layout(tmp, name)
         source.write_bytes(task["data"])
         work.mkdir()
         if task.get("mtime_ns") is not None:  # the client's file's time: a plain submission's time comes from it
@@ -281,12 +249,11 @@ def grade_task(task: dict) -> dict:
         # The report names the path the TA gave, not this worker's temporary copy; the client writes it.
         report = grade_submission(source, assignment, sandbox, tmp, dataset=task["dataset"],
                                   student_id=task["student_id"], cache_key=task["key"], identity=identity,
-                                  shown_source=task["source"], workdir=work, write=False)
-        files, dropped = _pack(report_folder(tmp, report.stem))
+                                  shown_source=task["source"], workdir=work, files=kept)
         report_text = report_json(report)[1]
     finally:
         discard(tmp)
-    return {"report": report_text, "files": files, "dropped": dropped, "worker": _where(),
+    return {"report": report_text, "files": kept.held, "dropped": kept.dropped, "worker": _where(),
             "seconds": time.monotonic() - started}
 
 
@@ -311,8 +278,8 @@ def scratch_row(folder: Path) -> tuple[str, bool, str]:
     if not usable:
         return "scratch", False, f"{folder}: not a folder this user can write in"
     free = shutil.disk_usage(folder).free / 2**30
-    return "scratch", True, (f"{folder} ({filesystem_of(folder)}, {free:.1f} GiB free): workspaces and reports "
-                             "in progress")
+    return "scratch", True, (f"{folder} ({filesystem_of(folder)}, {free:.1f} GiB free): the workspaces "
+                             "of submissions being graded")
 
 
 def prepare(backend: str, scratch: Path | None = None) -> list[tuple[str, bool, str]]:

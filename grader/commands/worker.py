@@ -26,7 +26,7 @@ def worker_env(backend: str, nworkers: int, environ: dict[str, str] | None = Non
     """The environment `grader worker` starts `dask worker` in: the backend, how many worker
     processes share this machine's cores (each submission gets its share), Dask's background
     work quieted (grader.batch.dask_worker.QUIET_WORKER_CONFIG) unless the TA set it otherwise,
-    and the scratch folder (TMPDIR: workspaces, the trash and reports in progress) if given."""
+    and the scratch folder (TMPDIR: workspaces and the trash) if given."""
     env = {**quiet_worker_env(), **(os.environ if environ is None else environ)}
     env.update({"GRADER_BACKEND": backend, WORKERS_ENV: str(nworkers)})
     if scratch is not None:

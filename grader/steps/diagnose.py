@@ -8,10 +8,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.safe_fs import read_tail
-
 if TYPE_CHECKING:
     from grader.reports.report import Report
+    from grader.steps.report_files import ReportFiles
 
 FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
 EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning))(?::\s*(?P<detail>.*))?$")
@@ -58,7 +57,7 @@ def crash_site(log_text: str) -> str | None:
     return f"{student_path(where[0])}:{where[1]} {exception}"[:CAUSE_CHARS]
 
 
-def root_cause(report: Report, folder: Path) -> str | None:
+def root_cause(report: Report, files: ReportFiles) -> str | None:
     """One line naming why the submission is below full marks, or None when it is not."""
     if report.status == "rejected" or (report.status == "error" and not report.runs):
         return report.message or None
@@ -69,8 +68,8 @@ def root_cause(report: Report, folder: Path) -> str | None:
     if failed:
         causes = []
         for run in failed:
-            try:  # the copy in the report folder, read like any workspace file (safe_fs)
-                text = read_tail(folder / run.log, folder) if run.log else run.stopped
+            try:  # the report's copy (in its folder: read like any workspace file, safe_fs)
+                text = files.tail(run.log) if run.log else run.stopped
             except OSError:
                 text = run.stopped
             causes.append(crash_site(text) or f"{run.outcome}" + (f": {run.stopped}" if run.stopped else ""))

@@ -40,6 +40,7 @@ from grader.steps.imports import local_modules, preload_modules, unsatisfied_imp
 from grader.steps.intake import Submission, open_submission, student_folder_files
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
 from grader.steps.naming import parse_stem, report_folder, submission_stem
+from grader.steps.report_files import ReportFiles
 from grader.steps.workspace import Workspace, discard, empty_trash_now_and_then, prepare_workspace, restore_protected
 from grader.verdict.evidence import Evidence
 from grader.verdict.parse import Summary, parse_log
@@ -473,18 +474,18 @@ def _tail_text(log_path: Path, root: Path) -> str:
         return ""
 
 
-def _copy_logs(ws: Workspace, assignment: Assignment, folder: Path) -> list[str]:
+def _copy_logs(ws: Workspace, assignment: Assignment, files: ReportFiles) -> list[str]:
     """Logs into logs/, and each experiment's artifacts (an executed notebook) into artifacts/:
     regular files only, never through a link, at most safe_fs.COPY_CAP bytes each. A trusted
     step's log comes from where the grader kept it. Returns warnings for what was not copied."""
     problems: list[str] = []
     for experiment in assignment.spec.experiments:
-        files = [(log, "logs") for log in experiment.logs()] + [(a, "artifacts") for a in experiment.artifacts]
-        for name, sub in files:
+        wanted = [(log, "logs") for log in experiment.logs()] + [(a, "artifacts") for a in experiment.artifacts]
+        for name, sub in wanted:
             trusted = sub == "logs" and name in ws.trusted_logs  # kept by the grader, never from the workspace
             src = ws.trusted_logs[name] if trusted else ws.path / name
             try:
-                copy_file(src, folder / sub / name, root=src.parent if trusted else ws.path)
+                files.copy(f"{sub}/{name}", src, root=src.parent if trusted else ws.path)
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -557,14 +558,15 @@ def timed(report: Report, step: str):
 def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out: Path, *, dataset: str | None = None,
                      student_id: str | None = None, progress=None, cache_key: str | None = None,
                      identity: Identity | None = None, shown_source: str | None = None,
-                     workdir: Path | None = None, write: bool = True) -> Report:
+                     workdir: Path | None = None, files: ReportFiles | None = None) -> Report:
     """Grade one submission and write its report; never raises for a problem of the submission.
     `identity` (from grader.steps.lms) says whose it is when the name is an LMS's, not studentID_name.
     `shown_source`: the path the report names when `source` is a copy (a cluster worker's).
     `workdir`: an empty folder of the caller's for the grading's own files (the unpacked submission,
     the workspace), which the caller removes; else a temporary folder, discarded at the end.
-    `write=False`: the report folder gets the logs but not the report, which the caller sends on
-    (a cluster worker's client writes report.json and the page)."""
+    `files`: where the report's own files (logs, artifacts) go, by default its folder under `out`;
+    kept in memory (ReportFiles.in_memory), the report is not written either: the caller sends
+    both on (a cluster worker: its client writes report.json and the page)."""
     source = Path(identity.source if identity else source)
     stem = (identity.stem if identity else None) or submission_stem(source)
     dataset = assignment.dataset(dataset)
@@ -581,6 +583,8 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
         student_id = identity.student_id
     started = time.monotonic()
     folder = report_folder(out, stem)
+    write = files is None or files.folder is not None
+    files = files or ReportFiles(folder)
     tmp = str(workdir) if workdir is not None else tempfile.mkdtemp(prefix="grader-")
     guarded = GuardedSandbox(sandbox, budget=Budget(*assignment.spec.limits.submission_budget(step_count(assignment))))
     try:
@@ -632,7 +636,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
             report.flags.extend(item.flag for item in result.items if item.flag)
             report.flags.extend(compare_submitted_logs(assignment, ws, summaries))
             report.curves = {log: s.curves for log, s in summaries.items() if s.curves}
-            report.warnings.extend(_copy_logs(ws, assignment, folder))
+            report.warnings.extend(_copy_logs(ws, assignment, files))
             decide_status(report, guarded.steps, assignment, guarded.skipped)
         except RejectedSubmission as exc:
             report.status, report.message = "rejected", str(exc)
@@ -640,13 +644,13 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
             report.status, report.message = "error", str(exc)
         except Exception as exc:  # noqa: BLE001 - one broken submission never stops a batch
             report.status, report.message = "crashed", f"internal error: {type(exc).__name__}: {exc}"
-            _save_traceback(folder)
+            _save_traceback(files)
         _name_student_paths(report, Path(tmp))
     finally:
         if workdir is None:
             discard(Path(tmp))  # through the trash: a stop midway leaves nothing for long (empty_trash)
         empty_trash_now_and_then()
-    report.cause = root_cause(report, folder)
+    report.cause = root_cause(report, files)
     report.timings["total"] = round(time.monotonic() - started, 3)
     if not write:
         return report
@@ -654,7 +658,7 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
         write_report(report, folder)
     except Exception as exc:  # noqa: BLE001 - report writing failing is this submission's status too
         report.status, report.message = "crashed", f"the report could not be written: {type(exc).__name__}: {exc}"
-        _save_traceback(folder)
+        _save_traceback(files)
         try:
             write_report(report, folder, html=False)
         except Exception:  # noqa: BLE001
@@ -662,10 +666,9 @@ def grade_submission(source: Path, assignment: Assignment, sandbox: Sandbox, out
     return report
 
 
-def _save_traceback(folder: Path) -> None:
+def _save_traceback(files: ReportFiles) -> None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "grader_error.txt").write_text(traceback.format_exc(), encoding="utf-8", errors="backslashreplace")
+        files.write_text("grader_error.txt", traceback.format_exc())
     except OSError:
         pass
 

@@ -9,7 +9,6 @@ import pytest
 import grader.batch.dask_worker as worker
 import grader.safe_fs
 from grader.course import catalog
-from grader.steps.naming import file_stem, report_folder
 
 from conftest import student_files, write_zip
 
@@ -143,12 +142,11 @@ def test_grade_task_sends_the_report_unwritten_naming_the_clients_path(tmp_path,
     assert writes == [] and result["files"] and all(name.startswith("logs/") for name in result["files"])
 
 
-@pytest.mark.parametrize("name", ["20250001_x", "work", "in", "20250001_x.zip"])
-def test_a_submission_named_like_the_tasks_own_folders_is_graded(tmp_path, tiny_root, tiny, fresh, monkeypatch,
-                                                                   name):
-    """A task's folder holds the submission's bytes, the grading's folder and the report folder side by
-    side: a submission named like one of the others (a file without an extension is its own report
-    folder's name) is graded all the same."""
+@pytest.mark.parametrize("name", ["20250001_x", "work", "20250001_x.zip"])
+def test_a_submission_named_like_the_tasks_own_folder_is_graded(tmp_path, tiny_root, tiny, fresh, monkeypatch,
+                                                                  name):
+    """A task's folder holds the submission's bytes and the grading's folder side by side: a
+    submission named like the other is graded all the same."""
     monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
     data = write_zip(tmp_path / "s.zip", student_files(tiny)).read_bytes()
     task = {"name": name, "data": data, "source": f"/on/the/client/{name}", "assignment": "tiny", "dataset": None,
@@ -158,9 +156,34 @@ def test_a_submission_named_like_the_tasks_own_folders_is_graded(tmp_path, tiny_
     report = json.loads(result["report"])
     assert (report["status"], report["score"]) == ("graded", 16), report["message"]
     assert any(rel.startswith("logs/") for rel in result["files"])
-    source, work = worker._task_layout(tmp_path, name, file_stem(name))
-    entries = {tmp_path / source.relative_to(tmp_path).parts[0], work, report_folder(tmp_path, file_stem(name))}
-    assert len(entries) == 3 and all(entry.parent == tmp_path for entry in entries)
+    source, work = worker._task_layout(tmp_path, name)
+    assert source != work and source.parent == work.parent == tmp_path
+
+
+def test_grade_task_keeps_the_logs_in_memory(tmp_path, tiny_root, tiny, fresh, monkeypatch):
+    """The logs a worker sends are read from the workspace, never copied into a report folder on the
+    worker first (two folders and a file per log, only to be read back and deleted)."""
+    import tempfile
+
+    from grader.steps import workspace
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    data = write_zip(tmp_path / "s.zip", student_files(tiny)).read_bytes()
+    task = {"name": "20250001_x.zip", "data": data, "source": "/on/the/client/20250001_x.zip", "assignment": "tiny",
+            "dataset": None, "student_id": None, "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local")}
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(workspace, "discard", lambda path: None)  # the task's folder stays to be looked at
+    result = worker.grade_task(task)
+    report = json.loads(result["report"])
+    logs = [rel for rel in result["files"] if rel.startswith("logs/")]
+    assert report["status"] == "graded" and logs and all(result["files"][rel] for rel in logs)
+    assert result["dropped"] == []
+    (task_folder,) = scratch.iterdir()
+    assert sorted(p.name for p in task_folder.iterdir()) == ["20250001_x.zip", "work"]
+    assert not any(p.name == "logs" for p in (task_folder / "work").glob("*"))
 
 
 def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, monkeypatch, capsys):
@@ -238,3 +261,22 @@ def test_a_docker_worker_refuses_without_the_image_and_looks_once_per_course_bui
     present[0] = True
     assert worker.check_course(expected, "docker") == expected == worker.check_course(expected, "docker")
     assert looked == ["grader-sandbox:test"] * 2
+
+
+def test_a_crash_on_the_worker_sends_its_traceback(tmp_path, tiny_root, tiny, fresh, monkeypatch):
+    """An internal error's traceback (grader_error.txt) reaches the client with the report, as it
+    lands in the report folder when graded locally."""
+    import grader.steps.pipeline
+
+    def broken_score(*args, **kwargs):
+        raise RuntimeError("scoring broke")
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    monkeypatch.setattr(grader.steps.pipeline, "score", broken_score)
+    data = write_zip(tmp_path / "s.zip", student_files(tiny)).read_bytes()
+    task = {"name": "20250001_x.zip", "data": data, "source": "/on/the/client/20250001_x.zip", "assignment": "tiny",
+            "dataset": None, "student_id": None, "key": "k", "backend": "local",
+            "fingerprint": worker.course_fingerprint(tiny_root, "local")}
+    result = worker.grade_task(task)
+    assert json.loads(result["report"])["status"] == "crashed"
+    assert b"RuntimeError: scoring broke" in result["files"]["grader_error.txt"]
