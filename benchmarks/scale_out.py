@@ -48,6 +48,7 @@ import argparse
 import math
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -236,8 +237,6 @@ class Deployment:
         return {"scheduler": [self.scheduler.pid], "workers": [self.workers.pid]}
 
     def close(self) -> None:
-        import signal
-
         for proc in [p for p in (getattr(self, "workers", None), self.scheduler) if p is not None]:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -422,6 +421,9 @@ def main() -> None:
                         help="--engine-overhead: the workers' scratch folder (`grader worker --scratch DIR`; "
                              "default: the temp folder), e.g. /dev/shm")
     args = parser.parse_args()
+    # Stopped by `timeout` or kill: unwind, so each row's scheduler and workers are stopped (left
+    # running, they took CPU from every later measurement on the machine).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     counts = {1: 10, 8: 80, 64: 256} if args.quick else {1: 100, 8: 1000, 64: 1000}
     if args.engine_overhead:
         with tempfile.TemporaryDirectory(prefix="grader-scale-") as tmp:
