@@ -22,6 +22,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course import catalog
+from grader.course.secret import secret_id, secret_path
 from grader.errors import GraderError
 from grader.safe_fs import SKIPPED_IN_DIGESTS, tree_digest
 from grader.steps.naming import is_plain_name
@@ -58,14 +59,16 @@ class CourseMismatch(GraderError):
 
 def course_fingerprint(root: Path, backend: str) -> str:
     """A hash of what decides a grade besides the submission: the course's assignments (hidden
-    tests included), rubrics and skeletons, the grader's version and source, and the grading
-    image's tag when submissions run in Docker."""
+    tests included), rubrics and skeletons, the grader's version and source, the course secret
+    (by its public id: it seeds the held-out draws) and the grading image's tag when submissions
+    run in Docker."""
     digest = hashlib.sha256(f"grader {__version__}\0backend {backend}\0".encode())
     for part in COURSE_PARTS:
         digest.update(f"\2{part}\0".encode())
         tree_digest(digest, root / part)
     digest.update(b"\2grader\0")
     tree_digest(digest, Path(__file__).resolve().parents[1])
+    digest.update(f"\2secret {secret_id()}".encode())
     if backend == "docker":
         from grader.sandbox.image import image_tag
 
@@ -86,7 +89,7 @@ _IMAGES_PRESENT: set[str] = set()  # docker fingerprints whose grading image was
 
 
 def _fingerprinted_trees(root: Path, backend: str) -> list[Path]:
-    trees = [root / part for part in COURSE_PARTS] + [Path(__file__).resolve().parents[1]]
+    trees = [root / part for part in COURSE_PARTS] + [Path(__file__).resolve().parents[1], secret_path()]
     if backend == "docker":  # the image tag hashes these too
         from grader.sandbox.image import PACKAGE_ROOT
 
@@ -184,7 +187,8 @@ def check_course(expected: str, backend: str, dask_worker=None) -> str:
     if mine != expected:
         raise CourseMismatch(
             f"{_where(dask_worker)} refuses: its course {root} has fingerprint {mine}, the client's is {expected} "
-            "(assignments, rubrics, skeleton, tests, grader or image differ): give it the client's course"
+            f"(assignments, rubrics, skeleton, tests, grader, image or course secret differ; its secret "
+            f"{secret_path()} has id {secret_id()}): give it the client's course and course secret"
         )
     if backend == "docker" and mine not in _IMAGES_PRESENT:
         # Once per course build and worker process: image_tag() hashes the grader's source and the
@@ -300,6 +304,8 @@ def prepare(backend: str, scratch: Path | None = None) -> list[tuple[str, bool, 
             rows.append((f"assignment {assignment_id}", False, str(exc)))
     fingerprint = course_fingerprint(root, backend)
     rows.append(("fingerprint", True, f"{fingerprint} ({backend} backend); the client must show the same"))
+    rows.append(("secret", True, f"{secret_path()}: id {secret_id()}; the same key as the client's machine "
+                 "(copy it from there), or held-out draws differ by worker"))
     if backend == "docker":
         from grader.sandbox import docker
         from grader.sandbox.image import image_tag

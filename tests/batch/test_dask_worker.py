@@ -280,3 +280,40 @@ def test_a_crash_on_the_worker_sends_its_traceback(tmp_path, tiny_root, tiny, fr
     result = worker.grade_task(task)
     assert json.loads(result["report"])["status"] == "crashed"
     assert b"RuntimeError: scoring broke" in result["files"]["grader_error.txt"]
+
+
+def test_a_worker_with_another_course_secret_refuses(tmp_path, tiny_root, fresh, monkeypatch):
+    """The course secret seeds each student's held-out draw: a worker machine with a key of its own
+    would grade the same submission differently, so it refuses, naming its key's file and public id
+    (never the key)."""
+    from grader.course import secret
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    monkeypatch.setattr(secret, "_KNOWN", {})
+    clients = tmp_path / "client_secret"
+    clients.write_text("a" * 64)
+    monkeypatch.setenv(secret.SECRET_ENV, str(clients))
+    expected = worker.course_fingerprint(tiny_root, "local")
+    assert worker.check_course(expected, "local") == expected
+    workers = tmp_path / "worker_secret"
+    workers.write_text("b" * 64)
+    monkeypatch.setenv(secret.SECRET_ENV, str(workers))
+    with pytest.raises(worker.CourseMismatch) as refused:
+        worker.check_course(expected, "local")
+    message = str(refused.value)
+    assert "course secret" in message and str(workers) in message and secret.secret_id() in message
+    assert "b" * 64 not in message and "\n" not in message
+    clients.replace(workers)  # the client's key copied over the worker's: the same fingerprint again
+    assert worker.check_course(expected, "local") == expected
+
+
+def test_the_worker_check_names_the_course_secret_by_its_id(tmp_path, tiny_root, fresh, monkeypatch):
+    from grader.course import secret
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
+    monkeypatch.setattr(secret, "_KNOWN", {})
+    key = tmp_path / "course_secret"
+    key.write_text("c" * 64)
+    monkeypatch.setenv(secret.SECRET_ENV, str(key))
+    rows = {name: detail for name, ok, detail in worker.prepare("local", tmp_path)}
+    assert str(key) in rows["secret"] and secret.secret_id() in rows["secret"] and "c" * 64 not in rows["secret"]
