@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.course.catalog import Assignment
+from grader.course.secret import secret_id
 from grader.reports.report import Report, load_report
 from grader.safe_fs import tree_digest
 
@@ -26,9 +27,11 @@ class _Recorder:
 
 
 def assignment_bytes(assignment: Assignment) -> bytes:
-    """What the assignment (spec and hidden tests, rubric, skeleton) adds to every cache key, read
-    once: a batch reads its files once, not once per submission."""
+    """What the assignment (spec and hidden tests, rubric, skeleton) and the course secret (by its
+    public id: it seeds the held-out draws) add to every cache key, read once: a batch reads its
+    files once, not once per submission."""
     recorded = _Recorder()
+    recorded.update(f"secret {secret_id()}".encode())
     for root in (assignment.folder, assignment.rubric_path, assignment.skeleton_dir):
         recorded.update(b"\1")
         if root.exists():

@@ -261,3 +261,20 @@ def test_grade_batch_reads_the_assignment_once(tmp_path, tiny, sandbox, quiet_co
     result = grade_batch(sources, tiny, LocalExecutor(sandbox, 2), tmp_path / "out", dataset=None, student_id=None,
                          console=quiet_console)
     assert [r.status for r in result.reports] == ["graded"] * 3 and len(reads) == 1
+
+
+def test_another_course_secret_is_another_cache_key(tmp_path, tiny_root, monkeypatch):
+    """A report graded under one course secret (its held-out draws) is not reused under another."""
+    import grader.batch.cache as cache
+    from grader.course import secret
+
+    tiny = catalog.load("tiny", tiny_root)
+    source = write_zip(tmp_path / "20250001_s.zip", student_files(tiny))
+    monkeypatch.setattr(secret, "_KNOWN", {})
+    for name, key in (("one", "1" * 64), ("two", "2" * 64)):
+        (tmp_path / name).write_text(key)
+    monkeypatch.setenv(secret.SECRET_ENV, str(tmp_path / "one"))
+    first = cache.cache_key(source, tiny, None, "local")
+    assert cache.cache_key(source, tiny, None, "local") == first
+    monkeypatch.setenv(secret.SECRET_ENV, str(tmp_path / "two"))
+    assert cache.cache_key(source, tiny, None, "local") != first
