@@ -64,8 +64,10 @@ def load_notice(loadavg=None, cores: int | None = None) -> str | None:
 
 
 def with_cpu_share(assignment: Assignment, jobs: int) -> Assignment:
-    """Each parallel job gets its share of the cores (and so of torch's threads)."""
+    """Each parallel job gets its share of the cores, as its quota (and so its wall-clock backstop);
+    its steps keep the assignment's thread count, so what they compute does not depend on `jobs`."""
     cores = os.cpu_count() or 1
-    share = max(1.0, min(assignment.spec.limits.cpus, cores / jobs))
-    limits = assignment.spec.limits.model_copy(update={"cpus": share})
+    declared = assignment.spec.limits
+    share = max(1.0, min(declared.cpus, cores / jobs))
+    limits = declared.model_copy(update={"cpus": share, "threads": declared.thread_count()})
     return dataclasses.replace(assignment, spec=assignment.spec.model_copy(update={"limits": limits}))

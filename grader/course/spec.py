@@ -50,7 +50,11 @@ class SandboxLimits(Strict):
     ceiling_factor: float = Field(4.0, ge=1, description="Hard wall-clock ceiling = ceiling_factor x the backstop: a "
                                                          "step still computing is stopped there at the latest.")
     memory_mb: int = Field(6144, gt=0, description="Memory per step: cgroup limit in Docker, address space locally.")
-    cpus: float = Field(2.0, gt=0, description="CPU cores a step may use; also sets torch/BLAS thread counts.")
+    cpus: float = Field(2.0, gt=0, description="CPU cores a step may use (its quota).")
+    threads: int | None = Field(None, gt=0, description="Threads of torch/BLAS in every step; default: the whole "
+                                                        "cores of cpus as declared. Never the share a machine gives "
+                                                        "a step: sums over threads round differently, so results "
+                                                        "would follow how many submissions run at once.")
     pids: int = Field(256, gt=0, description="Processes and threads a step may hold (fork bombs stop here).")
     output_bytes: int = Field(2_000_000, gt=0, description="Bytes of stdout+stderr kept per step; the rest "
                                                            "is dropped with a note.")
@@ -63,6 +67,10 @@ class SandboxLimits(Strict):
     submission_wall_seconds: float | None = Field(None, gt=0, description="Wall clock of all a submission's steps "
                                                   "together; default: the wall-clock backstop x (steps + 1) / "
                                                   "2, at least one step's ceiling.")
+
+    def thread_count(self) -> int:
+        """Threads of a step's numeric libraries: `threads`, else the whole declared cores, at least one."""
+        return self.threads or max(1, int(self.cpus))
 
     def wall_backstop(self) -> float:
         """The wall-clock backstop (wall_seconds, or derived from the CPU budget and the cores a

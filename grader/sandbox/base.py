@@ -110,18 +110,22 @@ CANCELLED = "cancelled: the grader is stopping"
 
 
 def step_threads(limits: SandboxLimits) -> int:
-    """Threads a step's numeric libraries use: the whole cores the step may use, at least one."""
-    return max(1, int(limits.cpus))
+    """Threads a step's numeric libraries use: the assignment's, whatever share of the cores the
+    step gets (SandboxLimits.thread_count)."""
+    return limits.thread_count()
 
 
 def step_environment(limits: SandboxLimits) -> dict[str, str]:
     """The environment every step gets in either backend (each adds its own PATH, HOME, TMPDIR).
 
-    Thread pools are sized to the cores the step may use (torch's intra-op pool reads
-    OMP_NUM_THREADS), and a thread waiting at a barrier sleeps instead of spinning: on a busy
-    machine a spinning thread burns CPU time charged to the student while its partner waits to be
-    scheduled, so the same code would use more CPU beside other work than alone. The handouts'
-    run.sh export the same variables, so a student's own CPU figure matches the grader's."""
+    Thread pools are sized to the cores the assignment gives a step (torch's intra-op pool reads
+    OMP_NUM_THREADS), the same when --jobs or a cluster's workers split the machine: a sum split
+    over another number of threads rounds differently, and training carries the difference into
+    the scores (a busy machine makes a step slower, never different). A thread waiting at a
+    barrier sleeps instead of spinning: on a busy machine a spinning thread burns CPU time charged
+    to the student while its partner waits to be scheduled, so the same code would use more CPU
+    beside other work than alone. The handouts' run.sh export the same variables, so a student's
+    own CPU figure (and results) match the grader's."""
     threads = str(step_threads(limits))
     return {
         "LANG": "C.UTF-8",

@@ -3,6 +3,7 @@
 import io
 import os
 
+import pytest
 from rich.console import Console
 
 from grader.batch import host
@@ -44,3 +45,30 @@ def test_grade_says_so_once_at_the_start_of_a_batch_on_a_loaded_host(tmp_path, t
     buffer.truncate(0)
     grade_all(sorted(batch.iterdir()), tiny, sandbox, tmp_path / "out2", dataset=None, student_id=None, console=console)
     assert NOTICE not in buffer.getvalue()
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 64])
+def test_a_jobs_share_lowers_the_quota_never_the_threads(tiny, jobs, monkeypatch):
+    """Sums split over another number of threads round differently, and training carries that into
+    the scores: however many submissions share the machine, a step gets the assignment's threads."""
+    from grader.batch import host
+    from grader.sandbox.base import step_environment
+
+    monkeypatch.setattr(host.os, "cpu_count", lambda: 2)
+    declared = tiny.spec.limits
+    shared = host.with_cpu_share(tiny, jobs).spec.limits
+    assert shared.cpus == max(1.0, min(declared.cpus, 2 / jobs))
+    assert step_environment(shared)["OMP_NUM_THREADS"] == step_environment(declared)["OMP_NUM_THREADS"] == \
+        str(max(1, int(declared.cpus)))
+
+
+def test_an_assignment_may_set_its_threads(tiny, monkeypatch):
+    import dataclasses
+
+    from grader.batch import host
+    from grader.sandbox.base import step_environment
+
+    monkeypatch.setattr(host.os, "cpu_count", lambda: 2)
+    limits = tiny.spec.limits.model_copy(update={"cpus": 4.0, "threads": 3})
+    assignment = dataclasses.replace(tiny, spec=tiny.spec.model_copy(update={"limits": limits}))
+    assert step_environment(host.with_cpu_share(assignment, 8).spec.limits)["MKL_NUM_THREADS"] == "3"
