@@ -99,15 +99,20 @@ def read_bytes(path: Path, root: Path | None = None, cap: int = READ_CAP) -> tup
     """At most `cap` bytes of a regular file; (data, truncated)."""
     fd = open_regular(path, root)
     try:
-        chunks, size = [], 0
-        while size <= cap:
-            chunk = os.read(fd, min(1 << 20, cap + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        return read_open(fd, cap)
     finally:
         os.close(fd)
+
+
+def read_open(fd: int, cap: int) -> tuple[bytes, bool]:
+    """At most `cap` bytes from an open file (one open_regular gave), from where it stands; (data, truncated)."""
+    chunks, size = [], 0
+    while size <= cap:
+        chunk = os.read(fd, min(1 << 20, cap + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
     data = b"".join(chunks)
     return data[:cap], len(data) > cap
 

@@ -109,12 +109,6 @@ class Sandbox(Protocol):
 CANCELLED = "cancelled: the grader is stopping"
 
 
-def step_threads(limits: SandboxLimits) -> int:
-    """Threads a step's numeric libraries use: the assignment's, whatever share of the cores the
-    step gets (SandboxLimits.thread_count)."""
-    return limits.thread_count()
-
-
 def step_environment(limits: SandboxLimits) -> dict[str, str]:
     """The environment every step gets in either backend (each adds its own PATH, HOME, TMPDIR).
 
@@ -126,7 +120,7 @@ def step_environment(limits: SandboxLimits) -> dict[str, str]:
     to the student while its partner waits to be scheduled, so the same code would use more CPU
     beside other work than alone. The handouts' run.sh export the same variables, so a student's
     own CPU figure (and results) match the grader's."""
-    threads = str(step_threads(limits))
+    threads = str(limits.thread_count())
     return {
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from grader.safe_fs import COPY_CAP, TAIL_CAP, copy_file, open_regular, read_bytes, read_tail
+from grader.safe_fs import COPY_CAP, TAIL_CAP, copy_file, open_regular, read_open, read_tail
 
 
 class ReportFiles:
@@ -36,17 +36,16 @@ class ReportFiles:
         if self.folder is not None:
             copy_file(src, self.folder / rel, root=root)
             return
-        fd = open_regular(src, root)  # the size decides before anything is read into memory
-        try:
+        fd = open_regular(src, root)
+        try:  # the size decides before anything is read into memory
             size = os.fstat(fd).st_size
+            room = self.total_cap - sum(len(data) for data in self.held.values())
+            data, cut = read_open(fd, size) if size <= min(self.file_cap, room) else (b"", True)
         finally:
             os.close(fd)
-        room = self.total_cap - sum(len(data) for data in self.held.values())
-        if size <= min(self.file_cap, room):
-            data, cut = read_bytes(src, root, cap=size)
-            if not cut:
-                self.held[rel] = data
-                return
+        if not cut:
+            self.held[rel] = data
+            return
         self.dropped.append(rel)  # over a cap, or it grew while read
         self._tails[rel] = read_tail(src, root)
 
