@@ -107,6 +107,41 @@ def test_runtime_attack_ends_with_a_clear_status_and_touches_nothing_outside(att
     attacked(attack, tmp_path, course, outside, monkeypatch)
 
 
+# The attacks on the logs a report keeps, graded by a cluster worker: it reads them into memory and
+# sends them with the report instead of copying them into a report folder.
+LOG_ATTACKS = ["symlink_log_to_passwd", "symlink_log_outside_then_time_out", "fifo_as_log", "link_to_dev_zero",
+               "sparse_huge_log"]
+
+
+@pytest.mark.parametrize("attack", LOG_ATTACKS)
+def test_log_attack_on_a_cluster_worker_sends_nothing_from_outside(attack, tmp_path, course, outside, monkeypatch):
+    import grader.batch.dask_worker as worker
+
+    monkeypatch.setenv(catalog.ROOT_ENV, str(course.root))
+    monkeypatch.setattr(worker, "_FINGERPRINTS", {})
+    monkeypatch.setattr(worker, "_ASSIGNMENTS", {})
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    files = student_files(course)
+    files["answer.py"] = hostile.RUNTIME_ATTACKS[attack].replace("{outside!r}", repr(str(outside))) + "\n" + \
+        files["answer.py"]
+    task = {"name": "20250001_x.zip", "data": write_zip(tmp_path / "s.zip", files).read_bytes(),
+            "source": "/on/the/client/20250001_x.zip", "assignment": "tiny", "dataset": None, "student_id": None,
+            "key": "k", "backend": "local", "fingerprint": worker.course_fingerprint(course.root, "local")}
+    start = time.monotonic()
+    result = worker.grade_task(task)
+    assert time.monotonic() - start < 120
+    report = json.loads(result["report"])
+    assert report["status"] in ("graded", "timeout", "error"), (report["status"], report["message"])
+    sent = b"".join(result["files"].values()).decode("utf-8", "replace") + result["report"]
+    assert PASSWD_MARK not in sent and SECRET not in sent
+    assert outside.read_text() == SECRET + "\n" and os.listdir(private_tmp) == []
+    assert all(len(data) <= worker.REPORT_FILE_CAP for data in result["files"].values())
+    if attack == "sparse_huge_log":  # over the cap a worker sends: named, not sent
+        assert result["dropped"] == ["logs/result_log.txt"] and "logs/result_log.txt" not in result["files"]
+
+
 @pytest.fixture(scope="module")
 def docker_sandbox():
     from grader.sandbox import docker
