@@ -53,12 +53,13 @@ def build(assignment: Assignment) -> list[str]:
     if problems:
         raise GraderError(problems[0], assignment.solution_dir / "run.sh")
     return generate(assignment.solution_dir, assignment.skeleton_dir, assignment.output_files(),
-                    written_files(assignment))
+                    written_files(assignment), assignment.spec.limits.thread_count())
 
 
 def out_of_sync(assignment: Assignment) -> list[str]:
     return seed_rule_disagreements(assignment) + check_in_sync(assignment.solution_dir, assignment.skeleton_dir,
-                                                               assignment.output_files(), written_files(assignment))
+                                                               assignment.output_files(), written_files(assignment),
+                                                               assignment.spec.limits.thread_count())
 
 
 def run(session: Session, assignment_ids: tuple[str, ...], check_only: bool) -> None:

@@ -41,12 +41,16 @@ RUN_COMMON = Path(__file__).with_name("run_common.sh")
 SOURCE_RUN_COMMON = re.compile(r"^(?:source|\.) [^\n]*\brun_common\.sh\b[^\n]*$", re.MULTILINE)
 
 
-def inline_run_common(text: str) -> str:
-    """run.sh with its `source .../run_common.sh` line replaced by the grader's common part."""
+RUN_COMMON_THREADS = 'threads="${threads:-2}"'  # run_common.sh's line: the grader's default thread count
+
+
+def inline_run_common(text: str, threads: int = 2) -> str:
+    """run.sh with its `source .../run_common.sh` line replaced by the grader's common part, which
+    exports the assignment's thread count (SandboxLimits.thread_count), as the grader gives a step."""
     lines = RUN_COMMON.read_text(encoding="utf-8").rstrip("\n").splitlines()
     while lines and lines[0].startswith("#"):  # its own header speaks to course authors, not to students
         lines.pop(0)
-    common = "\n".join(lines)
+    common = "\n".join(lines).replace(RUN_COMMON_THREADS, f'threads="${{threads:-{threads}}}"')
     return SOURCE_RUN_COMMON.sub(lambda _: f"# --- written by grader build from grader/course/run_common.sh ---\n"
                                            f"{common}\n# --- end of the common part ---", text, count=1)
 
@@ -165,7 +169,7 @@ def _source_files(solution_dir: Path, exclude: set[str]) -> list[Path]:
 
 
 def generate(solution_dir: Path, dest: Path, exclude: set[str] = frozenset(),
-             written: dict[str, str] | None = None) -> list[str]:
+             written: dict[str, str] | None = None, threads: int = 2) -> list[str]:
     """Write the skeleton of `solution_dir` into `dest` (replaced whole); return the files written.
     `written`: files the grader writes itself ({relative path: text}, e.g. requirements.txt); a
     solution may not hold its own copy of one."""
@@ -192,7 +196,7 @@ def generate(solution_dir: Path, dest: Path, exclude: set[str] = frozenset(),
         except MarkerError as exc:
             raise MarkerError(str(exc).split(": ", 1)[1], path) from None
         if rel.as_posix() == "run.sh":
-            target.write_text(inline_run_common(path.read_text(encoding="utf-8")), encoding="utf-8")
+            target.write_text(inline_run_common(path.read_text(encoding="utf-8"), threads), encoding="utf-8")
         elif path.suffix not in (".py", ".ipynb"):
             shutil.copyfile(path, target)
         shutil.copymode(path, target)
@@ -218,8 +222,8 @@ def differences(expected: Path, actual: Path) -> list[str]:
 
 
 def check_in_sync(solution_dir: Path, skeleton_dir: Path, exclude: set[str] = frozenset(),
-                  written: dict[str, str] | None = None) -> list[str]:
+                  written: dict[str, str] | None = None, threads: int = 2) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="grader-build-") as tmp:
         generated = Path(tmp) / "skeleton"
-        generate(solution_dir, generated, exclude, written)
+        generate(solution_dir, generated, exclude, written, threads)
         return differences(generated, skeleton_dir)

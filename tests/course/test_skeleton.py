@@ -252,3 +252,21 @@ def test_requirements_are_the_image_s_and_the_assignment_s_extras():
 
     with pytest.raises(ValidationError, match="must be pinned"):
         AssignmentSpec.model_validate({"title": "t", "editable": ["m.py"], "requirements": ["einops"]})
+
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_handout_run_sh_exports_an_assignments_own_thread_count(tmp_path, threads):
+    """An assignment that sets limits.threads (or other cpus) gets that count in its handout's
+    run.sh, as the grader gives each step: a student's own run computes what the grader's does."""
+    import subprocess
+
+    from grader.course.skeleton import inline_run_common
+
+    source = ("seed_digits=4\nexperiments=(main)\ngraded=(main)\nsource ../run_common.sh\n"
+              'echo "threads=$OMP_NUM_THREADS"\n')
+    run_sh = tmp_path / "run.sh"
+    run_sh.write_text(inline_run_common(source, threads))
+    done = subprocess.run(["bash", "run.sh", "12345678"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)
+    assert f"threads={threads}" in done.stdout, done.stderr
