@@ -5,6 +5,7 @@ grader are unchanged, so a stopped batch resumes where it was."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from grader import __version__
@@ -54,9 +55,10 @@ def cache_key(source: Path, assignment: Assignment, dataset: str | None, backend
     return digest.hexdigest()
 
 
-def cached_report(folder: Path, key: str, retry_failed: bool = False) -> Report | None:
+def cached_report(folder: Path, key: str | Callable[[], str], retry_failed: bool = False) -> Report | None:
     """The finished report of an earlier run of the same submission, assignment and grader, if any.
-    Failed ones (timeout, error, crashed) count as finished unless retry_failed."""
+    Failed ones (timeout, error, crashed) count as finished unless retry_failed. `key`: the cache
+    key, or what works it out, asked only when a report is there to compare."""
     path = folder / "report.json"
     if not path.is_file():
         return None
@@ -64,6 +66,6 @@ def cached_report(folder: Path, key: str, retry_failed: bool = False) -> Report 
         report = load_report(path)
     except (ValueError, OSError):
         return None
-    if report.cache_key != key or (retry_failed and report.status in FAILED):
+    if report.cache_key != (key() if callable(key) else key) or (retry_failed and report.status in FAILED):
         return None
     return report

@@ -10,7 +10,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -27,9 +29,16 @@ from grader.steps.pipeline import grade_submission
 class Job:
     source: Path
     stem: str
-    key: str
+    make_key: str | Callable[[], str]  # the resume cache key, or what works it out (see `key`)
     student_id: str | None = None  # for one submission whose name does not carry it
     identity: Identity | None = None  # whose it is, when an LMS named it (grader.steps.lms)
+
+    @cached_property
+    def key(self) -> str:
+        """The resume cache key (grader/batch/cache.py), worked out when the job is dispatched or
+        compared with a finished report, not before the batch starts: hashing every submission of a
+        large batch first held up its first submission (each is hashed once either way)."""
+        return self.make_key() if callable(self.make_key) else self.make_key
 
     def whose(self) -> str | None:
         """The student ID intake is given, as grade_submission reads it: --student-id, else the LMS's

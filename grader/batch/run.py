@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from rich.console import Console
@@ -119,8 +120,8 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
     for source in sources:
         identity = (identities or {}).get(source)
         stem = (identity.stem if identity else None) or submission_stem(source)
-        key = cache_key(source, assignment, ctx.dataset, executor.backend, identity.student_id if identity else None,
-                        assignment_part=course)
+        key = partial(cache_key, source, assignment, ctx.dataset, executor.backend,
+                      identity.student_id if identity else None, assignment_part=course)
         job = Job(source, stem, key, student_id if len(sources) == 1 else None, identity)
         name = report_folder_name(stem)
         if name is None:
@@ -128,7 +129,7 @@ def grade_batch(sources: list[Path], assignment: Assignment, executor: Executor,
                                    "folder name: rename it", executor.backend)
             record(source, report)
             continue
-        hit = cached_report(out / name, key, retry_failed) if use_cache and not force else None
+        hit = cached_report(out / name, lambda job=job: job.key, retry_failed) if use_cache and not force else None
         if hit is not None:
             result.cached += 1
             record(source, hit)

@@ -278,3 +278,31 @@ def test_another_course_secret_is_another_cache_key(tmp_path, tiny_root, monkeyp
     assert cache.cache_key(source, tiny, None, "local") == first
     monkeypatch.setenv(secret.SECRET_ENV, str(tmp_path / "two"))
     assert cache.cache_key(source, tiny, None, "local") != first
+
+
+def test_a_batch_starts_grading_before_it_hashes_every_submission(tmp_path, tiny, sandbox, quiet_console,
+                                                                   monkeypatch):
+    """A submission's cache key is worked out when it is dispatched (or compared with a finished
+    report), not all of them before the first is graded; a re-run still finds every report."""
+    import grader.batch.run as run
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    sources = [write_zip(batch / f"2025000{n}_s.zip", student_files(tiny)) for n in range(1, 4)]
+    hashed = []
+    real = run.cache_key
+    monkeypatch.setattr(run, "cache_key", lambda source, *a, **k: hashed.append(source) or real(source, *a, **k))
+
+    class Recording(LocalExecutor):
+        def start(self, jobs, ctx):
+            self.hashed_at_start = len(hashed)
+            super().start(jobs, ctx)
+
+    executor = Recording(sandbox, 1)
+    result = grade_batch(sources, tiny, executor, tmp_path / "out", dataset=None, student_id=None,
+                         console=quiet_console)
+    assert executor.hashed_at_start == 0 and [r.status for r in result.reports] == ["graded"] * 3
+    assert sorted(hashed) == sorted(sources)  # each once, by the executor
+    again = grade_batch(sources, tiny, LocalExecutor(sandbox, 1), tmp_path / "out", dataset=None, student_id=None,
+                        console=quiet_console)
+    assert again.cached == 3 and [r.cache_key for r in again.reports] == [r.cache_key for r in result.reports]
