@@ -152,10 +152,10 @@ TRUSTED_READS = {
         "the grader's own source",
     ("steps/hidden_tests.py", "_expected_key", "source.read_bytes"): "the reference solution",
     ("steps/hidden_tests.py", "certain_records", "(assignment.folder / rel).read_bytes"): "the course's runner files",
-    ("steps/hidden_tests.py", "reference_workspace", "shutil.copytree"): "the assignment's skeleton",
     ("steps/hidden_tests.py", "reference_workspace", "shutil.copyfile"): "the reference solution",
-    ("steps/pipeline.py", "run_trusted_step", "shutil.copytree"): "the assignment's skeleton",
-    ("steps/workspace.py", "prepare_workspace", "shutil.copytree"): "the assignment's skeleton",
+    ("steps/hidden_tests.py", "reference_workspace", "shutil.copytree"): "the assignment's skeleton",
+    ("steps/workspace.py", "copy_skeleton", "shutil.copytree"): "the assignment's skeleton (a submission's "
+                                                                 "workspace, a trusted step's)",
     ("steps/workspace.py", "restore_protected", "source.read_bytes"): "the assignment's skeleton",
     ("steps/imports.py", "preload_modules", "(skeleton / script).read_text"): "a trusted step's script",
     ("steps/imports.py", "preload_modules", "(skeleton / f'{top}.py').read_text"): "the skeleton's modules",

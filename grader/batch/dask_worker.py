@@ -342,7 +342,7 @@ def dask_setup(worker) -> None:
     import grader.reports.report
     import grader.sandbox
     import grader.steps.pipeline  # noqa: F401
-    from grader.steps.workspace import delete_in_background
+    from grader.steps.workspace import delete_in_background, empty_trash
 
     for assignment_id in ids:  # parsed once here, not by the first task of each process
         try:
@@ -350,4 +350,8 @@ def dask_setup(worker) -> None:
         except GraderError:
             pass  # its tasks say why (validate names the problem)
     delete_in_background()
+    # What stopped graders left is deleted now, before the first task: the first sweep of each
+    # worker process (every 30 s after a submission) also imports the container module it reads
+    # /proc with, and in the first round that took the interpreter lock from the process's threads.
+    empty_trash()
     print(f"[grader] worker {worker.address}: course {root}, fingerprint {fingerprint} ({backend})", flush=True)

@@ -219,7 +219,7 @@ def open_submission(source: Path, dest: Path, limits: IntakeLimits, student_id: 
     stem = submission_stem(source)
     if source.is_dir():
         files = _copy_folder(source, dest, limits)
-    elif zipfile.is_zipfile(source) or source.suffix.lower() == ".zip":
+    elif source.suffix.lower() == ".zip" or zipfile.is_zipfile(source):  # the name first: no read for a .zip
         files = _extract_zip(source, dest, limits)
     else:
         if source.stat().st_size > limits.max_bytes:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import tempfile
 import time
 import traceback
@@ -41,7 +40,14 @@ from grader.steps.intake import Submission, open_submission, student_folder_file
 from grader.steps.lms import Identity, SubmissionOrigin, file_time
 from grader.steps.naming import parse_stem, report_folder, submission_stem
 from grader.steps.report_files import ReportFiles
-from grader.steps.workspace import Workspace, discard, empty_trash_now_and_then, prepare_workspace, restore_protected
+from grader.steps.workspace import (
+    Workspace,
+    copy_skeleton,
+    discard,
+    empty_trash_now_and_then,
+    prepare_workspace,
+    restore_protected,
+)
 from grader.verdict.evidence import Evidence
 from grader.verdict.parse import Summary, parse_log
 from grader.verdict.score import score
@@ -189,7 +195,7 @@ def run_trusted_step(assignment: Assignment, experiment: Experiment, ws: Workspa
         raise GraderError(f"{experiment.name}: its inputs are larger than {TRUSTED_INPUT_BYTES:,} bytes")
     step_ws = scratch / f"trusted-{experiment.name}"
     remove_tree(step_ws)
-    shutil.copytree(assignment.skeleton_dir, step_ws, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    copy_skeleton(assignment.skeleton_dir, step_ws)
     for rel in inputs:
         copy_file(ws.path / rel, step_ws / rel, root=ws.path, cap=TRUSTED_INPUT_BYTES)
     data_dirs = (ctx.data_dir,) + tuple(d for d in (ctx.holdout_dir, ctx.trusted_assets) if d)

@@ -93,6 +93,16 @@ def unused_files(assignment: Assignment, files: list[str], path_of, used: set[st
     return restored, ignored
 
 
+COMPILED = shutil.ignore_patterns("__pycache__", "*.pyc")  # never copied from a skeleton: made for another Python
+
+
+def copy_skeleton(skeleton: Path, dest: Path, ignore=COMPILED) -> None:
+    """A fresh copy of a skeleton (trusted files) at `dest`: contents and permission bits, not the
+    files' times or extended attributes (shutil's default copy2 reads and sets those too: three
+    more system calls a file, for every workspace a submission gets, which nothing reads)."""
+    shutil.copytree(skeleton, dest, ignore=ignore, copy_function=shutil.copy)
+
+
 def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path, move: bool = False) -> Workspace:
     """The skeleton with the submission's editable files in place of its own. `move`: the
     submission's folder is the grading's own copy (open_submission's), so an editable file moves
@@ -109,7 +119,7 @@ def prepare_workspace(assignment: Assignment, submission: Submission, dest: Path
         return {name for name in names
                 if name == "__pycache__" or name.endswith(".pyc") or (here / name).as_posix() in given}
 
-    shutil.copytree(skeleton, dest, ignore=not_copied)
+    copy_skeleton(skeleton, dest, ignore=not_copied)
     ws = Workspace(path=dest)
     used: set[str] = set()
 
@@ -348,6 +358,10 @@ def discard(path: Path) -> None:
     _delete(target, trash)
 
 
+TRASH_INTERVAL = 30.0  # seconds: how often a grading process looks for deletions that others left
+_EMPTIED_AT: dict[int, float] = {}  # pid -> when it last looked (a forked child has its own pid)
+
+
 def empty_trash() -> list[str]:
     """Finish the deletions that a stopped grader left in the trash: entries of a process that
     no longer exists (its pid gone, or reused by another process), each claimed by a rename
@@ -355,6 +369,7 @@ def empty_trash() -> list[str]:
     names removed."""
     from grader.sandbox.docker import owner_is_gone
 
+    _EMPTIED_AT[os.getpid()] = time.monotonic()  # any sweep counts for empty_trash_now_and_then
     trash = trash_folder(create=False)
     if trash is None:
         return []
@@ -383,18 +398,12 @@ def empty_trash() -> list[str]:
     return removed
 
 
-TRASH_INTERVAL = 30.0  # seconds: how often a grading process looks for deletions that others left
-_EMPTIED_AT: dict[int, float] = {}  # pid -> when it last looked (a forked child has its own pid)
-
-
 def empty_trash_now_and_then() -> list[str]:
     """empty_trash, at most once every TRASH_INTERVAL seconds in this process: after each
     submission, so a long-lived grader (a cluster worker) finishes what a stopped one left within
     half a minute, without listing the trash and reading /proc for every other grader's entries
     at every submission (a batch empties it at its start in any case)."""
-    now = time.monotonic()
     last = _EMPTIED_AT.get(os.getpid())
-    if last is not None and now - last < TRASH_INTERVAL:
+    if last is not None and time.monotonic() - last < TRASH_INTERVAL:
         return []
-    _EMPTIED_AT[os.getpid()] = now
     return empty_trash()

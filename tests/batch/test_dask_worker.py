@@ -188,12 +188,18 @@ def test_grade_task_keeps_the_logs_in_memory(tmp_path, tiny_root, tiny, fresh, m
 
 def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, monkeypatch, capsys):
     """`dask worker --preload grader.batch.dask_worker`: the course hashed once (the client's check
-    and the first task reuse it), the assignments parsed and background deletion on before any task."""
+    and the first task reuse it), the assignments parsed, background deletion on and what a stopped
+    grader left in the trash deleted before any task (not by each process's first submission)."""
     from types import SimpleNamespace
 
     from grader.steps import workspace
 
     monkeypatch.setattr(workspace, "_JANITOR", None)
+    monkeypatch.setattr(workspace, "_EMPTIED_AT", {})
+    monkeypatch.setenv(workspace.TRASH_ENV, str(tiny_root.parent / "trash"))
+    left = tiny_root.parent / "trash" / f"999999999-1-{'b' * 32}"  # a grader that is gone
+    left.mkdir(parents=True)
+    os.chmod(left.parent, 0o700)
     monkeypatch.setenv(catalog.ROOT_ENV, str(tiny_root))
     monkeypatch.setenv("GRADER_BACKEND", "local")
     expected = worker.course_fingerprint(tiny_root, "local")
@@ -202,6 +208,7 @@ def test_the_preload_readies_the_worker_before_its_first_task(tiny_root, fresh, 
     assert reads
     try:
         assert ("tiny" in {key[1] for key in worker._ASSIGNMENTS}) and workspace._JANITOR.poll() is None
+        assert not left.exists() and workspace.empty_trash_now_and_then() == []  # swept: not again at once
     finally:
         workspace.stop_janitor()  # this test process goes back to deleting at once
     reads.clear()

@@ -223,15 +223,20 @@ def test_a_worker_process_hands_its_deletions_to_a_low_priority_janitor(tmp_path
 
 def test_a_grading_process_looks_in_the_trash_now_and_then(tmp_path, monkeypatch):
     """After each submission: at most once every TRASH_INTERVAL seconds per process (it listed the
-    trash and read /proc for every other grader's entry at every submission)."""
+    trash and read /proc for every other grader's entry at every submission). A sweep of its own
+    (a batch's start, a cluster worker's) counts: the first submission does not sweep again."""
     from grader.steps import workspace
 
     monkeypatch.setattr(workspace, "_EMPTIED_AT", {})
-    calls = []
-    monkeypatch.setattr(workspace, "empty_trash", lambda: calls.append(1) or [])
+    calls = []  # each sweep looks for the trash first
+    monkeypatch.setattr(workspace, "trash_folder", lambda create=True: calls.append(1))
     for _ in range(5):
         workspace.empty_trash_now_and_then()
     assert len(calls) == 1
     workspace._EMPTIED_AT[os.getpid()] -= workspace.TRASH_INTERVAL  # as if that long had passed
     workspace.empty_trash_now_and_then()
     assert len(calls) == 2
+    workspace._EMPTIED_AT.clear()
+    workspace.empty_trash()  # a batch's own sweep at its start
+    workspace.empty_trash_now_and_then()
+    assert len(calls) == 3
